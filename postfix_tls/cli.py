@@ -1,0 +1,198 @@
+"""Command line: ``postfix-tls [options] subcommand ...``.
+
+Postfix mode: postfix(1) ran us as ``$daemon_directory/postfix-tls-script``
+and its environment (``daemon_directory``, ``config_directory``,
+``command_directory``, ``data_directory``, ``MAIL_CONFIG``, ``MAIL_LOGTAG``)
+says everything, as for upstream.  Standalone mode (no ``daemon_directory``):
+``-c config_directory`` or the default instance, and the same environment
+derived through postconf(1).
+"""
+
+import os
+import signal
+import sys
+
+from . import __version__, commands, messages, startup
+from .execute import INHERIT, Command, Interrupted, Runner
+from .log import Logger, fallback_fatal
+from .postconf import Postconf
+
+_HELP = """\
+%s
+
+Subcommands, as "postfix tls" (see postfix-tls(1)):
+  enable-client [-r randsource]
+  enable-server [-r randsource] [-a algorithm] [-b bits] [hostname...]
+  new-server-key [-a algorithm] [-b bits] [hostname...]
+  new-server-cert [-a algorithm] [-b bits] [hostname...]
+  deploy-server-cert certfile keyfile
+  output-server-csr [-k keyfile] [hostname...]
+  output-server-tlsa [-h hostname] [keyfile...]
+  all-default-client
+  all-default-server
+
+Options:
+  -c DIR             the Postfix configuration directory (standalone mode only;
+                     default: postconf -dh config_directory)
+  --dry-run          run only what changes nothing; show what would change
+  --trace            print each command to stderr before it runs
+  --trace-json FILE  write a JSON record per command to FILE (- for stderr)
+  --version          print the version
+""" % messages.GLOBAL_USAGE
+
+# Standalone mode looks for postconf here when it is not on PATH.
+_POSTCONF_DIRECTORIES = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+
+
+class _Usage(Exception):
+    pass
+
+
+def parse_global_options(args, postfix_mode):
+    """(options, rest): our own options, which come before the subcommand."""
+    options = {"config_directory": None, "dry_run": False, "trace": False,
+               "trace_json": None}
+    args = list(args)
+    while args:
+        arg = args[0]
+        if arg == "--":
+            args.pop(0)
+            break
+        if arg == "--dry-run":
+            options["dry_run"] = True
+        elif arg == "--trace":
+            options["trace"] = True
+        elif arg.startswith("--trace-json="):
+            options["trace_json"] = arg.split("=", 1)[1]
+        elif arg == "--trace-json":
+            if len(args) < 2:
+                raise _Usage("--trace-json needs a file name")
+            options["trace_json"] = args.pop(1)
+        elif arg in ("--help", "--version"):
+            options[arg[2:]] = True
+        elif arg.startswith("-c") and not postfix_mode:
+            # In postfix mode postfix(1) took -c already: "-c" is then an
+            # unknown subcommand, as upstream says.
+            if arg == "-c":
+                if len(args) < 2:
+                    raise _Usage("-c needs a directory")
+                options["config_directory"] = args.pop(1)
+            else:
+                options["config_directory"] = arg[2:]
+        elif arg.startswith("--") and arg != "--":
+            raise _Usage("unknown option: " + arg)
+        else:
+            break
+        args.pop(0)
+    return options, args
+
+
+def _which(program, path):
+    for directory in path.split(os.pathsep) + list(_POSTCONF_DIRECTORIES):
+        candidate = os.path.join(directory or ".", program)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _standalone_environment(runner, postconf, config_directory, env):
+    """Set env as postfix(1) would for config_directory; False after a fatal message."""
+    tag = "postfix"
+    early_log = Logger(runner, os.path.join(os.path.dirname(postconf.path), "postlog"), tag)
+    if config_directory is None:
+        config_directory = postconf.get("-d", "config_directory")
+    config_directory = os.path.abspath(config_directory)
+    if not os.path.isdir(config_directory):
+        early_log.fatal(messages.NO_CONFIG_DIRECTORY.format(config_directory))
+        return False
+    env["MAIL_CONFIG"] = config_directory
+    names = ("command_directory", "daemon_directory", "data_directory", "syslog_name")
+    values = postconf.read("-x", names + ("openssl_path",))
+    if not values["command_directory"]:
+        early_log.fatal(messages.STANDALONE_BAD_CONFIG.format(config_directory))
+        return False
+    env.update(config_directory=config_directory,
+               command_directory=values["command_directory"],
+               daemon_directory=values["daemon_directory"],
+               data_directory=values["data_directory"],
+               MAIL_LOGTAG=values["syslog_name"] or tag)
+    return True
+
+
+def _on_sigterm(signum, frame):
+    raise Interrupted("SIGTERM")
+
+
+def _open_trace_json(name):
+    if name == "-":
+        return sys.stderr
+    return open(name, "a")
+
+
+def main(argv=None):
+    args = sys.argv[1:] if argv is None else list(argv)
+    env = dict(os.environ)
+    postfix_mode = bool(env.get("daemon_directory"))
+    try:
+        options, args = parse_global_options(args, postfix_mode)
+    except _Usage as error:
+        sys.stderr.write("postfix-tls: %s\n%s\n" % (error, messages.GLOBAL_USAGE))
+        return messages.EXIT_FAIL
+    if options.get("help"):
+        sys.stdout.write(_HELP)
+        return messages.EXIT_OK
+    if options.get("version"):
+        sys.stdout.write("postfix-tls %s\n" % __version__)
+        return messages.EXIT_OK
+    try:
+        trace_json = options["trace_json"] and _open_trace_json(options["trace_json"])
+    except OSError as error:
+        sys.stderr.write("postfix-tls: --trace-json %s: %s\n" % (
+            options["trace_json"], error.strerror))
+        return messages.EXIT_FAIL
+
+    # Upstream runs under umask 022; files it makes get 0644 unless it says otherwise.
+    os.umask(0o022)
+    runner = Runner(env, dry_run=options["dry_run"],
+                    trace=sys.stderr if options["trace"] else None,
+                    trace_json=trace_json or None)
+    if postfix_mode:
+        postconf = Postconf(runner, os.path.join(env.get("command_directory", ""), "postconf"))
+    else:
+        path = _which("postconf", env.get("PATH", ""))
+        if path is None:
+            sys.stderr.write("postfix-tls: fatal: %s\n" % messages.STANDALONE_NO_POSTCONF)
+            return messages.EXIT_FAIL
+        postconf = Postconf(runner, path)
+        if not _standalone_environment(runner, postconf, options["config_directory"], env):
+            return messages.EXIT_FAIL
+
+    command_directory = env.get("command_directory", "")
+    logtag = env.get("MAIL_LOGTAG", "")
+    try:
+        os.chdir(command_directory)
+    except OSError:
+        # Let's hope there's a "postlog" somewhere else on the PATH.
+        text = messages.NO_COMMAND_DIRECTORY.format(command_directory)
+        argv = ["postlog", "-p", "fatal", "-t", "%s/%s" % (logtag, messages.PROGRAM), text]
+        if runner.run(Command(argv, stdout=INHERIT, changes=True)).returncode not in (0, 1):
+            fallback_fatal(logtag, text)
+        return messages.EXIT_FAIL
+    postconf.path = os.path.join(command_directory, "postconf")
+    log = Logger(runner, os.path.join(command_directory, "postlog"), logtag)
+    tls = commands.Tls(runner, postconf, log, env, env.get("config_directory", ""),
+                       env.get("data_directory", ""))
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return commands.run(tls, args, startup.check)
+    except (KeyboardInterrupt, Interrupted) as error:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        runner.terminate_children()
+        runner.discard_created()
+        signame = getattr(error, "signame", "SIGINT")
+        log.fatal(messages.INTERRUPTED.format(signame, runner.running_text or "postfix-tls"))
+        return messages.EXIT_FAIL
+    finally:
+        sys.stdout.flush()

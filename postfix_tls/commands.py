@@ -1,0 +1,533 @@
+"""The nine subcommands, one function per upstream shell function.
+
+Each reads like its namesake in postfix-tls-script; the shell glue is
+Python, every external command goes through the runner, every message
+through the logger.  A failing step logs its fatal message and raises
+:class:`Failed`.
+"""
+
+import collections
+import os
+import sys
+import time
+
+from . import messages, openssl, validate
+from .getopts import UsageError, getopts
+
+RSA_BITS = "2048"
+EC_CURVE = "secp256r1"
+
+# Overwrite SMTP client and server settings only when these are at defaults.
+CLIENT_SETTINGS = (
+    "smtp_use_tls",
+    "smtp_enforce_tls",
+    "smtp_tls_enforce_peername",
+    "smtp_tls_security_level",
+    "smtp_tls_cert_file",
+    "smtp_tls_dcert_file",
+    "smtp_tls_eccert_file",
+)
+SERVER_SETTINGS = (
+    "smtpd_use_tls",
+    "smtpd_enforce_tls",
+    "smtpd_tls_security_level",
+    "smtpd_tls_cert_file",
+    "smtpd_tls_dcert_file",
+    "smtpd_tls_eccert_file",
+)
+KEY_FILE_PARAMETERS = {"rsa": "smtpd_tls_key_file", "ecdsa": "smtpd_tls_eckey_file"}
+
+
+class Failed(Exception):
+    """A step failed; its message has been logged."""
+
+
+class Tls(object):
+    """One run: environment, runner, postconf, logger, start-up findings."""
+
+    def __init__(self, runner, postconf, log, env, config_directory, data_directory):
+        self.runner = runner
+        self.postconf = postconf
+        self.log = log
+        self.env = env
+        self.config_directory = config_directory
+        self.data_directory = data_directory
+        self.setup = None  # set by the start-up checks
+        self.stdin_path = None
+        self.tls_random_source = ""
+
+    @property
+    def openssl(self):
+        return self.setup.openssl
+
+    def fail(self, text):
+        self.log.fatal(text)
+        raise Failed(text)
+
+    def is_file(self, path):
+        """test -f, where a dry run counts files it would have created."""
+        return bool(path) and (os.path.isfile(path) or self.runner.planned(path))
+
+    def is_readable(self, path):
+        """test -r, likewise."""
+        return bool(path) and (os.access(path, os.R_OK) or self.runner.planned(path))
+
+
+# ----- helpers, as upstream names them
+
+def set_fqdn(tls, hostname):
+    """hostname, or else $myhostname (read from a file when it is a path)."""
+    if hostname:
+        return hostname
+    fqdn = tls.postconf.get("-x", "myhostname")
+    if fqdn.startswith("/"):
+        try:
+            with open(fqdn, "rb") as stream:
+                fqdn = stream.read().decode("utf-8", "surrogateescape").rstrip("\n")
+        except OSError as error:
+            sys.stderr.write("postfix-tls: %s: %s\n" % (fqdn, error.strerror))
+            return ""
+    return fqdn
+
+
+def set_keyfile(tls, name):
+    """The key file that name means: an algorithm's configured key or a path."""
+    if name in KEY_FILE_PARAMETERS:
+        supported = name in tls.setup.algorithms()
+        keyfile = tls.postconf.get("-nx", KEY_FILE_PARAMETERS[name]) if supported else ""
+    elif name in ("", "none") or name.startswith("/"):
+        keyfile = name
+    else:
+        # User-specified key pathnames are relative to the configuration directory.
+        keyfile = tls.config_directory + "/" + name
+    return "" if keyfile == "none" else keyfile
+
+
+KeyType = collections.namedtuple("KeyType", "command algorithm key_param cert_param")
+
+
+def read_key(tls, keyfile):
+    """(key PEM, KeyType) of the private key in keyfile, or None."""
+    if not tls.is_file(keyfile):
+        return None
+    for row in openssl.KEY_TYPES:
+        result = tls.runner.run(openssl.read_key(tls.openssl, row[0], keyfile))
+        # "| grep ." : the non-empty lines, and success when there are any.
+        lines = [line for line in result.stdout.split(b"\n") if line]
+        if lines:
+            return b"\n".join(lines) + b"\n", KeyType(*row)
+    return None
+
+
+def check_key(tls, keyfile):
+    key = read_key(tls, keyfile)
+    if key is None:
+        tls.fail(messages.NO_PRIVATE_KEY.format(keyfile))
+    return key[1]
+
+
+def _digest(tls, path, pipeline):
+    if not tls.is_file(path):
+        return ""
+    for key_type in openssl.DIGEST_TYPES:
+        digest = openssl.hex_digest(tls.runner.run(*pipeline(tls.openssl, key_type, path)).stdout)
+        if digest:
+            return digest
+    return ""
+
+
+def pubkey_digest(tls, keyfile):
+    return _digest(tls, keyfile, openssl.key_digest_pipeline)
+
+
+def cert_pubkey_digest(tls, certfile):
+    return _digest(tls, certfile, openssl.cert_digest_pipeline)
+
+
+def copy_key(tls, algorithm, oldkey, newkey):
+    key = read_key(tls, oldkey)
+    if key is None:
+        tls.fail(messages.COPY_KEY_FAILED.format(oldkey, newkey))
+    pem, key_type = key
+    if not tls.runner.create_file(newkey, 0o600, pem):
+        tls.fail(messages.KEY_EXISTS.format(newkey))
+    tls.runner.plan_file(newkey, key_type.command)
+    if key_type.algorithm != algorithm:
+        tls.fail(messages.KEY_ALGORITHM_MISMATCH.format(key_type.algorithm, oldkey, algorithm))
+
+
+def create_key(tls, algorithm, bits, newkey):
+    # Created empty and exclusively first (ours): of two runs in the same
+    # second, one gets the file and the other fails, as upstream's check
+    # says it would.
+    if not tls.runner.create_file(newkey, 0o600):
+        tls.fail(messages.KEY_EXISTS.format(newkey))
+    result = tls.runner.run(openssl.new_key(tls.openssl, algorithm, bits, newkey))
+    if result.returncode:
+        # echo "$_err" | $WARN: trailing newlines go, one line at least.
+        output = result.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+        tls.log.warn(output.split("\n"))
+        tls.fail(messages.KEY_GENERATION_FAILED.format(algorithm, bits))
+
+
+def create_cert(tls, algorithm, keyfile, certfile, hostnames):
+    if tls.is_readable(certfile):
+        tls.runner.discard(keyfile)
+        tls.fail(messages.CERT_EXISTS.format(certfile))
+    command = openssl.self_signed_cert(tls.openssl, algorithm, keyfile, certfile, hostnames)
+    if tls.runner.run(command).returncode:
+        tls.runner.discard(certfile, keyfile)
+        tls.fail(messages.CERT_GENERATION_FAILED)
+
+
+def ensure_key(tls, algorithm, bits, oldkey):
+    """Copy oldkey, or else create a key; returns (keyfile, certfile)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    prefix = "" if algorithm == "rsa" else "ec"
+    keyfile = "%s/%skey-%s.pem" % (tls.config_directory, prefix, stamp)
+    certfile = "%s/%scert-%s.pem" % (tls.config_directory, prefix, stamp)
+    if tls.is_readable(keyfile):
+        tls.fail(messages.KEY_EXISTS.format(keyfile))
+    if tls.is_readable(certfile):
+        tls.fail(messages.CERT_EXISTS.format(certfile))
+    try:
+        if oldkey:
+            copy_key(tls, algorithm, oldkey, keyfile)
+        else:
+            create_key(tls, algorithm, bits, keyfile)
+    except Failed:
+        tls.runner.discard(keyfile)
+        raise
+    return keyfile, certfile
+
+
+def init_random_source(tls, randsource):
+    source = randsource or tls.postconf.get("-x", "tls_random_source")
+    if not source:
+        if not os.access("/dev/urandom", os.R_OK):
+            tls.fail(messages.NO_RANDOM_SOURCE)
+        source = "dev:/dev/urandom"
+    tls.tls_random_source = source
+
+
+def all_default(tls, settings):
+    # Don't be too clever by half: a setting is at its default when unset or empty.
+    return not any(tls.postconf.read("-n", settings).values())
+
+
+def cache_db_type(tls):
+    """lmdb, else btree, else None: a read-write map type for session caches."""
+    types = tls.postconf.lines("-m")
+    for preferred in ("lmdb", "btree"):
+        if preferred in types:
+            return preferred
+    return None
+
+
+def edit_main_cf(tls, settings, then_log):
+    """The one ``postconf -e``; then log the lines then_log.
+
+    postlog starts first: started after the edit, it would pause until
+    main.cf is a second or two old.
+    """
+    block = tls.log.start_block("info")
+    if tls.postconf.edit(settings):
+        block.finish(())
+        tls.fail(messages.POSTCONF_EDIT_FAILED.format(tls.config_directory))
+    block.finish(then_log)
+
+
+def deploy_server_cert(tls, certfile, keyfile, deploy, then_log):
+    key_type = check_key(tls, keyfile)
+    cert_digest = cert_pubkey_digest(tls, certfile)
+    if not cert_digest:
+        tls.fail(messages.CERT_DIGEST_FAILED)
+    key_digest = pubkey_digest(tls, keyfile)
+    if not key_digest:
+        tls.fail(messages.KEY_DIGEST_FAILED)
+    if cert_digest != key_digest:
+        tls.fail(messages.CERT_KEY_MISMATCH.format(certfile, keyfile))
+    settings = ["%s = %s" % (key_type.key_param, keyfile),
+                "%s = %s" % (key_type.cert_param, certfile)]
+    if deploy == "enable":
+        settings += ["smtpd_tls_security_level = may",
+                     "smtpd_tls_received_header = yes",
+                     "smtpd_tls_loglevel = 1"]
+    if tls.tls_random_source:
+        settings.append("tls_random_source = " + tls.tls_random_source)
+    # All in one shot, since postconf delays modifying "hot" main.cf files.
+    edit_main_cf(tls, settings, then_log)
+
+
+def resolve_hostnames(tls, hostnames):
+    """The certificate's names: an empty or missing first one is $myhostname."""
+    names = [set_fqdn(tls, hostnames[0] if hostnames else "")] + list(hostnames[1:])
+    for name in names:
+        if not validate.hostname(name):
+            tls.fail(messages.BAD_HOSTNAME.format(validate.shown(name)))
+    return names
+
+
+def new_server_cert(tls, algorithm, bits, oldkey, deploy, hostnames):
+    """A new certificate, with a new or copied key; deployed when deploy is set."""
+    names = resolve_hostnames(tls, hostnames)
+    keyfile, certfile = ensure_key(tls, algorithm, bits, oldkey)
+    create_cert(tls, algorithm, keyfile, certfile, names)
+    if deploy:
+        lines = messages.server_deployed(deploy)
+    else:
+        lines = messages.created(certfile, keyfile)
+    lines += messages.csr_hint(certfile, keyfile, deploy)
+    lines += messages.tlsa_hint(keyfile, deploy)
+    if not oldkey:
+        lines += messages.dane_dns_hint(deploy)
+    if deploy:
+        deploy_server_cert(tls, certfile, keyfile, deploy, then_log=lines)
+    else:
+        tls.log.info(lines)
+
+
+# ----- the subcommands
+
+def _key_options(tls, options, empty_message, unsupported_message):
+    """(algorithm, bits) from -a and -b, with upstream's checks and defaults."""
+    algorithm = options.get("a", tls.setup.default_algorithm)
+    bits = options.get("b", "")
+    if algorithm == "":
+        tls.fail(empty_message)
+    if algorithm not in tls.setup.algorithms():
+        tls.fail(unsupported_message.format(algorithm))
+    bits = bits or (RSA_BITS if algorithm == "rsa" else EC_CURVE)
+    if algorithm == "rsa" and not validate.rsa_bits(bits):
+        tls.fail(messages.BAD_RSA_BITS.format(validate.shown(bits)))
+    if algorithm == "ecdsa" and not validate.curve(bits):
+        tls.fail(messages.BAD_CURVE.format(validate.shown(bits)))
+    return algorithm, bits
+
+
+def _random_source_option(tls, options):
+    randsource = options.get("r", "")
+    if randsource and not validate.random_source(randsource):
+        tls.fail(messages.BAD_RANDOM_SOURCE.format(validate.shown(randsource)))
+    init_random_source(tls, randsource)
+
+
+def enable_client(tls, options, operands):
+    _random_source_option(tls, options)
+    if not all_default(tls, CLIENT_SETTINGS):
+        tls.log.info(messages.enable_client_suggestion(cache_db_type(tls)))
+        return 0
+    settings = ["smtp_tls_security_level = may", "smtp_tls_loglevel = 1"]
+    dbtype = cache_db_type(tls)
+    if dbtype:
+        settings.append("smtp_tls_session_cache_database = %s:%s/smtp_scache"
+                        % (dbtype, tls.data_directory))
+    if tls.tls_random_source:
+        settings.append("tls_random_source = " + tls.tls_random_source)
+    edit_main_cf(tls, settings, then_log=messages.CLIENT_DEPLOYED)
+    return 0
+
+
+def enable_server(tls, options, operands):
+    algorithm, bits = _key_options(tls, options, messages.EMPTY_ALGORITHM,
+                                   messages.UNSUPPORTED_PRIVATE)
+    _random_source_option(tls, options)
+    if all_default(tls, SERVER_SETTINGS):
+        new_server_cert(tls, algorithm, bits, "", "enable", operands)
+    else:
+        tls.log.info(messages.ENABLE_SERVER_SUGGESTION)
+    return 0
+
+
+def new_server_key(tls, options, operands):
+    algorithm, bits = _key_options(tls, options, messages.EMPTY_ALGORITHM,
+                                   messages.UNSUPPORTED_PUBLIC)
+    new_server_cert(tls, algorithm, bits, "", "", operands)
+    return 0
+
+
+def new_server_cert_command(tls, options, operands):
+    algorithm, bits = _key_options(tls, options, messages.EMPTY_ALGORITHM_CERT,
+                                   messages.UNSUPPORTED_PRIVATE)
+    keyfile = set_keyfile(tls, algorithm)
+    if keyfile and not tls.is_file(keyfile):
+        tls.log.warn([messages.KEY_FILE_NOT_FOUND.format(keyfile)])
+        keyfile = ""
+    # Try to re-use (copy) the existing key.
+    new_server_cert(tls, algorithm, bits, keyfile, "", operands)
+    return 0
+
+
+def _in_config_directory(tls, path):
+    return path if path.startswith("/") else tls.config_directory + "/" + path
+
+
+def deploy_server_cert_command(tls, options, operands):
+    certfile, keyfile = (_in_config_directory(tls, path) for path in operands)
+    deploy_server_cert(tls, certfile, keyfile, "",
+                       then_log=messages.server_deployed("deploy"))
+    return 0
+
+
+def output_server_csr(tls, options, operands):
+    if options.get("k"):
+        keyfile = set_keyfile(tls, options["k"])
+    else:
+        keyfile = ""
+        for algorithm in tls.setup.algorithms():
+            keyfile = set_keyfile(tls, algorithm)
+            if keyfile:
+                break
+    if not tls.is_readable(keyfile):
+        tls.fail(messages.NO_USABLE_KEYFILE)
+    # Upstream maps the key file name once more, and $myhostname is the default.
+    keyfile = set_keyfile(tls, keyfile)
+    names = resolve_hostnames(tls, operands)
+    return tls.runner.run(openssl.csr(tls.openssl, keyfile, names)).returncode and 1
+
+
+def output_server_tlsa(tls, options, operands):
+    hostname = set_fqdn(tls, options.get("h", ""))
+    if not validate.hostname(hostname, wildcard=False):
+        tls.fail(messages.BAD_HOSTNAME.format(validate.shown(hostname)))
+    found = False
+    for name in operands or tls.setup.algorithms():
+        keyfile = set_keyfile(tls, name)
+        if not keyfile:
+            continue
+        sys.stdout.write("; %s\n" % keyfile)
+        check_key(tls, keyfile)
+        digest = pubkey_digest(tls, keyfile)
+        if not digest:
+            tls.fail(messages.KEY_DIGEST_FAILED)
+        sys.stdout.write(messages.tlsa_record(hostname, digest) + "\n")
+        found = True
+    if not found:
+        tls.fail(messages.NO_USABLE_KEYFILES)
+    return 0
+
+
+def all_default_client(tls, options, operands):
+    return 0 if all_default(tls, CLIENT_SETTINGS) else 1
+
+
+def all_default_server(tls, options, operands):
+    return 0 if all_default(tls, SERVER_SETTINGS) else 1
+
+
+# ----- parsing, and the reads each subcommand will make
+
+Subcommand = collections.namedtuple("Subcommand", "run letters operands prefetch")
+
+
+def _myhostname_needed(operands):
+    return not operands or not operands[0]
+
+
+def _prefetch_enable_client(options, operands):
+    reads = [("-n", CLIENT_SETTINGS)]
+    if not options.get("r"):
+        reads.append(("-x", ("tls_random_source",)))
+    return reads, [("-m",)]
+
+
+def _prefetch_enable_server(options, operands):
+    names = () if options.get("r") else ("tls_random_source",)
+    if _myhostname_needed(operands):
+        names += ("myhostname",)
+    return [("-n", SERVER_SETTINGS), ("-x", names)], []
+
+
+def _prefetch_new_server_key(options, operands):
+    return [("-x", ("myhostname",) if _myhostname_needed(operands) else ())], []
+
+
+def _prefetch_new_server_cert(options, operands):
+    reads, lines = _prefetch_new_server_key(options, operands)
+    return reads + [("-nx", tuple(KEY_FILE_PARAMETERS.values()))], lines
+
+
+def _prefetch_output_server_csr(options, operands):
+    reads, lines = _prefetch_new_server_key(options, operands)
+    if options.get("k", "rsa") in KEY_FILE_PARAMETERS:
+        reads.append(("-nx", tuple(KEY_FILE_PARAMETERS.values())))
+    return reads, lines
+
+
+def _prefetch_output_server_tlsa(options, operands):
+    reads = [("-x", () if options.get("h") else ("myhostname",))]
+    if not operands or set(operands) & set(KEY_FILE_PARAMETERS):
+        reads.append(("-nx", tuple(KEY_FILE_PARAMETERS.values())))
+    return reads, []
+
+
+def _prefetch_nothing(options, operands):
+    return [], []
+
+
+def _prefetch_settings(settings):
+    return lambda options, operands: ([("-n", settings)], [])
+
+
+# letters: the getopts options (None: no getopts at all); operands: how
+# many operands are allowed (None: any).
+SUBCOMMANDS = {
+    "enable-client": Subcommand(enable_client, "r", 0, _prefetch_enable_client),
+    "enable-server": Subcommand(enable_server, "abr", None, _prefetch_enable_server),
+    "new-server-key": Subcommand(new_server_key, "ab", None, _prefetch_new_server_key),
+    "new-server-cert": Subcommand(new_server_cert_command, "ab", None,
+                                  _prefetch_new_server_cert),
+    "deploy-server-cert": Subcommand(deploy_server_cert_command, None, 2, _prefetch_nothing),
+    "output-server-csr": Subcommand(output_server_csr, "k", None,
+                                    _prefetch_output_server_csr),
+    "output-server-tlsa": Subcommand(output_server_tlsa, "h", None,
+                                     _prefetch_output_server_tlsa),
+    "all-default-client": Subcommand(all_default_client, None, 0,
+                                     _prefetch_settings(CLIENT_SETTINGS)),
+    "all-default-server": Subcommand(all_default_server, None, 0,
+                                     _prefetch_settings(SERVER_SETTINGS)),
+}
+
+
+def parse(subcommand, args):
+    """(options, operands) as upstream's option parsing sees them."""
+    if subcommand.letters is None:
+        options, operands = {}, list(args)
+    else:
+        options, operands = getopts(args, subcommand.letters)
+    if subcommand.operands is not None and len(operands) != subcommand.operands:
+        raise UsageError(args)
+    return options, operands
+
+
+def run(tls, args, check_startup):
+    """Run ``postfix tls ARGS``; returns the exit status."""
+    name = args[0] if args else ""
+    subcommand = SUBCOMMANDS.get(name)
+    parsed = None
+    reads, lines = [], []
+    if subcommand is not None:
+        try:
+            parsed = parse(subcommand, args[1:])
+            reads, lines = subcommand.prefetch(*parsed)
+        except UsageError:
+            pass
+    reads = [(flags, names) for flags, names in reads if names]
+    tls.setup = check_startup(tls, reads, lines)
+    if tls.setup is None:
+        return messages.EXIT_FAIL
+    if subcommand is None:
+        tls.log.error(messages.UNKNOWN_COMMAND.format(name))
+        tls.log.fatal(messages.USAGE_ALL)
+        return messages.EXIT_FAIL
+    if parsed is None:
+        tls.log.fatal(messages.USAGE[name])
+        return messages.EXIT_FAIL
+    try:
+        bad = validate.first_bad_argument(args)
+        if bad is not None:
+            tls.fail(messages.BAD_OPERAND.format(validate.shown(bad)))
+        return subcommand.run(tls, *parsed)
+    except Failed:
+        tls.runner.discard_created()
+        return messages.EXIT_FAIL

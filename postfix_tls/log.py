@@ -1,0 +1,87 @@
+"""Messages to the administrator, through postlog(1) as upstream sends them.
+
+A single message goes as postlog's argument; a block of lines goes on its
+stdin, one postlog process per block, as upstream's ``... | $INFO`` does.
+When postlog cannot be run, or fails, the lines go to stderr in postlog's
+own format instead, so that no message is lost.
+"""
+
+import sys
+import time
+
+from .execute import INHERIT, Command
+from .messages import DRY_RUN_MARK, PROGRAM
+
+# postlog(1) prints no level for info.
+_LEVEL_LABELS = {"info": "", "warn": "warning: ", "error": "error: ", "fatal": "fatal: "}
+
+
+class Logger(object):
+    def __init__(self, runner, postlog, logtag):
+        self.runner = runner
+        self.tag = "%s/%s" % (logtag, PROGRAM)
+        self.postlog = postlog
+
+    def _command(self, level, args=(), stdin=None):
+        argv = [self.postlog, "-t", self.tag, "-p", level] + list(args)
+        return Command(argv, stdin=stdin, stdout=INHERIT, changes=True)
+
+    def _fallback(self, level, lines, marked=False):
+        mark = DRY_RUN_MARK if marked else ""
+        for line in lines:
+            sys.stderr.write("%s: %s%s%s\n" % (self.tag, _LEVEL_LABELS[level], mark, line))
+        sys.stderr.flush()
+
+    def _after(self, result, level, lines):
+        if result.dry_run:
+            self._fallback(level, lines, marked=True)
+        elif result.returncode and not (level == "fatal" and result.returncode == 1):
+            # postlog -p fatal exits 1 after logging; anything else failed.
+            self._fallback(level, lines)
+
+    def message(self, level, text):
+        """One message, as postlog's argument."""
+        self._after(self.runner.run(self._command(level, [text])), level, [text])
+
+    def block(self, level, lines):
+        """Lines, one message each, on postlog's stdin."""
+        lines = list(lines)
+        text = "".join(line + "\n" for line in lines)
+        self._after(self.runner.run(self._command(level, stdin=text)), level, lines)
+
+    def start_block(self, level):
+        """A block whose lines are known later: :meth:`PendingBlock.finish`."""
+        return PendingBlock(self, level, self.runner.start(self._command(level, stdin="")))
+
+    def info(self, lines):
+        self.block("info", lines)
+
+    def warn(self, lines):
+        self.block("warn", lines)
+
+    def error(self, text):
+        self.message("error", text)
+
+    def fatal(self, text):
+        """Log text as fatal; postlog -p fatal sleeps 1 s by design."""
+        self.message("fatal", text)
+
+
+class PendingBlock(object):
+    def __init__(self, logger, level, pending):
+        self.logger = logger
+        self.level = level
+        self.pending = pending
+
+    def finish(self, lines):
+        """Log lines (none: nothing) through the started postlog."""
+        lines = list(lines)
+        text = "".join(line + "\n" for line in lines) if lines else None
+        self.logger._after(self.pending.finish(text), self.level, lines)
+
+
+def fallback_fatal(tag, text):
+    """upstream's last resort when no postlog runs: stderr, then sleep 1."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+    time.sleep(1)

@@ -1,0 +1,200 @@
+"""Every message and exit status of ``postfix tls``, as data.
+
+The texts are those of Postfix 3.7's postfix-tls-script, including its
+oddities (trailing spaces, "private" vs "public"), because administrators
+and their scripts match on them.  Messages marked "ours" have no upstream
+counterpart: they cover input and faults that upstream does not check.
+"""
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+
+# Where the log tag starts; postlog gets "$MAIL_LOGTAG/postfix-tls-script".
+PROGRAM = "postfix-tls-script"
+
+SUBCOMMANDS = (
+    "enable-client",
+    "enable-server",
+    "new-server-key",
+    "new-server-cert",
+    "deploy-server-cert",
+    "output-server-csr",
+    "output-server-tlsa",
+    "all-default-client",
+    "all-default-server",
+)
+
+USAGE = {
+    "enable-client": "usage: postfix tls enable-client [-r devrandom]",
+    "enable-server": "usage: postfix tls enable-server [-a algorithm] [-b bits ]"
+    " [-r devrandom] [hostname ...]",
+    "new-server-key": "usage: postfix tls new-server-key [-a algorithm] [-b bits ]"
+    " [hostname ...]",
+    "new-server-cert": "usage: postfix tls new-server-cert [-a algorithm] [-b bits ]"
+    " [hostname ...]",
+    "deploy-server-cert": "usage: postfix tls deploy-server-cert certfile keyfile",
+    "output-server-csr": "usage: postfix tls output-server-csr [-k keyfile]"
+    " [hostname ...]",
+    "output-server-tlsa": "usage: postfix tls output-server-tlsa [-h hostname]"
+    " [keyfile ...]",
+    "all-default-client": "usage: postfix tls all-default-client",
+    "all-default-server": "usage: postfix tls all-default-server",
+}
+UNKNOWN_COMMAND = "unknown tls command: '{}'"
+USAGE_ALL = (
+    "usage: postfix tls enable-client (or enable-server, new-server-key,"
+    " new-server-cert, deploy-server-cert, output-server-csr, output-server-tlsa,"
+    " all-default-client, all-default-server)"
+)
+
+# Start-up checks, in the order upstream makes them.
+NO_COMMAND_DIRECTORY = "no Postfix command directory '{}'"
+NO_OPENSSL = "No working openssl(1) command found with 'openssl_path = {}'"
+NO_CONFIG_DIRECTORY = "no Postfix configuration directory {}!"
+NO_TLS = "Postfix {} is not compiled with TLS support"
+NO_ECDSA_IN_OPENSSL = (
+    "Postfix supports ECDSA, but the {openssl} command does not. Consider",
+    "setting the openssl_path parameter to a more capable version of the",
+    "command-line utility than {openssl} (with PATH={path}).",
+)
+NO_RSA_OR_ECDSA = "Postfix {} does not support either RSA or ECDSA"
+NO_STDIN = "No /dev/fd/0 or /dev/stdin found"
+NO_SHA256_STDERR = (
+    "Your {openssl} does not support the SHA2-256 digest algorithm. To enable",
+    "'postfix tls', install an OpenSSL that does. Install its openssl(1) command",
+    "at /usr/local/bin/openssl or other suitable location, and set the",
+    "'openssl_path' parameter in {default_config_directory}/main.cf accordingly.",
+)
+NO_SHA256 = "No 'postfix tls' support when openssl(1) is obsolete"
+
+# Option checks.  Upstream words them differently per subcommand.
+EMPTY_ALGORITHM = "Internal error: empty algorithm "
+EMPTY_ALGORITHM_CERT = "Invalid empty key algorithm"
+UNSUPPORTED_PRIVATE = "Unsupported private key algorithm: {}"
+UNSUPPORTED_PUBLIC = "Unsupported public key algorithm: {}"
+NO_RANDOM_SOURCE = "no default TLS random source defined and no /dev/urandom"
+
+# Keys and certificates.
+KEY_EXISTS = "New private key file already exists: {}"
+CERT_EXISTS = "New certificate file already exists: {}"
+COPY_KEY_FAILED = "Error copying private key from '{}' to '{}'"
+KEY_ALGORITHM_MISMATCH = "Key algorithm '{}' of '{}' is not '{}'"
+KEY_GENERATION_FAILED = "error generating new {} {} private key"
+CERT_GENERATION_FAILED = "error generating self-signed SSL certificate"
+NO_PRIVATE_KEY = "no private key found in file: {}"
+CERT_DIGEST_FAILED = "error computing certificate public key digest"
+KEY_DIGEST_FAILED = "error computing public key digest"
+CERT_KEY_MISMATCH = "Certificate in {} does not match key in {}"
+KEY_FILE_NOT_FOUND = "Key file: {} not found, creating new keys"
+NO_USABLE_KEYFILE = "No usable keyfile specified or configured"
+NO_USABLE_KEYFILES = "No usable keyfiles specified or configured"
+
+# Ours: faults and input that upstream does not check.
+BAD_HOSTNAME = "invalid hostname: {}: expected a DNS host name"
+BAD_RSA_BITS = "invalid RSA key size: {}: expected a number of bits"
+BAD_CURVE = "invalid EC curve name: {}"
+BAD_RANDOM_SOURCE = (
+    "invalid random source: {}: expected dev:/path/to/device or egd:/path/to/socket"
+)
+BAD_OPERAND = "invalid argument: {}: not valid UTF-8 text, or contains a NUL or control character"
+NOT_A_FILE = "not a regular file: {}"
+POSTCONF_EDIT_FAILED = "error updating {}/main.cf: postconf -e failed"
+COMMAND_FAILED = "cannot run {}: {}"
+INTERRUPTED = "interrupted by signal {} while running: {}"
+STANDALONE_NO_POSTCONF = "no postconf(1) command found on PATH or in /usr/sbin"
+STANDALONE_BAD_CONFIG = "cannot read the Postfix configuration in {}"
+GLOBAL_USAGE = (
+    "usage: postfix-tls [-c config_directory] [--dry-run] [--trace]"
+    " [--trace-json file] subcommand [options] [arguments]"
+)
+DRY_RUN_MARK = "(dry run) "
+
+
+# Information blocks: what upstream pipes into "postlog -p info".
+
+def enable_client_suggestion(cache_type):
+    lines = [
+        "*** Non-default SMTP client TLS settings detected, no changes made.",
+        "For opportunistic TLS in the Postfix SMTP client, the below settings",
+        "are typical:",
+        "  smtp_tls_security_level = may",
+        "  smtp_tls_loglevel = 1",
+    ]
+    if cache_type:
+        lines.append(
+            "  smtp_tls_session_cache_database = %s:${data_directory}/smtp_scache"
+            % cache_type
+        )
+    return lines
+
+
+CLIENT_DEPLOYED = (
+    "Enabled opportunistic TLS in the Postfix SMTP client.",
+    "Run the command:",
+    "  # postfix reload",
+    "if you want the new settings to take effect immediately.",
+)
+
+ENABLE_SERVER_SUGGESTION = (
+    "*** Non-default SMTP server TLS settings detected, no changes made.",
+    "For opportunistic TLS in the Postfix SMTP server, the below settings",
+    "are typical:",
+    "  smtpd_tls_security_level = may",
+    "  smtpd_tls_loglevel = 1",
+    'You can use "postfix tls new-server-cert" to create a new certificate.',
+    'Or, "postfix tls new-server-key" to also force a new private key.',
+    "If you publish DANE TLSA records, see:",
+    "  https://tools.ietf.org/html/rfc7671#section-8",
+    "  https://tools.ietf.org/html/rfc7671#section-5.1",
+    "  https://tools.ietf.org/html/rfc7671#section-5.2",
+    "  https://community.letsencrypt.org/t/please-avoid-3-0-1-and-3-0-2-dane-tlsa"
+    "-records-with-le-certificates/7022",
+)
+
+
+def created(certfile, keyfile):
+    return [
+        "New private key and self-signed certificate created. To deploy run:",
+        "  # postfix tls deploy-server-cert %s %s" % (certfile, keyfile),
+    ]
+
+
+def server_deployed(deploy):
+    lines = ["Enabled opportunistic TLS in the Postfix SMTP server"] if deploy == "enable" else []
+    return lines + [
+        "New TLS private key and certificate deployed.",
+        "Run the command:",
+        "  # postfix reload",
+        "if you want the new settings to take effect immediately.",
+    ]
+
+
+def csr_hint(certfile, keyfile, deploy):
+    return [
+        "To generate a CSR run:",
+        "  # postfix tls output-server-csr -k %s [<hostname> ...]" % keyfile,
+        "Save the signed certificate chain in %s%s"
+        % (certfile, "." if deploy else ", and deploy as above."),
+    ]
+
+
+def tlsa_hint(keyfile, deploy):
+    # Once deployed, upstream shows the command for all keys: no key file
+    # (and a trailing space, kept).
+    return [
+        "To generate TLSA records run:",
+        "  # postfix tls output-server-tlsa [-h <hostname>] %s" % ("" if deploy else keyfile),
+    ]
+
+
+def dane_dns_hint(deploy):
+    if deploy:
+        return [
+            "(If you have DANE TLSA RRs, update them as soon as possible to match",
+            "the newly deployed keys).",
+        ]
+    return ["(deploy after updating the DNS and waiting for stale RRs to expire)."]
+
+
+def tlsa_record(hostname, digest):
+    return "_25._tcp.%s. IN TLSA 3 1 1 %s" % (hostname, digest)

@@ -1,0 +1,134 @@
+"""The openssl(1) commands of ``postfix tls``, built as data.
+
+Each function returns the exact argv upstream runs (``$openssl`` is the
+``openssl_path`` value, as given), with how its input and output are
+connected.  The shell glue around them (od, tr, grep, expr) is done in
+Python by the callers.
+"""
+
+from .execute import CAPTURE, DEVNULL, INHERIT, TO_STDOUT, Command
+
+# SHA-256 of nothing: upstream's marker of a pipeline that produced no key.
+NULL_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+# Upstream gives every key-reading command a password, so that a
+# passphrase-protected key fails instead of prompting.
+PASSIN = ("-passin", "pass:umask 077")
+
+# (openssl subcommand, algorithm name, key parameter, certificate parameter),
+# in the order upstream tries them when it reads a key.
+KEY_TYPES = (
+    ("rsa", "rsa", "smtpd_tls_key_file", "smtpd_tls_cert_file"),
+    ("ec", "ecdsa", "smtpd_tls_eckey_file", "smtpd_tls_eccert_file"),
+)
+# The order upstream tries them when it computes a public key digest.
+DIGEST_TYPES = ("ec", "rsa")
+KEY_TYPE_OF = {"rsa": "rsa", "ecdsa": "ec"}
+
+# Where openssl reads the configuration text we write to its stdin.
+STDIN_PATH = "/dev/stdin"
+
+
+def version(openssl):
+    return Command([openssl, "version"], stdout=DEVNULL, stderr=TO_STDOUT)
+
+
+def ecdsa_check(openssl):
+    return Command([openssl, "ecparam", "-name", "secp256r1"], stdout=DEVNULL,
+                   stderr=TO_STDOUT)
+
+
+def sha256(openssl, **options):
+    return Command([openssl, "dgst", "-binary", "-sha256"], **options)
+
+
+def sha256_check(openssl):
+    return sha256(openssl, stderr=DEVNULL)
+
+
+def read_key(openssl, key_type, keyfile):
+    """Print the private key in keyfile, when it is of key_type."""
+    return Command([openssl, key_type] + list(PASSIN) + ["-in", keyfile],
+                   stderr=DEVNULL, reads=[keyfile], key_type=key_type)
+
+
+def key_digest_pipeline(openssl, key_type, keyfile):
+    """SHA-256 of the DER public key of keyfile, when it is of key_type."""
+    return (
+        Command([openssl, key_type] + list(PASSIN) + ["-in", keyfile, "-pubout"],
+                stderr=DEVNULL, reads=[keyfile], key_type=key_type),
+        Command([openssl, key_type, "-pubin", "-outform", "DER"], stderr=DEVNULL,
+                key_type=key_type),
+        sha256(openssl, stderr=DEVNULL),
+    )
+
+
+def cert_digest_pipeline(openssl, key_type, certfile):
+    """SHA-256 of the DER public key in certfile, when it is of key_type."""
+    return (
+        Command([openssl, "x509", "-pubkey", "-noout", "-in", certfile],
+                stderr=DEVNULL, reads=[certfile]),
+        Command([openssl, key_type, "-pubin", "-outform", "DER"], stderr=DEVNULL,
+                key_type=key_type),
+        sha256(openssl, stderr=DEVNULL),
+    )
+
+
+def new_key(openssl, algorithm, bits, keyfile):
+    """Generate a key, under umask 077; output kept for the warning."""
+    if algorithm == "rsa":
+        argv = [openssl, "genrsa", "-out", keyfile, bits]
+    else:
+        argv = [openssl, "ecparam", "-param_enc", "named_curve", "-genkey",
+                "-out", keyfile, "-name", bits]
+    return Command(argv, umask=0o077, stdout=CAPTURE, stderr=TO_STDOUT, changes=True,
+                   creates=[keyfile], key_type=KEY_TYPE_OF[algorithm])
+
+
+def _alt_names(hostnames):
+    return ["DNS.%d = %s" % (number, name) for number, name in enumerate(hostnames, 1)]
+
+
+def self_signed_cert(openssl, algorithm, keyfile, certfile, hostnames):
+    """A ~100-year self-signed certificate for hostnames[0] and all as SANs."""
+    config = [
+        "default_md = sha256",
+        "x509_extensions = v3",
+        "prompt = yes",
+        "distinguished_name = dn",
+        "[dn]",
+        "[v3]",
+        "basicConstraints = CA:false",
+        "subjectKeyIdentifier = hash",
+        "extendedKeyUsage = serverAuth, clientAuth",
+        "subjectAltName = @alts",
+        "[alts]",
+    ] + _alt_names(hostnames)
+    argv = [openssl, "req", "-x509", "-config", STDIN_PATH, "-new", "-key", keyfile,
+            "-subj", "/CN=" + hostnames[0], "-days", "36525", "-out", certfile]
+    return Command(argv, stdin="\n".join(config) + "\n", stdout=INHERIT, changes=True,
+                   reads=[keyfile], creates=[certfile], key_type=KEY_TYPE_OF[algorithm])
+
+
+def csr(openssl, keyfile, hostnames):
+    """A CSR on stdout for keyfile, with hostnames as SANs and an empty subject."""
+    config = [
+        "default_md = sha256",
+        "req_extensions = v3",
+        "prompt = yes",
+        "distinguished_name = dn",
+        "[dn]",
+        "[v3]",
+        "subjectKeyIdentifier = hash",
+        "extendedKeyUsage = serverAuth, clientAuth",
+        "subjectAltName = @alts",
+        "[alts]",
+    ] + _alt_names(hostnames)
+    argv = [openssl, "req", "-config", STDIN_PATH, "-new", "-key", keyfile, "-subj", "/"]
+    return Command(argv, stdin="\n".join(config) + "\n", stdout=INHERIT, reads=[keyfile])
+
+
+def hex_digest(output):
+    """What upstream's ``od | tr | egrep -v`` keeps: a non-empty digest or ""."""
+    digest = "".join("%02x" % byte for byte in bytearray(output))
+    return "" if digest == NULL_SHA256 else digest

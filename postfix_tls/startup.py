@@ -1,0 +1,100 @@
+"""The checks upstream makes before any subcommand, in its order.
+
+Independent reads run at the same time (and with them the reads the
+subcommand will need), but failures are reported in upstream's order, so
+the first message is the one upstream would give.
+"""
+
+import os
+import sys
+
+from . import messages, openssl
+
+
+class Setup(object):
+    """What the start-up checks found."""
+
+    def __init__(self, openssl_path, rsa, ecdsa):
+        self.openssl = openssl_path
+        self.rsa = rsa
+        self.ecdsa = ecdsa
+        self.default_algorithm = "rsa" if rsa else "ecdsa"
+
+    def algorithms(self):
+        """Supported algorithm names, in upstream's "$rsa $ecdsa" order."""
+        return [name for name, ok in (("rsa", self.rsa), ("ecdsa", self.ecdsa)) if ok]
+
+
+def _stdin_path():
+    # Upstream tests "[ -r /dev/stdin ] </dev/null": the device must exist,
+    # whatever our own stdin is.
+    for path in ("/dev/stdin", "/dev/fd/0"):
+        if os.path.lexists(path):
+            return path
+    return None
+
+
+def check(tls, reads=(), lines=()):
+    """Run the start-up checks; returns a Setup, or None after a fatal message.
+
+    reads and lines are postconf reads to make at the same time (see
+    Postconf.prefetch).  The -x read always includes openssl_path: when
+    this is the default instance, that answers upstream's
+    "postconf -c $default_config_directory -xh openssl_path".
+    """
+    postconf, log = tls.postconf, tls.log
+    reads = list(reads)
+    for index, (flags, names) in enumerate(reads):
+        if flags == "-x":
+            reads[index] = (flags, tuple(names) + ("openssl_path",))
+            break
+    else:
+        reads.append(("-x", ("openssl_path",)))
+    postconf.prefetch([("-d", ("config_directory",))] + reads,
+                      [("-T", "public-key-algorithms")] + list(lines))
+
+    default_config_directory = postconf.get("-d", "config_directory")
+    if default_config_directory.rstrip("/") == tls.config_directory.rstrip("/"):
+        openssl_path = postconf.get("-x", "openssl_path")
+    else:
+        openssl_path = postconf.get("-x", "openssl_path", default_config_directory)
+    algorithms = [line for line in postconf.lines("-T", "public-key-algorithms")
+                  if line in ("rsa", "ecdsa")]
+
+    probes = [openssl.version(openssl_path), openssl.sha256_check(openssl_path)]
+    if "ecdsa" in algorithms:
+        probes.append(openssl.ecdsa_check(openssl_path))
+    results = tls.runner.run_all(probes)
+    version_ok, digest = results[0].returncode == 0, results[1].stdout
+
+    if not version_ok:
+        return log.fatal(messages.NO_OPENSSL.format(openssl_path))
+    if not (tls.config_directory and os.path.isdir(tls.config_directory)):
+        # Upstream passes the directory unquoted: sh collapses its spaces.
+        return log.fatal(messages.NO_CONFIG_DIRECTORY.format(
+            " ".join(tls.config_directory.split())))
+    if not algorithms:
+        mail_version = postconf.get("-d", "mail_version")
+        if not any(postconf.lines("-T", "compile-version")):
+            return log.fatal(messages.NO_TLS.format(mail_version))
+        return log.fatal(messages.NO_RSA_OR_ECDSA.format(mail_version))
+    ecdsa = "ecdsa" in algorithms
+    if ecdsa and results[2].returncode != 0:
+        log.warn(line.format(openssl=openssl_path, path=tls.env.get("PATH", ""))
+                 for line in messages.NO_ECDSA_IN_OPENSSL)
+        ecdsa = False
+    setup = Setup(openssl_path, "rsa" in algorithms, ecdsa)
+    if not (setup.rsa or setup.ecdsa):
+        return log.fatal(messages.NO_RSA_OR_ECDSA.format(
+            postconf.get("-d", "mail_version")))
+    tls.stdin_path = _stdin_path()
+    if tls.stdin_path is None:
+        return log.fatal(messages.NO_STDIN)
+    if openssl.hex_digest(digest) != "" or not digest:
+        sys.stderr.write("".join(line.format(
+            openssl=openssl_path, default_config_directory=default_config_directory) + "\n"
+            for line in messages.NO_SHA256_STDERR))
+        sys.stderr.flush()
+        return log.fatal(messages.NO_SHA256)
+    return setup
+
