@@ -43,13 +43,9 @@ def check(tls, reads=(), lines=()):
     "postconf -c $default_config_directory -xh openssl_path".
     """
     postconf, log = tls.postconf, tls.log
-    reads = list(reads)
-    for index, (flags, names) in enumerate(reads):
-        if flags == "-x":
-            reads[index] = (flags, tuple(names) + ("openssl_path",))
-            break
-    else:
-        reads.append(("-x", ("openssl_path",)))
+    x_names = tuple(name for flags, names in reads if flags == "-x" for name in names)
+    reads = [read for read in reads if read[0] != "-x"]
+    reads.append(("-x", x_names + ("openssl_path",)))
     postconf.prefetch([("-d", ("config_directory",))] + reads,
                       [("-T", "public-key-algorithms")] + list(lines))
 
@@ -74,8 +70,9 @@ def check(tls, reads=(), lines=()):
         return log.fatal(messages.NO_CONFIG_DIRECTORY.format(
             " ".join(tls.config_directory.split())))
     if not algorithms:
+        compiled = any(postconf.lines("-T", "compile-version"))
         mail_version = postconf.get("-d", "mail_version")
-        if not any(postconf.lines("-T", "compile-version")):
+        if not compiled:
             return log.fatal(messages.NO_TLS.format(mail_version))
         return log.fatal(messages.NO_RSA_OR_ECDSA.format(mail_version))
     ecdsa = "ecdsa" in algorithms

@@ -25,7 +25,8 @@ MYHOSTNAME = "mail.example.com"
 
 
 def needs_postfix():
-    missing = [path for path in (POSTCONF, "/usr/sbin/postlog", UPSTREAM) if not os.path.exists(path)]
+    missing = [path for path in (POSTCONF, "/usr/sbin/postlog", UPSTREAM)
+               if not os.path.exists(path)]
     if missing or not shutil.which("openssl"):
         pytest.fail("needs Postfix and openssl (apt-get install postfix openssl): missing %s"
                     % (missing or ["openssl"]))

@@ -14,9 +14,15 @@ import re
 import subprocess
 
 import pytest
-
-from conftest import (OPENSSL, UPSTREAM, normalise, ours_argv, postfix_environment,
-                      run_on_pty, snapshot)
+from conftest import (
+    OPENSSL,
+    UPSTREAM,
+    normalise,
+    ours_argv,
+    postfix_environment,
+    run_on_pty,
+    snapshot,
+)
 
 Scenario = collections.namedtuple("Scenario", "name args main_cf files")
 
@@ -199,7 +205,8 @@ def run_both(case, keys, make_config):
             # every run (upstream against itself differs): compare line sets.
             "main.cf": sorted(normalise(files.pop("main.cf")[1].decode(), directory)
                               .splitlines()),
-            "files": sorted((normalise(name, directory), mode) for name, (mode, _) in files.items()),
+            "files": sorted((normalise(name, directory), mode)
+                            for name, (mode, _) in files.items()),
             "contents": dict((normalise(name, directory),
                               normalise(describe_pem(os.path.join(directory, name)), directory))
                              for name in files if name.endswith(".pem")),

@@ -1,0 +1,132 @@
+"""A Postfix host faked with pytest-subprocess, for the argv-sequence tests.
+
+Every external command must be registered; fp fails a test on any other.
+``host.calls()`` is then the exact ordered argv list: the audit
+specification of each subcommand.
+"""
+
+import os
+
+from postfix_tls import cli
+from postfix_tls.commands import CLIENT_SETTINGS, SERVER_SETTINGS
+
+OPENSSL = "openssl"
+PASSIN = ["-passin", "pass:umask 077"]
+DIGEST = ["openssl", "dgst", "-binary", "-sha256"]
+NULL_SHA256 = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+KEY_DIGEST = bytes(range(32))
+
+
+class FakeHost(object):
+    def __init__(self, fp, directory, monkeypatch):
+        self.fp = fp
+        self.config_directory = os.path.join(directory, "config")
+        self.command_directory = os.path.join(directory, "sbin")
+        os.mkdir(self.config_directory)
+        os.mkdir(self.command_directory)
+        self.postconf = os.path.join(self.command_directory, "postconf")
+        self.postlog = os.path.join(self.command_directory, "postlog")
+        self.stdin = []  # (argv, text) of every command given input
+        self.monkeypatch = monkeypatch
+        monkeypatch.chdir(directory)
+        for name, value in self.environment().items():
+            monkeypatch.setenv(name, value)
+
+    def environment(self):
+        return {
+            "config_directory": self.config_directory,
+            "command_directory": self.command_directory,
+            "daemon_directory": "/usr/lib/postfix/sbin",
+            "data_directory": "/var/lib/postfix",
+            "MAIL_CONFIG": self.config_directory,
+            "MAIL_LOGTAG": "postfix",
+            "PATH": "/bin:/usr/bin:/sbin:/usr/sbin",
+        }
+
+    def register(self, argv, stdout=b"", returncode=0, callback=None):
+        argv = list(argv)
+
+        def record(data):
+            self.stdin.append((argv, data.decode() if isinstance(data, bytes) else data))
+
+        self.fp.register(argv, stdout=stdout, returncode=returncode, callback=callback,
+                         stdin_callable=record)
+        return argv
+
+    # ----- postconf and postlog
+
+    def read(self, flags, values, config_directory=None):
+        """postconf FLAGS NAMES, answering "name = value" for the values given."""
+        argv = [self.postconf] + (["-c", config_directory] if config_directory else [])
+        argv += [flags] + list(values)
+        output = "".join("%s = %s\n" % (name, value) for name, value in values.items()
+                         if value is not None)
+        return self.register(argv, stdout=output.encode())
+
+    def lines(self, args, output_lines):
+        return self.register([self.postconf] + list(args),
+                             stdout="".join(line + "\n" for line in output_lines).encode())
+
+    def edit(self, settings, returncode=0):
+        return self.register([self.postconf, "-e"] + list(settings), returncode=returncode)
+
+    def log(self, level, message=None, returncode=None):
+        argv = [self.postlog, "-t", "postfix/postfix-tls-script", "-p", level]
+        if message is not None:
+            argv.append(message)
+        if returncode is None:
+            returncode = 1 if level == "fatal" else 0
+        return self.register(argv, returncode=returncode)
+
+    # ----- openssl
+
+    def openssl(self, *args, **kwargs):
+        return self.register([OPENSSL] + list(args), **kwargs)
+
+    def startup(self, reads=(), x_reads=(), algorithms=("dsa", "ecdsa", "rsa"), ecdsa_ok=True,
+                lines=()):
+        """Register upstream's start-up checks; returns their argv in order.
+
+        reads: the subcommand's other prefetched reads [(flags, {name: value})];
+        x_reads: {name: value} read with -x besides openssl_path.
+        """
+        x_values = dict(x_reads)
+        x_values["openssl_path"] = OPENSSL
+        calls = [self.read("-d", {"config_directory": "/etc/postfix"})]
+        calls += [self.read(flags, values) for flags, values in reads]
+        calls.append(self.read("-x", x_values))
+        calls.append(self.lines(["-T", "public-key-algorithms"], algorithms))
+        calls += [self.lines(args, output) for args, output in lines]
+        calls.append(self.read("-x", {"openssl_path": OPENSSL}, "/etc/postfix"))
+        calls.append(self.openssl("version"))
+        calls.append(self.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256))
+        if "ecdsa" in algorithms:
+            calls.append(self.openssl("ecparam", "-name", "secp256r1",
+                                      returncode=0 if ecdsa_ok else 1))
+        return calls
+
+    def run(self, *args):
+        return cli.main(list(args))
+
+    def calls(self):
+        return [list(call) for call in self.fp.calls]
+
+    def input_of(self, argv):
+        texts = [text for called, text in self.stdin if called == list(argv)]
+        assert texts, "no input to %r" % (argv,)
+        return texts[-1]
+
+
+def client_settings(value=None):
+    return dict((name, value) for name in CLIENT_SETTINGS)
+
+
+def server_settings(value=None):
+    return dict((name, value) for name in SERVER_SETTINGS)
+
+
+def write(path, text="x\n", mode=0o644):
+    with open(path, "w") as stream:
+        stream.write(text)
+    os.chmod(path, mode)
+    return path

@@ -1,0 +1,475 @@
+"""The audit specification: the exact ordered argv of every command each
+subcommand runs, and what it writes to their stdin (pytest-subprocess).
+
+Start-up (every subcommand): postconf reads run at the same time (the
+subcommand's own reads with them), then the openssl probes.
+"""
+
+import os
+
+import pytest
+from fakehost import (
+    DIGEST,
+    KEY_DIGEST,
+    OPENSSL,
+    PASSIN,
+    FakeHost,
+    client_settings,
+    server_settings,
+    write,
+)
+
+from postfix_tls import commands, messages
+
+STAMP = "20261124-101500"
+RSA_PEM = b"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+EC_PEM = b"-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n"
+
+
+@pytest.fixture
+def host(fp, tmp_path, monkeypatch):
+    monkeypatch.setattr(commands.time, "strftime", lambda fmt, when: STAMP)
+    return FakeHost(fp, str(tmp_path), monkeypatch)
+
+
+def cert_config(*names):
+    return "".join(line + "\n" for line in [
+        "default_md = sha256", "x509_extensions = v3", "prompt = yes",
+        "distinguished_name = dn", "[dn]", "[v3]", "basicConstraints = CA:false",
+        "subjectKeyIdentifier = hash", "extendedKeyUsage = serverAuth, clientAuth",
+        "subjectAltName = @alts", "[alts]"] + ["DNS.%d = %s" % (i, n) for i, n in
+                                              enumerate(names, 1)])
+
+
+def lines(*texts):
+    return "".join(text + "\n" for text in texts)
+
+
+def key_digest(host, key_type, keyfile, digest=KEY_DIGEST):
+    return [host.openssl(key_type, *PASSIN + ["-in", keyfile, "-pubout"]),
+            host.openssl(key_type, "-pubin", "-outform", "DER"),
+            host.openssl(*DIGEST[1:], stdout=digest)]
+
+
+def cert_digest(host, key_type, certfile, digest=KEY_DIGEST):
+    return [host.openssl("x509", "-pubkey", "-noout", "-in", certfile),
+            host.openssl(key_type, "-pubin", "-outform", "DER"),
+            host.openssl(*DIGEST[1:], stdout=digest)]
+
+
+def new_cert(host, keyfile, certfile, *names):
+    argv = [OPENSSL, "req", "-x509", "-config", "/dev/stdin", "-new", "-key", keyfile,
+            "-subj", "/CN=" + names[0], "-days", "36525", "-out", certfile]
+    return host.register(argv, callback=lambda process: write(certfile))
+
+
+# ----- all-default-client, all-default-server
+
+def test_all_default_server_reads_every_setting_in_one_postconf(host):
+    expected = host.startup(reads=[("-n", server_settings())])
+    assert host.run("all-default-server") == 0
+    assert host.calls() == expected
+
+
+def test_all_default_server_fails_when_a_setting_is_set(host):
+    settings = server_settings()
+    settings["smtpd_tls_cert_file"] = "/etc/postfix/cert.pem"
+    expected = host.startup(reads=[("-n", settings)])
+    assert host.run("all-default-server") == 1
+    assert host.calls() == expected
+
+
+def test_all_default_client_treats_an_empty_value_as_default(host):
+    settings = client_settings()
+    settings["smtp_tls_security_level"] = ""
+    expected = host.startup(reads=[("-n", settings)])
+    assert host.run("all-default-client") == 0
+    assert host.calls() == expected
+
+
+def test_all_default_client_with_an_operand_logs_usage(host):
+    expected = host.startup()
+    expected.append(host.log("fatal", messages.USAGE["all-default-client"]))
+    assert host.run("all-default-client", "x") == 1
+    assert host.calls() == expected
+
+
+# ----- enable-client
+
+def test_enable_client_edits_main_cf_once_and_starts_postlog_first(host):
+    expected = host.startup(reads=[("-n", client_settings())],
+                            x_reads={"tls_random_source": "dev:/dev/urandom"},
+                            lines=[(["-m"], ["btree", "hash", "lmdb"])])
+    expected.append(host.log("info"))
+    expected.append(host.edit([
+        "smtp_tls_security_level = may", "smtp_tls_loglevel = 1",
+        "smtp_tls_session_cache_database = lmdb:/var/lib/postfix/smtp_scache",
+        "tls_random_source = dev:/dev/urandom"]))
+    assert host.run("enable-client") == 0
+    assert host.calls() == expected
+    assert host.input_of(expected[-2]) == lines(*messages.CLIENT_DEPLOYED)
+
+
+def test_enable_client_with_r_does_not_read_tls_random_source(host):
+    expected = host.startup(reads=[("-n", client_settings())],
+                            lines=[(["-m"], ["btree", "hash"])])
+    expected.append(host.log("info"))
+    expected.append(host.edit([
+        "smtp_tls_security_level = may", "smtp_tls_loglevel = 1",
+        "smtp_tls_session_cache_database = btree:/var/lib/postfix/smtp_scache",
+        "tls_random_source = egd:/var/run/egd"]))
+    assert host.run("enable-client", "-r", "egd:/var/run/egd") == 0
+    assert host.calls() == expected
+
+
+def test_enable_client_without_cache_type_or_random_source_sets_two(host, monkeypatch):
+    expected = host.startup(reads=[("-n", client_settings())],
+                            x_reads={"tls_random_source": ""}, lines=[(["-m"], ["hash"])])
+    expected.append(host.log("info"))
+    expected.append(host.edit(["smtp_tls_security_level = may", "smtp_tls_loglevel = 1",
+                               "tls_random_source = dev:/dev/urandom"]))
+    assert host.run("enable-client") == 0
+    assert host.calls() == expected
+
+
+def test_enable_client_with_non_default_settings_only_suggests(host):
+    settings = client_settings()
+    settings["smtp_use_tls"] = "yes"
+    expected = host.startup(reads=[("-n", settings)],
+                            x_reads={"tls_random_source": "dev:/dev/urandom"},
+                            lines=[(["-m"], ["btree"])])
+    expected.append(host.log("info"))
+    assert host.run("enable-client") == 0
+    assert host.calls() == expected
+    assert host.input_of(expected[-1]) == lines(*messages.enable_client_suggestion("btree"))
+
+
+def test_enable_client_reports_a_failing_postconf_e(host):
+    expected = host.startup(reads=[("-n", client_settings())],
+                            x_reads={"tls_random_source": "dev:/dev/urandom"},
+                            lines=[(["-m"], [])])
+    expected.append(host.log("info"))
+    expected.append(host.edit(["smtp_tls_security_level = may", "smtp_tls_loglevel = 1",
+                               "tls_random_source = dev:/dev/urandom"], returncode=1))
+    expected.append(host.log("fatal", messages.POSTCONF_EDIT_FAILED.format(
+        host.config_directory)))
+    assert host.run("enable-client") == 1
+    assert host.calls() == expected
+
+
+@pytest.mark.parametrize("args", [["-x"], ["-r"], ["extra"], ["-r", "dev:/dev/urandom", "x"]])
+def test_enable_client_usage(host, args):
+    expected = host.startup()
+    expected.append(host.log("fatal", messages.USAGE["enable-client"]))
+    assert host.run("enable-client", *args) == 1
+    assert host.calls() == expected
+
+
+# ----- enable-server, new-server-key
+
+def _new_rsa_key_and_cert(host, *names):
+    keyfile = "%s/key-%s.pem" % (host.config_directory, STAMP)
+    certfile = "%s/cert-%s.pem" % (host.config_directory, STAMP)
+    calls = [host.openssl("genrsa", "-out", keyfile, "2048"),
+             new_cert(host, keyfile, certfile, *names)]
+    return keyfile, certfile, calls
+
+
+def test_enable_server_creates_key_and_cert_then_deploys(host):
+    expected = host.startup(reads=[("-n", server_settings())],
+                            x_reads={"tls_random_source": "dev:/dev/urandom",
+                                     "myhostname": "mail.example.com"})
+    keyfile, certfile, calls = _new_rsa_key_and_cert(host, "mail.example.com")
+    expected += calls
+    expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
+    expected += cert_digest(host, "ec", certfile)
+    expected += key_digest(host, "ec", keyfile)
+    expected.append(host.log("info"))
+    expected.append(host.edit([
+        "smtpd_tls_key_file = " + keyfile, "smtpd_tls_cert_file = " + certfile,
+        "smtpd_tls_security_level = may", "smtpd_tls_received_header = yes",
+        "smtpd_tls_loglevel = 1", "tls_random_source = dev:/dev/urandom"]))
+    assert host.run("enable-server") == 0
+    assert host.calls() == expected
+    assert host.input_of(calls[1]) == cert_config("mail.example.com")
+    info = host.input_of(expected[-2]).splitlines()
+    assert info[0] == "Enabled opportunistic TLS in the Postfix SMTP server"
+    assert "  # postfix tls output-server-csr -k %s [<hostname> ...]" % keyfile in info
+    assert os.stat(keyfile).st_mode & 0o777 == 0o600
+
+
+def test_enable_server_ecdsa_with_names_tries_rsa_first_when_reading_the_key(host):
+    expected = host.startup(reads=[("-n", server_settings())])
+    keyfile = "%s/eckey-%s.pem" % (host.config_directory, STAMP)
+    certfile = "%s/eccert-%s.pem" % (host.config_directory, STAMP)
+    expected.append(host.openssl("ecparam", "-param_enc", "named_curve", "-genkey", "-out",
+                                 keyfile, "-name", "secp384r1"))
+    expected.append(new_cert(host, keyfile, certfile, "mx.example.net"))
+    expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], returncode=1))
+    expected.append(host.openssl("ec", *PASSIN + ["-in", keyfile], stdout=EC_PEM))
+    expected += cert_digest(host, "ec", certfile)
+    expected += key_digest(host, "ec", keyfile)
+    expected.append(host.log("info"))
+    expected.append(host.edit([
+        "smtpd_tls_eckey_file = " + keyfile, "smtpd_tls_eccert_file = " + certfile,
+        "smtpd_tls_security_level = may", "smtpd_tls_received_header = yes",
+        "smtpd_tls_loglevel = 1", "tls_random_source = dev:/dev/random"]))
+    assert host.run("enable-server", "-a", "ecdsa", "-b", "secp384r1", "-r", "dev:/dev/random",
+                    "mx.example.net", "alt.example.net") == 0
+    assert host.calls() == expected
+    assert host.input_of(expected[-6 - 5]) == cert_config("mx.example.net", "alt.example.net")
+
+
+def test_enable_server_with_non_default_settings_only_suggests(host):
+    settings = server_settings()
+    settings["smtpd_use_tls"] = "yes"
+    expected = host.startup(reads=[("-n", settings)],
+                            x_reads={"tls_random_source": "x", "myhostname": "h"})
+    expected.append(host.log("info"))
+    assert host.run("enable-server") == 0
+    assert host.calls() == expected
+    assert host.input_of(expected[-1]) == lines(*messages.ENABLE_SERVER_SUGGESTION)
+
+
+@pytest.mark.parametrize("subcommand, algorithm, message", [
+    ("enable-server", "dsa", messages.UNSUPPORTED_PRIVATE.format("dsa")),
+    ("enable-server", "", messages.EMPTY_ALGORITHM),
+    ("new-server-key", "dsa", messages.UNSUPPORTED_PUBLIC.format("dsa")),
+    ("new-server-key", "", messages.EMPTY_ALGORITHM),
+    ("new-server-cert", "", messages.EMPTY_ALGORITHM_CERT),
+    ("new-server-cert", "ed25519", messages.UNSUPPORTED_PRIVATE.format("ed25519")),
+])
+def test_bad_algorithm_is_fatal_before_anything_is_made(host, subcommand, algorithm, message):
+    reads = {"enable-server": [("-n", server_settings())]}.get(subcommand, [])
+    if subcommand == "new-server-cert":
+        reads = [("-nx", {"smtpd_tls_key_file": None, "smtpd_tls_eckey_file": None})]
+    x_reads = {"tls_random_source": "x"} if subcommand == "enable-server" else {}
+    x_reads["myhostname"] = "mail.example.com"
+    expected = host.startup(reads=reads, x_reads=x_reads)
+    expected.append(host.log("fatal", message))
+    assert host.run(subcommand, "-a", algorithm) == 1
+    assert host.calls() == expected
+    assert os.listdir(host.config_directory) == []
+
+
+def test_ecdsa_unsupported_by_openssl_is_warned_about_and_dropped(host):
+    expected = host.startup(reads=[("-n", server_settings())], ecdsa_ok=False)
+    expected.append(host.log("warn"))
+    assert host.run("all-default-server") == 0
+    assert host.calls() == expected
+    warning = host.input_of(expected[-1])
+    assert warning.startswith("Postfix supports ECDSA, but the openssl command does not.")
+
+
+def test_new_server_key_failing_key_generation_warns_with_openssl_output(host):
+    expected = host.startup(x_reads={"myhostname": "mail.example.com"})
+    keyfile = "%s/eckey-%s.pem" % (host.config_directory, STAMP)
+    expected.append(host.openssl("ecparam", "-param_enc", "named_curve", "-genkey", "-out",
+                                 keyfile, "-name", "nosuchcurve", stdout=b"unknown curve\n\n",
+                                 returncode=1))
+    expected.append(host.log("warn"))
+    expected.append(host.log("fatal", "error generating new ecdsa nosuchcurve private key"))
+    assert host.run("new-server-key", "-a", "ecdsa", "-b", "nosuchcurve") == 1
+    assert host.calls() == expected
+    assert host.input_of(expected[-2]) == "unknown curve\n"
+    assert os.listdir(host.config_directory) == []
+
+
+def test_new_server_key_logs_how_to_deploy(host):
+    expected = host.startup(x_reads={"myhostname": "mail.example.com"})
+    keyfile, certfile, calls = _new_rsa_key_and_cert(host, "mail.example.com")
+    expected += calls
+    expected.append(host.log("info"))
+    assert host.run("new-server-key") == 0
+    assert host.calls() == expected
+    assert host.input_of(expected[-1]) == lines(
+        *messages.created(certfile, keyfile) + messages.csr_hint(certfile, keyfile, "")
+        + messages.tlsa_hint(keyfile, "") + messages.dane_dns_hint(""))
+
+
+def test_new_server_key_removes_the_key_when_the_certificate_fails(host):
+    expected = host.startup(x_reads={"myhostname": "mail.example.com"})
+    keyfile = "%s/key-%s.pem" % (host.config_directory, STAMP)
+    certfile = "%s/cert-%s.pem" % (host.config_directory, STAMP)
+    expected.append(host.openssl("genrsa", "-out", keyfile, "2048"))
+    expected.append(host.register([OPENSSL, "req", "-x509", "-config", "/dev/stdin", "-new",
+                                   "-key", keyfile, "-subj", "/CN=mail.example.com", "-days",
+                                   "36525", "-out", certfile], returncode=1))
+    expected.append(host.log("fatal", messages.CERT_GENERATION_FAILED))
+    assert host.run("new-server-key") == 1
+    assert host.calls() == expected
+    assert os.listdir(host.config_directory) == []
+
+
+# ----- new-server-cert
+
+def test_new_server_cert_copies_the_configured_key(host):
+    oldkey = write(os.path.join(host.config_directory, "old.pem"))
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": oldkey,
+                                            "smtpd_tls_eckey_file": None})])
+    keyfile = "%s/key-%s.pem" % (host.config_directory, STAMP)
+    certfile = "%s/cert-%s.pem" % (host.config_directory, STAMP)
+    expected.append(host.openssl("rsa", *PASSIN + ["-in", oldkey], stdout=RSA_PEM))
+    expected.append(new_cert(host, keyfile, certfile, "new.example.com"))
+    expected.append(host.log("info"))
+    assert host.run("new-server-cert", "new.example.com") == 0
+    assert host.calls() == expected
+    with open(keyfile, "rb") as stream:
+        assert stream.read() == RSA_PEM
+    assert os.stat(keyfile).st_mode & 0o777 == 0o600
+    info = host.input_of(expected[-1])
+    assert "(deploy after updating the DNS" not in info  # the key is not new
+
+
+def test_new_server_cert_refuses_a_key_of_another_algorithm(host):
+    oldkey = write(os.path.join(host.config_directory, "old.pem"))
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": oldkey,
+                                            "smtpd_tls_eckey_file": None})],
+                            x_reads={"myhostname": "mail.example.com"})
+    keyfile = "%s/key-%s.pem" % (host.config_directory, STAMP)
+    expected.append(host.openssl("rsa", *PASSIN + ["-in", oldkey], returncode=1))
+    expected.append(host.openssl("ec", *PASSIN + ["-in", oldkey], stdout=EC_PEM))
+    expected.append(host.log("fatal", messages.KEY_ALGORITHM_MISMATCH.format(
+        "ecdsa", oldkey, "rsa")))
+    assert host.run("new-server-cert") == 1
+    assert host.calls() == expected
+    assert sorted(os.listdir(host.config_directory)) == ["old.pem"]
+    assert not os.path.exists(keyfile)
+
+
+def test_new_server_cert_warns_when_the_configured_key_is_missing(host):
+    gone = os.path.join(host.config_directory, "gone.pem")
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": gone,
+                                            "smtpd_tls_eckey_file": None})],
+                            x_reads={"myhostname": "mail.example.com"})
+    expected.append(host.log("warn"))
+    keyfile, certfile, calls = _new_rsa_key_and_cert(host, "mail.example.com")
+    expected += calls + [host.log("info")]
+    assert host.run("new-server-cert") == 0
+    assert host.calls() == expected
+    assert host.input_of(expected[len(expected) - 4]) == lines(
+        messages.KEY_FILE_NOT_FOUND.format(gone))
+
+
+# ----- deploy-server-cert
+
+def test_deploy_server_cert_checks_then_deploys_relative_names(host):
+    certfile = write(os.path.join(host.config_directory, "cert.pem"))
+    keyfile = write(os.path.join(host.config_directory, "key.pem"), mode=0o600)
+    expected = host.startup()
+    expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
+    expected += cert_digest(host, "ec", certfile, digest=b"")
+    expected += cert_digest(host, "rsa", certfile)
+    expected += key_digest(host, "ec", keyfile)
+    expected.append(host.log("info"))
+    expected.append(host.edit(["smtpd_tls_key_file = " + keyfile,
+                               "smtpd_tls_cert_file = " + certfile]))
+    assert host.run("deploy-server-cert", "cert.pem", "key.pem") == 0
+    assert host.calls() == expected
+    assert host.input_of(expected[-2]) == lines(*messages.server_deployed("deploy"))
+
+
+def test_deploy_server_cert_refuses_a_certificate_of_another_key(host):
+    certfile = write(os.path.join(host.config_directory, "cert.pem"))
+    keyfile = write(os.path.join(host.config_directory, "key.pem"))
+    expected = host.startup()
+    expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
+    expected += cert_digest(host, "ec", certfile, digest=bytes(32 * [7]))
+    expected += key_digest(host, "ec", keyfile)
+    expected.append(host.log("fatal", messages.CERT_KEY_MISMATCH.format(certfile, keyfile)))
+    assert host.run("deploy-server-cert", certfile, keyfile) == 1
+    assert host.calls() == expected
+
+
+def test_deploy_server_cert_without_a_key_checks_nothing_else(host):
+    keyfile = write(os.path.join(host.config_directory, "key.pem"))
+    expected = host.startup()
+    expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], returncode=1))
+    expected.append(host.openssl("ec", *PASSIN + ["-in", keyfile], returncode=1))
+    expected.append(host.log("fatal", messages.NO_PRIVATE_KEY.format(keyfile)))
+    assert host.run("deploy-server-cert", "cert.pem", "key.pem") == 1
+    assert host.calls() == expected
+
+
+# ----- output-server-csr, output-server-tlsa
+
+def test_output_server_csr_for_the_configured_key(host):
+    keyfile = write(os.path.join(host.config_directory, "key.pem"))
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
+                                            "smtpd_tls_eckey_file": None})],
+                            x_reads={"myhostname": "mail.example.com"})
+    expected.append(host.register([OPENSSL, "req", "-config", "/dev/stdin", "-new", "-key",
+                                   keyfile, "-subj", "/"]))
+    assert host.run("output-server-csr") == 0
+    assert host.calls() == expected
+    assert host.input_of(expected[-1]) == lines(
+        "default_md = sha256", "req_extensions = v3", "prompt = yes",
+        "distinguished_name = dn", "[dn]", "[v3]", "subjectKeyIdentifier = hash",
+        "extendedKeyUsage = serverAuth, clientAuth", "subjectAltName = @alts", "[alts]",
+        "DNS.1 = mail.example.com")
+
+
+def test_output_server_csr_without_a_key(host):
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": None,
+                                            "smtpd_tls_eckey_file": None})])
+    expected.append(host.log("fatal", messages.NO_USABLE_KEYFILE))
+    assert host.run("output-server-csr", "mx.example.net") == 1
+    assert host.calls() == expected
+
+
+def test_output_server_tlsa_prints_a_record_per_configured_key(host, capsys):
+    keyfile = write(os.path.join(host.config_directory, "key.pem"))
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
+                                            "smtpd_tls_eckey_file": "none"})],
+                            x_reads={"myhostname": "mail.example.com"})
+    expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
+    expected += key_digest(host, "ec", keyfile)
+    assert host.run("output-server-tlsa") == 0
+    assert host.calls() == expected
+    assert capsys.readouterr().out == "; %s\n_25._tcp.mail.example.com. IN TLSA 3 1 1 %s\n" % (
+        keyfile, KEY_DIGEST.hex())
+
+
+def test_output_server_tlsa_with_nothing_configured(host):
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": None,
+                                            "smtpd_tls_eckey_file": None})])
+    expected.append(host.log("fatal", messages.NO_USABLE_KEYFILES))
+    assert host.run("output-server-tlsa", "-h", "mx.example.net") == 1
+    assert host.calls() == expected
+
+
+# ----- the command line
+
+def test_unknown_subcommand_logs_an_error_and_the_usage(host):
+    expected = host.startup()
+    expected.append(host.log("error", "unknown tls command: 'bogus'"))
+    expected.append(host.log("fatal", messages.USAGE_ALL))
+    assert host.run("bogus") == 1
+    assert host.calls() == expected
+
+
+def test_no_working_openssl_is_fatal(host):
+    calls = [host.read("-d", {"config_directory": "/etc/postfix"}),
+             host.read("-n", server_settings()),
+             host.read("-x", {"openssl_path": "/opt/openssl"}),
+             host.lines(["-T", "public-key-algorithms"], ["rsa"]),
+             host.read("-x", {"openssl_path": "/opt/openssl"}, "/etc/postfix"),
+             host.register(["/opt/openssl", "version"], returncode=127),
+             host.register(["/opt/openssl", "dgst", "-binary", "-sha256"], returncode=127),
+             host.log("fatal", messages.NO_OPENSSL.format("/opt/openssl"))]
+    assert host.run("all-default-server") == 1
+    assert host.calls() == calls
+
+
+def test_postfix_without_tls_is_fatal(host):
+    calls = [host.read("-d", {"config_directory": "/etc/postfix"}),
+             host.read("-x", {"myhostname": "mail.example.com", "openssl_path": OPENSSL}),
+             host.lines(["-T", "public-key-algorithms"], []),
+             host.read("-x", {"openssl_path": OPENSSL}, "/etc/postfix"),
+             host.openssl("version"),
+             host.openssl("dgst", "-binary", "-sha256", stdout=bytes(32)),
+             host.lines(["-T", "compile-version"], []),
+             host.read("-d", {"mail_version": "3.7.11"}),
+             host.log("fatal", messages.NO_TLS.format("3.7.11"))]
+    assert host.run("output-server-csr", "-k", "/x") == 1
+    assert host.calls() == calls
