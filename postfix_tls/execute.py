@@ -104,6 +104,7 @@ class Runner(object):
         self._planned = {}  # dry run: file -> key type a skipped step would make
         self._current = ()  # processes running now, for the signal handler
         self.running_text = ""  # the command running now, for messages
+        self.ec_reads_rsa = False  # set from "openssl version" (dry run only)
 
     # ----- tracing
 
@@ -178,10 +179,15 @@ class Runner(object):
                 self._planned[path] = command.key_type
         if planned:
             key_type = planned[0]
-            if any(command.key_type not in (None, key_type) for command in commands):
+            if not all(self._reads(command.key_type, key_type) for command in commands):
                 return Result(1, b"", True)
             return Result(0, _planned_digest(key_type), True)
         return Result(0, b"", True)
+
+    def _reads(self, command_type, key_type):
+        """Whether a command for command_type keys accepts a key_type key."""
+        return command_type in (None, key_type) or (
+            command_type == "ec" and key_type == "rsa" and self.ec_reads_rsa)
 
     def planned(self, path):
         """True when a dry run skipped the step that would create path."""

@@ -30,7 +30,19 @@ STDIN_PATH = "/dev/stdin"
 
 
 def version(openssl):
-    return Command([openssl, "version"], stdout=DEVNULL, stderr=TO_STDOUT)
+    # Upstream discards the output; a dry run reads it (see ec_reads_rsa).
+    return Command([openssl, "version"], stderr=DEVNULL)
+
+
+def ec_reads_rsa(version_output):
+    """Whether "openssl ec" reads RSA keys: OpenSSL 3 does, 1.x and LibreSSL not.
+
+    Upstream tries "ec" first when it computes a digest; a dry run needs to
+    know which attempt would succeed for a key it did not create.
+    """
+    words = version_output.decode("ascii", "replace").split()
+    return len(words) > 1 and words[0] == "OpenSSL" and words[1].split(".")[0].isdigit() \
+        and int(words[1].split(".")[0]) >= 3
 
 
 def ecdsa_check(openssl):

@@ -62,6 +62,7 @@ def check(tls, reads=(), lines=()):
         probes.append(openssl.ecdsa_check(openssl_path))
     results = tls.runner.run_all(probes)
     version_ok, digest = results[0].returncode == 0, results[1].stdout
+    tls.runner.ec_reads_rsa = openssl.ec_reads_rsa(results[0].stdout)
 
     if not version_ok:
         return log.fatal(messages.NO_OPENSSL.format(openssl_path))

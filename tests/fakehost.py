@@ -98,7 +98,7 @@ class FakeHost(object):
         calls.append(self.lines(["-T", "public-key-algorithms"], algorithms))
         calls += [self.lines(args, output) for args, output in lines]
         calls.append(self.read("-x", {"openssl_path": OPENSSL}, "/etc/postfix"))
-        calls.append(self.openssl("version"))
+        calls.append(self.openssl("version", stdout=b"OpenSSL 3.0.22 25 Aug 2026\n"))
         calls.append(self.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256))
         if "ecdsa" in algorithms:
             calls.append(self.openssl("ecparam", "-name", "secp256r1",

@@ -1,0 +1,29 @@
+#!/bin/sh
+# The main job on the embedded default: a scratch Postfix configuration under
+# demo/scratch (never /etc/postfix), driven in standalone mode.
+set -eu
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+scratch=$PWD/demo/scratch
+rm -rf "$scratch"
+mkdir -p "$scratch"
+cp demo/main.cf "$scratch/main.cf"
+[ -f /etc/postfix/master.cf ] && cp /etc/postfix/master.cf "$scratch/"
+touch -d '1 minute ago' "$scratch/main.cf"   # Postfix programs wait on a fresh main.cf
+
+run() {
+    echo
+    echo "\$ postfix-tls -c $scratch $*"
+    "$PYTHON" -m postfix_tls -c "$scratch" "$@" || echo "(exit status $?)"
+}
+
+run all-default-server && echo "(all server TLS settings are at their defaults)"
+run enable-server
+echo
+echo "\$ postconf -c $scratch -n"
+postconf -c "$scratch" -n
+run output-server-tlsa
+run --dry-run --trace new-server-cert mail.example.com smtp.example.com
+echo
+echo "The dry run changed nothing:"
+ls -l "$scratch"

@@ -1,0 +1,252 @@
+"""Each deliberate difference from upstream (README.rst, "Differences from
+upstream"), numbered as there.  Where upstream can be run, both sides are
+asserted, so that the test fails if the difference disappears or changes.
+"""
+
+import os
+import subprocess
+
+import pytest
+from conftest import UPSTREAM, ours_argv, postfix_environment, run_on_pty, snapshot
+
+pytestmark = pytest.mark.postfix
+
+
+def both(args, env_for, make_config, main_cf=(), files=()):
+    """[(status, transcript, directory, before, after)] for upstream, then ours."""
+    results = []
+    for argv in ([UPSTREAM] + list(args), ours_argv(args)):
+        directory = make_config(main_cf, files)
+        before = snapshot(directory)
+        status, transcript = run_on_pty([a.replace("$DIR", directory) for a in argv],
+                                        env_for(directory))
+        results.append((status, transcript.replace(directory, "$CONFIG"), directory, before,
+                        snapshot(directory)))
+    return results
+
+
+def fake_command_directory(tmp_path, postconf_script=None, postlog=True):
+    """A command_directory with Postfix's programs, postconf maybe replaced."""
+    directory = tmp_path / "sbin"
+    directory.mkdir()
+    for name in os.listdir("/usr/sbin"):
+        if name.startswith("post") and (postlog or name != "postlog"):
+            os.symlink(os.path.join("/usr/sbin", name), str(directory / name))
+    if postconf_script is not None:
+        os.unlink(str(directory / "postconf"))
+        (directory / "postconf").write_text(postconf_script)
+        (directory / "postconf").chmod(0o755)
+    return str(directory)
+
+
+FAILING_EDIT = """#!/bin/sh
+case "$1" in -e) echo "postconf: fatal: simulated failure" >&2; exit 1;; esac
+exec /usr/sbin/postconf "$@"
+"""
+
+
+# 1. Standalone mode
+
+def test_1_standalone_mode_runs_where_upstream_refuses(make_config):
+    directory = make_config(["smtpd_use_tls = yes"])
+    env = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "LANG": "C"}
+    upstream = subprocess.run([UPSTREAM, "all-default-server"], env=env,
+                              stderr=subprocess.PIPE, text=True)
+    assert upstream.returncode == 1
+    assert "This script must be run by the postfix command." in upstream.stderr
+    ours = subprocess.run(ours_argv(["-c", directory, "all-default-server"]), env=env)
+    assert ours.returncode == 1  # a setting is not at its default: upstream's meaning
+    ours = subprocess.run(ours_argv(["-c", directory, "all-default-client"]), env=env)
+    assert ours.returncode == 0
+
+
+def test_1_standalone_mode_reports_a_missing_configuration_directory(tmp_path):
+    env = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "LANG": "C"}
+    status, transcript = run_on_pty(ours_argv(["-c", str(tmp_path / "nope"),
+                                               "all-default-client"]), env)
+    assert status == 1
+    assert "fatal: no Postfix configuration directory %s!" % (tmp_path / "nope") in transcript
+
+
+# 2. Our own options
+
+def test_2_our_options_are_an_unknown_subcommand_upstream(make_config):
+    upstream, ours = both(["--dry-run", "all-default-client"], postfix_environment, make_config)
+    assert upstream[0] == 1 and "unknown tls command: '--dry-run'" in upstream[1]
+    assert ours[0] == 0
+
+
+# 3. Host names
+
+BAD_HOSTNAMES = ["bad/name.example", "a=b.example", "two words", "new\nline", "",
+                 "-leading.example", "trailing-.example", "a..b", "x" * 64 + ".example",
+                 "*.*.example", "dot.", "é.example", "under_score.example"]
+
+
+@pytest.mark.parametrize("hostname", BAD_HOSTNAMES[:4])
+def test_3_upstream_takes_any_hostname(hostname, make_config):
+    upstream = both(["new-server-key", "mail.example.com", hostname], postfix_environment,
+                    make_config)[0]
+    assert upstream[0] == 0 or "error generating self-signed" in upstream[1]
+
+
+@pytest.mark.parametrize("subcommand", ["enable-server", "new-server-key", "new-server-cert",
+                                        "output-server-csr"])
+@pytest.mark.parametrize("hostname", BAD_HOSTNAMES[:3] + BAD_HOSTNAMES[5:])
+def test_3_bad_hostnames_are_fatal_and_nothing_is_made(subcommand, hostname, make_config,
+                                                       keys):
+    directory = make_config(["smtpd_tls_key_file = $DIR/key.pem"], [("key.pem", keys["rsa.key"])])
+    before = snapshot(directory)
+    status, transcript = run_on_pty(ours_argv([subcommand, "mail.example.com", hostname]),
+                                    postfix_environment(directory))
+    assert status == 1
+    assert "fatal: invalid hostname: " in transcript
+    assert snapshot(directory) == before
+
+
+def test_3_a_newline_in_a_hostname_is_shown_escaped(make_config):
+    directory = make_config()
+    status, transcript = run_on_pty(ours_argv(["new-server-key", "a\nb.example"]),
+                                    postfix_environment(directory))
+    assert status == 1
+    assert "fatal: invalid argument: a\\nb.example" in transcript
+
+
+@pytest.mark.parametrize("hostname", ["mail.example.com", "*.example.com", "xn--bcher-kva.example",
+                                      "a-b.c", "x" * 63 + ".example", "localhost"])
+def test_3_good_hostnames_pass(hostname, make_config):
+    directory = make_config()
+    status, transcript = run_on_pty(ours_argv(["new-server-key", "mail.example.com", hostname]),
+                                    postfix_environment(directory))
+    assert status == 0, transcript
+
+
+def test_3_tlsa_hostname_may_not_be_a_wildcard(make_config, keys):
+    directory = make_config(files=[("key.pem", keys["rsa.key"])])
+    status, transcript = run_on_pty(ours_argv(["output-server-tlsa", "-h", "*.example.com",
+                                               "key.pem"]), postfix_environment(directory))
+    assert status == 1 and "invalid hostname: *.example.com" in transcript
+
+
+# 4. Option values
+
+@pytest.mark.parametrize("args, ours_message", [
+    (["new-server-key", "-b", "abc"], "invalid RSA key size: abc"),
+    (["new-server-key", "-b", "0"], "invalid RSA key size: 0"),
+    (["new-server-key", "-a", "ecdsa", "-b", "bad curve"], "invalid EC curve name: bad curve"),
+    (["enable-client", "-r", "/dev/urandom"], "invalid random source: /dev/urandom"),
+    (["enable-client", "-r", "dev:/dev/urandom\nrelayhost = evil"],
+     "invalid argument: dev:/dev/urandom\\nrelayhost = evil"),
+])
+def test_4_option_values_are_checked(args, ours_message, make_config):
+    upstream, ours = both(args, postfix_environment, make_config)
+    assert ours[0] == 1 and "fatal: " + ours_message in ours[1]
+    assert ours[3] == ours[4]  # nothing made, main.cf unchanged
+    assert ours_message not in upstream[1]
+
+
+# 5. A failing postconf -e
+
+def test_5_failing_postconf_e_is_an_error_and_removes_what_was_made(make_config, tmp_path):
+    command_directory = fake_command_directory(tmp_path, FAILING_EDIT)
+
+    def env(directory):
+        return postfix_environment(directory, {"command_directory": command_directory})
+
+    upstream, ours = both(["enable-client"], env, make_config)
+    assert upstream[0] == 0  # upstream: the pipeline's status is postlog's
+    assert ours[0] == 1
+    assert "fatal: error updating $CONFIG/main.cf: postconf -e failed" in ours[1]
+    upstream, ours = both(["enable-server"], env, make_config)
+    assert upstream[0] == 1 and ours[0] == 1
+    assert len(upstream[4]) == len(upstream[3]) + 2  # upstream keeps key and certificate
+    assert ours[4] == ours[3]  # ours removes them; main.cf unchanged
+    assert "postconf -e failed" in ours[1] and "postconf -e failed" not in upstream[1]
+
+
+# 6. A failing digest in output-server-tlsa
+
+def test_6_failing_tlsa_digest_is_reported(make_config, keys, tmp_path):
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    (wrapper / "openssl").write_text(
+        '#!/bin/sh\nfor a; do [ "$a" = -pubout ] && exit 1; done\nexec /usr/bin/openssl "$@"\n')
+    (wrapper / "openssl").chmod(0o755)
+
+    def env(directory):
+        return postfix_environment(directory, {"PATH": str(wrapper) + ":/bin:/usr/bin"})
+
+    upstream, ours = both(["output-server-tlsa", "key.pem"], env, make_config,
+                          files=[("key.pem", keys["rsa.key"])])
+    assert upstream[0] == 1 and ours[0] == 1
+    assert "fatal" not in upstream[1]
+    assert "fatal: error computing public key digest" in ours[1]
+
+
+# 7. Exclusive key files (see also test_safety.py)
+
+def test_7_an_existing_key_file_is_never_overwritten_or_removed(monkeypatch, fp, tmp_path):
+    from fakehost import FakeHost
+
+    from postfix_tls import commands, messages
+
+    monkeypatch.setattr(commands.time, "strftime", lambda fmt, when: "20261124-101500")
+    host = FakeHost(fp, str(tmp_path), monkeypatch)
+    keyfile = os.path.join(host.config_directory, "key-20261124-101500.pem")
+    # Another run made the key after our check: the claim fails, the file stays.
+    monkeypatch.setattr(commands.Tls, "is_readable", lambda self, path: False)
+    with open(keyfile, "w") as stream:
+        stream.write("theirs\n")
+    expected = host.startup(x_reads={"myhostname": "mail.example.com"})
+    expected.append(host.log("fatal", messages.KEY_EXISTS.format(keyfile)))
+    assert host.run("new-server-key") == 1
+    assert host.calls() == expected
+    with open(keyfile) as stream:
+        assert stream.read() == "theirs\n"
+
+
+# 9. Messages without postlog
+
+def test_9_messages_reach_stderr_without_postlog(make_config, tmp_path):
+    command_directory = fake_command_directory(tmp_path, postlog=False)
+
+    def env(directory):
+        return postfix_environment(directory, {"command_directory": command_directory})
+
+    upstream, ours = both(["bogus"], env, make_config)
+    assert upstream[0] == 1 and ours[0] == 1
+    assert "unknown tls command" not in upstream[1]
+    assert "postfix/postfix-tls-script: error: unknown tls command: 'bogus'" in ours[1]
+    assert "postfix/postfix-tls-script: fatal: usage: postfix tls enable-client" in ours[1]
+
+
+# 10 and 11. Fewer processes: batched reads, no shell glue
+
+GLUE = ("od", "tr", "grep", "egrep", "expr", "cat", "date", "rm", "postconf")
+
+
+def test_10_11_fewer_postconf_processes_and_no_shell_glue(make_config, tmp_path):
+    wrapper = tmp_path / "glue"
+    wrapper.mkdir()
+    log = tmp_path / "glue.log"
+    for name in GLUE:
+        real = subprocess.run(["sh", "-c", "command -v " + name], stdout=subprocess.PIPE,
+                              text=True).stdout.strip() or "/usr/sbin/" + name
+        (wrapper / name).write_text('#!/bin/sh\necho %s >> %s\nexec %s "$@"\n'
+                                    % (name, log, real))
+        (wrapper / name).chmod(0o755)
+    counts = []
+    for argv in ([UPSTREAM], ours_argv([])):
+        log.write_text("")
+        directory = make_config()
+        env = postfix_environment(directory, {"command_directory": str(wrapper),
+                                              "PATH": "%s:/bin:/usr/bin:/sbin:/usr/sbin"
+                                              % wrapper})
+        (wrapper / "postlog").exists() or os.symlink("/usr/sbin/postlog", str(wrapper / "postlog"))
+        status, _ = run_on_pty(argv + ["new-server-key"], env)
+        assert status == 0
+        counts.append(log.read_text().split())
+    upstream, ours = counts
+    assert set(ours) == {"postconf"}
+    assert {"od", "tr", "egrep", "expr", "date"} <= set(upstream)
+    assert ours.count("postconf") < upstream.count("postconf")

@@ -1,0 +1,300 @@
+"""The real openssl and postconf on scratch configurations.
+
+Needs Postfix and openssl (``make test`` installs them).  Wrappers on PATH
+log the argv of every openssl, postconf and postlog process, so that the
+trace can be compared with what really ran.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import (
+    MYHOSTNAME,
+    OPENSSL,
+    POSTCONF,
+    STAMP,
+    normalise,
+    ours_argv,
+    postfix_environment,
+    run_on_pty,
+    snapshot,
+)
+
+pytestmark = pytest.mark.postfix
+
+# One printf, one write(2) to an O_APPEND file: parallel records never mix.
+_WRAPPER = """#!/bin/sh
+record=$(printf '%%s\\037' "$(basename "$0")" "$@")
+printf '%%s\\036' "$record" >> "$WRAP_LOG"
+exec %s "$@"
+"""
+
+
+@pytest.fixture
+def wrappers(tmp_path):
+    """A directory of logging wrappers for openssl, postconf and postlog."""
+    directory = tmp_path / "wrap"
+    directory.mkdir()
+    for name, real in (("openssl", OPENSSL), ("postconf", POSTCONF),
+                       ("postlog", "/usr/sbin/postlog")):
+        path = directory / name
+        path.write_text(_WRAPPER % real)
+        path.chmod(0o755)
+    log = tmp_path / "wrap.log"
+    log.write_text("")
+    return str(directory), str(log)
+
+
+def logged(log):
+    with open(log) as stream:
+        records = stream.read().split("\036")
+    return [record.split("\037")[:-1] for record in records if record]
+
+
+def run(args, env, stdout=True):
+    result = subprocess.run(ours_argv(args), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+
+def standalone_env(**extra):
+    env = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "LANG": "C"}
+    env.update(extra)
+    return env
+
+
+def wrapped_env(config_directory, wrappers):
+    directory, log = wrappers
+    return postfix_environment(config_directory, {
+        "command_directory": directory, "WRAP_LOG": log,
+        "PATH": directory + ":/bin:/usr/bin:/sbin:/usr/sbin"})
+
+
+def postconf_n(directory):
+    return subprocess.run([POSTCONF, "-c", directory, "-n"], stdout=subprocess.PIPE,
+                          text=True).stdout
+
+
+def openssl_text(*args):
+    return subprocess.run([OPENSSL] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True).stdout
+
+
+def spki_digest(path, cert=False):
+    pub = openssl_text("x509", "-in", path, "-noout", "-pubkey") if cert else \
+        subprocess.run([OPENSSL, "pkey", "-in", path, "-pubout"], stdout=subprocess.PIPE,
+                       text=True).stdout
+    der = subprocess.run([OPENSSL, "pkey", "-pubin", "-outform", "DER"], input=pub.encode(),
+                         stdout=subprocess.PIPE).stdout
+    return subprocess.run([OPENSSL, "dgst", "-sha256", "-hex"], input=der,
+                          stdout=subprocess.PIPE).stdout.decode().split()[-1]
+
+
+def new_files(directory, prefix):
+    return sorted(name for name in os.listdir(directory) if name.startswith(prefix))
+
+
+# ----- each subcommand, for real
+
+def test_enable_server_standalone_deploys_a_matching_key_and_certificate(make_config):
+    directory = make_config()
+    status, out, err = run(["-c", directory, "enable-server", "-a", "ecdsa",
+                            "mx.example.net", "mail.example.org"], standalone_env())
+    assert status == 0, err
+    [key], [cert] = new_files(directory, "eckey-"), new_files(directory, "eccert-")
+    key, cert = os.path.join(directory, key), os.path.join(directory, cert)
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    assert os.stat(cert).st_mode & 0o777 == 0o644
+    assert spki_digest(key) == spki_digest(cert, cert=True)
+    text = openssl_text("x509", "-in", cert, "-noout", "-subject", "-ext", "subjectAltName")
+    assert "CN = mx.example.net" in text or "CN=mx.example.net" in text
+    assert "DNS:mx.example.net, DNS:mail.example.org" in text
+    settings = postconf_n(directory)
+    for line in ("smtpd_tls_eckey_file = " + key, "smtpd_tls_eccert_file = " + cert,
+                 "smtpd_tls_security_level = may", "smtpd_tls_received_header = yes",
+                 "smtpd_tls_loglevel = 1", "tls_random_source = dev:/dev/urandom"):
+        assert line in settings.splitlines()
+
+
+def test_enable_client_through_postfix_environment(make_config):
+    directory = make_config()
+    status, _ = run_on_pty(ours_argv(["enable-client"]), postfix_environment(directory))
+    assert status == 0
+    settings = postconf_n(directory).splitlines()
+    assert "smtp_tls_security_level = may" in settings
+    assert "smtp_tls_loglevel = 1" in settings
+    assert any(line.startswith("smtp_tls_session_cache_database = ")
+               and line.endswith(":/var/lib/postfix/smtp_scache") for line in settings)
+
+
+def test_new_server_cert_copies_the_key_and_output_commands_agree(make_config, keys):
+    directory = make_config(["smtpd_tls_key_file = $DIR/key.pem",
+                             "smtpd_tls_cert_file = $DIR/cert.pem"],
+                            [("key.pem", keys["rsa.key"]), ("cert.pem", keys["rsa.crt"])])
+    env = postfix_environment(directory)
+    status, out, err = run(["new-server-cert", "new.example.com"], env)
+    assert status == 0, err
+    [key], [cert] = new_files(directory, "key-"), new_files(directory, "cert-")
+    key, cert = os.path.join(directory, key), os.path.join(directory, cert)
+    assert spki_digest(key) == spki_digest(os.path.join(directory, "key.pem"))
+    assert spki_digest(cert, cert=True) == spki_digest(key)
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    # The TLSA record is the SHA-256 of the SPKI.
+    status, out, err = run(["output-server-tlsa", "-h", "mx.example.net", key], env)
+    assert status == 0, err
+    assert out == "; %s\n_25._tcp.mx.example.net. IN TLSA 3 1 1 %s\n" % (key, spki_digest(key))
+    # The CSR: the key's public key, the names as SANs, an empty subject.
+    status, out, err = run(["output-server-csr", "-k", key, "a.example.net", "b.example.net"],
+                           env)
+    assert status == 0, err
+    text = subprocess.run([OPENSSL, "req", "-noout", "-text", "-verify"], input=out.encode(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode()
+    assert "DNS:a.example.net, DNS:b.example.net" in text
+    assert "verify OK" in text or "Certificate request self-signature verify OK" in text
+    # deploy-server-cert deploys them.
+    status, out, err = run(["deploy-server-cert", cert, key], env)
+    assert status == 0, err
+    assert "smtpd_tls_key_file = " + key in postconf_n(directory).splitlines()
+
+
+def test_all_default_commands_read_the_real_main_cf(make_config):
+    directory = make_config(["smtp_tls_security_level = may"])
+    env = postfix_environment(directory)
+    assert run(["all-default-client"], env)[0] == 1
+    assert run(["all-default-server"], env)[0] == 0
+
+
+# ----- issue 3: trace, trace-json, dry run
+
+STATE_CHANGING = [
+    ("enable-server", [], []),
+    ("enable-server-ecdsa", ["-a", "ecdsa", "mx.example.net"], []),
+    ("enable-client", [], []),
+    ("new-server-key", ["-a", "ecdsa"], []),
+    ("new-server-cert", [], ["smtpd_tls_key_file = $DIR/key.pem"]),
+    ("deploy-server-cert", ["cert.pem", "key.pem"], []),
+]
+
+
+def _subcommand(name):
+    return name.split("-ecdsa")[0]
+
+
+@pytest.mark.parametrize("name, args, main_cf", STATE_CHANGING,
+                         ids=[case[0] for case in STATE_CHANGING])
+def test_trace_json_lists_exactly_what_ran(name, args, main_cf, make_config, keys, wrappers,
+                                          tmp_path):
+    directory = make_config(main_cf, [("key.pem", keys["rsa.key"]),
+                                      ("cert.pem", keys["rsa.crt"])])
+    trace = str(tmp_path / "trace.json")
+    status, out, err = run(["--trace-json", trace, _subcommand(name)] + args,
+                           wrapped_env(directory, wrappers))
+    assert status == 0, err
+    with open(trace) as stream:
+        records = [json.loads(line) for line in stream]
+    commands = [record for record in records if "argv" in record]
+    traced = [[os.path.basename(record["argv"][0])] + record["argv"][1:] for record in commands]
+    assert sorted(traced) == sorted(logged(wrappers[1]))
+    assert all(record["dry_run"] is False and isinstance(record["returncode"], int)
+               for record in commands)
+    assert all(set(record) == {"argv", "stdin", "umask", "returncode", "seconds", "dry_run"}
+               for record in commands)
+
+
+def test_trace_prints_each_command_before_it_runs(make_config, wrappers):
+    directory = make_config()
+    status, out, err = run(["--trace", "enable-server"], wrapped_env(directory, wrappers))
+    assert status == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("+ ")]
+    ran = logged(wrappers[1])
+    # One traced line per command; a pipeline's stages are one line.
+    stages = sum(line.count(" | ") + 1 for line in lines)
+    assert stages == len(ran)
+    assert "+ (umask 077; openssl genrsa -out %s/key-" % directory in err
+    assert "\nDNS.1 = %s\nEOF\n" % MYHOSTNAME in err
+
+
+def _plan(records, directory):
+    return [normalise(json.dumps(record["argv"]), directory)
+            for record in records if "argv" in record]
+
+
+@pytest.mark.parametrize("name, args, main_cf", STATE_CHANGING,
+                         ids=[case[0] for case in STATE_CHANGING])
+def test_dry_run_changes_nothing_and_plans_the_real_run(name, args, main_cf, make_config, keys,
+                                                        tmp_path):
+    files = [("key.pem", keys["rsa.key"]), ("cert.pem", keys["rsa.crt"])]
+    plans = []
+    for dry_run in (True, False):
+        directory = make_config(main_cf, files)
+        before = snapshot(directory)
+        trace = str(tmp_path / ("trace-%s.json" % dry_run))
+        options = ["--dry-run"] if dry_run else []
+        status, out, err = run(options + ["--trace-json", trace, _subcommand(name)] + args,
+                               postfix_environment(directory))
+        assert status == 0, err
+        with open(trace) as stream:
+            records = [json.loads(line) for line in stream]
+        plans.append(_plan(records, directory))
+        if dry_run:
+            assert snapshot(directory) == before
+            assert "(dry run) " in err
+            skipped = [record for record in records if record.get("dry_run")]
+            assert skipped and all(record.get("returncode") is None for record in skipped
+                                   if "argv" in record)
+        else:
+            assert snapshot(directory) != before
+    assert plans[0] == plans[1]
+
+
+def test_no_private_key_bytes_in_any_trace(make_config, keys, tmp_path):
+    with open(keys["rsa.key"]) as stream:
+        body = [line for line in stream.read().splitlines() if "-----" not in line]
+    directory = make_config(["smtpd_tls_key_file = $DIR/key.pem"],
+                            [("key.pem", keys["rsa.key"]), ("cert.pem", keys["rsa.crt"])])
+    env = postfix_environment(directory)
+    outputs = []
+    for args in (["new-server-cert"], ["deploy-server-cert", "cert.pem", "key.pem"],
+                 ["output-server-tlsa"], ["--dry-run", "new-server-cert"]):
+        status, out, err = run(["--trace", "--trace-json", "-"] + args, env)
+        assert status == 0, err
+        outputs.append(out + err)
+    everything = "\n".join(outputs)
+    assert "openssl rsa -passin" in everything  # the key was read...
+    for line in body:
+        assert line not in everything  # ...and never shown
+
+
+def test_trace_json_to_a_file_appends_one_object_per_line(make_config, tmp_path):
+    directory = make_config()
+    trace = tmp_path / "t.json"
+    run(["--trace-json", str(trace), "all-default-server"], postfix_environment(directory))
+    run(["--trace-json", str(trace), "all-default-client"], postfix_environment(directory))
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [r["argv"][1:] for r in records if r["argv"][-1] == "smtpd_tls_eccert_file"]
+    assert [r["argv"][1:] for r in records if r["argv"][-1] == "smtp_tls_eccert_file"]
+
+
+def test_dry_run_exit_status_is_the_real_ones(make_config):
+    directory = make_config(["smtpd_use_tls = yes"])
+    env = postfix_environment(directory)
+    assert run(["--dry-run", "all-default-server"], env)[0] == 1
+    assert run(["--dry-run", "deploy-server-cert", "nocert.pem", "nokey.pem"], env)[0] == 1
+    assert run(["--dry-run", "enable-server"], env)[0] == 0  # suggests, changes nothing
+
+
+def test_version_and_help(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "postfix_tls", "--version"],
+                            stdout=subprocess.PIPE, text=True)
+    assert re.match(r"postfix-tls \d+\.\d+", result.stdout)
+    result = subprocess.run([sys.executable, "-m", "postfix_tls", "--help"],
+                            stdout=subprocess.PIPE, text=True)
+    assert "deploy-server-cert certfile keyfile" in result.stdout
+
+
+def test_stamp_pattern_matches_our_file_names():
+    assert STAMP.search("key-20261124-101500.pem")
