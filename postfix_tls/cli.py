@@ -107,7 +107,7 @@ def _standalone_environment(runner, postconf, config_directory, env):
         return False
     env["MAIL_CONFIG"] = config_directory
     names = ("command_directory", "daemon_directory", "data_directory", "syslog_name")
-    values = postconf.read("-x", names + ("openssl_path",))
+    values = postconf.read("-x", names)
     if not values["command_directory"]:
         early_log.fatal(messages.STANDALONE_BAD_CONFIG.format(config_directory))
         return False

@@ -8,7 +8,6 @@ Python go through here too, so that the trace is complete.
 """
 
 import collections
-import hashlib
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ DEVNULL = "devnull"
 TO_STDOUT = "stdout"  # stderr only: 2>&1
 
 _Command = collections.namedtuple(
-    "Command", "argv stdin umask stdout stderr changes reads creates key_type"
+    "Command", "argv stdin umask stdout stderr changes reads creates key_type unset_env"
 )
 
 
@@ -31,12 +30,14 @@ class Command(_Command):
     __slots__ = ()
 
     def __new__(cls, argv, stdin=None, umask=None, stdout=CAPTURE, stderr=INHERIT,
-                changes=False, reads=(), creates=(), key_type=None):
+                changes=False, reads=(), creates=(), key_type=None, unset_env=()):
         # reads/creates name files, key_type says which key type ("rsa",
         # "ec") the command parses or creates: a dry run needs both to plan
         # steps that use files an earlier skipped step would have made.
+        # unset_env: environment variables the command runs without.
         return _Command.__new__(cls, tuple(argv), stdin, umask, stdout, stderr,
-                                changes, tuple(reads), tuple(creates), key_type)
+                                changes, tuple(reads), tuple(creates), key_type,
+                                tuple(unset_env))
 
 
 Result = collections.namedtuple("Result", "returncode stdout dry_run")
@@ -75,6 +76,8 @@ def _heredoc_delimiter(text):
 def _shell_words(command):
     """The command as a line a person could paste into sh."""
     line = " ".join(_quote(arg) for arg in command.argv)
+    if command.unset_env:
+        line = "env %s %s" % (" ".join("-u " + name for name in command.unset_env), line)
     if command.umask is not None:
         line = "(umask %03o; %s)" % (command.umask, line)
     if command.stdout == DEVNULL:
@@ -89,6 +92,7 @@ def _shell_words(command):
 def _planned_digest(key_type):
     # Stands in for the digest of a key or certificate that a dry run did
     # not create; equal for a key and its certificate, as the real ones are.
+    import hashlib
     return hashlib.sha256(b"planned " + key_type.encode()).digest()
 
 
@@ -198,9 +202,13 @@ class Runner(object):
     def _popen(self, command, stdin, stdout):
         old_umask = os.umask(command.umask) if command.umask is not None else None
         try:
+            env = self.env
+            if command.unset_env:
+                env = dict((name, value) for name, value in env.items()
+                           if name not in command.unset_env)
             return subprocess.Popen(
                 command.argv, stdin=stdin, stdout=stdout,
-                stderr=_stream(command.stderr), env=self.env, close_fds=True)
+                stderr=_stream(command.stderr), env=env, close_fds=True)
         finally:
             if old_umask is not None:
                 os.umask(old_umask)

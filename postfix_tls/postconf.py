@@ -9,6 +9,11 @@ time as the start-up checks, is not made again.
 
 from .execute import INHERIT, Command
 
+# Reads of the default instance: postconf without MAIL_CONFIG (and without
+# -c) reads the compiled-in config_directory, which is what upstream's
+# "postconf -c `postconf -dh config_directory` ..." asks for, in one process.
+DEFAULT_INSTANCE = "(default instance)"
+
 
 def parse(output):
     """{name: value} from ``name = value`` lines."""
@@ -28,6 +33,9 @@ class Postconf(object):
         self._lines = {}  # ("-T", "public-key-algorithms") -> output lines
 
     def _command(self, args, config_directory=None):
+        """postconf ARGS, for MAIL_CONFIG's instance, config_directory's, or the default."""
+        if config_directory == DEFAULT_INSTANCE:
+            return Command([self.path] + list(args), stderr=INHERIT, unset_env=["MAIL_CONFIG"])
         argv = [self.path]
         if config_directory is not None:
             argv += ["-c", config_directory]
@@ -43,15 +51,17 @@ class Postconf(object):
             self._values[flags, config_directory, name] = values.get(name, "")
 
     def prefetch(self, reads=(), lines=()):
-        """Make reads [(flags, names)] and lines [(flag, args)] at the same time."""
-        reads = [(flags, self._missing(flags, names, None)) for flags, names in reads]
-        reads = [(flags, names) for flags, names in reads if names]
+        """Make reads [(flags, names[, config_directory])] and lines
+        [(flag, args...)] at the same time, for later read()s and lines()."""
+        reads = [(read[0], self._missing(read[0], read[1], read[2] if len(read) > 2 else None),
+                  read[2] if len(read) > 2 else None) for read in reads]
+        reads = [read for read in reads if read[1]]
         lines = [tuple(args) for args in lines if tuple(args) not in self._lines]
-        commands = [self._command([flags] + names) for flags, names in reads]
+        commands = [self._command([flags] + names, where) for flags, names, where in reads]
         commands += [self._command(args) for args in lines]
         results = self.runner.run_all(commands)
-        for (flags, names), result in zip(reads, results):
-            self._store(flags, names, None, result)
+        for (flags, names, where), result in zip(reads, results):
+            self._store(flags, names, where, result)
         for args, result in zip(lines, results[len(reads):]):
             self._lines[args] = result.stdout
 

@@ -9,6 +9,7 @@ import os
 import sys
 
 from . import messages, openssl
+from .postconf import DEFAULT_INSTANCE
 
 
 class Setup(object):
@@ -37,23 +38,19 @@ def _stdin_path():
 def check(tls, reads=(), lines=()):
     """Run the start-up checks; returns a Setup, or None after a fatal message.
 
-    reads and lines are postconf reads to make at the same time (see
-    Postconf.prefetch).  The -x read always includes openssl_path: when
-    this is the default instance, that answers upstream's
-    "postconf -c $default_config_directory -xh openssl_path".
+    reads and lines are the subcommand's postconf reads, made at the same
+    time as the checks' own (see Postconf.prefetch); its -x reads become one.
     """
     postconf, log = tls.postconf, tls.log
-    x_names = tuple(name for flags, names in reads if flags == "-x" for name in names)
+    x_names = tuple(name for read in reads if read[0] == "-x" for name in read[1])
     reads = [read for read in reads if read[0] != "-x"]
-    reads.append(("-x", x_names + ("openssl_path",)))
-    postconf.prefetch([("-d", ("config_directory",))] + reads,
-                      [("-T", "public-key-algorithms")] + list(lines))
+    if x_names:
+        reads.append(("-x", x_names))
+    # "The value from the default instance is used for all instances."
+    reads.append(("-x", ("openssl_path",), DEFAULT_INSTANCE))
+    postconf.prefetch(reads, [("-T", "public-key-algorithms")] + list(lines))
 
-    default_config_directory = postconf.get("-d", "config_directory")
-    if default_config_directory.rstrip("/") == tls.config_directory.rstrip("/"):
-        openssl_path = postconf.get("-x", "openssl_path")
-    else:
-        openssl_path = postconf.get("-x", "openssl_path", default_config_directory)
+    openssl_path = postconf.get("-x", "openssl_path", DEFAULT_INSTANCE)
     algorithms = [line for line in postconf.lines("-T", "public-key-algorithms")
                   if line in ("rsa", "ecdsa")]
 
@@ -89,6 +86,7 @@ def check(tls, reads=(), lines=()):
     if tls.stdin_path is None:
         return log.fatal(messages.NO_STDIN)
     if openssl.hex_digest(digest) != "" or not digest:
+        default_config_directory = postconf.get("-d", "config_directory")
         sys.stderr.write("".join(line.format(
             openssl=openssl_path, default_config_directory=default_config_directory) + "\n"
             for line in messages.NO_SHA256_STDERR))

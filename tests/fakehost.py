@@ -88,16 +88,16 @@ class FakeHost(object):
         """Register upstream's start-up checks; returns their argv in order.
 
         reads: the subcommand's other prefetched reads [(flags, {name: value})];
-        x_reads: {name: value} read with -x besides openssl_path.
+        x_reads: {name: value} read with -x (openssl_path is read apart, from
+        the default instance).
         """
-        x_values = dict(x_reads)
-        x_values["openssl_path"] = OPENSSL
-        calls = [self.read("-d", {"config_directory": "/etc/postfix"})]
-        calls += [self.read(flags, values) for flags, values in reads]
-        calls.append(self.read("-x", x_values))
+        calls = [self.read(flags, values) for flags, values in reads]
+        if x_reads:
+            calls.append(self.read("-x", dict(x_reads)))
+        # The default instance's openssl_path: postconf without MAIL_CONFIG.
+        calls.append(self.read("-x", {"openssl_path": OPENSSL}))
         calls.append(self.lines(["-T", "public-key-algorithms"], algorithms))
         calls += [self.lines(args, output) for args, output in lines]
-        calls.append(self.read("-x", {"openssl_path": OPENSSL}, "/etc/postfix"))
         calls.append(self.openssl("version", stdout=b"OpenSSL 3.0.22 25 Aug 2026\n"))
         calls.append(self.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256))
         if "ecdsa" in algorithms:

@@ -449,11 +449,9 @@ def test_unknown_subcommand_logs_an_error_and_the_usage(host):
 
 
 def test_no_working_openssl_is_fatal(host):
-    calls = [host.read("-d", {"config_directory": "/etc/postfix"}),
-             host.read("-n", server_settings()),
+    calls = [host.read("-n", server_settings()),
              host.read("-x", {"openssl_path": "/opt/openssl"}),
              host.lines(["-T", "public-key-algorithms"], ["rsa"]),
-             host.read("-x", {"openssl_path": "/opt/openssl"}, "/etc/postfix"),
              host.register(["/opt/openssl", "version"], returncode=127),
              host.register(["/opt/openssl", "dgst", "-binary", "-sha256"], returncode=127),
              host.log("fatal", messages.NO_OPENSSL.format("/opt/openssl"))]
@@ -461,11 +459,19 @@ def test_no_working_openssl_is_fatal(host):
     assert host.calls() == calls
 
 
+def test_openssl_path_is_read_from_the_default_instance(host, capsys):
+    host.startup(reads=[("-n", server_settings())])
+    assert host.run("--trace", "all-default-server") == 0
+    # The one read of openssl_path runs without MAIL_CONFIG: postconf then
+    # reads the compiled-in config_directory, as upstream's -c does.
+    assert host.calls()[1] == [host.postconf, "-x", "openssl_path"]
+    assert "\n+ env -u MAIL_CONFIG %s -x openssl_path\n" % host.postconf in capsys.readouterr().err
+
+
 def test_postfix_without_tls_is_fatal(host):
-    calls = [host.read("-d", {"config_directory": "/etc/postfix"}),
-             host.read("-x", {"myhostname": "mail.example.com", "openssl_path": OPENSSL}),
+    calls = [host.read("-x", {"myhostname": "mail.example.com"}),
+             host.read("-x", {"openssl_path": OPENSSL}),
              host.lines(["-T", "public-key-algorithms"], []),
-             host.read("-x", {"openssl_path": OPENSSL}, "/etc/postfix"),
              host.openssl("version"),
              host.openssl("dgst", "-binary", "-sha256", stdout=bytes(32)),
              host.lines(["-T", "compile-version"], []),
