@@ -224,20 +224,15 @@ def cache_db_type(tls):
     return None
 
 
-def edit_main_cf(tls, settings, then_log):
-    """The one ``postconf -e``; then log the lines then_log.
-
-    postlog starts first: started after the edit, it would pause until
-    main.cf is a second or two old.
-    """
-    block = tls.log.start_block("info")
+def edit_main_cf(tls, settings, info, then_log):
+    """The one ``postconf -e``; then log the lines then_log on the info
+    block, started before (see Logger.start_block)."""
     if tls.postconf.edit(settings):
-        block.finish(())
         tls.fail(messages.POSTCONF_EDIT_FAILED.format(tls.config_directory))
-    block.finish(then_log)
+    info.finish(then_log)
 
 
-def deploy_server_cert(tls, certfile, keyfile, deploy, then_log):
+def deploy_server_cert(tls, certfile, keyfile, deploy, info, then_log):
     key_type = check_key(tls, keyfile)
     cert_digest = cert_pubkey_digest(tls, certfile)
     if not cert_digest:
@@ -256,7 +251,7 @@ def deploy_server_cert(tls, certfile, keyfile, deploy, then_log):
     if tls.tls_random_source:
         settings.append("tls_random_source = " + tls.tls_random_source)
     # All in one shot, since postconf delays modifying "hot" main.cf files.
-    edit_main_cf(tls, settings, then_log)
+    edit_main_cf(tls, settings, info, then_log)
 
 
 def resolve_hostnames(tls, hostnames):
@@ -268,7 +263,7 @@ def resolve_hostnames(tls, hostnames):
     return names
 
 
-def new_server_cert(tls, algorithm, bits, oldkey, deploy, hostnames):
+def new_server_cert(tls, algorithm, bits, oldkey, deploy, hostnames, info):
     """A new certificate, with a new or copied key; deployed when deploy is set."""
     names = resolve_hostnames(tls, hostnames)
     keyfile, certfile = ensure_key(tls, algorithm, bits, oldkey)
@@ -282,9 +277,9 @@ def new_server_cert(tls, algorithm, bits, oldkey, deploy, hostnames):
     if not oldkey:
         lines += messages.dane_dns_hint(deploy)
     if deploy:
-        deploy_server_cert(tls, certfile, keyfile, deploy, then_log=lines)
+        deploy_server_cert(tls, certfile, keyfile, deploy, info, then_log=lines)
     else:
-        tls.log.info(lines)
+        info.finish(lines)
 
 
 # ----- the subcommands
@@ -313,9 +308,14 @@ def _random_source_option(tls, options):
 
 
 def enable_client(tls, options, operands):
+    with tls.log.start_block("info") as info:
+        return _enable_client(tls, options, info)
+
+
+def _enable_client(tls, options, info):
     _random_source_option(tls, options)
     if not all_default(tls, CLIENT_SETTINGS):
-        tls.log.info(messages.enable_client_suggestion(cache_db_type(tls)))
+        info.finish(messages.enable_client_suggestion(cache_db_type(tls)))
         return 0
     settings = ["smtp_tls_security_level = may", "smtp_tls_loglevel = 1"]
     dbtype = cache_db_type(tls)
@@ -324,7 +324,7 @@ def enable_client(tls, options, operands):
                         % (dbtype, tls.data_directory))
     if tls.tls_random_source:
         settings.append("tls_random_source = " + tls.tls_random_source)
-    edit_main_cf(tls, settings, then_log=messages.CLIENT_DEPLOYED)
+    edit_main_cf(tls, settings, info, then_log=messages.CLIENT_DEPLOYED)
     return 0
 
 
@@ -332,17 +332,19 @@ def enable_server(tls, options, operands):
     algorithm, bits = _key_options(tls, options, messages.EMPTY_ALGORITHM,
                                    messages.UNSUPPORTED_PRIVATE)
     _random_source_option(tls, options)
-    if all_default(tls, SERVER_SETTINGS):
-        new_server_cert(tls, algorithm, bits, "", "enable", operands)
-    else:
-        tls.log.info(messages.ENABLE_SERVER_SUGGESTION)
+    with tls.log.start_block("info") as info:
+        if all_default(tls, SERVER_SETTINGS):
+            new_server_cert(tls, algorithm, bits, "", "enable", operands, info)
+        else:
+            info.finish(messages.ENABLE_SERVER_SUGGESTION)
     return 0
 
 
 def new_server_key(tls, options, operands):
     algorithm, bits = _key_options(tls, options, messages.EMPTY_ALGORITHM,
                                    messages.UNSUPPORTED_PUBLIC)
-    new_server_cert(tls, algorithm, bits, "", "", operands)
+    with tls.log.start_block("info") as info:
+        new_server_cert(tls, algorithm, bits, "", "", operands, info)
     return 0
 
 
@@ -354,7 +356,8 @@ def new_server_cert_command(tls, options, operands):
         tls.log.warn([messages.KEY_FILE_NOT_FOUND.format(keyfile)])
         keyfile = ""
     # Try to re-use (copy) the existing key.
-    new_server_cert(tls, algorithm, bits, keyfile, "", operands)
+    with tls.log.start_block("info") as info:
+        new_server_cert(tls, algorithm, bits, keyfile, "", operands, info)
     return 0
 
 
@@ -364,8 +367,9 @@ def _in_config_directory(tls, path):
 
 def deploy_server_cert_command(tls, options, operands):
     certfile, keyfile = (_in_config_directory(tls, path) for path in operands)
-    deploy_server_cert(tls, certfile, keyfile, "",
-                       then_log=messages.server_deployed("deploy"))
+    with tls.log.start_block("info") as info:
+        deploy_server_cert(tls, certfile, keyfile, "", info,
+                           then_log=messages.server_deployed("deploy"))
     return 0
 
 
@@ -515,6 +519,7 @@ def run(tls, args, check_startup):
     reads = [(flags, names) for flags, names in reads if names]
     tls.setup = check_startup(tls, reads, lines)
     if tls.setup is None:
+        tls.postconf.finish()
         return messages.EXIT_FAIL
     if subcommand is None:
         tls.log.error(messages.UNKNOWN_COMMAND.format(name))
@@ -531,3 +536,5 @@ def run(tls, args, check_startup):
     except Failed:
         tls.runner.discard_created()
         return messages.EXIT_FAIL
+    finally:
+        tls.postconf.finish()

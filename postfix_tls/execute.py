@@ -291,25 +291,24 @@ class Runner(object):
         self._trace_end(commands, returncodes, time.time() - started, False)
         return Result(returncodes[-1], output, False)
 
-    def run_all(self, commands):
-        """Run independent commands at the same time; Results in order."""
-        if len(commands) == 1 or self.dry_run:
-            return [self.run(command) for command in commands]
+    def start_all(self, commands):
+        """Start independent commands at the same time; a Running each.
+
+        Read-only commands only (in a dry run they simply run later, one
+        by one, when their result is asked for).
+        """
+        if self.dry_run:
+            return [Running(self, command, None) for command in commands]
         sys.stdout.flush()
-        started = time.time()
         running = []
         for command in commands:
             self._trace_start((command,), False)
-            running.append(self._start((command,)))
-        results = []
-        for command, processes in zip(commands, running):
-            if isinstance(processes, Result):
-                returncodes, output = [127], b""
-            else:
-                returncodes, output = self._finish((command,), processes, command.stdin)
-            self._trace_end((command,), returncodes, time.time() - started, False)
-            results.append(Result(returncodes[0], output, False))
-        return results
+            running.append(Running(self, command, self._start((command,))))
+        return running
+
+    def run_all(self, commands):
+        """Run independent commands at the same time; Results in order."""
+        return [running.result() for running in self.start_all(commands)]
 
     def start(self, command):
         """Start a command whose stdin is written later, by :meth:`Pending.finish`.
@@ -378,6 +377,31 @@ class Runner(object):
         for process in self._current:
             if process.poll() is None:
                 process.terminate()
+
+
+class Running(object):
+    """A command started by :meth:`Runner.start_all`; result() waits for it."""
+
+    def __init__(self, runner, command, processes):
+        self.runner = runner
+        self.command = command
+        self.processes = processes
+        self.started = time.time()
+        self._result = None
+
+    def result(self):
+        if self._result is None:
+            runner, command = self.runner, self.command
+            if self.processes is None:  # dry run: run it now
+                self._result = runner.run(command)
+            elif isinstance(self.processes, Result):
+                runner._trace_end((command,), [127], time.time() - self.started, False)
+                self._result = self.processes
+            else:
+                returncodes, output = runner._finish((command,), self.processes, command.stdin)
+                runner._trace_end((command,), returncodes, time.time() - self.started, False)
+                self._result = Result(returncodes[0], output, False)
+        return self._result
 
 
 class Pending(object):

@@ -50,7 +50,13 @@ class Logger(object):
         self._after(self.runner.run(self._command(level, stdin=text)), level, lines)
 
     def start_block(self, level):
-        """A block whose lines are known later: :meth:`PendingBlock.finish`."""
+        """A block whose lines are known later: :meth:`PendingBlock.finish`.
+
+        Started early, postlog reads main.cf while other commands run, and
+        before main.cf is edited (every Postfix program pauses while main.cf
+        is a second or two old).  Used as a context manager, the block is
+        closed empty when the subcommand fails before logging it.
+        """
         return PendingBlock(self, level, self.runner.start(self._command(level, stdin="")))
 
     def info(self, lines):
@@ -77,7 +83,15 @@ class PendingBlock(object):
         """Log lines (none: nothing) through the started postlog."""
         lines = list(lines)
         text = "".join(line + "\n" for line in lines) if lines else None
-        self.logger._after(self.pending.finish(text), self.level, lines)
+        pending, self.pending = self.pending, None
+        self.logger._after(pending.finish(text), self.level, lines)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        if self.pending is not None:
+            self.finish(())
 
 
 def fallback_fatal(tag, text):

@@ -30,7 +30,8 @@ class Postconf(object):
         self.runner = runner
         self.path = path
         self._values = {}  # (flags, config_directory, name) -> value
-        self._lines = {}  # ("-T", "public-key-algorithms") -> output lines
+        self._lines = {}  # ("-T", "public-key-algorithms") -> output
+        self._running = []  # prefetched reads not yet waited for
 
     def _command(self, args, config_directory=None):
         """postconf ARGS, for MAIL_CONFIG's instance, config_directory's, or the default."""
@@ -42,28 +43,81 @@ class Postconf(object):
         return Command(argv + list(args), stderr=INHERIT)
 
     def _missing(self, flags, names, config_directory):
-        return [name for name in names
-                if (flags, config_directory, name) not in self._values]
+        return [name for name in names if not self._known(flags, config_directory, name)]
+
+    def _known(self, flags, where, name):
+        """Whether a read made (or running) answers ``postconf FLAGS name``."""
+        def answers(flags):
+            return lambda read: (read[0] == "read" and read[1] == flags and read[3] == where
+                                 and name in read[2])
+        if (flags, where, name) in self._values or self._wait_for(answers(flags)):
+            return True
+        if flags == "-x":
+            # -nx prints a parameter only when main.cf sets it, and then
+            # exactly as -x does: one process can answer both.
+            if ("-nx", where, name) not in self._values:
+                self._wait_for(answers("-nx"))
+            value = self._values.get(("-nx", where, name))
+            if value is not None:
+                self._values["-x", where, name] = value
+                return True
+        return False
+
+    def _wait_for(self, wanted):
+        """Finish the prefetched read that wanted() picks; False if none."""
+        for entry in self._running:
+            key, running = entry
+            if wanted(key):
+                self._running.remove(entry)
+                if key[0] == "read":
+                    self._store(key[1], key[2], key[3], running.result())
+                else:
+                    self._lines[key[1]] = running.result().stdout
+                return True
+        return False
 
     def _store(self, flags, names, config_directory, result):
         values = parse(result.stdout)
+        # What -n leaves out is unset (None); for other reads, unknown ("").
+        absent = None if flags.startswith("-n") else ""
         for name in names:
-            self._values[flags, config_directory, name] = values.get(name, "")
+            self._values[flags, config_directory, name] = values.get(name, absent)
 
     def prefetch(self, reads=(), lines=()):
-        """Make reads [(flags, names[, config_directory])] and lines
-        [(flag, args...)] at the same time, for later read()s and lines()."""
-        reads = [(read[0], self._missing(read[0], read[1], read[2] if len(read) > 2 else None),
-                  read[2] if len(read) > 2 else None) for read in reads]
-        reads = [read for read in reads if read[1]]
-        lines = [tuple(args) for args in lines if tuple(args) not in self._lines]
-        commands = [self._command([flags] + names, where) for flags, names, where in reads]
-        commands += [self._command(args) for args in lines]
-        results = self.runner.run_all(commands)
-        for (flags, names, where), result in zip(reads, results):
-            self._store(flags, names, where, result)
-        for args, result in zip(lines, results[len(reads):]):
-            self._lines[args] = result.stdout
+        """Start reads [(flags, names[, config_directory])] and lines
+        [(flag, args...)] at the same time; read() and lines() wait for
+        the one they need."""
+        reads = self._merge_into_nx(reads)
+        entries = []
+        for read in reads:
+            where = read[2] if len(read) > 2 else None
+            names = self._missing(read[0], read[1], where)
+            if names:
+                entries.append((("read", read[0], tuple(names), where),
+                                self._command([read[0]] + names, where)))
+        for args in lines:
+            if tuple(args) not in self._lines:
+                entries.append((("lines", tuple(args), None, None), self._command(args)))
+        running = self.runner.start_all([command for _, command in entries])
+        self._running += [(key, handle) for (key, _), handle in zip(entries, running)]
+
+    @staticmethod
+    def _merge_into_nx(reads):
+        """Ask the -x names of an instance with its -nx read, if it has one."""
+        reads = [tuple(read) if len(read) > 2 else (read[0], tuple(read[1]), None)
+                 for read in reads]
+        for index, (flags, names, where) in enumerate(reads):
+            x_read = [read for read in reads if read[0] == "-x" and read[2] == where]
+            if flags == "-nx" and x_read:
+                reads[index] = (flags, tuple(names) + tuple(x_read[0][1]), where)
+                reads.remove(x_read[0])
+                break
+        return reads
+
+    def finish(self):
+        """Wait for every prefetched read (none is left running)."""
+        while self._running:
+            self._wait_for(lambda read: True)
 
     def read(self, flags, names, config_directory=None):
         """{name: value}, "" for what postconf leaves out (-n: unset)."""
@@ -71,14 +125,16 @@ class Postconf(object):
         if missing:
             result = self.runner.run(self._command([flags] + missing, config_directory))
             self._store(flags, missing, config_directory, result)
-        return dict((name, self._values[flags, config_directory, name]) for name in names)
+        return dict((name, self._values[flags, config_directory, name] or "")
+                    for name in names)
 
     def get(self, flags, name, config_directory=None):
         return self.read(flags, (name,), config_directory)[name]
 
     def lines(self, *args):
         """Output lines of ``postconf -T ...`` or ``postconf -m``."""
-        if args not in self._lines:
+        if args not in self._lines and not self._wait_for(
+                lambda read: read[0] == "lines" and read[1] == args):
             self._lines[args] = self.runner.run(self._command(args)).stdout
         return self._lines[args].decode("utf-8", "surrogateescape").splitlines()
 

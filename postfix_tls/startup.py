@@ -50,14 +50,15 @@ def check(tls, reads=(), lines=()):
     reads.append(("-x", ("openssl_path",), DEFAULT_INSTANCE))
     postconf.prefetch(reads, [("-T", "public-key-algorithms")] + list(lines))
 
+    # Each probe starts as soon as what it needs is known.
     openssl_path = postconf.get("-x", "openssl_path", DEFAULT_INSTANCE)
+    probes = tls.runner.start_all([openssl.version(openssl_path),
+                                   openssl.sha256_check(openssl_path)])
     algorithms = [line for line in postconf.lines("-T", "public-key-algorithms")
                   if line in ("rsa", "ecdsa")]
-
-    probes = [openssl.version(openssl_path), openssl.sha256_check(openssl_path)]
     if "ecdsa" in algorithms:
-        probes.append(openssl.ecdsa_check(openssl_path))
-    results = tls.runner.run_all(probes)
+        probes += tls.runner.start_all([openssl.ecdsa_check(openssl_path)])
+    results = [probe.result() for probe in probes]
     version_ok, digest = results[0].returncode == 0, results[1].stdout
     tls.runner.ec_reads_rsa = openssl.ec_reads_rsa(results[0].stdout)
 

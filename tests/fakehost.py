@@ -91,9 +91,15 @@ class FakeHost(object):
         x_reads: {name: value} read with -x (openssl_path is read apart, from
         the default instance).
         """
+        reads, x_values = list(reads), dict(x_reads)
+        for index, (flags, values) in enumerate(reads):
+            if flags == "-nx" and x_values:
+                # The -x names are asked with the instance's -nx read.
+                reads[index] = (flags, dict(list(values.items()) + list(x_values.items())))
+                x_values = {}
         calls = [self.read(flags, values) for flags, values in reads]
-        if x_reads:
-            calls.append(self.read("-x", dict(x_reads)))
+        if x_values:
+            calls.append(self.read("-x", x_values))
         # The default instance's openssl_path: postconf without MAIL_CONFIG.
         calls.append(self.read("-x", {"openssl_path": OPENSSL}))
         calls.append(self.lines(["-T", "public-key-algorithms"], algorithms))

@@ -179,12 +179,13 @@ def test_enable_server_creates_key_and_cert_then_deploys(host):
     expected = host.startup(reads=[("-n", server_settings())],
                             x_reads={"tls_random_source": "dev:/dev/urandom",
                                      "myhostname": "mail.example.com"})
+    info = host.log("info")
+    expected.append(info)
     keyfile, certfile, calls = _new_rsa_key_and_cert(host, "mail.example.com")
     expected += calls
     expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
     expected += cert_digest(host, "ec", certfile)
     expected += key_digest(host, "ec", keyfile)
-    expected.append(host.log("info"))
     expected.append(host.edit([
         "smtpd_tls_key_file = " + keyfile, "smtpd_tls_cert_file = " + certfile,
         "smtpd_tls_security_level = may", "smtpd_tls_received_header = yes",
@@ -192,7 +193,7 @@ def test_enable_server_creates_key_and_cert_then_deploys(host):
     assert host.run("enable-server") == 0
     assert host.calls() == expected
     assert host.input_of(calls[1]) == cert_config("mail.example.com")
-    info = host.input_of(expected[-2]).splitlines()
+    info = host.input_of(info).splitlines()
     assert info[0] == "Enabled opportunistic TLS in the Postfix SMTP server"
     assert "  # postfix tls output-server-csr -k %s [<hostname> ...]" % keyfile in info
     assert os.stat(keyfile).st_mode & 0o777 == 0o600
@@ -200,6 +201,7 @@ def test_enable_server_creates_key_and_cert_then_deploys(host):
 
 def test_enable_server_ecdsa_with_names_tries_rsa_first_when_reading_the_key(host):
     expected = host.startup(reads=[("-n", server_settings())])
+    expected.append(host.log("info"))
     keyfile = "%s/eckey-%s.pem" % (host.config_directory, STAMP)
     certfile = "%s/eccert-%s.pem" % (host.config_directory, STAMP)
     expected.append(host.openssl("ecparam", "-param_enc", "named_curve", "-genkey", "-out",
@@ -209,7 +211,6 @@ def test_enable_server_ecdsa_with_names_tries_rsa_first_when_reading_the_key(hos
     expected.append(host.openssl("ec", *PASSIN + ["-in", keyfile], stdout=EC_PEM))
     expected += cert_digest(host, "ec", certfile)
     expected += key_digest(host, "ec", keyfile)
-    expected.append(host.log("info"))
     expected.append(host.edit([
         "smtpd_tls_eckey_file = " + keyfile, "smtpd_tls_eccert_file = " + certfile,
         "smtpd_tls_security_level = may", "smtpd_tls_received_header = yes",
@@ -217,7 +218,7 @@ def test_enable_server_ecdsa_with_names_tries_rsa_first_when_reading_the_key(hos
     assert host.run("enable-server", "-a", "ecdsa", "-b", "secp384r1", "-r", "dev:/dev/random",
                     "mx.example.net", "alt.example.net") == 0
     assert host.calls() == expected
-    assert host.input_of(expected[-6 - 5]) == cert_config("mx.example.net", "alt.example.net")
+    assert host.input_of(expected[-5 - 5]) == cert_config("mx.example.net", "alt.example.net")
 
 
 def test_enable_server_with_non_default_settings_only_suggests(host):
@@ -263,6 +264,7 @@ def test_ecdsa_unsupported_by_openssl_is_warned_about_and_dropped(host):
 
 def test_new_server_key_failing_key_generation_warns_with_openssl_output(host):
     expected = host.startup(x_reads={"myhostname": "mail.example.com"})
+    expected.append(host.log("info"))  # started first; closed empty
     keyfile = "%s/eckey-%s.pem" % (host.config_directory, STAMP)
     expected.append(host.openssl("ecparam", "-param_enc", "named_curve", "-genkey", "-out",
                                  keyfile, "-name", "nosuchcurve", stdout=b"unknown curve\n\n",
@@ -277,18 +279,20 @@ def test_new_server_key_failing_key_generation_warns_with_openssl_output(host):
 
 def test_new_server_key_logs_how_to_deploy(host):
     expected = host.startup(x_reads={"myhostname": "mail.example.com"})
+    info = host.log("info")
+    expected.append(info)
     keyfile, certfile, calls = _new_rsa_key_and_cert(host, "mail.example.com")
     expected += calls
-    expected.append(host.log("info"))
     assert host.run("new-server-key") == 0
     assert host.calls() == expected
-    assert host.input_of(expected[-1]) == lines(
+    assert host.input_of(info) == lines(
         *messages.created(certfile, keyfile) + messages.csr_hint(certfile, keyfile, "")
         + messages.tlsa_hint(keyfile, "") + messages.dane_dns_hint(""))
 
 
 def test_new_server_key_removes_the_key_when_the_certificate_fails(host):
     expected = host.startup(x_reads={"myhostname": "mail.example.com"})
+    expected.append(host.log("info"))
     keyfile = "%s/key-%s.pem" % (host.config_directory, STAMP)
     certfile = "%s/cert-%s.pem" % (host.config_directory, STAMP)
     expected.append(host.openssl("genrsa", "-out", keyfile, "2048"))
@@ -307,17 +311,18 @@ def test_new_server_cert_copies_the_configured_key(host):
     oldkey = write(os.path.join(host.config_directory, "old.pem"))
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": oldkey,
                                             "smtpd_tls_eckey_file": None})])
+    info = host.log("info")
+    expected.append(info)
     keyfile = "%s/key-%s.pem" % (host.config_directory, STAMP)
     certfile = "%s/cert-%s.pem" % (host.config_directory, STAMP)
     expected.append(host.openssl("rsa", *PASSIN + ["-in", oldkey], stdout=RSA_PEM))
     expected.append(new_cert(host, keyfile, certfile, "new.example.com"))
-    expected.append(host.log("info"))
     assert host.run("new-server-cert", "new.example.com") == 0
     assert host.calls() == expected
     with open(keyfile, "rb") as stream:
         assert stream.read() == RSA_PEM
     assert os.stat(keyfile).st_mode & 0o777 == 0o600
-    info = host.input_of(expected[-1])
+    info = host.input_of(info)
     assert "(deploy after updating the DNS" not in info  # the key is not new
 
 
@@ -326,6 +331,7 @@ def test_new_server_cert_refuses_a_key_of_another_algorithm(host):
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": oldkey,
                                             "smtpd_tls_eckey_file": None})],
                             x_reads={"myhostname": "mail.example.com"})
+    expected.append(host.log("info"))
     keyfile = "%s/key-%s.pem" % (host.config_directory, STAMP)
     expected.append(host.openssl("rsa", *PASSIN + ["-in", oldkey], returncode=1))
     expected.append(host.openssl("ec", *PASSIN + ["-in", oldkey], stdout=EC_PEM))
@@ -342,12 +348,13 @@ def test_new_server_cert_warns_when_the_configured_key_is_missing(host):
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": gone,
                                             "smtpd_tls_eckey_file": None})],
                             x_reads={"myhostname": "mail.example.com"})
-    expected.append(host.log("warn"))
+    warning = host.log("warn")
+    expected += [warning, host.log("info")]
     keyfile, certfile, calls = _new_rsa_key_and_cert(host, "mail.example.com")
-    expected += calls + [host.log("info")]
+    expected += calls
     assert host.run("new-server-cert") == 0
     assert host.calls() == expected
-    assert host.input_of(expected[len(expected) - 4]) == lines(
+    assert host.input_of(warning) == lines(
         messages.KEY_FILE_NOT_FOUND.format(gone))
 
 
@@ -357,22 +364,24 @@ def test_deploy_server_cert_checks_then_deploys_relative_names(host):
     certfile = write(os.path.join(host.config_directory, "cert.pem"))
     keyfile = write(os.path.join(host.config_directory, "key.pem"), mode=0o600)
     expected = host.startup()
+    info = host.log("info")
+    expected.append(info)
     expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
     expected += cert_digest(host, "ec", certfile, digest=b"")
     expected += cert_digest(host, "rsa", certfile)
     expected += key_digest(host, "ec", keyfile)
-    expected.append(host.log("info"))
     expected.append(host.edit(["smtpd_tls_key_file = " + keyfile,
                                "smtpd_tls_cert_file = " + certfile]))
     assert host.run("deploy-server-cert", "cert.pem", "key.pem") == 0
     assert host.calls() == expected
-    assert host.input_of(expected[-2]) == lines(*messages.server_deployed("deploy"))
+    assert host.input_of(info) == lines(*messages.server_deployed("deploy"))
 
 
 def test_deploy_server_cert_refuses_a_certificate_of_another_key(host):
     certfile = write(os.path.join(host.config_directory, "cert.pem"))
     keyfile = write(os.path.join(host.config_directory, "key.pem"))
     expected = host.startup()
+    expected.append(host.log("info"))
     expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
     expected += cert_digest(host, "ec", certfile, digest=bytes(32 * [7]))
     expected += key_digest(host, "ec", keyfile)
@@ -384,6 +393,7 @@ def test_deploy_server_cert_refuses_a_certificate_of_another_key(host):
 def test_deploy_server_cert_without_a_key_checks_nothing_else(host):
     keyfile = write(os.path.join(host.config_directory, "key.pem"))
     expected = host.startup()
+    expected.append(host.log("info"))
     expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], returncode=1))
     expected.append(host.openssl("ec", *PASSIN + ["-in", keyfile], returncode=1))
     expected.append(host.log("fatal", messages.NO_PRIVATE_KEY.format(keyfile)))
@@ -407,6 +417,20 @@ def test_output_server_csr_for_the_configured_key(host):
         "distinguished_name = dn", "[dn]", "[v3]", "subjectKeyIdentifier = hash",
         "extendedKeyUsage = serverAuth, clientAuth", "subjectAltName = @alts", "[alts]",
         "DNS.1 = mail.example.com")
+
+
+def test_output_server_csr_reads_myhostname_apart_when_main_cf_does_not_set_it(host):
+    keyfile = write(os.path.join(host.config_directory, "key.pem"))
+    # -nx leaves an unset myhostname out; -x then gives its default.
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
+                                            "smtpd_tls_eckey_file": None})],
+                            x_reads={"myhostname": None})
+    expected.append(host.read("-x", {"myhostname": "vm.example.net"}))
+    expected.append(host.register([OPENSSL, "req", "-config", "/dev/stdin", "-new", "-key",
+                                   keyfile, "-subj", "/"]))
+    assert host.run("output-server-csr") == 0
+    assert host.calls() == expected
+    assert host.input_of(expected[-1]).endswith("DNS.1 = vm.example.net\n")
 
 
 def test_output_server_csr_without_a_key(host):

@@ -198,6 +198,7 @@ def test_7_an_existing_key_file_is_never_overwritten_or_removed(monkeypatch, fp,
     with open(keyfile, "w") as stream:
         stream.write("theirs\n")
     expected = host.startup(x_reads={"myhostname": "mail.example.com"})
+    expected.append(host.log("info"))
     expected.append(host.log("fatal", messages.KEY_EXISTS.format(keyfile)))
     assert host.run("new-server-key") == 1
     assert host.calls() == expected

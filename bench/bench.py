@@ -1,0 +1,197 @@
+"""Benchmark: upstream postfix-tls-script against ours, side by side.
+
+For each subcommand: one warm-up of each, then PAIRS runs of upstream and
+ours alternately (A B A B ...), each on a fresh scratch configuration, with
+the environment postfix(1) passes.  Then one run of each under
+``strace -f -e trace=execve`` to count the processes started, and one of
+ours reporting its own peak RSS.  Prints a table and writes it to
+bench/results.md.  A benchmark, not a test: it never fails on a ratio.
+
+    python bench/bench.py [--pairs N] [--python PYTHON] [--only NAME]
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+UPSTREAM = "/usr/lib/postfix/sbin/postfix-tls-script"
+OURS = os.path.join(REPO, "scripts", "postfix-tls-script")
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+
+RSA = [("key.pem", "rsa.key"), ("cert.pem", "rsa.crt")]
+EC = [("eckey.pem", "ec.key"), ("eccert.pem", "ec.crt")]
+RSA_CF = ["smtpd_tls_key_file = $DIR/key.pem", "smtpd_tls_cert_file = $DIR/cert.pem"]
+EC_CF = ["smtpd_tls_eckey_file = $DIR/eckey.pem", "smtpd_tls_eccert_file = $DIR/eccert.pem"]
+
+# (name, args, main.cf lines, files)
+SCENARIOS = [
+    ("all-default-client", ["all-default-client"], [], []),
+    ("all-default-server", ["all-default-server"], [], []),
+    ("enable-client", ["enable-client"], [], []),
+    ("enable-server -a ecdsa", ["enable-server", "-a", "ecdsa"], [], []),
+    ("new-server-key -a ecdsa", ["new-server-key", "-a", "ecdsa"], [], []),
+    ("new-server-cert", ["new-server-cert"], RSA_CF, RSA),
+    ("deploy-server-cert", ["deploy-server-cert", "cert.pem", "key.pem"], [], RSA),
+    ("output-server-csr", ["output-server-csr"], RSA_CF, RSA),
+    ("output-server-tlsa", ["output-server-tlsa"], RSA_CF + EC_CF, RSA + EC),
+]
+
+# Run ours and write its own peak RSS (KiB) to the file named by argv[1].
+_MEMORY = """
+import resource, runpy, sys
+out = sys.argv.pop(1)
+sys.argv[0] = %r
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    with open(out, "w") as stream:
+        stream.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+""" % OURS
+
+
+def make_keys(directory):
+    def openssl(*args):
+        subprocess.run([OPENSSL] + list(args), check=True, cwd=directory,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    openssl("genrsa", "-out", "rsa.key", "2048")
+    openssl("ecparam", "-param_enc", "named_curve", "-genkey", "-out", "ec.key",
+            "-name", "secp256r1")
+    for name in ("rsa", "ec"):
+        openssl("req", "-x509", "-new", "-key", name + ".key", "-subj", "/CN=mail.example.com",
+                "-days", "30", "-out", name + ".crt")
+
+
+def make_config(root, keys, main_cf, files):
+    directory = tempfile.mkdtemp(dir=root)
+    if os.path.exists("/etc/postfix/master.cf"):
+        shutil.copy("/etc/postfix/master.cf", directory)
+    for target, source in files:
+        shutil.copy(os.path.join(keys, source), os.path.join(directory, target))
+    lines = ["compatibility_level = 3.6", "myhostname = mail.example.com"] + main_cf
+    path = os.path.join(directory, "main.cf")
+    with open(path, "w") as stream:
+        stream.write("".join(line.replace("$DIR", directory) + "\n" for line in lines))
+    old = time.time() - 60  # Postfix programs wait while main.cf is fresh
+    os.utime(path, (old, old))
+    return directory
+
+
+def environment(directory):
+    return {"LANG": "C", "MAIL_CONFIG": directory, "MAIL_LOGTAG": "postfix",
+            "PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "command_directory": "/usr/sbin",
+            "config_directory": directory, "daemon_directory": "/usr/lib/postfix/sbin",
+            "data_directory": "/var/lib/postfix", "queue_directory": "/var/spool/postfix"}
+
+
+def timed(argv, directory):
+    started = time.perf_counter()
+    status = subprocess.run(argv, env=environment(directory), cwd="/var/spool/postfix",
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    return time.perf_counter() - started, status
+
+
+def count_processes(argv, directory, root):
+    log = os.path.join(root, "strace.log")
+    subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-o", log] + argv,
+                   env=environment(directory), cwd="/var/spool/postfix",
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log) as stream:
+        return sum(1 for line in stream if "execve(" in line and line.rstrip().endswith("= 0"))
+
+
+def peak_memory(python, args, directory, root):
+    out = os.path.join(root, "rss")
+    subprocess.run([python, "-c", _MEMORY, out] + args, env=environment(directory),
+                   cwd="/var/spool/postfix", stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    with open(out) as stream:
+        return int(stream.read()) / 1024.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--only", default=None)
+    parser.add_argument("--output", default=os.path.join(HERE, "results.md"))
+    options = parser.parse_args()
+    strace = shutil.which("strace") is not None
+
+    root = tempfile.mkdtemp(prefix="postfix-tls-bench-")
+    keys = os.path.join(root, "keys")
+    os.mkdir(keys)
+    make_keys(keys)
+    rows = []
+    try:
+        for name, args, main_cf, files in SCENARIOS:
+            if options.only and options.only != name:
+                continue
+            sides = {"upstream": [UPSTREAM] + args, "ours": [options.python, OURS] + args}
+            times = {"upstream": [], "ours": []}
+            statuses = set()
+            for index in range(options.pairs + 1):
+                for side in ("upstream", "ours"):
+                    directory = make_config(root, keys, main_cf, files)
+                    seconds, status = timed(sides[side], directory)
+                    statuses.add((side, status))
+                    if index:  # the first pair warms the caches up
+                        times[side].append(seconds)
+                    shutil.rmtree(directory)
+            medians = dict((side, statistics.median(values)) for side, values in times.items())
+            processes = {}
+            for side in ("upstream", "ours"):
+                directory = make_config(root, keys, main_cf, files)
+                processes[side] = count_processes(sides[side], directory, root) if strace else 0
+            directory = make_config(root, keys, main_cf, files)
+            memory = peak_memory(options.python, args, directory, root)
+            rows.append((name, medians["upstream"], medians["ours"],
+                         medians["ours"] / medians["upstream"], processes["upstream"],
+                         processes["ours"], memory, sorted(statuses)))
+            print("%-24s upstream %.3f s  ours %.3f s  ratio %.2f  processes %d/%d  %.1f MiB"
+                  % rows[-1][:7], flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    python_version = subprocess.run([options.python, "-c", "import sys; print(sys.version.split()[0])"],
+                                    stdout=subprocess.PIPE, text=True).stdout.strip()
+    lines = [
+        "# postfix-tls benchmark",
+        "",
+        "Upstream `%s` (Postfix %s) against ours (Python %s), %d alternating pairs per "
+        "subcommand after a warm-up, fresh scratch configuration each run, the environment "
+        "postfix(1) passes; %s, %d cores, %s. Median wall time; processes started "
+        "(execve, strace -f) including the script's own interpreter; peak RSS of our "
+        "Python process. Rerun: `make bench`."
+        % (UPSTREAM, postfix_version(), python_version, options.pairs, platform.machine(),
+           os.cpu_count(), time.strftime("%Y-%m-%d")),
+        "",
+        "| subcommand | upstream s | ours s | ratio | processes upstream | processes ours "
+        "| our peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, upstream, ours, ratio, p_up, p_ours, memory, _ in rows:
+        lines.append("| %s | %.3f | %.3f | %.2f | %d | %d | %.1f |"
+                     % (name, upstream, ours, ratio, p_up, p_ours, memory))
+    text = "\n".join(lines) + "\n"
+    if not options.only:
+        with open(options.output, "w") as stream:
+            stream.write(text)
+    print()
+    print(text)
+
+
+def postfix_version():
+    return subprocess.run(["postconf", "-dh", "mail_version"], stdout=subprocess.PIPE,
+                          text=True).stdout.strip()
+
+
+if __name__ == "__main__":
+    main()
