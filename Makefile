@@ -30,8 +30,11 @@ test: deps venv
 lint: venv
 	$(VENV)/bin/ruff check postfix_tls tests scripts/postfix-tls-script bench
 
+# Ours runs from a normal (not editable) install, as on a production host.
 bench: deps venv
-	$(PYTHON) bench/bench.py
+	$(PYTHON3) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q --no-deps --force-reinstall .
+	$(PYTHON) bench/bench.py --python .venv-bench/bin/python
 
 demo: deps venv
 	PYTHON=$(PYTHON) sh demo/demo.sh

@@ -160,8 +160,9 @@ def main():
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    python_version = subprocess.run([options.python, "-c", "import sys; print(sys.version.split()[0])"],
-                                    stdout=subprocess.PIPE, text=True).stdout.strip()
+    python_version = subprocess.run(
+        [options.python, "-c", "import sys; print(sys.version.split()[0])"],
+        stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
     lines = [
         "# postfix-tls benchmark",
         "",
@@ -190,7 +191,7 @@ def main():
 
 def postfix_version():
     return subprocess.run(["postconf", "-dh", "mail_version"], stdout=subprocess.PIPE,
-                          text=True).stdout.strip()
+                          universal_newlines=True).stdout.strip()
 
 
 if __name__ == "__main__":

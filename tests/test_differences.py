@@ -51,7 +51,7 @@ def test_1_standalone_mode_runs_where_upstream_refuses(make_config):
     directory = make_config(["smtpd_use_tls = yes"])
     env = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "LANG": "C"}
     upstream = subprocess.run([UPSTREAM, "all-default-server"], env=env,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, universal_newlines=True)
     assert upstream.returncode == 1
     assert "This script must be run by the postfix command." in upstream.stderr
     ours = subprocess.run(ours_argv(["-c", directory, "all-default-server"]), env=env)
@@ -232,7 +232,7 @@ def test_10_11_fewer_postconf_processes_and_no_shell_glue(make_config, tmp_path)
     log = tmp_path / "glue.log"
     for name in GLUE:
         real = subprocess.run(["sh", "-c", "command -v " + name], stdout=subprocess.PIPE,
-                              text=True).stdout.strip() or "/usr/sbin/" + name
+                              universal_newlines=True).stdout.strip() or "/usr/sbin/" + name
         (wrapper / name).write_text('#!/bin/sh\necho %s >> %s\nexec %s "$@"\n'
                                     % (name, log, real))
         (wrapper / name).chmod(0o755)

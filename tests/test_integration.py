@@ -76,18 +76,18 @@ def wrapped_env(config_directory, wrappers):
 
 def postconf_n(directory):
     return subprocess.run([POSTCONF, "-c", directory, "-n"], stdout=subprocess.PIPE,
-                          text=True).stdout
+                          universal_newlines=True).stdout
 
 
 def openssl_text(*args):
     return subprocess.run([OPENSSL] + list(args), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True).stdout
+                          stderr=subprocess.STDOUT, universal_newlines=True).stdout
 
 
 def spki_digest(path, cert=False):
     pub = openssl_text("x509", "-in", path, "-noout", "-pubkey") if cert else \
         subprocess.run([OPENSSL, "pkey", "-in", path, "-pubout"], stdout=subprocess.PIPE,
-                       text=True).stdout
+                       universal_newlines=True).stdout
     der = subprocess.run([OPENSSL, "pkey", "-pubin", "-outform", "DER"], input=pub.encode(),
                          stdout=subprocess.PIPE).stdout
     return subprocess.run([OPENSSL, "dgst", "-sha256", "-hex"], input=der,
@@ -289,10 +289,10 @@ def test_dry_run_exit_status_is_the_real_ones(make_config):
 
 def test_version_and_help(tmp_path):
     result = subprocess.run([sys.executable, "-m", "postfix_tls", "--version"],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, universal_newlines=True)
     assert re.match(r"postfix-tls \d+\.\d+", result.stdout)
     result = subprocess.run([sys.executable, "-m", "postfix_tls", "--help"],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, universal_newlines=True)
     assert "deploy-server-cert certfile keyfile" in result.stdout
 
 
