@@ -149,18 +149,26 @@ def copy_key(tls, algorithm, oldkey, newkey):
     if key is None:
         tls.fail(messages.COPY_KEY_FAILED.format(oldkey, newkey))
     pem, key_type = key
-    if not tls.runner.create_file(newkey, 0o600, pem):
+    if not _create_key_file(tls, newkey, pem):
         tls.fail(messages.KEY_EXISTS.format(newkey))
     tls.runner.plan_file(newkey, key_type.command)
     if key_type.algorithm != algorithm:
         tls.fail(messages.KEY_ALGORITHM_MISMATCH.format(key_type.algorithm, oldkey, algorithm))
 
 
+def _create_key_file(tls, path, data):
+    """Create path, mode 0600, exclusively; False if it exists."""
+    try:
+        return tls.runner.create_file(path, 0o600, data)
+    except OSError as error:  # unwritable directory, full disk
+        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+
+
 def create_key(tls, algorithm, bits, newkey):
     # Created empty and exclusively first (ours): of two runs in the same
     # second, one gets the file and the other fails, as upstream's check
     # says it would.
-    if not tls.runner.create_file(newkey, 0o600):
+    if not _create_key_file(tls, newkey, b""):
         tls.fail(messages.KEY_EXISTS.format(newkey))
     result = tls.runner.run(openssl.new_key(tls.openssl, algorithm, bits, newkey))
     if result.returncode:
@@ -234,6 +242,8 @@ def edit_main_cf(tls, settings, info, then_log):
 
 def deploy_server_cert(tls, certfile, keyfile, deploy, info, then_log):
     key_type = check_key(tls, keyfile)
+    if not tls.is_file(certfile):  # ours: upstream says only that the digest failed
+        tls.fail(messages.NOT_A_FILE.format(certfile))
     cert_digest = cert_pubkey_digest(tls, certfile)
     if not cert_digest:
         tls.fail(messages.CERT_DIGEST_FAILED)
@@ -376,6 +386,9 @@ def deploy_server_cert_command(tls, options, operands):
 def output_server_csr(tls, options, operands):
     if options.get("k"):
         keyfile = set_keyfile(tls, options["k"])
+        if options["k"] not in KEY_FILE_PARAMETERS and not tls.is_file(keyfile):
+            # Ours: upstream says "No usable keyfile specified or configured".
+            tls.fail(messages.NOT_A_FILE.format(keyfile))
     else:
         keyfile = ""
         for algorithm in tls.setup.algorithms():

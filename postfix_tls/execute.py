@@ -66,6 +66,12 @@ def _quote(arg):
     return shlex.quote(arg)
 
 
+def _printable(text):
+    """text as it can be written anywhere: bytes that were not UTF-8
+    (surrogateescape) become backslash escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _heredoc_delimiter(text):
     delimiter = "EOF"
     while delimiter in text.splitlines():
@@ -122,7 +128,7 @@ class Runner(object):
             line += " <<'%s'\n%s%s" % (delimiter, stdin, delimiter)
         if dry_run:
             line += "\n# (dry run: not run)"
-        self.trace.write("+ " + line + "\n")
+        self.trace.write(_printable("+ " + line + "\n"))
         self.trace.flush()
 
     def _trace_end(self, commands, returncodes, seconds, dry_run):
@@ -155,7 +161,7 @@ class Runner(object):
                 what += " (mode %04o)" % mode
             if dry_run:
                 what += " (dry run: not done)"
-            self.trace.write(what + "\n")
+            self.trace.write(_printable(what + "\n"))
             self.trace.flush()
         if self.trace_json is not None:
             import json
@@ -348,7 +354,7 @@ class Runner(object):
             with os.fdopen(fd, "wb") as stream:
                 stream.write(data)
         except OSError:
-            self.remove(path)
+            self.discard(path)
             raise
         return True
 

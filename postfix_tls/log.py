@@ -29,7 +29,8 @@ class Logger(object):
     def _fallback(self, level, lines, marked=False):
         mark = DRY_RUN_MARK if marked else ""
         for line in lines:
-            sys.stderr.write("%s: %s%s%s\n" % (self.tag, _LEVEL_LABELS[level], mark, line))
+            text = "%s: %s%s%s\n" % (self.tag, _LEVEL_LABELS[level], mark, line)
+            sys.stderr.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
         sys.stderr.flush()
 
     def _after(self, result, level, lines):

@@ -97,7 +97,8 @@ BAD_RANDOM_SOURCE = (
     "invalid random source: {}: expected dev:/path/to/device or egd:/path/to/socket"
 )
 BAD_OPERAND = "invalid argument: {}: not valid UTF-8 text, or contains a NUL or control character"
-NOT_A_FILE = "not a regular file: {}"
+NOT_A_FILE = "no such file, or not a regular file: {}"
+CANNOT_CREATE = "cannot create {}: {}"
 POSTCONF_EDIT_FAILED = "error updating {}/main.cf: postconf -e failed"
 COMMAND_FAILED = "cannot run {}: {}"
 INTERRUPTED = "interrupted by signal {} while running: {}"

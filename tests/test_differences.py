@@ -206,6 +206,24 @@ def test_7_an_existing_key_file_is_never_overwritten_or_removed(monkeypatch, fp,
         assert stream.read() == "theirs\n"
 
 
+# 12. Missing files named on the command line
+
+@pytest.mark.parametrize("args, upstream_message, ours_message", [
+    (["deploy-server-cert", "nocert.pem", "key.pem"],
+     "fatal: error computing certificate public key digest",
+     "fatal: no such file, or not a regular file: $CONFIG/nocert.pem"),
+    (["output-server-csr", "-k", "nokey.pem"],
+     "fatal: No usable keyfile specified or configured",
+     "fatal: no such file, or not a regular file: $CONFIG/nokey.pem"),
+])
+def test_12_missing_files_are_named(args, upstream_message, ours_message, make_config, keys):
+    upstream, ours = both(args, postfix_environment, make_config,
+                          files=[("key.pem", keys["rsa.key"])])
+    assert upstream[0] == 1 and upstream_message in upstream[1]
+    assert ours[0] == 1 and ours_message in ours[1]
+    assert ours[3] == ours[4]
+
+
 # 9. Messages without postlog
 
 def test_9_messages_reach_stderr_without_postlog(make_config, tmp_path):

@@ -107,10 +107,10 @@ SCENARIOS = [
     scenario("deploy-server-cert-encrypted-key", ["deploy-server-cert", "cert.pem",
                                                   "encrypted.pem"],
              files=RSA_FILES + [("encrypted.pem", "encrypted.key")]),
-    scenario("deploy-server-cert-missing-cert", ["deploy-server-cert", "nocert.pem",
-                                                 "key.pem"], files=RSA_FILES),
     scenario("deploy-server-cert-missing-key", ["deploy-server-cert", "cert.pem",
                                                 "nokey.pem"], files=RSA_FILES),
+    scenario("deploy-server-cert-swapped", ["deploy-server-cert", "key.pem", "cert.pem"],
+             files=RSA_FILES),
     scenario("deploy-server-cert-one-operand", ["deploy-server-cert", "cert.pem"]),
     scenario("deploy-server-cert-three-operands", ["deploy-server-cert", "a", "b", "c"]),
     # output-server-csr
@@ -122,7 +122,8 @@ SCENARIOS = [
              EC_CONFIGURED, EC_FILES),
     scenario("output-server-csr-ecdsa-fallback", ["output-server-csr"], EC_CONFIGURED, EC_FILES),
     scenario("output-server-csr-no-key", ["output-server-csr"]),
-    scenario("output-server-csr-missing-key", ["output-server-csr", "-k", "nokey.pem"]),
+    scenario("output-server-csr-configured-key-missing", ["output-server-csr"],
+             ["smtpd_tls_key_file = $DIR/gone.pem"]),
     scenario("output-server-csr-unknown-option", ["output-server-csr", "-h", "x"]),
     # output-server-tlsa
     scenario("output-server-tlsa", ["output-server-tlsa"], RSA_CONFIGURED + EC_CONFIGURED,

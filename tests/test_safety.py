@@ -1,0 +1,283 @@
+"""Faults, signals, races and bad input (issue 5).
+
+Each test asserts the exit status, the message, and the configuration
+directory before and after: nothing half-made survives, main.cf changes
+only through a successful postconf -e, key material is never shown.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import OPENSSL, ours_argv, postfix_environment, run_on_pty, snapshot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from postfix_tls import cli, messages
+
+pytestmark = pytest.mark.postfix
+
+
+def openssl_wrapper(tmp_path, script):
+    """A directory whose openssl runs script (sh) before the real one."""
+    directory = tmp_path / "bin"
+    directory.mkdir(exist_ok=True)
+    (directory / "openssl").write_text("#!/bin/sh\n%s\nexec %s \"$@\"\n" % (script, OPENSSL))
+    (directory / "openssl").chmod(0o755)
+    return str(directory)
+
+
+def env_with(directory, bin_directory, **extra):
+    env = postfix_environment(directory, {"PATH": bin_directory + ":/bin:/usr/bin:/sbin:/usr/sbin"})
+    env.update(extra)
+    return env
+
+
+def pem_files(directory):
+    return sorted(name for name in os.listdir(directory) if name.endswith(".pem"))
+
+
+# ----- openssl failing at each step
+
+@pytest.mark.parametrize("step, script, message", [
+    ("key generation", 'case "$1" in genrsa) echo "disk full" >&2; exit 1;; esac',
+     "fatal: error generating new rsa 2048 private key"),
+    ("partial key", 'case "$1" in genrsa) for a; do out=$a; done; '
+                    'while [ "$1" != -out ]; do shift; done; echo "-----BEGIN PRIV" > "$2"; '
+                    'exit 1;; esac', "fatal: error generating new rsa 2048 private key"),
+    ("certificate", 'case "$1" in req) exit 1;; esac',
+     "fatal: error generating self-signed SSL certificate"),
+    ("key digest", 'for a; do [ "$a" = -pubout ] && exit 1; done',
+     "fatal: error computing public key digest"),
+    ("key check", 'case "$1" in rsa|ec) for a; do [ "$a" = -passin ] && exit 1; done;; esac',
+     "fatal: no private key found in file: "),
+])
+def test_openssl_failing_leaves_nothing_behind(step, script, message, make_config, tmp_path):
+    directory = make_config()
+    before = snapshot(directory)
+    status, transcript = run_on_pty(ours_argv(["enable-server"]),
+                                    env_with(directory, openssl_wrapper(tmp_path, script)))
+    assert status == 1, step
+    assert message in transcript, transcript
+    assert snapshot(directory) == before, step  # no key, no certificate, main.cf untouched
+
+
+def test_openssl_missing(make_config, tmp_path):
+    directory = make_config()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = postfix_environment(directory, {"PATH": str(empty) + ":/usr/sbin"})
+    status, transcript = run_on_pty(ours_argv(["enable-server"]), env)
+    assert status == 1
+    assert "fatal: No working openssl(1) command found with 'openssl_path = openssl'" in transcript
+
+
+def test_openssl_not_executable(make_config, tmp_path):
+    directory = make_config()
+    bin_directory = openssl_wrapper(tmp_path, "")
+    os.chmod(os.path.join(bin_directory, "openssl"), 0o644)
+    # No other openssl on PATH: the search would skip this one and use it.
+    status, transcript = run_on_pty(ours_argv(["new-server-key"]), postfix_environment(
+        directory, {"PATH": bin_directory + ":/usr/sbin"}))
+    assert status == 1 and "No working openssl(1) command" in transcript
+
+
+# ----- postlog failing
+
+def test_postlog_failing_still_shows_messages(make_config, tmp_path):
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    os.symlink("/usr/sbin/postconf", str(sbin / "postconf"))
+    (sbin / "postlog").write_text("#!/bin/sh\ncat >/dev/null\nexit 2\n")
+    (sbin / "postlog").chmod(0o755)
+    directory = make_config()
+    env = postfix_environment(directory, {"command_directory": str(sbin)})
+    status, transcript = run_on_pty(ours_argv(["enable-client"]), env)
+    assert status == 0
+    assert "postfix/postfix-tls-script: Enabled opportunistic TLS in the Postfix SMTP client." \
+        in transcript
+    status, transcript = run_on_pty(ours_argv(["enable-client", "-x"]), env)
+    assert status == 1
+    assert "postfix/postfix-tls-script: fatal: usage: postfix tls enable-client" in transcript
+
+
+# ----- a full disk or an unwritable directory (and see "partial key" above)
+
+def test_key_file_that_cannot_be_created(make_config, monkeypatch, fp, tmp_path):
+    from fakehost import FakeHost
+
+    from postfix_tls import commands
+
+    monkeypatch.setattr(commands.time, "strftime", lambda fmt, when: "20261124-101500")
+    host = FakeHost(fp, str(tmp_path), monkeypatch)
+
+    real_open = os.open
+
+    def full_disk(path, *args, **kwargs):
+        if str(path).startswith(host.config_directory):
+            raise OSError(28, "No space left on device")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", full_disk)
+    expected = host.startup(x_reads={"myhostname": "mail.example.com"})
+    expected.append(host.log("info"))
+    expected.append(host.log("fatal", messages.CANNOT_CREATE.format(
+        host.config_directory + "/key-20261124-101500.pem", "No space left on device")))
+    assert host.run("new-server-key") == 1
+    assert host.calls() == expected
+    assert os.listdir(host.config_directory) == []
+
+
+# ----- signals
+
+def echoing_postlog(tmp_path):
+    """A command directory whose postlog prints its message on stdout."""
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    os.symlink("/usr/sbin/postconf", str(sbin / "postconf"))
+    (sbin / "postlog").write_text('#!/bin/sh\necho "postlog $*"\ncat\n')
+    (sbin / "postlog").chmod(0o755)
+    return str(sbin)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_during_key_generation_removes_what_was_made(signum, make_config, tmp_path):
+    # genrsa writes part of the key, then hangs until it is killed.
+    script = ('case "$1" in genrsa) while [ "$1" != -out ]; do shift; done; '
+              'echo partial > "$2"; touch %s/started; exec sleep 30;; esac' % tmp_path)
+    directory = make_config()
+    before = snapshot(directory)
+    env = env_with(directory, openssl_wrapper(tmp_path, script),
+                   command_directory=echoing_postlog(tmp_path))
+    process = subprocess.Popen(ours_argv(["enable-server"]), env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 30
+    while not os.path.exists(str(tmp_path / "started")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert pem_files(directory), "the key file should exist while openssl runs"
+    process.send_signal(signum)
+    output, _ = process.communicate(timeout=30)
+    name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+    assert process.returncode == 1
+    assert ("interrupted by signal %s while running: openssl genrsa -out %s/key-"
+            % (name, directory)).encode() in output
+    assert snapshot(directory) == before
+
+
+# ----- concurrent runs in the same second
+
+def test_concurrent_runs_never_share_a_key_file(make_config):
+    collisions = 0
+    for attempt in range(3):
+        directory = make_config()
+        env = postfix_environment(directory)
+        # Start them together just after a second boundary, so that they
+        # compute the same time stamp and race for the same file names.
+        time.sleep(1 - time.time() % 1 + 0.02)
+        processes = [subprocess.Popen(ours_argv(["new-server-key", "-a", "ecdsa"]), env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                     for _ in range(4)]
+        statuses = [process.wait(timeout=60) for process in processes]
+        assert set(statuses) <= {0, 1} and 0 in statuses
+        keys = [name for name in pem_files(directory) if name.startswith("eckey-")]
+        certs = [name for name in pem_files(directory) if name.startswith("eccert-")]
+        assert len(keys) == len(certs) == statuses.count(0)
+        for key in keys:
+            key_path = os.path.join(directory, key)
+            cert_path = os.path.join(directory, key.replace("eckey-", "eccert-"))
+            assert os.stat(key_path).st_mode & 0o777 == 0o600
+            pub_key = subprocess.run([OPENSSL, "pkey", "-in", key_path, "-pubout"],
+                                     stdout=subprocess.PIPE).stdout
+            pub_cert = subprocess.run([OPENSSL, "x509", "-in", cert_path, "-noout", "-pubkey"],
+                                      stdout=subprocess.PIPE).stdout
+            assert pub_key and pub_key == pub_cert
+        collisions += statuses.count(1)
+        if collisions:
+            break
+    assert collisions, "no two runs raced for the same file names in 3 attempts"
+
+
+# ----- no key material anywhere
+
+def test_key_material_is_never_shown_even_on_errors(make_config, keys):
+    with open(keys["rsa.key"]) as stream:
+        body = [line for line in stream.read().splitlines() if "-----" not in line]
+    directory = make_config(["smtpd_tls_key_file = $DIR/key.pem"],
+                            [("key.pem", keys["rsa.key"]), ("ec.pem", keys["ec.key"])])
+    env = postfix_environment(directory)
+    transcript = ""
+    for args in (["--trace", "new-server-cert", "-a", "ecdsa"],
+                 ["--trace", "deploy-server-cert", "key.pem", "ec.pem"],
+                 ["--trace", "--trace-json", "-", "new-server-cert"],
+                 ["--trace", "output-server-tlsa", "key.pem", "ec.pem"]):
+        transcript += run_on_pty(ours_argv(args), env)[1]
+    assert "fatal:" in transcript
+    for line in body:
+        assert line not in transcript
+
+
+def test_passphrase_protected_key_is_never_prompted_for(make_config, keys):
+    directory = make_config(files=[("key.pem", keys["encrypted.key"])])
+    status, transcript = run_on_pty(ours_argv(["output-server-tlsa", "key.pem"]),
+                                    postfix_environment(directory), timeout=20)
+    assert status == 1
+    assert "no private key found in file: %s/key.pem" % directory in transcript
+    assert "pass phrase" not in transcript.lower()
+
+
+# ----- any argv: exit 0 or 1, never a traceback
+
+WORDS = st.sampled_from(["enable-client", "enable-server", "new-server-key",
+                         "new-server-cert", "deploy-server-cert", "output-server-csr",
+                         "output-server-tlsa", "all-default-client", "all-default-server",
+                         "-a", "-b", "-r", "-k", "-h", "-c", "--", "-", "rsa", "ecdsa",
+                         "2048", "secp384r1", "dev:/dev/urandom", "mail.example.com",
+                         "*.example.com", "key.pem", "cert.pem", "/", "none", "",
+                         "--dry-run", "--trace", "--version"])
+# No NUL: an argv cannot hold one.
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00",
+                                      max_codepoint=0x2FF)
+               | st.sampled_from(["\udcff", "\udc80", "\n", "\x01", "/", "="]),
+               max_size=12)
+ARGS = st.lists(st.one_of(WORDS, TEXT), max_size=6)
+
+
+@pytest.fixture(scope="module")
+def quiet_host(tmp_path_factory):
+    """A scratch configuration whose postlog prints and returns at once."""
+    root = tmp_path_factory.mktemp("hypothesis")
+    sbin = root / "sbin"
+    sbin.mkdir()
+    os.symlink("/usr/sbin/postconf", str(sbin / "postconf"))
+    (sbin / "postlog").write_text("#!/bin/sh\nexit 0\n")  # no 1 s sleep on fatal
+    (sbin / "postlog").chmod(0o755)
+    config = root / "config"
+    config.mkdir()
+    (config / "main.cf").write_text("compatibility_level = 3.6\nmyhostname = mail.example.com\n")
+    old = time.time() - 60
+    os.utime(str(config / "main.cf"), (old, old))
+    return str(config), str(sbin)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(args=ARGS)
+def test_any_argv_exits_0_or_1_without_traceback(args, quiet_host, monkeypatch, capsys):
+    config, sbin = quiet_host
+    for name, value in postfix_environment(config, {"command_directory": sbin}).items():
+        monkeypatch.setenv(name, value)
+    before = snapshot(config)
+    cwd = os.getcwd()
+    try:
+        status = cli.main(["--dry-run"] + args)  # a traceback would fail the test
+    finally:
+        os.chdir(cwd)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert status in (0, 1)
+    assert snapshot(config) == before
+    output = capsys.readouterr()
+    assert "Traceback" not in output.out + output.err
+    sys.stdout.flush()
