@@ -171,7 +171,7 @@ def test_signal_during_key_generation_removes_what_was_made(signum, make_config,
 
 def test_concurrent_runs_never_share_a_key_file(make_config):
     collisions = 0
-    for attempt in range(3):
+    for _attempt in range(3):
         directory = make_config()
         env = postfix_environment(directory)
         # Start them together just after a second boundary, so that they
