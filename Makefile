@@ -9,11 +9,25 @@ UPSTREAM = /usr/lib/postfix/sbin/postfix-tls-script
 
 .PHONY: deps venv test lint bench demo install install-dropin uninstall-dropin test-matrix clean
 
-# Postfix (with the upstream script, for the differential tests) and openssl.
+# make install [VIRTUALENV=/opt/postfix-tls]: into that virtualenv (made if
+# missing), else into the system's python3 (Debian 12 asks for
+# PIP_BREAK_SYSTEM_PACKAGES=1 then).
+VIRTUALENV ?=
+INSTALL_PYTHON = $(if $(VIRTUALENV),$(VIRTUALENV)/bin/python,$(PYTHON3))
+MANPAGE_DIRECTORY ?= $(shell postconf -h manpage_directory 2>/dev/null || echo /usr/local/share/man)
+# Empty: the dropin module asks "postconf -h daemon_directory".
+DAEMON_DIRECTORY ?=
+# make test-matrix PYTHONS="3.6 3.13": interpreters from pyenv or PATH.
+PYTHONS ?= 3.6 3.7 3.8 3.9 3.10 3.11 3.12 3.13
+MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test_safety.py
+
+# Postfix (with the upstream script, for the differential tests), openssl,
+# man (the manual page test) and strace (the benchmark's process counts).
 deps:
-	@if [ ! -x $(UPSTREAM) ] || [ ! -x /usr/sbin/postconf ] || ! command -v openssl >/dev/null; then \
+	@if [ ! -x $(UPSTREAM) ] || [ ! -x /usr/sbin/postconf ] || ! command -v openssl >/dev/null \
+	    || ! command -v man >/dev/null || ! command -v strace >/dev/null; then \
 	    apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl man-db strace >/dev/null; \
 	fi
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -29,6 +43,31 @@ test: deps venv
 
 lint: venv
 	$(VENV)/bin/ruff check postfix_tls tests scripts/postfix-tls-script bench
+	$(PYTHON) -m pip install -q vermin
+	$(VENV)/bin/vermin -t=3.6- --violations --no-tips postfix_tls scripts/postfix-tls-script tests bench
+
+install:
+	@if [ -n "$(VIRTUALENV)" ] && [ ! -x "$(VIRTUALENV)/bin/python" ]; then $(PYTHON3) -m venv "$(VIRTUALENV)"; fi
+	$(INSTALL_PYTHON) -m pip install -q .
+	install -D -m 644 man/postfix-tls-python.1 $(DESTDIR)$(MANPAGE_DIRECTORY)/man1/postfix-tls-python.1
+
+# Keeps the original once as postfix-tls-script.upstream; uninstall-dropin puts it back.
+install-dropin: install
+	$(INSTALL_PYTHON) -m postfix_tls.dropin install $(DAEMON_DIRECTORY)
+
+uninstall-dropin:
+	$(INSTALL_PYTHON) -m postfix_tls.dropin uninstall $(DAEMON_DIRECTORY)
+
+test-matrix: deps
+	@set -e; for v in $(PYTHONS); do \
+	    py=$$(ls -d $$(pyenv root 2>/dev/null)/versions/$$v.*/bin/python$$v 2>/dev/null | tail -n 1); \
+	    [ -n "$$py" ] || py=$$(command -v python$$v) || { echo "no Python $$v found" >&2; exit 1; }; \
+	    echo "=== Python $$v: $$py"; \
+	    [ -x .venv-$$v/bin/python ] || $$py -m venv .venv-$$v; \
+	    .venv-$$v/bin/python -m pip install -q "pip>=21" 2>/dev/null || .venv-$$v/bin/python -m pip install -q "pip>=21,<22"; \
+	    .venv-$$v/bin/python -m pip install -q ".[test]"; \
+	    .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(MATRIX_TESTS); \
+	done
 
 # Ours runs from a normal (not editable) install, as on a production host.
 bench: deps venv

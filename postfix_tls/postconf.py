@@ -7,7 +7,7 @@ not be matched to names).  Answers are kept: a read made early, at the same
 time as the start-up checks, is not made again.
 """
 
-from .execute import INHERIT, Command
+from .execute import DEVNULL, INHERIT, Command
 
 # Reads of the default instance: postconf without MAIL_CONFIG (and without
 # -c) reads the compiled-in config_directory, which is what upstream's
@@ -35,12 +35,14 @@ class Postconf(object):
 
     def _command(self, args, config_directory=None):
         """postconf ARGS, for MAIL_CONFIG's instance, config_directory's, or the default."""
+        # -T is new in Postfix 3.1: an older postconf's complaint is not shown.
+        stderr = DEVNULL if args[0] == "-T" else INHERIT
         if config_directory == DEFAULT_INSTANCE:
-            return Command([self.path] + list(args), stderr=INHERIT, unset_env=["MAIL_CONFIG"])
+            return Command([self.path] + list(args), stderr=stderr, unset_env=["MAIL_CONFIG"])
         argv = [self.path]
         if config_directory is not None:
             argv += ["-c", config_directory]
-        return Command(argv + list(args), stderr=INHERIT)
+        return Command(argv + list(args), stderr=stderr)
 
     def _missing(self, flags, names, config_directory):
         return [name for name in names if not self._known(flags, config_directory, name)]
@@ -72,7 +74,7 @@ class Postconf(object):
                 if key[0] == "read":
                     self._store(key[1], key[2], key[3], running.result())
                 else:
-                    self._lines[key[1]] = running.result().stdout
+                    self._lines[key[1]] = running.result()
                 return True
         return False
 
@@ -133,10 +135,22 @@ class Postconf(object):
 
     def lines(self, *args):
         """Output lines of ``postconf -T ...`` or ``postconf -m``."""
+        return self._lines_result(args).stdout.decode("utf-8", "surrogateescape").splitlines()
+
+    def succeeded(self, *args):
+        """Whether ``postconf ARGS`` (as for lines()) exited 0."""
+        return self._lines_result(args).returncode == 0
+
+    def _lines_result(self, args):
         if args not in self._lines and not self._wait_for(
                 lambda read: read[0] == "lines" and read[1] == args):
-            self._lines[args] = self.runner.run(self._command(args)).stdout
-        return self._lines[args].decode("utf-8", "surrogateescape").splitlines()
+            self._lines[args] = self.runner.run(self._command(args))
+        return self._lines[args]
+
+    def known(self, names):
+        """The names postconf -d knows (older Postfix lacks newer parameters)."""
+        command = Command([self.path, "-d"] + list(names), stderr=DEVNULL)
+        return set(parse(self.runner.run(command).stdout)) & set(names)
 
     def edit(self, settings):
         """One ``postconf -e`` with every "name = value" setting; its status."""

@@ -35,6 +35,21 @@ def _stdin_path():
     return None
 
 
+def _algorithms(postconf):
+    """rsa and ecdsa as Postfix supports them; None: no TLS support at all.
+
+    Postfix before 3.1 has no "postconf -T" (nor "postfix tls"): there the
+    TLS parameters that postconf -d knows tell (standalone mode, ours).
+    """
+    if postconf.succeeded("-T", "public-key-algorithms"):
+        return [line for line in postconf.lines("-T", "public-key-algorithms")
+                if line in ("rsa", "ecdsa")]
+    known = postconf.known(("smtpd_tls_cert_file", "smtpd_tls_eccert_file"))
+    if "smtpd_tls_cert_file" not in known:
+        return None
+    return ["rsa"] + (["ecdsa"] if "smtpd_tls_eccert_file" in known else [])
+
+
 def check(tls, reads=(), lines=()):
     """Run the start-up checks; returns a Setup, or None after a fatal message.
 
@@ -54,9 +69,8 @@ def check(tls, reads=(), lines=()):
     openssl_path = postconf.get("-x", "openssl_path", DEFAULT_INSTANCE)
     probes = tls.runner.start_all([openssl.version(openssl_path),
                                    openssl.sha256_check(openssl_path)])
-    algorithms = [line for line in postconf.lines("-T", "public-key-algorithms")
-                  if line in ("rsa", "ecdsa")]
-    if "ecdsa" in algorithms:
+    algorithms = _algorithms(postconf)
+    if algorithms and "ecdsa" in algorithms:
         probes += tls.runner.start_all([openssl.ecdsa_check(openssl_path)])
     results = [probe.result() for probe in probes]
     version_ok, digest = results[0].returncode == 0, results[1].stdout
@@ -69,7 +83,7 @@ def check(tls, reads=(), lines=()):
         return log.fatal(messages.NO_CONFIG_DIRECTORY.format(
             " ".join(tls.config_directory.split())))
     if not algorithms:
-        compiled = any(postconf.lines("-T", "compile-version"))
+        compiled = algorithms is not None and any(postconf.lines("-T", "compile-version"))
         mail_version = postconf.get("-d", "mail_version")
         if not compiled:
             return log.fatal(messages.NO_TLS.format(mail_version))

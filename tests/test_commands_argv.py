@@ -503,3 +503,45 @@ def test_postfix_without_tls_is_fatal(host):
              host.log("fatal", messages.NO_TLS.format("3.7.11"))]
     assert host.run("output-server-csr", "-k", "/x") == 1
     assert host.calls() == calls
+
+
+# ----- Postfix before 3.1: no postconf -T
+
+NULL_SHA256 = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
+
+def test_postfix_older_than_3_1_is_judged_by_its_tls_parameters(host):
+    calls = [host.read("-n", server_settings()),
+             host.read("-x", {"openssl_path": OPENSSL}),
+             host.register([host.postconf, "-T", "public-key-algorithms"], returncode=1),
+             host.openssl("version", stdout=b"OpenSSL 1.0.2k-fips  26 Jan 2017\n"),
+             host.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256),
+             host.read("-d", {"smtpd_tls_cert_file": "", "smtpd_tls_eccert_file": ""}),
+             host.openssl("ecparam", "-name", "secp256r1")]
+    assert host.run("all-default-server") == 0
+    assert host.calls() == calls
+
+
+def test_postfix_older_than_2_6_has_rsa_only(host):
+    calls = [host.read("-x", {"myhostname": "mail.example.com"}),
+             host.read("-x", {"openssl_path": OPENSSL}),
+             host.register([host.postconf, "-T", "public-key-algorithms"], returncode=1),
+             host.openssl("version"),
+             host.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256),
+             host.read("-d", {"smtpd_tls_cert_file": "", "smtpd_tls_eccert_file": None}),
+             host.log("fatal", messages.UNSUPPORTED_PUBLIC.format("ecdsa"))]
+    assert host.run("new-server-key", "-a", "ecdsa") == 1
+    assert host.calls() == calls
+
+
+def test_postfix_older_than_3_1_without_tls(host):
+    calls = [host.read("-n", client_settings()),
+             host.read("-x", {"openssl_path": OPENSSL}),
+             host.register([host.postconf, "-T", "public-key-algorithms"], returncode=1),
+             host.openssl("version"),
+             host.openssl("dgst", "-binary", "-sha256"),
+             host.read("-d", {"smtpd_tls_cert_file": None, "smtpd_tls_eccert_file": None}),
+             host.read("-d", {"mail_version": "2.5.6"}),
+             host.log("fatal", messages.NO_TLS.format("2.5.6"))]
+    assert host.run("all-default-client") == 1
+    assert host.calls() == calls
