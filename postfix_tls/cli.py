@@ -196,3 +196,19 @@ def main(argv=None):
         return messages.EXIT_FAIL
     finally:
         sys.stdout.flush()
+
+
+def run():
+    """Entry point: main(), then exit without tearing the interpreter down.
+
+    Every child has been waited for and only stdout and stderr are open,
+    so after flushing them there is nothing left to finalise; skipping it
+    saves about 5 ms of a run that upstream's shell finishes in 0.1 s.
+    """
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = status or messages.EXIT_FAIL
+    os._exit(status)

@@ -21,11 +21,9 @@ _TEMPLATE = '''#!{python}
 {mark}
 """postfix-tls: run by postfix(1) for "postfix tls"; the original is {kept}."""
 
-import sys
+from postfix_tls.cli import run
 
-from postfix_tls.cli import main
-
-sys.exit(main())
+run()
 '''
 
 

@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import UPSTREAM, write_main_cf
+
 from postfix_tls import __version__, dropin
 
 ORIGINAL = "#!/bin/sh\necho upstream\n"
