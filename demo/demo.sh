@@ -23,7 +23,14 @@ echo
 echo "\$ postconf -c $scratch -n"
 postconf -c "$scratch" -n
 run output-server-tlsa
+state() { (cd "$scratch" && ls -l --time-style=+%s && md5sum *); }
+before=$(state)
 run --dry-run --trace new-server-cert mail.example.com smtp.example.com
 echo
-echo "The dry run changed nothing:"
+if [ "$(state)" = "$before" ]; then
+    echo "The dry run changed nothing in $scratch (names, modes, times, contents):"
+else
+    echo "The dry run changed $scratch!" >&2
+    exit 1
+fi
 ls -l "$scratch"

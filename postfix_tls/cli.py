@@ -105,7 +105,8 @@ def _standalone_environment(runner, postconf, config_directory, env):
     if not os.path.isdir(config_directory):
         early_log.fatal(messages.NO_CONFIG_DIRECTORY.format(config_directory))
         return False
-    env["MAIL_CONFIG"] = config_directory
+    # As postfix(1) would: the trace shows it, so that its lines can be pasted.
+    runner.export("MAIL_CONFIG", config_directory)
     names = ("command_directory", "daemon_directory", "data_directory", "syslog_name")
     values = postconf.read("-x", names)
     if not values["command_directory"]:
@@ -114,8 +115,8 @@ def _standalone_environment(runner, postconf, config_directory, env):
     env.update(config_directory=config_directory,
                command_directory=values["command_directory"],
                daemon_directory=values["daemon_directory"],
-               data_directory=values["data_directory"],
-               MAIL_LOGTAG=values["syslog_name"] or tag)
+               data_directory=values["data_directory"])
+    runner.export("MAIL_LOGTAG", values["syslog_name"] or tag)
     return True
 
 

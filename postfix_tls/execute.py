@@ -153,6 +153,13 @@ class Runner(object):
             self.trace_json.write(json.dumps(record) + "\n")
         self.trace_json.flush()
 
+    def export(self, name, value):
+        """Set name in the children's environment, and say so in the trace."""
+        self.env[name] = value
+        if self.trace is not None:
+            self.trace.write(_printable("+ export %s=%s\n" % (name, _quote(value))))
+            self.trace.flush()
+
     def note(self, action, path, mode=None, dry_run=False):
         """Record a file change made in Python (trace only)."""
         if self.trace is not None:

@@ -298,3 +298,17 @@ def test_version_and_help(tmp_path):
 
 def test_stamp_pattern_matches_our_file_names():
     assert STAMP.search("key-20261124-101500.pem")
+
+
+def test_standalone_trace_says_which_configuration_its_commands_read(make_config):
+    directory = make_config()
+    status, out, err = run(["-c", directory, "--trace", "all-default-server"], standalone_env())
+    assert status == 0, err
+    lines = err.splitlines()
+    assert lines[0] == "+ export MAIL_CONFIG=" + directory
+    assert "+ export MAIL_LOGTAG=postfix" in lines
+    # Pasted into sh, the traced read answers as it did for us.
+    read = [line[2:] for line in lines if line.startswith("+ /usr/sbin/postconf -n ")][0]
+    pasted = subprocess.run(["sh", "-c", "export MAIL_CONFIG=%s; %s" % (directory, read)],
+                            stdout=subprocess.PIPE, universal_newlines=True)
+    assert pasted.returncode == 0
