@@ -393,51 +393,45 @@ class Runner(object):
 
 
 class Running(object):
-    """A command started by :meth:`Runner.start_all`; result() waits for it."""
+    """A started command; result() waits for it (see :meth:`Runner.start_all`)."""
 
     def __init__(self, runner, command, processes):
         self.runner = runner
         self.command = command
-        self.processes = processes
+        self.processes = processes  # None: not started (dry run)
         self.started = time.time()
         self._result = None
 
     def result(self):
         if self._result is None:
-            runner, command = self.runner, self.command
-            if self.processes is None:  # dry run: run it now
-                self._result = runner.run(command)
-            elif isinstance(self.processes, Result):
-                runner._trace_end((command,), [127], time.time() - self.started, False)
-                self._result = self.processes
+            if self.processes is None:  # dry run: run it now, if it only reads
+                self._result = self.runner.run(self.command)
             else:
-                returncodes, output = runner._finish((command,), self.processes, command.stdin)
-                runner._trace_end((command,), returncodes, time.time() - self.started, False)
-                self._result = Result(returncodes[0], output, False)
+                self._result = self._wait(self.command, self.command.stdin)
         return self._result
 
-
-class Pending(object):
-    """A started command waiting for its stdin (see :meth:`Runner.start`)."""
-
-    def __init__(self, runner, command, processes):
-        self.runner = runner
-        self.command = command
-        self.processes = processes
-        self.started = time.time()
-
-    def finish(self, stdin_text):
-        """Write stdin_text (None: nothing) and wait; returns a Result."""
+    def _wait(self, command, stdin_text):
         runner = self.runner
-        command = self.command._replace(stdin=stdin_text or "")
-        dry_run = self.processes is None
-        runner._trace_start((command,), dry_run)
-        if dry_run:
-            runner._trace_end((command,), [None], 0.0, True)
-            return Result(0, b"", True)
-        if isinstance(self.processes, Result):
+        if isinstance(self.processes, Result):  # it could not be started
             runner._trace_end((command,), [127], time.time() - self.started, False)
             return self.processes
-        returncodes, output = runner._finish((command,), self.processes, stdin_text or "")
+        returncodes, output = runner._finish((command,), self.processes, stdin_text)
         runner._trace_end((command,), returncodes, time.time() - self.started, False)
         return Result(returncodes[0], output, False)
+
+
+class Pending(Running):
+    """A started command waiting for its stdin (see :meth:`Runner.start`)."""
+
+    def finish(self, stdin_text):
+        """Write stdin_text (None: nothing) and wait; returns a Result.
+
+        Traced now, when its input is known, rather than when it started.
+        """
+        command = self.command._replace(stdin=stdin_text or "")
+        dry_run = self.processes is None
+        self.runner._trace_start((command,), dry_run)
+        if dry_run:
+            self.runner._trace_end((command,), [None], 0.0, True)
+            return Result(0, b"", True)
+        return self._wait(command, stdin_text or "")
