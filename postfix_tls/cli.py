@@ -177,7 +177,7 @@ def main(argv=None):
         text = messages.NO_COMMAND_DIRECTORY.format(command_directory)
         argv = ["postlog", "-p", "fatal", "-t", "%s/%s" % (logtag, messages.PROGRAM), text]
         if runner.run(Command(argv, stdout=INHERIT, changes=True)).returncode not in (0, 1):
-            fallback_fatal(logtag, text)
+            fallback_fatal(text)
         return messages.EXIT_FAIL
     postconf.path = os.path.join(command_directory, "postconf")
     log = Logger(runner, os.path.join(command_directory, "postlog"), logtag)

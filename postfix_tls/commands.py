@@ -149,11 +149,13 @@ def copy_key(tls, algorithm, oldkey, newkey):
     if key is None:
         tls.fail(messages.COPY_KEY_FAILED.format(oldkey, newkey))
     pem, key_type = key
+    # Upstream writes the copy, then checks and removes it; checked first,
+    # nothing is written that would be removed again.
+    if key_type.algorithm != algorithm:
+        tls.fail(messages.KEY_ALGORITHM_MISMATCH.format(key_type.algorithm, oldkey, algorithm))
     if not _create_key_file(tls, newkey, pem):
         tls.fail(messages.KEY_EXISTS.format(newkey))
     tls.runner.plan_file(newkey, key_type.command)
-    if key_type.algorithm != algorithm:
-        tls.fail(messages.KEY_ALGORITHM_MISMATCH.format(key_type.algorithm, oldkey, algorithm))
 
 
 def _create_key_file(tls, path, data):

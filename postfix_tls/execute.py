@@ -319,10 +319,6 @@ class Runner(object):
             running.append(Running(self, command, self._start((command,))))
         return running
 
-    def run_all(self, commands):
-        """Run independent commands at the same time; Results in order."""
-        return [running.result() for running in self.start_all(commands)]
-
     def start(self, command):
         """Start a command whose stdin is written later, by :meth:`Pending.finish`.
 

@@ -95,8 +95,8 @@ class PendingBlock(object):
             self.finish(())
 
 
-def fallback_fatal(tag, text):
-    """upstream's last resort when no postlog runs: stderr, then sleep 1."""
+def fallback_fatal(text):
+    """Upstream's last resort when no postlog runs: stderr, then sleep 1."""
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
     time.sleep(1)

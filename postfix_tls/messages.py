@@ -100,7 +100,6 @@ BAD_OPERAND = "invalid argument: {}: not valid UTF-8 text, or contains a NUL or 
 NOT_A_FILE = "no such file, or not a regular file: {}"
 CANNOT_CREATE = "cannot create {}: {}"
 POSTCONF_EDIT_FAILED = "error updating {}/main.cf: postconf -e failed"
-COMMAND_FAILED = "cannot run {}: {}"
 INTERRUPTED = "interrupted by signal {} while running: {}"
 STANDALONE_NO_POSTCONF = "no postconf(1) command found on PATH or in /usr/sbin"
 STANDALONE_BAD_CONFIG = "cannot read the Postfix configuration in {}"
