@@ -5,6 +5,7 @@ Start-up (every subcommand): postconf reads run at the same time (the
 subcommand's own reads with them), then the openssl probes.
 """
 
+import json
 import os
 
 import pytest
@@ -460,6 +461,42 @@ def test_output_server_tlsa_with_nothing_configured(host):
     expected.append(host.log("fatal", messages.NO_USABLE_KEYFILES))
     assert host.run("output-server-tlsa", "-h", "mx.example.net") == 1
     assert host.calls() == expected
+
+
+# ----- the trace is what ran
+
+TRACED = [
+    ("all-default-client", test_all_default_client_treats_an_empty_value_as_default),
+    ("enable-client", test_enable_client_edits_main_cf_once_and_starts_postlog_first),
+    ("enable-server", test_enable_server_creates_key_and_cert_then_deploys),
+    ("new-server-key", test_new_server_key_logs_how_to_deploy),
+    ("new-server-cert", test_new_server_cert_copies_the_configured_key),
+    ("deploy-server-cert", test_deploy_server_cert_checks_then_deploys_relative_names),
+    ("output-server-csr", test_output_server_csr_for_the_configured_key),
+    ("output-server-tlsa", None),
+    ("all-default-server", test_all_default_server_reads_every_setting_in_one_postconf),
+]
+
+
+@pytest.mark.parametrize("name, scenario", TRACED, ids=[name for name, _ in TRACED])
+def test_trace_json_argv_equal_what_pytest_subprocess_recorded(name, scenario, host,
+                                                               monkeypatch, tmp_path, capsys):
+    """Each subcommand's scenario above, run with --trace-json: same argv list."""
+    trace = str(tmp_path / "trace.json")
+    run = host.run
+    monkeypatch.setattr(host, "run", lambda *args: run("--trace-json", trace, *args))
+    if scenario is None:
+        test_output_server_tlsa_prints_a_record_per_configured_key(host, capsys)
+    elif "capsys" in scenario.__code__.co_varnames[:scenario.__code__.co_argcount]:
+        scenario(host, capsys)
+    else:
+        scenario(host)
+    with open(trace) as stream:
+        records = [json.loads(line) for line in stream]
+    # Records are written as commands end: those started together (the
+    # first reads, the probes) may end in another order than they started.
+    assert sorted(record["argv"] for record in records if "argv" in record) == \
+        sorted(host.calls())
 
 
 # ----- the command line
