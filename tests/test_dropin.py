@@ -112,3 +112,19 @@ def test_postfix_tls_through_postfix_reaches_the_dropin(tmp_path, make_config):
                    check=True)
     assert read(str(daemon / "postfix-tls-script")) == read(UPSTREAM)
     assert postfix_tls("--version")[0] == 1
+
+
+def test_make_install_into_a_virtualenv(tmp_path):
+    """make install VIRTUALENV=...: the package, the command, the manual page."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    venv, man = tmp_path / "venv", tmp_path / "man"
+    result = subprocess.run(["make", "-C", repo, "install", "VIRTUALENV=%s" % venv,
+                             "PYTHON3=%s" % sys.executable, "MANPAGE_DIRECTORY=%s" % man],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+    assert result.returncode == 0, result.stdout
+    version = subprocess.run([str(venv / "bin" / "postfix-tls"), "--version"],
+                             stdout=subprocess.PIPE, universal_newlines=True)
+    assert version.stdout == "postfix-tls %s\n" % __version__
+    assert (man / "man1" / "postfix-tls-python.1").is_file()
+    assert not (man / "man1" / "postfix-tls.1").exists()
