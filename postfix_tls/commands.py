@@ -184,7 +184,8 @@ def create_cert(tls, algorithm, keyfile, certfile, hostnames):
     if tls.is_readable(certfile):
         tls.runner.discard(keyfile)
         tls.fail(messages.CERT_EXISTS.format(certfile))
-    command = openssl.self_signed_cert(tls.openssl, algorithm, keyfile, certfile, hostnames)
+    command = openssl.self_signed_cert(tls.openssl, algorithm, keyfile, certfile, hostnames,
+                                       tls.stdin_path)
     if tls.runner.run(command).returncode:
         tls.runner.discard(certfile, keyfile)
         tls.fail(messages.CERT_GENERATION_FAILED)
@@ -402,7 +403,8 @@ def output_server_csr(tls, options, operands):
     # Upstream maps the key file name once more, and $myhostname is the default.
     keyfile = set_keyfile(tls, keyfile)
     names = resolve_hostnames(tls, operands)
-    return tls.runner.run(openssl.csr(tls.openssl, keyfile, names)).returncode and 1
+    command = openssl.csr(tls.openssl, keyfile, names, tls.stdin_path)
+    return tls.runner.run(command).returncode and 1
 
 
 def output_server_tlsa(tls, options, operands):

@@ -25,9 +25,6 @@ KEY_TYPES = (
 DIGEST_TYPES = ("ec", "rsa")
 KEY_TYPE_OF = {"rsa": "rsa", "ecdsa": "ec"}
 
-# Where openssl reads the configuration text we write to its stdin.
-STDIN_PATH = "/dev/stdin"
-
 
 def version(openssl):
     # Upstream discards the output; a dry run reads it (see ec_reads_rsa).
@@ -101,8 +98,11 @@ def _alt_names(hostnames):
     return ["DNS.%d = %s" % (number, name) for number, name in enumerate(hostnames, 1)]
 
 
-def self_signed_cert(openssl, algorithm, keyfile, certfile, hostnames):
-    """A ~100-year self-signed certificate for hostnames[0] and all as SANs."""
+def self_signed_cert(openssl, algorithm, keyfile, certfile, hostnames, stdin_path):
+    """A ~100-year self-signed certificate for hostnames[0] and all as SANs.
+
+    openssl reads the configuration text at stdin_path (/dev/stdin, or else
+    /dev/fd/0), where we write it."""
     config = [
         "default_md = sha256",
         "x509_extensions = v3",
@@ -116,13 +116,13 @@ def self_signed_cert(openssl, algorithm, keyfile, certfile, hostnames):
         "subjectAltName = @alts",
         "[alts]",
     ] + _alt_names(hostnames)
-    argv = [openssl, "req", "-x509", "-config", STDIN_PATH, "-new", "-key", keyfile,
+    argv = [openssl, "req", "-x509", "-config", stdin_path, "-new", "-key", keyfile,
             "-subj", "/CN=" + hostnames[0], "-days", "36525", "-out", certfile]
     return Command(argv, stdin="\n".join(config) + "\n", stdout=INHERIT, changes=True,
                    reads=[keyfile], creates=[certfile], key_type=KEY_TYPE_OF[algorithm])
 
 
-def csr(openssl, keyfile, hostnames):
+def csr(openssl, keyfile, hostnames, stdin_path):
     """A CSR on stdout for keyfile, with hostnames as SANs and an empty subject."""
     config = [
         "default_md = sha256",
@@ -136,7 +136,7 @@ def csr(openssl, keyfile, hostnames):
         "subjectAltName = @alts",
         "[alts]",
     ] + _alt_names(hostnames)
-    argv = [openssl, "req", "-config", STDIN_PATH, "-new", "-key", keyfile, "-subj", "/"]
+    argv = [openssl, "req", "-config", stdin_path, "-new", "-key", keyfile, "-subj", "/"]
     return Command(argv, stdin="\n".join(config) + "\n", stdout=INHERIT, reads=[keyfile])
 
 

@@ -420,6 +420,21 @@ def test_output_server_csr_for_the_configured_key(host):
         "DNS.1 = mail.example.com")
 
 
+def test_output_server_csr_uses_dev_fd_0_without_dev_stdin(host, monkeypatch):
+    from postfix_tls import startup
+
+    real_lexists = os.path.lexists
+    monkeypatch.setattr(startup.os.path, "lexists",
+                        lambda path: path != "/dev/stdin" and real_lexists(path))
+    keyfile = write(os.path.join(host.config_directory, "key.pem"))
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
+                                            "smtpd_tls_eckey_file": None})])
+    expected.append(host.register([OPENSSL, "req", "-config", "/dev/fd/0", "-new", "-key",
+                                   keyfile, "-subj", "/"]))
+    assert host.run("output-server-csr", "mx.example.net") == 0
+    assert host.calls() == expected
+
+
 def test_output_server_csr_reads_myhostname_apart_when_main_cf_does_not_set_it(host):
     keyfile = write(os.path.join(host.config_directory, "key.pem"))
     # -nx leaves an unset myhostname out; -x then gives its default.
