@@ -29,6 +29,9 @@ deps:
 	    apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl man-db strace >/dev/null; \
 	fi
+	@# Debian's own python3 has venv and ensurepip only with python3-venv.
+	@$(PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
