@@ -60,9 +60,6 @@ class Logger(object):
         """
         return PendingBlock(self, level, self.runner.start(self._command(level, stdin="")))
 
-    def info(self, lines):
-        self.block("info", lines)
-
     def warn(self, lines):
         self.block("warn", lines)
 
@@ -70,7 +67,10 @@ class Logger(object):
         self.message("error", text)
 
     def fatal(self, text):
-        """Log text as fatal; postlog -p fatal sleeps 1 s by design."""
+        """Log text as fatal; postlog -p fatal sleeps 1 s by design.
+
+        (Info blocks go through start_block: every one is started early.)
+        """
         self.message("fatal", text)
 
 
