@@ -140,7 +140,19 @@ SCENARIOS = [
                                                           "-h", "x"], files=RSA_FILES),
     scenario("output-server-tlsa-algorithm-names", ["output-server-tlsa", "ecdsa", "rsa"],
              RSA_CONFIGURED + EC_CONFIGURED, RSA_FILES + EC_FILES),
-    # the command itself
+    # upstream quirks: relative key paths in main.cf are taken from the
+    # command directory (upstream cd's there); an empty -h is $myhostname
+    scenario("output-server-csr-relative-configured-key", ["output-server-csr"],
+             ["smtpd_tls_key_file = key.pem"], RSA_FILES),
+    scenario("output-server-tlsa-relative-configured-key", ["output-server-tlsa"],
+             ["smtpd_tls_key_file = key.pem"], RSA_FILES),
+    scenario("new-server-cert-relative-configured-key", ["new-server-cert"],
+             ["smtpd_tls_key_file = key.pem"], RSA_FILES),
+    scenario("output-server-tlsa-empty-h", ["output-server-tlsa", "-h", "", "key.pem"],
+             files=RSA_FILES),
+    scenario("enable-client-configured-egd", ["enable-client"],
+             ["tls_random_source = egd:/var/run/egd-pool"]),
+        # the command itself
     scenario("unknown-subcommand", ["bogus"]),
     scenario("no-subcommand", []),
     scenario("empty-subcommand", [""]),
