@@ -403,6 +403,8 @@ class Running(object):
             if self.processes is None:  # dry run: run it now, if it only reads
                 self._result = self.runner.run(self.command)
             else:
+                # Named by an interrupt message while we wait for it.
+                self.runner.running_text = " ".join(self.command.argv)
                 self._result = self._wait(self.command, self.command.stdin)
         return self._result
 

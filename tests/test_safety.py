@@ -167,6 +167,26 @@ def test_signal_during_key_generation_removes_what_was_made(signum, make_config,
     assert snapshot(directory) == before
 
 
+def test_signal_during_start_up_probes_names_the_probe(make_config, tmp_path):
+    # The probes are started together; the message names the one waited for.
+    script = 'case "$1" in version) touch %s/started; exec sleep 30;; esac' % tmp_path
+    directory = make_config()
+    before = snapshot(directory)
+    env = env_with(directory, openssl_wrapper(tmp_path, script),
+                   command_directory=echoing_postlog(tmp_path))
+    process = subprocess.Popen(ours_argv(["enable-server"]), env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 30
+    while not os.path.exists(str(tmp_path / "started")) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # let it reach the wait
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert b"interrupted by signal SIGTERM while running: openssl version\n" in output
+    assert snapshot(directory) == before
+
+
 # ----- concurrent runs in the same second
 
 def test_concurrent_runs_never_share_a_key_file(make_config):
