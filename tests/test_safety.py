@@ -143,13 +143,9 @@ def echoing_postlog(tmp_path):
     return str(sbin)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_during_key_generation_removes_what_was_made(signum, make_config, tmp_path):
-    # genrsa writes part of the key, then hangs until it is killed.
-    script = ('case "$1" in genrsa) while [ "$1" != -out ]; do shift; done; '
-              'echo partial > "$2"; touch %s/started; exec sleep 30;; esac' % tmp_path)
-    directory = make_config()
-    before = snapshot(directory)
+def signal_while_openssl_hangs(tmp_path, directory, script, signum, while_hanging=None):
+    """Run enable-server with an openssl that runs script first (which
+    touches tmp_path/started, then hangs); signal it then: (status, output)."""
     env = env_with(directory, openssl_wrapper(tmp_path, script),
                    command_directory=echoing_postlog(tmp_path))
     process = subprocess.Popen(ours_argv(["enable-server"]), env=env, stdout=subprocess.PIPE,
@@ -157,11 +153,28 @@ def test_signal_during_key_generation_removes_what_was_made(signum, make_config,
     deadline = time.time() + 30
     while not os.path.exists(str(tmp_path / "started")) and time.time() < deadline:
         time.sleep(0.05)
-    assert pem_files(directory), "the key file should exist while openssl runs"
+    if while_hanging is not None:
+        while_hanging()
     process.send_signal(signum)
     output, _ = process.communicate(timeout=30)
+    return process.returncode, output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_during_key_generation_removes_what_was_made(signum, make_config, tmp_path):
+    # genrsa writes part of the key, then hangs until it is killed.
+    script = ('case "$1" in genrsa) while [ "$1" != -out ]; do shift; done; '
+              'echo partial > "$2"; touch %s/started; exec sleep 30;; esac' % tmp_path)
+    directory = make_config()
+    before = snapshot(directory)
+
+    def key_file_exists():
+        assert pem_files(directory), "the key file should exist while openssl runs"
+
+    status, output = signal_while_openssl_hangs(tmp_path, directory, script, signum,
+                                                key_file_exists)
     name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
-    assert process.returncode == 1
+    assert status == 1
     assert ("interrupted by signal %s while running: openssl genrsa -out %s/key-"
             % (name, directory)).encode() in output
     assert snapshot(directory) == before
@@ -172,17 +185,9 @@ def test_signal_during_start_up_probes_names_the_probe(make_config, tmp_path):
     script = 'case "$1" in version) touch %s/started; exec sleep 30;; esac' % tmp_path
     directory = make_config()
     before = snapshot(directory)
-    env = env_with(directory, openssl_wrapper(tmp_path, script),
-                   command_directory=echoing_postlog(tmp_path))
-    process = subprocess.Popen(ours_argv(["enable-server"]), env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 30
-    while not os.path.exists(str(tmp_path / "started")) and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)  # let it reach the wait
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
-    assert process.returncode == 1
+    status, output = signal_while_openssl_hangs(tmp_path, directory, script, signal.SIGTERM,
+                                                lambda: time.sleep(0.2))  # reach the wait
+    assert status == 1
     assert b"interrupted by signal SIGTERM while running: openssl version\n" in output
     assert snapshot(directory) == before
 
