@@ -62,21 +62,18 @@ def check(tls, reads=(), lines=()):
     if x_names:
         reads.append(("-x", x_names))
     # "The value from the default instance is used for all instances."
-    # The probes wait for these two: start them first.
-    postconf.prefetch([("-x", ("openssl_path",), DEFAULT_INSTANCE)],
-                      [("-T", "public-key-algorithms")])
-    postconf.prefetch(reads, lines)
+    reads.append(("-x", ("openssl_path",), DEFAULT_INSTANCE))
+    postconf.prefetch(reads, [("-T", "public-key-algorithms")] + list(lines))
 
-    # The probes start together, in upstream's order, once both are known.
+    # Each probe starts as soon as what it needs is known.
     openssl_path = postconf.get("-x", "openssl_path", DEFAULT_INSTANCE)
+    probes = tls.runner.start_all([openssl.version(openssl_path),
+                                   openssl.sha256_check(openssl_path)])
     algorithms = _algorithms(postconf)
-    probe_ecdsa = bool(algorithms and "ecdsa" in algorithms)
-    probes = tls.runner.start_all(
-        [openssl.version(openssl_path)]
-        + ([openssl.ecdsa_check(openssl_path)] if probe_ecdsa else [])
-        + [openssl.sha256_check(openssl_path)])
+    if algorithms and "ecdsa" in algorithms:
+        probes += tls.runner.start_all([openssl.ecdsa_check(openssl_path)])
     results = [probe.result() for probe in probes]
-    version_ok, digest = results[0].returncode == 0, results[-1].stdout
+    version_ok, digest = results[0].returncode == 0, results[1].stdout
     tls.runner.ec_reads_rsa = openssl.ec_reads_rsa(results[0].stdout)
 
     if not version_ok:
@@ -91,8 +88,8 @@ def check(tls, reads=(), lines=()):
         if not compiled:
             return log.fatal(messages.NO_TLS.format(mail_version))
         return log.fatal(messages.NO_RSA_OR_ECDSA.format(mail_version))
-    ecdsa = probe_ecdsa
-    if ecdsa and results[1].returncode != 0:
+    ecdsa = "ecdsa" in algorithms
+    if ecdsa and results[2].returncode != 0:
         log.warn(line.format(openssl=openssl_path, path=tls.env.get("PATH", ""))
                  for line in messages.NO_ECDSA_IN_OPENSSL)
         ecdsa = False

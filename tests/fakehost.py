@@ -97,19 +97,18 @@ class FakeHost(object):
                 # The -x names are asked with the instance's -nx read.
                 reads[index] = (flags, dict(list(values.items()) + list(x_values.items())))
                 x_values = {}
-        # First what the openssl probes wait for: the default instance's
-        # openssl_path (postconf without MAIL_CONFIG) and the algorithms.
-        calls = [self.read("-x", {"openssl_path": OPENSSL}),
-                 self.lines(["-T", "public-key-algorithms"], algorithms)]
-        calls += [self.read(flags, values) for flags, values in reads]
+        calls = [self.read(flags, values) for flags, values in reads]
         if x_values:
             calls.append(self.read("-x", x_values))
+        # The default instance's openssl_path: postconf without MAIL_CONFIG.
+        calls.append(self.read("-x", {"openssl_path": OPENSSL}))
+        calls.append(self.lines(["-T", "public-key-algorithms"], algorithms))
         calls += [self.lines(args, output) for args, output in lines]
         calls.append(self.openssl("version", stdout=b"OpenSSL 3.0.22 25 Aug 2026\n"))
+        calls.append(self.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256))
         if "ecdsa" in algorithms:
             calls.append(self.openssl("ecparam", "-name", "secp256r1",
                                       returncode=0 if ecdsa_ok else 1))
-        calls.append(self.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256))
         return calls
 
     def run(self, *args):
