@@ -75,7 +75,7 @@ test-matrix: deps
 # Ours runs from a normal (not editable) install, as on a production host.
 bench: deps venv
 	$(PYTHON3) -m venv .venv-bench
-	.venv-bench/bin/python -m pip install -q --no-deps --force-reinstall .
+	.venv-bench/bin/python -m pip install -q --force-reinstall .
 	$(PYTHON) bench/bench.py --python .venv-bench/bin/python
 
 demo: deps venv

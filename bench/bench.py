@@ -25,6 +25,7 @@ REPO = os.path.dirname(HERE)
 UPSTREAM = "/usr/lib/postfix/sbin/postfix-tls-script"
 OURS = os.path.join(REPO, "scripts", "postfix-tls-script")
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+PATH = "/bin:/usr/bin:/sbin:/usr/sbin"  # as postfix(1) sets it
 
 RSA = [("key.pem", "rsa.key"), ("cert.pem", "rsa.crt")]
 EC = [("eckey.pem", "ec.key"), ("eccert.pem", "ec.crt")]
@@ -93,7 +94,7 @@ def make_config(root, keys, main_cf, files):
 
 def environment(directory):
     return {"LANG": "C", "MAIL_CONFIG": directory, "MAIL_LOGTAG": "postfix",
-            "PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "command_directory": "/usr/sbin",
+            "PATH": PATH, "command_directory": "/usr/sbin",
             "config_directory": directory, "daemon_directory": "/usr/lib/postfix/sbin",
             "data_directory": "/var/lib/postfix", "queue_directory": "/var/spool/postfix"}
 
@@ -202,6 +203,13 @@ def main():
     lines += ["", "Targets (issue #4): ratio at most 1.0 (deploy-server-cert 0.3, "
               "enable-server -a ecdsa 0.5); processes at most half of upstream's; peak RSS "
               "at most %g MiB; both sides exit with the same status." % MEMORY_TARGET]
+    floor = python_floor(options.python)
+    lines += ["", "Python's own start-up, before ours runs anything (median of %d runs of "
+              "`python -c ...`): `pass` %.0f ms; `import subprocess`, which the runner needs, "
+              "%.0f ms; `import plumbum` %s."
+              % (FLOOR_RUNS, floor["pass"], floor["import subprocess"],
+                 "%.0f ms" % floor["import plumbum"] if floor["import plumbum"] else
+                 "(not installed)")]
     text = "\n".join(lines) + "\n"
     if not options.only:
         with open(options.output, "w") as stream:
@@ -221,6 +229,25 @@ def verdict(name, upstream, ours, ratio, p_up, p_ours, memory, statuses):
     if len(set(status for _side, status in statuses)) != 1:
         missed.append("exit status %s" % statuses)
     return "missed: " + ", ".join(missed) if missed else "met"
+
+
+FLOOR_RUNS = 21
+
+
+def python_floor(python):
+    """Median ms of python -c CODE for the start-up costs the table depends on."""
+    floor = {}
+    for code in ("pass", "import subprocess", "import plumbum"):
+        times = []
+        for _ in range(FLOOR_RUNS):
+            started = time.perf_counter()
+            status = subprocess.run([python, "-c", code], env={"LANG": "C", "PATH": PATH},
+                                    stderr=subprocess.DEVNULL).returncode
+            times.append(time.perf_counter() - started)
+            if status:
+                break
+        floor[code] = None if status else statistics.median(times) * 1000
+    return floor
 
 
 def postfix_version():
