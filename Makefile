@@ -72,11 +72,18 @@ test-matrix: deps
 	    .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(MATRIX_TESTS); \
 	done
 
-# Ours runs from a normal (not editable) install, as on a production host.
+# Ours runs from a normal (not editable) install, as on a production host:
+# with Debian's own python3 (what a Debian mail server runs), and with
+# $(PYTHON3) when that is another interpreter.
+SYSTEM_PYTHON3 ?= /usr/bin/python3
 bench: deps venv
+	@$(SYSTEM_PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+	$(SYSTEM_PYTHON3) -m venv .venv-bench-system
+	.venv-bench-system/bin/python -m pip install -q --force-reinstall .
 	$(PYTHON3) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install -q --force-reinstall .
-	$(PYTHON) bench/bench.py --python .venv-bench/bin/python
+	$(PYTHON) bench/bench.py --python .venv-bench-system/bin/python --python .venv-bench/bin/python
 
 demo: deps venv
 	PYTHON=$(PYTHON) sh demo/demo.sh

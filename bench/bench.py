@@ -4,10 +4,11 @@ For each subcommand: one warm-up of each, then PAIRS runs of upstream and
 ours alternately (A B A B ...), each on a fresh scratch configuration, with
 the environment postfix(1) passes.  Then one run of each under
 ``strace -ff -e trace=execve`` to count the processes started, and one of
-ours reporting its own peak RSS.  Prints a table and writes it to
+ours reporting its own peak RSS.  All of it for each interpreter given
+(--python, repeated).  Prints a table per interpreter and writes them to
 bench/results.md.  A benchmark, not a test: it never fails on a ratio.
 
-    python bench/bench.py [--pairs N] [--python PYTHON] [--only NAME]
+    python bench/bench.py [--pairs N] [--python PYTHON]... [--only NAME]
 """
 
 import argparse
@@ -135,63 +136,103 @@ def peak_memory(python, args, directory, root):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=11)
-    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--pairs", type=int, default=21)
+    parser.add_argument("--python", action="append",
+                        help="run ours with this interpreter (repeat for several); "
+                             "default: this one")
     parser.add_argument("--only", default=None)
     parser.add_argument("--output", default=os.path.join(HERE, "results.md"))
     options = parser.parse_args()
-    if os.sep in options.python:  # the runs start in /var/spool/postfix, as postfix(1)'s
-        options.python = os.path.abspath(options.python)
-    strace = shutil.which("strace") is not None
+    pythons = interpreters(options.python or [sys.executable])
 
     root = tempfile.mkdtemp(prefix="postfix-tls-bench-")
     keys = os.path.join(root, "keys")
     os.mkdir(keys)
     make_keys(keys)
-    rows = []
+    sections = []
     try:
-        for name, args, main_cf, files in SCENARIOS:
-            if options.only and options.only != name:
-                continue
-            sides = {"upstream": [UPSTREAM] + args, "ours": [options.python, OURS] + args}
-            times = {"upstream": [], "ours": []}
-            statuses = set()
-            for index in range(options.pairs + 1):
-                for side in ("upstream", "ours"):
-                    directory = make_config(root, keys, main_cf, files)
-                    seconds, status = timed(sides[side], directory)
-                    statuses.add((side, status))
-                    if index:  # the first pair warms the caches up
-                        times[side].append(seconds)
-                    shutil.rmtree(directory)
-            medians = dict((side, statistics.median(values)) for side, values in times.items())
-            processes = {}
-            for side in ("upstream", "ours"):
-                directory = make_config(root, keys, main_cf, files)
-                processes[side] = count_processes(sides[side], directory, root) if strace else 0
-            directory = make_config(root, keys, main_cf, files)
-            memory = peak_memory(options.python, args, directory, root)
-            rows.append((name, medians["upstream"], medians["ours"],
-                         medians["ours"] / medians["upstream"], processes["upstream"],
-                         processes["ours"], memory, sorted(statuses)))
-            print("%-24s upstream %.3f s  ours %.3f s  ratio %.2f  processes %d/%d  %.1f MiB"
-                  % rows[-1][:7], flush=True)
+        for python in pythons:
+            print("ours with %s (Python %s)" % (python, python_version(python)), flush=True)
+            rows = measure(python, options.pairs, options.only, keys, root)
+            sections.append(render(python, rows))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    python_version = subprocess.run(
-        [options.python, "-c", "import sys; print(sys.version.split()[0])"],
-        stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
     lines = [
         "# postfix-tls benchmark",
         "",
-        "Upstream `%s` (Postfix %s) against ours (Python %s), %d alternating pairs per "
-        "subcommand after a warm-up, fresh scratch configuration each run, the environment "
-        "postfix(1) passes; %s, %d cores, %s. Median wall time; processes started "
-        "(successful execve, strace -ff) including the script's own interpreter; peak RSS of our "
-        "Python process. Rerun: `make bench`."
-        % (UPSTREAM, postfix_version(), python_version, options.pairs, platform.machine(),
-           os.cpu_count(), time.strftime("%Y-%m-%d")),
+        "Upstream `%s` (Postfix %s) against ours, %d alternating pairs per subcommand after "
+        "a warm-up, fresh scratch configuration each run, the environment postfix(1) "
+        "passes; %s, %d cores, %s. Median wall time; processes started (successful execve, "
+        "strace -ff) including the script's own interpreter; peak RSS of our Python "
+        "process. Rerun: `make bench`."
+        % (UPSTREAM, postfix_version(), options.pairs, platform.machine(), os.cpu_count(),
+           time.strftime("%Y-%m-%d")),
+    ]
+    for section in sections:
+        lines += [""] + section
+    lines += ["", "Targets (issue #4): ratio at most 1.0 (deploy-server-cert 0.3, "
+              "enable-server -a ecdsa 0.5); processes at most half of upstream's; peak RSS "
+              "at most %g MiB; both sides exit with the same status." % MEMORY_TARGET]
+    text = "\n".join(lines) + "\n"
+    if not options.only:
+        with open(options.output, "w") as stream:
+            stream.write(text)
+    print()
+    print(text)
+
+
+def interpreters(pythons):
+    """Absolute paths (the runs start in /var/spool/postfix, as postfix(1)'s),
+    each interpreter once: two virtualenvs of the same python are one."""
+    chosen, seen = [], set()
+    for python in pythons:
+        if os.sep in python:
+            python = os.path.abspath(python)
+        real = os.path.realpath(shutil.which(python) or python)
+        if real not in seen:
+            seen.add(real)
+            chosen.append(python)
+    return chosen
+
+
+def measure(python, pairs, only, keys, root):
+    """A row per scenario: upstream and ours with python, side by side."""
+    strace = shutil.which("strace") is not None
+    rows = []
+    for name, args, main_cf, files in SCENARIOS:
+        if only and only != name:
+            continue
+        sides = {"upstream": [UPSTREAM] + args, "ours": [python, OURS] + args}
+        times = {"upstream": [], "ours": []}
+        statuses = set()
+        for index in range(pairs + 1):
+            for side in ("upstream", "ours"):
+                directory = make_config(root, keys, main_cf, files)
+                seconds, status = timed(sides[side], directory)
+                statuses.add((side, status))
+                if index:  # the first pair warms the caches up
+                    times[side].append(seconds)
+                shutil.rmtree(directory)
+        medians = dict((side, statistics.median(values)) for side, values in times.items())
+        processes = {}
+        for side in ("upstream", "ours"):
+            directory = make_config(root, keys, main_cf, files)
+            processes[side] = count_processes(sides[side], directory, root) if strace else 0
+        directory = make_config(root, keys, main_cf, files)
+        memory = peak_memory(python, args, directory, root)
+        rows.append((name, medians["upstream"], medians["ours"],
+                     medians["ours"] / medians["upstream"], processes["upstream"],
+                     processes["ours"], memory, sorted(statuses)))
+        print("%-24s upstream %.3f s  ours %.3f s  ratio %.2f  processes %d/%d  %.1f MiB"
+              % rows[-1][:7], flush=True)
+    return rows
+
+
+def render(python, rows):
+    base = os.path.realpath(python)
+    lines = [
+        "## Ours with Python %s (`%s`)" % (python_version(python), base),
         "",
         "| subcommand | upstream s | ours s | ratio | processes upstream | processes ours "
         "| our peak RSS MiB | targets |",
@@ -200,22 +241,19 @@ def main():
     for row in rows:
         lines.append("| %s | %.3f | %.3f | %.2f | %d | %d | %.1f | %s |"
                      % (row[:7] + (verdict(*row),)))
-    lines += ["", "Targets (issue #4): ratio at most 1.0 (deploy-server-cert 0.3, "
-              "enable-server -a ecdsa 0.5); processes at most half of upstream's; peak RSS "
-              "at most %g MiB; both sides exit with the same status." % MEMORY_TARGET]
-    floor = python_floor(options.python)
-    lines += ["", "Python's own start-up, before ours runs anything (median of %d runs of "
+    floor = python_floor(python)
+    lines += ["", "Its start-up, before ours runs anything (median of %d runs of "
               "`python -c ...`): `pass` %.0f ms; `import subprocess`, which the runner needs, "
               "%.0f ms; `import plumbum` %s."
               % (FLOOR_RUNS, floor["pass"], floor["import subprocess"],
                  "%.0f ms" % floor["import plumbum"] if floor["import plumbum"] else
                  "(not installed)")]
-    text = "\n".join(lines) + "\n"
-    if not options.only:
-        with open(options.output, "w") as stream:
-            stream.write(text)
-    print()
-    print(text)
+    return lines
+
+
+def python_version(python):
+    return subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
+                          stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
 
 
 def verdict(name, upstream, ours, ratio, p_up, p_ours, memory, statuses):
