@@ -130,7 +130,7 @@ def _open_trace_json(name):
     return open(name, "a")
 
 
-def main(argv=None):
+def main(argv=None, extra_help=""):
     args = sys.argv[1:] if argv is None else list(argv)
     env = dict(os.environ)
     postfix_mode = bool(env.get("daemon_directory"))
@@ -140,7 +140,7 @@ def main(argv=None):
         sys.stderr.write("postfix-tls: %s\n%s\n" % (error, messages.GLOBAL_USAGE))
         return messages.EXIT_FAIL
     if options.get("help"):
-        sys.stdout.write(_HELP)
+        sys.stdout.write(_HELP + extra_help)
         return messages.EXIT_OK
     if options.get("version"):
         sys.stdout.write("postfix-tls %s\n" % __version__)
@@ -199,14 +199,14 @@ def main(argv=None):
         sys.stdout.flush()
 
 
-def run():
+def run(extra_help=""):
     """Entry point: main(), then exit without tearing the interpreter down.
 
     Every child has been waited for and only stdout and stderr are open,
     so after flushing them there is nothing left to finalise; skipping it
     saves about 5 ms of a run that upstream's shell finishes in 0.1 s.
     """
-    status = main()
+    status = main(extra_help=extra_help)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -1,0 +1,136 @@
+"""make deb and make pyz: what they build, and the .pyz's drop-in.
+
+The releases themselves (install, upgrade, remove, purge on Debian 11 and
+13) are checked by ``make test-hosts`` (scripts/test_hosts.py).
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from postfix_tls import __version__, dropin
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+
+import build  # noqa: E402
+import test_hosts  # noqa: E402
+
+ORIGINAL = b"#!/bin/sh\necho upstream\n"
+
+
+def run(*argv, **kwargs):
+    return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def pyz(tmp_path_factory):
+    return build.build_pyz(str(tmp_path_factory.mktemp("dist")))
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory):
+    return build.build_deb(str(tmp_path_factory.mktemp("dist")))
+
+
+def test_pyz_runs_on_the_standard_library_alone(pyz, tmp_path):
+    # -I: no site-packages, no PYTHONPATH, no current directory.
+    result = run(sys.executable, "-I", pyz, "--version", cwd=str(tmp_path))
+    assert result.returncode == 0 and result.stdout == "postfix-tls %s\n" % __version__
+    result = run(sys.executable, "-I", pyz, "--help")
+    assert result.returncode == 0 and "--install-dropin" in result.stdout
+
+
+def test_pyz_dropin_needs_nothing_of_the_pyz_once_installed(pyz, tmp_path):
+    daemon = tmp_path / "daemon"
+    daemon.mkdir()
+    (daemon / "postfix-tls-script").write_bytes(ORIGINAL)
+    (daemon / "postfix-tls-script").chmod(0o750)
+    copy = tmp_path / "copy.pyz"
+    copy.write_bytes(open(pyz, "rb").read())
+    result = run(sys.executable, str(copy), "--install-dropin", str(daemon))
+    assert result.returncode == 0, result.stdout
+    assert "kept the original" in result.stdout
+    copy.unlink()
+    script = daemon / "postfix-tls-script"
+    assert dropin.is_ours(str(script))
+    assert os.stat(str(script)).st_mode & 0o7777 == 0o750
+    env = dict(os.environ, daemon_directory=str(daemon))
+    result = run(str(script), "--version", env=env, cwd="/")
+    assert result.stdout == "postfix-tls %s\n" % __version__
+    copy.write_bytes(open(pyz, "rb").read())
+    result = run(sys.executable, str(copy), "--uninstall-dropin", str(daemon))
+    assert result.returncode == 0 and "restored" in result.stdout
+    assert script.read_bytes() == ORIGINAL
+    assert os.stat(str(script)).st_mode & 0o7777 == 0o750
+    assert not (daemon / "postfix-tls-script.upstream").exists()
+
+
+def test_pyz_dropin_from_a_virtualenv_names_no_virtualenv(pyz, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    daemon = tmp_path / "daemon"
+    daemon.mkdir()
+    result = run(str(venv / "bin" / "python"), pyz, "--install-dropin", str(daemon))
+    assert result.returncode == 0, result.stdout
+    first_line = (daemon / "postfix-tls-script").read_bytes().split(b"\n")[0]
+    assert first_line == b"#!/usr/bin/env python3"
+
+
+def test_builds_are_reproducible(pyz, deb, tmp_path):
+    assert open(build.build_pyz(str(tmp_path)), "rb").read() == open(pyz, "rb").read()
+    assert open(build.build_deb(str(tmp_path)), "rb").read() == open(deb, "rb").read()
+
+
+def test_deb_holds_the_command_the_dropin_and_the_manual_page(deb):
+    assert os.path.basename(deb) == "postfix-tls_%s_all.deb" % __version__
+    listing = run("dpkg-deb", "-c", deb).stdout
+    for path in ("./usr/bin/postfix-tls", "./usr/lib/postfix/sbin/postfix-tls-script",
+                 "./usr/share/man/man1/postfix-tls-python.1.gz",
+                 "./usr/lib/python3/dist-packages/postfix_tls/cli.py"):
+        assert " " + path + "\n" in listing
+    assert "pyz.py" not in listing
+    assert "root/root" in listing and "/home" not in listing
+    depends = run("dpkg-deb", "-f", deb, "Depends").stdout.strip()
+    assert depends == "python3 (>= 3.6), postfix (>= 3.1), openssl"
+
+
+def test_deb_maintainer_scripts_divert_and_restore(deb, tmp_path):
+    run("dpkg-deb", "-e", deb, str(tmp_path / "control"))
+    for name in ("preinst", "postinst", "prerm", "postrm"):
+        path = str(tmp_path / "control" / name)
+        assert run("sh", "-n", path).returncode == 0
+    preinst = (tmp_path / "control" / "preinst").read_text()
+    postrm = (tmp_path / "control" / "postrm").read_text()
+    assert "--rename --divert \"$SCRIPT.distrib\" --add \"$SCRIPT\"" in preinst
+    assert "--rename --divert \"$SCRIPT.distrib\" --remove \"$SCRIPT\"" in postrm
+    # purge follows remove: only remove (or an aborted install) restores.
+    assert "remove|abort-install|disappear)" in postrm and "purge" not in postrm.split(
+        "case")[1].split("esac")[0].replace("purge\" runs", "")
+
+
+def test_apt_mirror_is_read_from_deb822_sources(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://archive.example/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n\n"
+        "Types: deb\nURIs: http://archive.example/debian/\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n")
+    (tmp_path / "sources.list.d" / "other.sources").write_text(
+        "Types: deb\nURIs: https://vendor.example/node_20.x\nSuites: nodistro\n")
+    assert test_hosts.apt_mirror(str(tmp_path)) == "http://archive.example/debian"
+
+
+def test_apt_mirror_is_read_from_one_line_sources(tmp_path):
+    (tmp_path / "sources.list").write_text(
+        "# deb http://old.example/debian stretch main\n"
+        "deb [arch=amd64] http://mirror.example/debian bullseye main\n")
+    assert test_hosts.apt_mirror(str(tmp_path)) == "http://mirror.example/debian"
+
+
+def test_no_apt_mirror_is_a_clear_error(tmp_path):
+    with pytest.raises(test_hosts.CheckFailed, match="no Debian archive"):
+        test_hosts.apt_mirror(str(tmp_path))
