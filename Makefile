@@ -7,7 +7,8 @@ PYTHON = $(VENV)/bin/python
 PYTEST_ARGS ?=
 UPSTREAM = /usr/lib/postfix/sbin/postfix-tls-script
 
-.PHONY: deps venv test lint bench demo install install-dropin uninstall-dropin test-matrix clean
+.PHONY: help deps venv test lint bench demo install install-dropin uninstall-dropin test-matrix \
+	deb pyz test-hosts clean
 
 # make install [VIRTUALENV=/opt/postfix-tls]: into that virtualenv (made if
 # missing), else into the system's python3 (Debian 12 asks for
@@ -87,6 +88,29 @@ bench: deps venv
 
 demo: deps venv
 	PYTHON=$(PYTHON) sh demo/demo.sh
+
+# The .deb is built with dpkg-deb alone, not debhelper/dh-python: dpkg-deb is
+# on every Debian machine, while debhelper and dh-python would add about
+# 100 MB of build dependencies for a package with nothing to build (pure
+# Python, one directory of modules for every python3 of the release).  The
+# maintainer scripts are short and written by hand in debian/, because the
+# diversion of Postfix's script must be exactly right; postinst and prerm
+# byte-compile and clean as dh_python3's would (py3compile, py3clean).
+deb: venv
+	$(PYTHON) scripts/build.py deb dist
+
+# One file, standard library only, for any python3 from 3.6 on.
+pyz: venv
+	$(PYTHON) scripts/build.py pyz dist
+
+# The .deb and .pyz on real Debian releases, in debootstrap roots kept in
+# HOSTS_ROOTS (built once, about 90 s each); see scripts/test_hosts.py.
+HOST_RELEASES ?= bullseye trixie
+HOSTS_ROOTS ?= /var/tmp/postfix-tls-hosts
+test-hosts: deb pyz
+	@command -v debootstrap >/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+	$(PYTHON) scripts/test_hosts.py --dist dist --roots $(HOSTS_ROOTS) $(HOST_RELEASES)
 
 clean:
 	rm -rf $(VENV) .venv-* build dist *.egg-info demo/scratch .pytest_cache

@@ -17,8 +17,12 @@ import time
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-UPSTREAM = "/usr/lib/postfix/sbin/postfix-tls-script"
-OURS = os.path.join(REPO, "scripts", "postfix-tls-script")
+# make test-hosts runs the differential inside Debian roots with our package
+# installed: there the original is at its diverted name, and ours is the
+# installed drop-in, run as postfix(1) runs it.
+UPSTREAM = os.environ.get("POSTFIX_TLS_UPSTREAM", "/usr/lib/postfix/sbin/postfix-tls-script")
+INSTALLED_OURS = os.environ.get("POSTFIX_TLS_OURS")
+OURS = INSTALLED_OURS or os.path.join(REPO, "scripts", "postfix-tls-script")
 POSTCONF = "/usr/sbin/postconf"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 MYHOSTNAME = "mail.example.com"
@@ -120,6 +124,8 @@ def run_on_pty(argv, env=None, cwd=None, timeout=120):
 
 
 def ours_argv(args):
+    if INSTALLED_OURS:
+        return [INSTALLED_OURS] + list(args)
     return [sys.executable, OURS] + list(args)
 
 

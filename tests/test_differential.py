@@ -196,7 +196,9 @@ def describe_csr_blocks(transcript):
         result = subprocess.run([OPENSSL, "req", "-noout", "-text"], input=match.group(0).encode(),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         text = result.stdout.decode()
-        return re.sub(r"(?s)Signature Value:.*", "", text)
+        # The signature's bytes follow its algorithm's name, under a
+        # "Signature Value:" label since OpenSSL 3.0, bare in 1.1.1.
+        return re.sub(r"(?s)(Signature Algorithm: \S+).*", r"\1", text)
     return _PEM.sub(decoded, transcript)
 
 

@@ -1,0 +1,345 @@
+"""make test-hosts: the .deb and the .pyz on real Debian releases.
+
+    python scripts/test_hosts.py [--dist DIST] [--roots DIR] RELEASE...
+
+For each release, a minimal root made by debootstrap (kept in DIR and
+reused), with proc, dev, dev/pts and sys mounted while it is used:
+
+1. the .deb installed with that release's apt; ``postfix tls --version``,
+   run through postfix(1), reaches ours;
+2. the differential suite run inside the root: ours (the installed drop-in)
+   against that release's own script, at its diverted name;
+3. ``apt-get install --reinstall postfix`` and an upgrade of postfix (its
+   own .deb repacked with a higher version, installed with dpkg): ours is
+   still what ``postfix tls`` runs, the original still beside it;
+4. ``apt-get remove`` and ``apt-get purge``, and a purge straight from
+   installed: the original is back each time, byte for byte;
+5. the .pyz with the release's python3: ``output-server-tlsa`` on a scratch
+   configuration equal to the original script's; ``--install-dropin``
+   reaches ours through postfix(1) after the .pyz is gone, and
+   ``--uninstall-dropin`` puts the original back.
+
+Prints ``RELEASE: N scenarios identical, M listed differences, K other``
+per release; exits 1 when any check failed.  Needs root, debootstrap and
+the network path to the Debian archive this machine's apt uses.
+"""
+
+import argparse
+import contextlib
+import glob
+import hashlib
+import os
+import re
+import shutil
+import sys
+import time
+
+from plumbum import ProcessExecutionError, local
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = "/usr/lib/postfix/sbin/postfix-tls-script"
+DIVERTED = SCRIPT + ".distrib"
+INCLUDE = "postfix,openssl,python3,ca-certificates,util-linux,python3-pytest"
+READY = ".postfix-tls-root"  # written once debootstrap has finished
+WORK = "/tmp/postfix-tls"  # inside the root
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SUMMARY = re.compile(r"differential: (\d+) scenarios .*?: (\d+) identical, (\d+) identical "
+                     r"but for differences listed in README.rst, (\d+) different")
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def apt_mirror(sources_dir="/etc/apt"):
+    """The Debian archive URI this machine's apt uses (not security, not others)."""
+    files = sorted(glob.glob(os.path.join(sources_dir, "sources.list.d", "*.sources")))
+    files += [os.path.join(sources_dir, "sources.list")]
+    files += sorted(glob.glob(os.path.join(sources_dir, "sources.list.d", "*.list")))
+    for path in files:
+        try:
+            with open(path) as stream:
+                text = stream.read()
+        except OSError:
+            continue
+        for uri, suites in _entries(path, text):
+            if "-security" not in suites and uri.rstrip("/").endswith("/debian"):
+                return uri.rstrip("/")
+    raise CheckFailed("no Debian archive found in %s/sources.list{,.d}" % sources_dir)
+
+
+def _entries(path, text):
+    """(uri, suites) of each "deb" entry, one-line or deb822 format."""
+    if path.endswith(".sources"):
+        for stanza in text.split("\n\n"):
+            fields = dict(line.split(":", 1) for line in stanza.splitlines()
+                          if ":" in line and not line.startswith(("#", " ")))
+            fields = dict((name.strip(), value.strip()) for name, value in fields.items())
+            if "deb" in fields.get("Types", "").split() and fields.get("Enabled") != "no":
+                for uri in fields.get("URIs", "").split():
+                    yield uri, fields.get("Suites", "")
+        return
+    for line in text.splitlines():
+        words = [word for word in line.split() if not word.startswith("[")]
+        if len(words) >= 3 and words[0] == "deb":
+            yield words[1], words[2]
+
+
+def sha256(path):
+    with open(path, "rb") as stream:
+        return hashlib.sha256(stream.read()).hexdigest()
+
+
+class Root(object):
+    def __init__(self, release, directory):
+        self.release = release
+        self.path = os.path.join(directory, release)
+
+    def host(self, path):
+        """A path inside the root, as seen from outside."""
+        return self.path + path
+
+    def ensure(self, mirror):
+        if os.path.exists(os.path.join(self.path, READY)):
+            return "reused"
+        building = self.path + ".tmp"
+        shutil.rmtree(building, ignore_errors=True)
+        started = time.time()
+        local["debootstrap"]("--variant=minbase", "--include=" + INCLUDE, self.release,
+                             building, mirror)
+        os.rename(building, self.path)
+        with open(os.path.join(self.path, READY), "w") as stream:
+            stream.write("debootstrap %s %s\n" % (self.release, mirror))
+        return "built in %.0f s" % (time.time() - started)
+
+    @contextlib.contextmanager
+    def mounted(self):
+        mounts = []
+        try:
+            for kind, source, target in (("proc", "proc", "/proc"), ("bind", "/dev", "/dev"),
+                                         ("bind", "/dev/pts", "/dev/pts"),
+                                         ("bind", "/sys", "/sys")):
+                args = ["-t", "proc", "proc"] if kind == "proc" else ["--bind", source]
+                local["mount"](*(args + [self.host(target)]))
+                mounts.append(self.host(target))
+            shutil.copy("/etc/resolv.conf", self.host("/etc/resolv.conf"))
+            yield self
+        finally:
+            for target in reversed(mounts):
+                local["umount"]("-l", target)
+
+    def _command(self, argv, env):
+        """argv inside the root, with a clean environment plus env."""
+        clean = ["PATH=" + PATH, "LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive",
+                 "HOME=/root"] + ["%s=%s" % item for item in sorted(env.items())]
+        return local["chroot"][self.path, "/usr/bin/env", "-i"][clean][argv]
+
+    def run(self, *argv, **env):
+        """Run argv inside the root; its stdout (a failure raises)."""
+        return self._command(argv, env)()
+
+    def call(self, *argv, **env):
+        """(status, stdout, stderr) of argv inside the root."""
+        return self._command(argv, env).run(retcode=None)
+
+
+def check(condition, what):
+    if not condition:
+        raise CheckFailed(what)
+    print("  ok: " + what)
+    sys.stdout.flush()
+
+
+class HostTest(object):
+    def __init__(self, root, deb, pyz):
+        self.root = root
+        self.deb = deb
+        self.pyz = pyz
+        self.original = None
+
+    # ----- steps
+
+    def reset(self):
+        """Leave the root as debootstrap made it: no package of ours, no drop-in."""
+        root = self.root
+        if root.call("dpkg", "-s", "postfix-tls")[0] == 0:
+            root.run("apt-get", "purge", "-y", "-q", "postfix-tls")
+        kept = root.host(SCRIPT + ".upstream")
+        if os.path.exists(kept):
+            os.replace(kept, root.host(SCRIPT))
+        shutil.rmtree(root.host(WORK), ignore_errors=True)
+        os.makedirs(root.host(WORK))
+        for path in (self.deb, self.pyz):
+            shutil.copy(path, root.host(WORK))
+        shutil.copytree(os.path.join(REPO, "tests"), root.host(WORK + "/tests"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        # The original, as Debian's postfix package ships it (its md5sums).
+        md5 = hashlib.md5(open(root.host(SCRIPT), "rb").read()).hexdigest()
+        with open(root.host("/var/lib/dpkg/info/postfix.md5sums")) as stream:
+            listed = [line.split()[0] for line in stream if line.split()[1] == SCRIPT[1:]]
+        check(listed == [md5], "%s is Debian's original (md5sums)" % SCRIPT)
+        self.original = sha256(root.host(SCRIPT))
+
+    def postfix_tls_version(self):
+        status, out, err = self.root.call("postfix", "tls", "--version")
+        return out.strip() if status == 0 else "exit %d: %s" % (status, (out + err).strip())
+
+    def install_deb(self):
+        root = self.root
+        deb = WORK + "/" + os.path.basename(self.deb)
+        root.run("apt-get", "install", "-y", "-q", deb)
+        depends = root.run("dpkg-query", "-W", "-f", "${Depends}", "postfix-tls").strip()
+        print("  installed %s; Depends: %s" % (os.path.basename(self.deb), depends))
+        self.expect_ours("after apt-get install ./%s" % os.path.basename(self.deb))
+
+    def expect_ours(self, when):
+        version = self.postfix_tls_version()
+        check(version.startswith("postfix-tls "), "postfix tls --version: %s (%s)"
+              % (version, when))
+        check(sha256(self.root.host(DIVERTED)) == self.original,
+              "original kept as %s, same sha256 (%s)" % (DIVERTED, when))
+
+    def expect_original(self, when):
+        root = self.root
+        check(sha256(root.host(SCRIPT)) == self.original,
+              "%s is the original again, sha256 %s... (%s)" % (SCRIPT, self.original[:16], when))
+        check(not os.path.exists(root.host(DIVERTED)), "no %s left (%s)" % (DIVERTED, when))
+        check(SCRIPT not in root.run("dpkg-divert", "--list"), "no diversion left (%s)" % when)
+
+    def differential(self):
+        env = dict(POSTFIX_TLS_UPSTREAM=DIVERTED, POSTFIX_TLS_OURS=SCRIPT)
+        status, out, err = self.root.call(
+            "sh", "-c", "cd %s && python3 -m pytest -q -p no:cacheprovider -rf "
+            "tests/test_differential.py 2>&1" % WORK, **env)
+        match = SUMMARY.search(out)
+        if not match:
+            sys.stdout.write(out[-3000:])
+            raise CheckFailed("the differential suite printed no summary (exit %d)" % status)
+        total, identical, listed, different = (int(group) for group in match.groups())
+        if status != 0:
+            sys.stdout.write("\n".join(line for line in out.splitlines()
+                                       if line.startswith(("FAILED", "ERROR"))) + "\n")
+        return total, identical, listed, different, status
+
+    def reinstall_and_upgrade_postfix(self):
+        root = self.root
+        root.run("apt-get", "install", "--reinstall", "-y", "-q", "postfix")
+        self.expect_ours("after apt-get install --reinstall postfix")
+        # An upgrade: Debian's own postfix .deb with a higher version, through dpkg.
+        cached = sorted(glob.glob(root.host("/var/cache/apt/archives/postfix_*.deb")))
+        check(bool(cached), "postfix's .deb is in apt's cache")
+        version = root.run("dpkg-query", "-W", "-f", "${Version}", "postfix").strip()
+        newer = version + "+upgrade1"
+        unpacked = WORK + "/postfix-upgrade"
+        root.run("dpkg-deb", "-R", cached[-1][len(root.path):], unpacked)
+        control = root.host(unpacked + "/DEBIAN/control")
+        with open(control) as stream:
+            text = stream.read()
+        with open(control, "w") as stream:
+            stream.write(re.sub(r"(?m)^Version: .*$", "Version: " + newer, text))
+        root.run("dpkg-deb", "-b", unpacked, WORK + "/postfix-upgrade.deb")
+        root.run("dpkg", "-i", WORK + "/postfix-upgrade.deb")
+        installed = root.run("dpkg-query", "-W", "-f", "${Version}", "postfix").strip()
+        check(installed == newer, "postfix upgraded from %s to %s" % (version, installed))
+        self.expect_ours("after the postfix upgrade")
+
+    def remove_and_purge(self):
+        root = self.root
+        root.run("apt-get", "remove", "-y", "-q", "postfix-tls")
+        self.expect_original("after apt-get remove")
+        root.run("apt-get", "purge", "-y", "-q", "postfix-tls")
+        self.expect_original("after apt-get purge, postrm's second run")
+        self.install_deb()
+        root.run("apt-get", "purge", "-y", "-q", "postfix-tls")
+        self.expect_original("after apt-get purge straight from installed")
+        leftovers = [path for path in ("/usr/bin/postfix-tls",
+                                       "/usr/lib/python3/dist-packages/postfix_tls")
+                     if os.path.exists(root.host(path))]
+        check(not leftovers, "nothing of ours left after purge %s" % (leftovers or ""))
+
+    def single_file(self):
+        root = self.root
+        pyz = WORK + "/" + os.path.basename(self.pyz)
+        config = WORK + "/pyz-config"
+        os.makedirs(root.host(config))
+        with open(root.host(config + "/main.cf"), "w") as stream:
+            stream.write("myhostname = mail.example.com\n"
+                         "smtpd_tls_key_file = %s/key.pem\n" % config)
+        past = time.time() - 60  # Postfix programs pause while main.cf is new
+        os.utime(root.host(config + "/main.cf"), (past, past))
+        root.run("openssl", "genrsa", "-out", config + "/key.pem", "2048")
+        ours = root.run("python3", pyz, "-c", config, "output-server-tlsa")
+        environment = {"MAIL_CONFIG": config, "config_directory": config,
+                       "command_directory": "/usr/sbin",
+                       "daemon_directory": "/usr/lib/postfix/sbin",
+                       "data_directory": "/var/lib/postfix", "MAIL_LOGTAG": "postfix",
+                       "PATH": "/bin:/usr/bin:/sbin:/usr/sbin"}
+        upstream = root.run(SCRIPT, "output-server-tlsa", **environment)
+        python = root.run("python3", "--version").strip()
+        check(ours == upstream and "IN TLSA 3 1 1" in ours,
+              "%s postfix-tls.pyz -c DIR output-server-tlsa equals the original's output"
+              % python)
+        said = root.run("python3", pyz, "--install-dropin")
+        print("  " + said.strip())
+        os.unlink(root.host(pyz))  # the drop-in must not need it
+        check(self.postfix_tls_version().startswith("postfix-tls "),
+              "postfix tls reaches the .pyz drop-in after the .pyz is gone")
+        shutil.copy(self.pyz, root.host(pyz))
+        print("  " + root.run("python3", pyz, "--uninstall-dropin").strip())
+        check(sha256(root.host(SCRIPT)) == self.original, "original back after --uninstall-dropin")
+
+
+def test_release(release, roots, deb, pyz, mirror):
+    root = Root(release, roots)
+    print("=== %s (%s)" % (release, root.ensure(mirror)))
+    sys.stdout.flush()
+    with root.mounted():
+        test = HostTest(root, deb, pyz)
+        test.reset()
+        print("  %s, %s, %s" % (root.run("postconf", "-h", "mail_version").strip(),
+                                root.run("openssl", "version").strip(),
+                                root.run("python3", "--version").strip()))
+        test.install_deb()
+        started = time.time()
+        total, identical, listed, different, status = test.differential()
+        print("  differential: %d scenarios in %.0f s, exit %d"
+              % (total, time.time() - started, status))
+        test.reinstall_and_upgrade_postfix()
+        test.remove_and_purge()
+        test.single_file()
+    return total, identical, listed, different, status
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dist", default=os.path.join(REPO, "dist"))
+    parser.add_argument("--roots", default="/var/tmp/postfix-tls-hosts")
+    parser.add_argument("releases", nargs="+")
+    args = parser.parse_args(argv)
+    deb = sorted(glob.glob(os.path.join(args.dist, "postfix-tls_*_all.deb")))
+    pyz = os.path.join(args.dist, "postfix-tls.pyz")
+    if not deb or not os.path.exists(pyz):
+        sys.stderr.write("test_hosts: no .deb or .pyz in %s: run make deb pyz\n" % args.dist)
+        return 2
+    os.makedirs(args.roots, exist_ok=True)
+    mirror = apt_mirror()
+    lines, failed = [], False
+    for release in args.releases:
+        try:
+            total, identical, listed, different, status = test_release(
+                release, args.roots, deb[-1], pyz, mirror)
+            other = total - identical - listed
+            failed = failed or status != 0 or other != 0
+            lines.append("%s: %d scenarios identical, %d listed differences, %d other"
+                         % (release, identical, listed, other))
+        except (CheckFailed, ProcessExecutionError) as error:
+            failed = True
+            lines.append("%s: FAILED: %s" % (release, str(error).strip().splitlines()[0]
+                                             if str(error).strip() else repr(error)))
+            sys.stdout.write("%s\n" % error)
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
