@@ -104,8 +104,9 @@ pyz: venv
 	$(PYTHON) scripts/build.py pyz dist
 
 # The .deb and .pyz on real Debian releases, in debootstrap roots kept in
-# HOSTS_ROOTS (built once, about 90 s each); see scripts/test_hosts.py.
-HOST_RELEASES ?= bullseye trixie
+# HOSTS_ROOTS (built once, about 90 s each; bookworm is this machine's release, the
+# others the oldest and newest supported); see scripts/test_hosts.py.
+HOST_RELEASES ?= bullseye bookworm trixie
 HOSTS_ROOTS ?= /var/tmp/postfix-tls-hosts
 test-hosts: deb pyz
 	@command -v debootstrap >/dev/null || { apt-get update -qq && \
