@@ -28,12 +28,18 @@ OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 MYHOSTNAME = "mail.example.com"
 
 
+# The PATH postfix(1) gives the script: the scenarios run with it.
+POSTFIX_PATH = "/bin:/usr/bin:/sbin:/usr/sbin"
+
+
 def needs_postfix():
     missing = [path for path in (POSTCONF, "/usr/sbin/postlog", UPSTREAM)
                if not os.path.exists(path)]
-    if missing or not shutil.which("openssl"):
+    if not shutil.which("openssl", path=POSTFIX_PATH):
+        missing.append("openssl on PATH=" + POSTFIX_PATH)
+    if missing:
         pytest.fail("needs Postfix and openssl (apt-get install postfix openssl): missing %s"
-                    % (missing or ["openssl"]))
+                    % missing)
 
 
 def backdate(path):
@@ -76,7 +82,7 @@ def postfix_environment(config_directory, extra=None):
         "LANG": "C",
         "MAIL_CONFIG": config_directory,
         "MAIL_LOGTAG": "postfix",
-        "PATH": "/bin:/usr/bin:/sbin:/usr/sbin",
+        "PATH": POSTFIX_PATH,
         "command_directory": "/usr/sbin",
         "config_directory": config_directory,
         "daemon_directory": "/usr/lib/postfix/sbin",

@@ -123,7 +123,8 @@ def test_enable_client_with_r_does_not_read_tls_random_source(host):
     assert host.calls() == expected
 
 
-def test_enable_client_without_cache_type_or_random_source_sets_two(host, monkeypatch):
+def test_enable_client_without_cache_type_sets_level_loglevel_and_random_source(host,
+                                                                              monkeypatch):
     expected = host.startup(reads=[("-n", client_settings())],
                             x_reads={"tls_random_source": ""}, lines=[(["-m"], ["hash"])])
     expected.append(host.log("info"))

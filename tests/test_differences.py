@@ -4,10 +4,12 @@ asserted, so that the test fails if the difference disappears or changes.
 """
 
 import os
+import signal
 import subprocess
+import time
 
 import pytest
-from conftest import UPSTREAM, ours_argv, postfix_environment, run_on_pty, snapshot
+from conftest import OPENSSL, UPSTREAM, ours_argv, postfix_environment, run_on_pty, snapshot
 
 pytestmark = pytest.mark.postfix
 
@@ -78,21 +80,47 @@ def test_2_our_options_are_an_unknown_subcommand_upstream(make_config):
 
 # 3. Host names
 
-BAD_HOSTNAMES = ["bad/name.example", "a=b.example", "two words", "new\nline", "",
+BAD_HOSTNAMES = ["bad/name.example", "a=b.example", "two words", "new\nline",
                  "-leading.example", "trailing-.example", "a..b", "x" * 64 + ".example",
                  "*.*.example", "dot.", "é.example", "under_score.example"]
 
 
-@pytest.mark.parametrize("hostname", BAD_HOSTNAMES[:4])
-def test_3_upstream_takes_any_hostname(hostname, make_config):
-    upstream = both(["new-server-key", "mail.example.com", hostname], postfix_environment,
-                    make_config)[0]
-    assert upstream[0] == 0 or "error generating self-signed" in upstream[1]
+def new_files(result):
+    return sorted(name for name in result[4] if name not in result[3])
+
+
+def certificate_names(directory, name):
+    return subprocess.run(["openssl", "x509", "-in", os.path.join(directory, name), "-noout",
+                           "-ext", "subjectAltName"], stdout=subprocess.PIPE,
+                          universal_newlines=True).stdout
+
+
+@pytest.mark.parametrize("hostname", BAD_HOSTNAMES[:3])
+def test_3_upstream_writes_any_hostname_into_the_certificate(hostname, make_config):
+    upstream, ours = both(["new-server-key", "mail.example.com", hostname],
+                          postfix_environment, make_config)
+    assert upstream[0] == 0 and "self-signed certificate created" in upstream[1]
+    certificate = [name for name in new_files(upstream) if name.startswith("cert-")]
+    assert len(new_files(upstream)) == 2 and len(certificate) == 1
+    assert "DNS:" + hostname in certificate_names(upstream[2], certificate[0])
+    assert ours[0] == 1 and "fatal: invalid hostname: %s" % hostname in ours[1]
+    assert ours[3] == ours[4]
+
+
+def test_3_upstream_fails_late_on_a_newline_in_a_hostname(make_config):
+    upstream, ours = both(["new-server-key", "mail.example.com", "new\nline"],
+                          postfix_environment, make_config)
+    # The newline ends up in openssl's configuration text.
+    assert upstream[0] == 1 and 'Error on line 14 of config file "/dev/stdin"' in upstream[1]
+    assert "fatal: error generating self-signed SSL certificate" in upstream[1]
+    assert ours[0] == 1 and "fatal: invalid argument: new\\nline" in ours[1]
+    assert "openssl" not in ours[1]
+    assert ours[3] == ours[4]
 
 
 @pytest.mark.parametrize("subcommand", ["enable-server", "new-server-key", "new-server-cert",
                                         "output-server-csr"])
-@pytest.mark.parametrize("hostname", BAD_HOSTNAMES[:3] + BAD_HOSTNAMES[5:])
+@pytest.mark.parametrize("hostname", BAD_HOSTNAMES)
 def test_3_bad_hostnames_are_fatal_and_nothing_is_made(subcommand, hostname, make_config,
                                                        keys):
     directory = make_config(["smtpd_tls_key_file = $DIR/key.pem"], [("key.pem", keys["rsa.key"])])
@@ -100,7 +128,8 @@ def test_3_bad_hostnames_are_fatal_and_nothing_is_made(subcommand, hostname, mak
     status, transcript = run_on_pty(ours_argv([subcommand, "mail.example.com", hostname]),
                                     postfix_environment(directory))
     assert status == 1
-    assert "fatal: invalid hostname: " in transcript
+    assert "fatal: invalid hostname: " in transcript or (
+        "\n" in hostname and "fatal: invalid argument: " in transcript)
     assert snapshot(directory) == before
 
 
@@ -130,19 +159,32 @@ def test_3_tlsa_hostname_may_not_be_a_wildcard(make_config, keys):
 
 # 4. Option values
 
-@pytest.mark.parametrize("args, ours_message", [
-    (["new-server-key", "-b", "abc"], "invalid RSA key size: abc"),
-    (["new-server-key", "-b", "0"], "invalid RSA key size: 0"),
-    (["new-server-key", "-a", "ecdsa", "-b", "bad curve"], "invalid EC curve name: bad curve"),
-    (["enable-client", "-r", "/dev/urandom"], "invalid random source: /dev/urandom"),
+@pytest.mark.parametrize("args, ours_message, upstream_status, upstream_says, upstream_sets", [
+    (["new-server-key", "-b", "abc"], "invalid RSA key size: abc",
+     1, "fatal: error generating new rsa abc private key", []),
+    (["new-server-key", "-b", "0"], "invalid RSA key size: 0",
+     1, "fatal: error generating new rsa 0 private key", []),
+    (["new-server-key", "-a", "ecdsa", "-b", "bad curve"], "invalid EC curve name: bad curve",
+     1, "fatal: error generating new ecdsa bad curve private key", []),
+    # upstream writes a random source that Postfix cannot use
+    (["enable-client", "-r", "/dev/urandom"], "invalid random source: /dev/urandom",
+     0, "Enabled opportunistic TLS in the Postfix SMTP client.",
+     ["tls_random_source = /dev/urandom"]),
+    # postconf refuses it, and upstream still exits 0
     (["enable-client", "-r", "dev:/dev/urandom\nrelayhost = evil"],
-     "invalid argument: dev:/dev/urandom\\nrelayhost = evil"),
+     "invalid argument: dev:/dev/urandom\\nrelayhost = evil",
+     0, "postconf: fatal: -e, -X, or -# accepts no multi-line input", []),
 ])
-def test_4_option_values_are_checked(args, ours_message, make_config):
+def test_4_option_values_are_checked(args, ours_message, upstream_status, upstream_says,
+                                     upstream_sets, make_config):
     upstream, ours = both(args, postfix_environment, make_config)
+    assert upstream[0] == upstream_status and upstream_says in upstream[1]
+    assert new_files(upstream) == []
+    main_cf = [upstream[n]["main.cf"][1].decode().splitlines() for n in (3, 4)]
+    added = [line for line in main_cf[1] if line not in main_cf[0]]
+    assert all(line in added for line in upstream_sets) and (added == []) == (upstream_sets == [])
     assert ours[0] == 1 and "fatal: " + ours_message in ours[1]
     assert ours[3] == ours[4]  # nothing made, main.cf unchanged
-    assert ours_message not in upstream[1]
 
 
 # 5. A failing postconf -e
@@ -204,6 +246,84 @@ def test_7_an_existing_key_file_is_never_overwritten_or_removed(monkeypatch, fp,
     assert host.calls() == expected
     with open(keyfile) as stream:
         assert stream.read() == "theirs\n"
+
+
+# An openssl on PATH that notes, before genrsa runs, whether its -out file
+# exists already (and with which mode).
+GENRSA_WITNESS = """#!/bin/sh
+if [ "$1" = genrsa ]; then
+    previous=
+    for arg; do
+        if [ "$previous" = -out ]; then
+            if [ -e "$arg" ]; then echo "exists $(stat -c %%a "$arg")"; else echo absent; fi >> %s
+        fi
+        previous=$arg
+    done
+fi
+exec %s "$@"
+"""
+
+
+def openssl_wrapper(tmp_path, text):
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    (directory / "openssl").write_text(text)
+    (directory / "openssl").chmod(0o755)
+
+    def env(config):
+        return postfix_environment(config, {"PATH": "%s:/bin:/usr/bin:/sbin:/usr/sbin"
+                                            % directory})
+    return env
+
+
+def test_7_key_files_are_created_before_openssl_writes_them(make_config, tmp_path):
+    log = tmp_path / "witness.log"
+    env = openssl_wrapper(tmp_path, GENRSA_WITNESS % (log, OPENSSL))
+    upstream, ours = both(["new-server-key"], env, make_config)  # upstream runs first
+    assert upstream[0] == 0 and ours[0] == 0
+    witnessed = log.read_text().splitlines()
+    # Upstream checks -r, then lets openssl create the file; ours has made
+    # it, exclusively and mode 0600, before openssl runs.
+    assert witnessed == ["absent", "exists 600"]
+
+
+# Certificate generation that never ends: time to send a signal.
+SLOW_REQ = """#!/bin/sh
+if [ "$1" = req ]; then touch %s; exec sleep 60; fi
+exec %s "$@"
+"""
+
+
+def test_8_an_interrupted_run_leaves_nothing_where_upstream_keeps_the_key(make_config,
+                                                                          tmp_path):
+    started = tmp_path / "req-started"
+    env = openssl_wrapper(tmp_path, SLOW_REQ % (started, OPENSSL))
+    left = []
+    for argv in ([UPSTREAM], ours_argv([])):
+        directory = make_config()
+        before = snapshot(directory)
+        process = subprocess.Popen(argv + ["new-server-key"], env=env(directory),
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.time() + 30
+            while not started.exists() and time.time() < deadline:
+                time.sleep(0.05)
+            assert started.exists(), "openssl req never started"
+            process.send_signal(signal.SIGTERM)
+            status = process.wait(timeout=30)
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # the sleeping openssl stand-in
+            except ProcessLookupError:  # ours ended it already
+                pass
+            if started.exists():
+                started.unlink()
+        assert status != 0
+        left.append(sorted(name for name in snapshot(directory) if name not in before))
+    upstream, ours = left
+    assert len(upstream) == 1 and upstream[0].startswith("key-")  # the key stays
+    assert ours == []
 
 
 # 12. Missing files named on the command line

@@ -31,12 +31,15 @@ import collections
 import hashlib
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
 from conftest import (
     OPENSSL,
+    POSTCONF,
     UPSTREAM,
     normalise,
     ours_argv,
@@ -45,11 +48,12 @@ from conftest import (
     snapshot,
 )
 
-Scenario = collections.namedtuple("Scenario", "name args main_cf files")
+Scenario = collections.namedtuple("Scenario", "name args main_cf files fake")
 
 
-def scenario(name, args, main_cf=(), files=()):
-    return Scenario(name, list(args), list(main_cf), list(files))
+def scenario(name, args, main_cf=(), files=(), fake=None):
+    """fake: a name in FAKES, for what a scratch configuration cannot set up."""
+    return Scenario(name, list(args), list(main_cf), list(files), fake)
 
 
 RSA_FILES = [("key.pem", "rsa.key"), ("cert.pem", "rsa.crt")]
@@ -173,7 +177,17 @@ SCENARIOS = [
              files=RSA_FILES),
     scenario("enable-client-configured-egd", ["enable-client"],
              ["tls_random_source = egd:/var/run/egd-pool"]),
-        # the command itself
+    # start-up and file checks that need a changed environment (FAKES)
+    scenario("no-tls-support", ["all-default-client"], fake="postconf-without-tls"),
+    scenario("no-rsa-or-ecdsa", ["all-default-client"], fake="postconf-with-dsa-only"),
+    scenario("openssl-without-sha256", ["all-default-client"], fake="openssl-without-sha256"),
+    scenario("no-stdin-device", ["all-default-client"], fake="dev-without-stdin"),
+    scenario("no-random-source", ["enable-client"], ["tls_random_source ="],
+             fake="dev-without-urandom"),
+    scenario("new-key-file-exists", ["new-server-key"], fake="key-names-taken"),
+    scenario("new-cert-file-exists", ["new-server-key", "-a", "ecdsa"],
+             fake="ec-cert-names-taken"),
+    # the command itself
     scenario("unknown-subcommand", ["bogus"]),
     scenario("no-subcommand", []),
     scenario("empty-subcommand", [""]),
@@ -193,6 +207,8 @@ def expect(status, says="", makes=None, sets=()):
     return Expect(status, says, makes, tuple(sorted(sets)))
 
 
+MAIL_VERSION = subprocess.run([POSTCONF, "-dh", "mail_version"], stdout=subprocess.PIPE,
+                              universal_newlines=True).stdout.strip()
 USAGE = "fatal: usage: postfix tls "
 CLIENT_ENABLED = "Enabled opportunistic TLS in the Postfix SMTP client."
 CLIENT_SET = ("smtp_tls_security_level", "smtp_tls_loglevel",
@@ -292,6 +308,19 @@ EXPECTED = {
         0, "warning: Key file: key.pem not found, creating new keys", "rsa"),
     "output-server-tlsa-empty-h": expect(0, "_25" + TLSA),
     "enable-client-configured-egd": expect(0, CLIENT_ENABLED, sets=CLIENT_SET[:3]),
+    "no-tls-support": expect(1, "fatal: Postfix %s is not compiled with TLS support"
+                             % MAIL_VERSION),
+    "no-rsa-or-ecdsa": expect(1, "fatal: Postfix %s does not support either RSA or ECDSA"
+                              % MAIL_VERSION),
+    "openssl-without-sha256": expect(1, "Your openssl does not support the SHA2-256 digest "
+                                        "algorithm. To enable\n'postfix tls', install"),
+    "no-stdin-device": expect(1, "fatal: No /dev/fd/0 or /dev/stdin found"),
+    "no-random-source": expect(1, "fatal: no default TLS random source defined and no "
+                                  "/dev/urandom"),
+    "new-key-file-exists": expect(1, "fatal: New private key file already exists: "
+                                     "$CONFIG/key-STAMP.pem"),
+    "new-cert-file-exists": expect(1, "fatal: New certificate file already exists: "
+                                      "$CONFIG/eccert-STAMP.pem"),
     "unknown-subcommand": expect(1, UNKNOWN + "'bogus'"),
     "no-subcommand": expect(1, UNKNOWN + "''"),
     "empty-subcommand": expect(1, UNKNOWN + "''"),
@@ -393,6 +422,82 @@ def describe_csr_blocks(transcript):
     return _PEM.sub(decoded, transcript)
 
 
+# A postconf for command_directory: -T answers as a Postfix built so.
+FAKE_POSTCONF = """#!/bin/sh
+case "$1 $2" in
+"-T compile-version") %s; exit 0;;
+"-T public-key-algorithms") %s; exit 0;;
+esac
+exec %s "$@"
+"""
+# An openssl on PATH whose dgst digests nothing.
+FAKE_OPENSSL = """#!/bin/sh
+[ "$1" = dgst ] && exit 0
+exec %s "$@"
+"""
+# Runs the command with a /dev of its own, without the devices named.
+PRIVATE_DEV = """mount -t tmpfs none /dev || exit 97
+for device in null:1:3 zero:1:5 urandom:1:9 random:1:8; do
+    name=${device%%:*}; numbers=${device#*:}
+    case " $LEAVE_OUT " in *" $name "*) continue;; esac
+    mknod -m 666 /dev/$name c ${numbers%%:*} ${numbers#*:}
+done
+case " $LEAVE_OUT " in *" stdin "*) ;; *)
+    ln -s /proc/self/fd /dev/fd; ln -s /proc/self/fd/0 /dev/stdin;;
+esac
+exec "$@"
+"""
+
+
+def _executable(path, text):
+    with open(path, "w") as stream:
+        stream.write(text)
+    os.chmod(path, 0o755)
+
+
+def _command_directory_with(tmp, postconf_script):
+    directory = os.path.join(tmp, "sbin")
+    os.mkdir(directory)
+    for name in os.listdir("/usr/sbin"):
+        if name.startswith("post") and name != "postconf":
+            os.symlink(os.path.join("/usr/sbin", name), os.path.join(directory, name))
+    _executable(os.path.join(directory, "postconf"), postconf_script)
+    return {"command_directory": directory}
+
+
+def _take_names(directory, pattern):
+    """Create files for the time stamps of the next seconds, as if made before."""
+    now = time.time()
+    for second in range(-2, 30):
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now + second))
+        open(os.path.join(directory, pattern % stamp), "w").close()
+
+
+def arrange(fake, directory, tmp):
+    """(argv prefix, environment additions) for scenario fake FAKE."""
+    real_postconf = shutil.which("postconf", path="/usr/sbin:/usr/bin") or POSTCONF
+    if fake == "postconf-without-tls":
+        return [], _command_directory_with(tmp, FAKE_POSTCONF % (":", ":", real_postconf))
+    if fake == "postconf-with-dsa-only":
+        return [], _command_directory_with(tmp, FAKE_POSTCONF % (
+            "echo 3.0.0", "echo dsa", real_postconf))
+    if fake == "openssl-without-sha256":
+        bin_directory = os.path.join(tmp, "bin")
+        os.mkdir(bin_directory)
+        _executable(os.path.join(bin_directory, "openssl"), FAKE_OPENSSL % OPENSSL)
+        return [], {"PATH": bin_directory + ":/bin:/usr/bin:/sbin:/usr/sbin"}
+    if fake in ("dev-without-stdin", "dev-without-urandom"):
+        leave_out = "stdin" if fake == "dev-without-stdin" else "urandom random"
+        prefix = ["unshare", "--mount", "--propagation", "private", "--",
+                  "env", "LEAVE_OUT=" + leave_out, "sh", "-c", PRIVATE_DEV, "sh"]
+        return prefix, {}
+    if fake == "key-names-taken":
+        _take_names(directory, "key-%s.pem")
+    elif fake == "ec-cert-names-taken":
+        _take_names(directory, "eccert-%s.pem")
+    return [], {}
+
+
 # Differences from upstream (README.rst, numbered there) that show in a
 # scenario: {(scenario name, field): difference number}.  None today: every
 # listed difference needs input or faults that no scenario here has.
@@ -404,15 +509,16 @@ def _parameter(line):
     return line.split("=", 1)[0].strip()
 
 
-def run_both(case, keys, make_config):
+def run_both(case, keys, make_config, tmp_path):
     results = []
     for argv0 in ([UPSTREAM], None):
         directory = make_config(case.main_cf, [(target, keys[source])
                                                for target, source in case.files])
+        prefix, extra = arrange(case.fake, directory, tempfile.mkdtemp(dir=str(tmp_path)))
         before = snapshot(directory)
         args = [arg.replace("$DIR", directory) for arg in case.args]
         argv = argv0 + args if argv0 else ours_argv(args)
-        status, transcript = run_on_pty(argv, postfix_environment(directory),
+        status, transcript = run_on_pty(prefix + argv, postfix_environment(directory, extra),
                                         cwd="/var/spool/postfix")
         files = snapshot(directory)
         old_lines = before["main.cf"][1].decode().splitlines()
@@ -450,9 +556,9 @@ def assert_expected(case, result, side):
 
 @pytest.mark.postfix
 @pytest.mark.parametrize("case", SCENARIOS, ids=[case.name for case in SCENARIOS])
-def test_same_as_upstream(case, keys, make_config, request):
+def test_same_as_upstream(case, keys, make_config, request, tmp_path):
     counts = request.config._differential
-    upstream, ours = run_both(case, keys, make_config)
+    upstream, ours = run_both(case, keys, make_config, tmp_path)
     counts["failed"] += 1
     assert_expected(case, upstream, "upstream")
     differences = []

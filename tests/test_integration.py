@@ -16,7 +16,6 @@ from conftest import (
     MYHOSTNAME,
     OPENSSL,
     POSTCONF,
-    STAMP,
     normalise,
     ours_argv,
     postfix_environment,
@@ -27,9 +26,11 @@ from conftest import (
 pytestmark = pytest.mark.postfix
 
 # One printf, one write(2) to an O_APPEND file: parallel records never mix.
+# With ORDER_LOG set (the file our stderr appends to), also a line there.
 _WRAPPER = """#!/bin/sh
 record=$(printf '%%s\\037' "$(basename "$0")" "$@")
 printf '%%s\\036' "$record" >> "$WRAP_LOG"
+[ -z "$ORDER_LOG" ] || echo "ran $(basename "$0")" >> "$ORDER_LOG"
 exec %s "$@"
 """
 
@@ -213,17 +214,52 @@ def test_trace_json_lists_exactly_what_ran(name, args, main_cf, make_config, key
                for record in commands)
 
 
-def test_trace_prints_each_command_before_it_runs(make_config, wrappers):
+def _traced_programs(line):
+    """The program of each stage of a traced line ("+ a | b | c")."""
+    programs = []
+    for stage in line[2:].split(" | "):
+        words = stage.replace("(umask 077; ", "").split()
+        if words[0] == "env":
+            words = words[1:]
+            while words[0] == "-u":
+                words = words[2:]
+        programs.append(os.path.basename(words[0]))
+    return programs
+
+
+def test_trace_prints_each_command_before_it_runs_but_early_postlog(make_config, wrappers,
+                                                                     tmp_path):
+    """Each command's trace line comes before it runs; the one exception is
+    postlog for a block of messages, started early (before postconf -e, so
+    that it does not wait for main.cf to settle) and traced when its input,
+    known only then, is written."""
     directory = make_config()
-    status, out, err = run(["--trace", "enable-server"], wrapped_env(directory, wrappers))
-    assert status == 0, err
-    lines = [line for line in err.splitlines() if line.startswith("+ ")]
-    ran = logged(wrappers[1])
-    # One traced line per command; a pipeline's stages are one line.
-    stages = sum(line.count(" | ") + 1 for line in lines)
-    assert stages == len(ran)
-    assert "+ (umask 077; openssl genrsa -out %s/key-" % directory in err
-    assert "\nDNS.1 = %s\nEOF\n" % MYHOSTNAME in err
+    order = tmp_path / "order.log"
+    env = dict(wrapped_env(directory, wrappers), ORDER_LOG=str(order))
+    # Our stderr and the wrappers' "ran" lines append to one file, in time order.
+    with open(str(order), "ab") as stderr:
+        status = subprocess.run(ours_argv(["--trace", "enable-server"]), env=env,
+                                stdout=subprocess.DEVNULL, stderr=stderr).returncode
+    assert status == 0
+    pending, early, ran = [], 0, 0
+    for line in order.read_text().splitlines():
+        if line.startswith("+ ") and not line.startswith("+ export "):
+            programs = _traced_programs(line)
+            if programs == ["postlog"] and early:
+                early -= 1
+            else:
+                pending += programs
+        elif line.startswith("ran "):
+            ran += 1
+            if line[4:] == "postlog" and "postlog" not in pending:
+                early += 1
+                continue
+            assert line[4:] in pending, "%s ran before its trace line" % line[4:]
+            pending.remove(line[4:])
+    assert pending == [] and early == 0 and ran == len(logged(wrappers[1])) > 10
+    text = order.read_text()
+    assert "+ (umask 077; openssl genrsa -out %s/key-" % directory in text
+    assert "\nDNS.1 = %s\nEOF\n" % MYHOSTNAME in text
 
 
 def _plan(records, directory):
@@ -287,12 +323,21 @@ def test_trace_json_to_a_file_appends_one_object_per_line(make_config, tmp_path)
     assert [r["argv"][1:] for r in records if r["argv"][-1] == "smtp_tls_eccert_file"]
 
 
-def test_dry_run_exit_status_is_the_real_ones(make_config):
-    directory = make_config(["smtpd_use_tls = yes"])
-    env = postfix_environment(directory)
-    assert run(["--dry-run", "all-default-server"], env)[0] == 1
-    assert run(["--dry-run", "deploy-server-cert", "nocert.pem", "nokey.pem"], env)[0] == 1
-    assert run(["--dry-run", "enable-server"], env)[0] == 0  # suggests, changes nothing
+@pytest.mark.parametrize("args, main_cf", [
+    (["all-default-server"], ["smtpd_use_tls = yes"]),
+    (["deploy-server-cert", "nocert.pem", "nokey.pem"], []),
+    (["enable-server"], ["smtpd_use_tls = yes"]),  # suggests, changes nothing
+    (["enable-server"], []),
+    (["new-server-key", "-a", "ecdsa"], []),
+    (["new-server-cert", "-a", "bogus"], []),
+    (["output-server-tlsa"], []),
+])
+def test_dry_run_exit_status_is_the_real_ones(args, main_cf, make_config):
+    statuses = []
+    for dry_run in (["--dry-run"], []):
+        env = postfix_environment(make_config(main_cf))
+        statuses.append(run(dry_run + args, env)[0])
+    assert statuses[0] == statuses[1]
 
 
 def test_version_and_help(tmp_path):
@@ -302,10 +347,6 @@ def test_version_and_help(tmp_path):
     result = subprocess.run([sys.executable, "-m", "postfix_tls", "--help"],
                             stdout=subprocess.PIPE, universal_newlines=True)
     assert "deploy-server-cert certfile keyfile" in result.stdout
-
-
-def test_stamp_pattern_matches_our_file_names():
-    assert STAMP.search("key-20261124-101500.pem")
 
 
 def test_standalone_trace_says_which_configuration_its_commands_read(make_config):
@@ -320,3 +361,8 @@ def test_standalone_trace_says_which_configuration_its_commands_read(make_config
     pasted = subprocess.run(["sh", "-c", "export MAIL_CONFIG=%s; %s" % (directory, read)],
                             stdout=subprocess.PIPE, universal_newlines=True)
     assert pasted.returncode == 0
+    # ... and reads this configuration: its myhostname, not the default instance's.
+    read = read.replace(" -n smtpd_use_tls", " -x myhostname smtpd_use_tls")
+    pasted = subprocess.run(["sh", "-c", "export MAIL_CONFIG=%s; %s" % (directory, read)],
+                            stdout=subprocess.PIPE, universal_newlines=True)
+    assert "myhostname = %s\n" % MYHOSTNAME in pasted.stdout

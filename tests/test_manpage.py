@@ -3,6 +3,7 @@
 import os
 import subprocess
 
+from postfix_tls.cli import _HELP
 from postfix_tls.messages import SUBCOMMANDS
 
 MANPAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -29,5 +30,14 @@ def test_covers_subcommands_modes_options_and_differences():
         assert word in text, word
 
 
-def test_does_not_take_the_name_of_postfixs_own_page():
-    assert os.path.basename(MANPAGE) != "postfix-tls.1"
+def test_each_subcommand_synopsis_stays_on_its_tag_line():
+    """At 80 columns, each SUBCOMMANDS entry starts with its whole synopsis,
+    as --help shows it (a tag of several macros would be split)."""
+    section = render().stdout.split("\nSUBCOMMANDS\n")[1].split("\nOPTIONS\n")[0]
+    tags = [line.strip() for line in section.splitlines() if line.startswith("       ")
+            and not line.startswith("        ")]
+    synopses = [line.strip() for line in _HELP.split("Subcommands")[1].split("Options")[0]
+                .splitlines()[1:] if line.strip()]
+    assert len(synopses) == len(SUBCOMMANDS)
+    for synopsis in synopses:
+        assert synopsis in tags, synopsis
