@@ -1,6 +1,20 @@
 # postfix-tls: everything a fresh Debian machine needs is installed by these
 # targets (as root: apt-get for Postfix and openssl, a virtualenv for Python).
 
+# make help: one line per target.
+help:
+	@echo "make demo          install Postfix, openssl, man-db, strace and a virtualenv; run the main job on demo/scratch"
+	@echo "make test          the same set-up, then every test (unit, integration, differential against upstream)"
+	@echo "make lint          ruff, and vermin for Python 3.6"
+	@echo "make test-matrix   unit, integration and safety tests per Python (PYTHONS=\"3.6 3.13\")"
+	@echo "make deb           dist/postfix-tls_VERSION_all.deb, for apt-get install on Debian"
+	@echo "make pyz           dist/postfix-tls.pyz, one file for any python3 from 3.6 on"
+	@echo "make test-hosts    the .deb and .pyz on Debian 11, 12 and 13 (debootstrap roots; as root)"
+	@echo "make bench         speed and memory side by side with upstream (writes $(BENCH_RESULTS))"
+	@echo "make install       pip install into VIRTUALENV or the system's python3, with the manual page"
+	@echo "make install-dropin / uninstall-dropin   development drop-in for postfix tls, and back"
+	@echo "make clean         remove virtualenvs, builds, dist/ and demo/scratch"
+
 PYTHON3 ?= python3
 VENV ?= .venv
 PYTHON = $(VENV)/bin/python
@@ -34,10 +48,10 @@ deps:
 	@$(PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml Makefile
 	$(PYTHON3) -m venv $(VENV)
 	$(PYTHON) -m pip install -q "pip>=21" || $(PYTHON) -m pip install -q "pip>=21,<22"
-	$(PYTHON) -m pip install -q -e ".[test]" ruff
+	$(PYTHON) -m pip install -q -e ".[test]" ruff vermin
 	touch $@
 
 venv: $(VENV)/.installed
@@ -46,8 +60,7 @@ test: deps venv
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check postfix_tls tests scripts/postfix-tls-script bench
-	$(PYTHON) -m pip install -q vermin
+	$(VENV)/bin/ruff check postfix_tls tests scripts bench
 	$(VENV)/bin/vermin -t=3.6- --violations --no-tips postfix_tls scripts/postfix-tls-script tests bench
 
 install:
@@ -73,6 +86,9 @@ test-matrix: deps
 	    .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(MATRIX_TESTS); \
 	done
 
+# bench/results.md is the published run (README's table); a user's run goes
+# to BENCH_RESULTS, outside what git tracks, unless asked otherwise.
+BENCH_RESULTS ?= dist/bench-results.md
 # Ours runs from a normal (not editable) install, as on a production host:
 # with Debian's own python3 (what a Debian mail server runs), and with
 # $(PYTHON3) when that is another interpreter.
@@ -84,7 +100,9 @@ bench: deps venv
 	.venv-bench-system/bin/python -m pip install -q --force-reinstall .
 	$(PYTHON3) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install -q --force-reinstall .
-	$(PYTHON) bench/bench.py --python .venv-bench-system/bin/python --python .venv-bench/bin/python
+	@mkdir -p $(dir $(BENCH_RESULTS))
+	$(PYTHON) bench/bench.py --output $(BENCH_RESULTS) \
+	    --python .venv-bench-system/bin/python --python .venv-bench/bin/python
 
 demo: deps venv
 	PYTHON=$(PYTHON) sh demo/demo.sh

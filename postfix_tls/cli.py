@@ -38,6 +38,7 @@ Options:
   --trace            print each command to stderr before it runs
   --trace-json FILE  write a JSON record per command to FILE (- for stderr)
   --version          print the version
+  -h, --help         print this help (-h: standalone mode only)
 """ % messages.GLOBAL_USAGE
 
 # Standalone mode looks for postconf here when it is not on PATH.
@@ -70,6 +71,8 @@ def parse_global_options(args, postfix_mode):
             options["trace_json"] = args.pop(1)
         elif arg in ("--help", "--version"):
             options[arg[2:]] = True
+        elif arg == "-h" and not postfix_mode:
+            options["help"] = True  # in postfix mode, upstream's unknown subcommand
         elif arg.startswith("-c") and not postfix_mode:
             # In postfix mode postfix(1) took -c already: "-c" is then an
             # unknown subcommand, as upstream says.
@@ -87,6 +90,22 @@ def parse_global_options(args, postfix_mode):
     return options, args
 
 
+# Our options that take a value, for the hint about misplaced options.
+_VALUED_OPTIONS = ("--trace-json", "-c")
+
+
+def misplaced_option(args, postfix_mode):
+    """The first of our options among a subcommand's arguments, with its value."""
+    ours = ("--dry-run", "--trace", "--trace-json", "--help", "--version")
+    ours += () if postfix_mode else ("-c",)
+    for index, arg in enumerate(args):
+        if arg in ours or arg.startswith("--trace-json="):
+            if arg in _VALUED_OPTIONS and index + 1 < len(args):
+                return "%s %s" % (arg, args[index + 1])
+            return arg
+    return None
+
+
 def _which(program, path):
     for directory in path.split(os.pathsep) + list(_POSTCONF_DIRECTORIES):
         candidate = os.path.join(directory or ".", program)
@@ -98,7 +117,8 @@ def _which(program, path):
 def _standalone_environment(runner, postconf, config_directory, env):
     """Set env as postfix(1) would for config_directory; False after a fatal message."""
     tag = "postfix"
-    early_log = Logger(runner, os.path.join(os.path.dirname(postconf.path), "postlog"), tag)
+    early_log = Logger(runner, os.path.join(os.path.dirname(postconf.path), "postlog"), tag,
+                       echo=True)
     if config_directory is None:
         config_directory = postconf.get("-d", "config_directory")
     config_directory = os.path.abspath(config_directory)
@@ -118,6 +138,18 @@ def _standalone_environment(runner, postconf, config_directory, env):
                data_directory=values["data_directory"])
     runner.export("MAIL_LOGTAG", values["syslog_name"] or tag)
     return True
+
+
+def _program_name():
+    """How the administrator ran us, for the commands we suggest."""
+    if sys.argv[0].endswith(".pyz"):
+        return "python3 " + _quote(os.path.abspath(sys.argv[0]))
+    return "postfix-tls"
+
+
+def _quote(word):
+    import shlex
+    return shlex.quote(word)
 
 
 def _on_sigterm(signum, frame):
@@ -175,18 +207,30 @@ def main(argv=None, extra_help=""):
     except OSError:
         # Let's hope there's a "postlog" somewhere else on the PATH.
         text = messages.NO_COMMAND_DIRECTORY.format(command_directory)
+        if not postfix_mode:
+            Logger(runner, "postlog", logtag, echo=True).fatal(text)
+            return messages.EXIT_FAIL
         argv = ["postlog", "-p", "fatal", "-t", "%s/%s" % (logtag, messages.PROGRAM), text]
         if runner.run(Command(argv, stdout=INHERIT, changes=True)).returncode not in (0, 1):
             fallback_fatal(text)
         return messages.EXIT_FAIL
     postconf.path = os.path.join(command_directory, "postconf")
-    log = Logger(runner, os.path.join(command_directory, "postlog"), logtag)
+    log = Logger(runner, os.path.join(command_directory, "postlog"), logtag,
+                 echo=not postfix_mode)
     tls = commands.Tls(runner, postconf, log, env, env.get("config_directory", ""),
                        env.get("data_directory", ""))
+    if not postfix_mode:
+        tls.hints = messages.standalone_hints(_program_name(), tls.config_directory)
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return commands.run(tls, args, startup.check)
+        status = commands.run(tls, args, startup.check)
+        misplaced = misplaced_option(args[1:], postfix_mode) if status else None
+        if misplaced:
+            command = _program_name() if misplaced.startswith("-c") else tls.hints.tls
+            sys.stderr.write(messages.MISPLACED_OPTION.format(
+                option=misplaced, command=command, name=args[0]) + "\n")
+        return status
     except (KeyboardInterrupt, Interrupted) as error:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

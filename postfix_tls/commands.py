@@ -55,6 +55,7 @@ class Tls(object):
         self.setup = None  # set by the start-up checks
         self.stdin_path = None
         self.tls_random_source = ""
+        self.hints = messages.POSTFIX_HINTS  # standalone mode: commands for -c DIR
 
     @property
     def openssl(self):
@@ -122,6 +123,8 @@ def read_key(tls, keyfile):
 def check_key(tls, keyfile):
     key = read_key(tls, keyfile)
     if key is None:
+        if openssl.is_encrypted(keyfile):  # ours: say why, before upstream's message
+            tls.log.warn([messages.KEY_ENCRYPTED.format(keyfile)])
         tls.fail(messages.NO_PRIVATE_KEY.format(keyfile))
     return key[1]
 
@@ -282,11 +285,11 @@ def new_server_cert(tls, algorithm, bits, oldkey, deploy, hostnames, info):
     keyfile, certfile = ensure_key(tls, algorithm, bits, oldkey)
     create_cert(tls, algorithm, keyfile, certfile, names)
     if deploy:
-        lines = messages.server_deployed(deploy)
+        lines = messages.server_deployed(deploy, tls.hints)
     else:
-        lines = messages.created(certfile, keyfile)
-    lines += messages.csr_hint(certfile, keyfile, deploy)
-    lines += messages.tlsa_hint(keyfile, deploy)
+        lines = messages.created(certfile, keyfile, tls.hints)
+    lines += messages.csr_hint(certfile, keyfile, deploy, tls.hints)
+    lines += messages.tlsa_hint(keyfile, deploy, tls.hints)
     if not oldkey:
         lines += messages.dane_dns_hint(deploy)
     if deploy:
@@ -310,6 +313,13 @@ def _key_options(tls, options, empty_message, unsupported_message):
         tls.fail(messages.BAD_RSA_BITS.format(validate.shown(bits)))
     if algorithm == "ecdsa" and not validate.curve(bits):
         tls.fail(messages.BAD_CURVE.format(validate.shown(bits)))
+    if algorithm == "ecdsa" and tls.runner.dry_run:
+        # The real run learns at "ecparam -genkey" that openssl has no such
+        # curve; a dry run asks openssl the same question without a key.
+        result = tls.runner.run(openssl.curve_check(tls.openssl, bits))
+        if result.returncode:
+            tls.log.warn([messages.UNKNOWN_CURVE.format(bits)])
+            tls.fail(messages.KEY_GENERATION_FAILED.format(algorithm, bits))
     return algorithm, bits
 
 
@@ -337,7 +347,7 @@ def _enable_client(tls, options, info):
                         % (dbtype, tls.data_directory))
     if tls.tls_random_source:
         settings.append("tls_random_source = " + tls.tls_random_source)
-    edit_main_cf(tls, settings, info, then_log=messages.CLIENT_DEPLOYED)
+    edit_main_cf(tls, settings, info, then_log=messages.client_deployed(tls.hints))
     return 0
 
 
@@ -349,7 +359,7 @@ def enable_server(tls, options, operands):
         if all_default(tls, SERVER_SETTINGS):
             new_server_cert(tls, algorithm, bits, "", "enable", operands, info)
         else:
-            info.finish(messages.ENABLE_SERVER_SUGGESTION)
+            info.finish(messages.enable_server_suggestion(tls.hints))
     return 0
 
 
@@ -380,9 +390,11 @@ def _in_config_directory(tls, path):
 
 def deploy_server_cert_command(tls, options, operands):
     certfile, keyfile = (_in_config_directory(tls, path) for path in operands)
+    if not tls.is_file(keyfile):  # ours: upstream says "no private key found in file"
+        tls.fail(messages.NOT_A_FILE.format(keyfile))
     with tls.log.start_block("info") as info:
         deploy_server_cert(tls, certfile, keyfile, "", info,
-                           then_log=messages.server_deployed("deploy"))
+                           then_log=messages.server_deployed("deploy", tls.hints))
     return 0
 
 
@@ -403,8 +415,18 @@ def output_server_csr(tls, options, operands):
     # Upstream maps the key file name once more, and $myhostname is the default.
     keyfile = set_keyfile(tls, keyfile)
     names = resolve_hostnames(tls, operands)
+    if openssl.is_encrypted(keyfile) and not _stdin_is_a_terminal():
+        # Ours: openssl would ask for the pass phrase on /dev/tty and wait.
+        tls.fail(messages.KEY_ENCRYPTED_NO_TERMINAL.format(keyfile))
     command = openssl.csr(tls.openssl, keyfile, names, tls.stdin_path)
     return tls.runner.run(command).returncode and 1
+
+
+def _stdin_is_a_terminal():
+    try:
+        return os.isatty(0)
+    except OSError:
+        return False
 
 
 def output_server_tlsa(tls, options, operands):

@@ -316,7 +316,8 @@ class Runner(object):
         running = []
         for command in commands:
             self._trace_start((command,), False)
-            running.append(Running(self, command, self._start((command,))))
+            started = time.time()  # before the process starts: its whole wall time
+            running.append(Running(self, command, self._start((command,)), started))
         return running
 
     def start(self, command):
@@ -328,7 +329,8 @@ class Runner(object):
         if self._skip((command,)) is not None:
             return Pending(self, command, None)
         sys.stdout.flush()
-        return Pending(self, command, self._start((command,)))
+        started = time.time()
+        return Pending(self, command, self._start((command,)), started)
 
     def _record_creations(self, commands):
         for command in commands:
@@ -391,11 +393,11 @@ class Runner(object):
 class Running(object):
     """A started command; result() waits for it (see :meth:`Runner.start_all`)."""
 
-    def __init__(self, runner, command, processes):
+    def __init__(self, runner, command, processes, started=None):
         self.runner = runner
         self.command = command
         self.processes = processes  # None: not started (dry run)
-        self.started = time.time()
+        self.started = time.time() if started is None else started
         self._result = None
 
     def result(self):

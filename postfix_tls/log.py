@@ -4,12 +4,17 @@ A single message goes as postlog's argument; a block of lines goes on its
 stdin, one postlog process per block, as upstream's ``... | $INFO`` does.
 When postlog cannot be run, or fails, the lines go to stderr in postlog's
 own format instead, so that no message is lost.
+
+In standalone mode (echo) every message also goes to stderr, exactly once:
+postlog before Postfix 3.8 writes there only when stderr is a terminal,
+and scripts, cron and configuration management have none.  postlog then
+logs with its stderr closed, and we write each line ourselves.
 """
 
 import sys
 import time
 
-from .execute import INHERIT, Command
+from .execute import DEVNULL, INHERIT, Command
 from .messages import DRY_RUN_MARK, PROGRAM
 
 # postlog(1) prints no level for info.
@@ -17,14 +22,16 @@ _LEVEL_LABELS = {"info": "", "warn": "warning: ", "error": "error: ", "fatal": "
 
 
 class Logger(object):
-    def __init__(self, runner, postlog, logtag):
+    def __init__(self, runner, postlog, logtag, echo=False):
         self.runner = runner
         self.tag = "%s/%s" % (logtag, PROGRAM)
         self.postlog = postlog
+        self.echo = echo
 
     def _command(self, level, args=(), stdin=None):
         argv = [self.postlog, "-t", self.tag, "-p", level] + list(args)
-        return Command(argv, stdin=stdin, stdout=INHERIT, changes=True)
+        return Command(argv, stdin=stdin, stdout=INHERIT, changes=True,
+                       stderr=DEVNULL if self.echo else INHERIT)
 
     def _fallback(self, level, lines, marked=False):
         mark = DRY_RUN_MARK if marked else ""
@@ -36,7 +43,8 @@ class Logger(object):
     def _after(self, result, level, lines):
         if result.dry_run:
             self._fallback(level, lines, marked=True)
-        elif result.returncode and not (level == "fatal" and result.returncode == 1):
+        elif self.echo or (result.returncode and not (level == "fatal"
+                                                      and result.returncode == 1)):
             # postlog -p fatal exits 1 after logging; anything else failed.
             self._fallback(level, lines)
 

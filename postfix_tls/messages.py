@@ -6,6 +6,8 @@ and their scripts match on them.  Messages marked "ours" have no upstream
 counterpart: they cover input and faults that upstream does not check.
 """
 
+import collections
+
 EXIT_OK = 0
 EXIT_FAIL = 1
 
@@ -98,6 +100,11 @@ BAD_RANDOM_SOURCE = (
 )
 BAD_OPERAND = "invalid argument: {}: not valid UTF-8 text, or contains a NUL or control character"
 NOT_A_FILE = "no such file, or not a regular file: {}"
+KEY_ENCRYPTED = ("{0} holds an encrypted (passphrase-protected) private key; Postfix needs it"
+                 " unencrypted: openssl pkey -in {0} -out NEWFILE")
+KEY_ENCRYPTED_NO_TERMINAL = ("the private key in {} is encrypted (passphrase-protected), and"
+                             " there is no terminal to ask for its pass phrase")
+UNKNOWN_CURVE = "openssl ecparam -name {} fails: the real run would fail here"
 CANNOT_CREATE = "cannot create {}: {}"
 POSTCONF_EDIT_FAILED = "error updating {}/main.cf: postconf -e failed"
 INTERRUPTED = "interrupted by signal {} while running: {}"
@@ -108,9 +115,23 @@ GLOBAL_USAGE = (
     " [--trace-json file] subcommand [options] [arguments]"
 )
 DRY_RUN_MARK = "(dry run) "
+# After a failure, when one of our options came after the subcommand.
+MISPLACED_OPTION = "postfix-tls: {option} goes before the subcommand: {command} {option} {name} ..."
 
 
 # Information blocks: what upstream pipes into "postlog -p info".
+
+# The commands these blocks tell the administrator to run: upstream's in
+# postfix mode; in standalone mode, ones that act on the -c configuration.
+Hints = collections.namedtuple("Hints", "tls reload")
+POSTFIX_HINTS = Hints("postfix tls", "postfix reload")
+
+
+def standalone_hints(program, config_directory):
+    import shlex
+    directory = shlex.quote(config_directory)
+    return Hints("%s -c %s" % (program, directory), "postfix -c %s reload" % directory)
+
 
 def enable_client_suggestion(cache_type):
     lines = [
@@ -128,21 +149,27 @@ def enable_client_suggestion(cache_type):
     return lines
 
 
-CLIENT_DEPLOYED = (
-    "Enabled opportunistic TLS in the Postfix SMTP client.",
-    "Run the command:",
-    "  # postfix reload",
-    "if you want the new settings to take effect immediately.",
-)
+def client_deployed(hints):
+    return [
+        "Enabled opportunistic TLS in the Postfix SMTP client.",
+        "Run the command:",
+        "  # " + hints.reload,
+        "if you want the new settings to take effect immediately.",
+    ]
 
-ENABLE_SERVER_SUGGESTION = (
-    "*** Non-default SMTP server TLS settings detected, no changes made.",
-    "For opportunistic TLS in the Postfix SMTP server, the below settings",
-    "are typical:",
-    "  smtpd_tls_security_level = may",
-    "  smtpd_tls_loglevel = 1",
-    'You can use "postfix tls new-server-cert" to create a new certificate.',
-    'Or, "postfix tls new-server-key" to also force a new private key.',
+def enable_server_suggestion(hints):
+    return [
+        "*** Non-default SMTP server TLS settings detected, no changes made.",
+        "For opportunistic TLS in the Postfix SMTP server, the below settings",
+        "are typical:",
+        "  smtpd_tls_security_level = may",
+        "  smtpd_tls_loglevel = 1",
+        'You can use "%s new-server-cert" to create a new certificate.' % hints.tls,
+        'Or, "%s new-server-key" to also force a new private key.' % hints.tls,
+    ] + list(DANE_REFERENCES)
+
+
+DANE_REFERENCES = (
     "If you publish DANE TLSA records, see:",
     "  https://tools.ietf.org/html/rfc7671#section-8",
     "  https://tools.ietf.org/html/rfc7671#section-5.1",
@@ -152,38 +179,38 @@ ENABLE_SERVER_SUGGESTION = (
 )
 
 
-def created(certfile, keyfile):
+def created(certfile, keyfile, hints):
     return [
         "New private key and self-signed certificate created. To deploy run:",
-        "  # postfix tls deploy-server-cert %s %s" % (certfile, keyfile),
+        "  # %s deploy-server-cert %s %s" % (hints.tls, certfile, keyfile),
     ]
 
 
-def server_deployed(deploy):
+def server_deployed(deploy, hints):
     lines = ["Enabled opportunistic TLS in the Postfix SMTP server"] if deploy == "enable" else []
     return lines + [
         "New TLS private key and certificate deployed.",
         "Run the command:",
-        "  # postfix reload",
+        "  # " + hints.reload,
         "if you want the new settings to take effect immediately.",
     ]
 
 
-def csr_hint(certfile, keyfile, deploy):
+def csr_hint(certfile, keyfile, deploy, hints):
     return [
         "To generate a CSR run:",
-        "  # postfix tls output-server-csr -k %s [<hostname> ...]" % keyfile,
+        "  # %s output-server-csr -k %s [<hostname> ...]" % (hints.tls, keyfile),
         "Save the signed certificate chain in %s%s"
         % (certfile, "." if deploy else ", and deploy as above."),
     ]
 
 
-def tlsa_hint(keyfile, deploy):
+def tlsa_hint(keyfile, deploy, hints):
     # Once deployed, upstream shows the command for all keys: no key file
     # (and a trailing space, kept).
     return [
         "To generate TLSA records run:",
-        "  # postfix tls output-server-tlsa [-h <hostname>] %s" % ("" if deploy else keyfile),
+        "  # %s output-server-tlsa [-h <hostname>] %s" % (hints.tls, "" if deploy else keyfile),
     ]
 
 

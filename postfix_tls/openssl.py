@@ -47,6 +47,22 @@ def ecdsa_check(openssl):
                    stderr=TO_STDOUT)
 
 
+def curve_check(openssl, curve):
+    """Whether openssl knows the named curve (a dry run's stand-in for -genkey)."""
+    return Command([openssl, "ecparam", "-name", curve, "-noout"], stderr=TO_STDOUT)
+
+
+def is_encrypted(keyfile):
+    """Whether keyfile holds an encrypted PEM private key (PKCS#8, or a
+    traditional key with a Proc-Type header); False if it cannot be read."""
+    try:
+        with open(keyfile, "rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return False
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head
+
+
 def sha256(openssl, **options):
     return Command([openssl, "dgst", "-binary", "-sha256"], **options)
 

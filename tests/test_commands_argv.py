@@ -26,6 +26,8 @@ STAMP = "20261124-101500"
 RSA_PEM = b"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
 EC_PEM = b"-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n"
 
+HINTS = messages.POSTFIX_HINTS  # postfix mode: upstream's commands
+
 
 @pytest.fixture
 def host(fp, tmp_path, monkeypatch):
@@ -108,7 +110,7 @@ def test_enable_client_edits_main_cf_once_and_starts_postlog_first(host):
         "tls_random_source = dev:/dev/urandom"]))
     assert host.run("enable-client") == 0
     assert host.calls() == expected
-    assert host.input_of(expected[-2]) == lines(*messages.CLIENT_DEPLOYED)
+    assert host.input_of(expected[-2]) == lines(*messages.client_deployed(HINTS))
 
 
 def test_enable_client_with_r_does_not_read_tls_random_source(host):
@@ -231,7 +233,7 @@ def test_enable_server_with_non_default_settings_only_suggests(host):
     expected.append(host.log("info"))
     assert host.run("enable-server") == 0
     assert host.calls() == expected
-    assert host.input_of(expected[-1]) == lines(*messages.ENABLE_SERVER_SUGGESTION)
+    assert host.input_of(expected[-1]) == lines(*messages.enable_server_suggestion(HINTS))
 
 
 @pytest.mark.parametrize("subcommand, algorithm, message", [
@@ -288,8 +290,9 @@ def test_new_server_key_logs_how_to_deploy(host):
     assert host.run("new-server-key") == 0
     assert host.calls() == expected
     assert host.input_of(info) == lines(
-        *messages.created(certfile, keyfile) + messages.csr_hint(certfile, keyfile, "")
-        + messages.tlsa_hint(keyfile, "") + messages.dane_dns_hint(""))
+        *messages.created(certfile, keyfile, HINTS)
+        + messages.csr_hint(certfile, keyfile, "", HINTS)
+        + messages.tlsa_hint(keyfile, "", HINTS) + messages.dane_dns_hint(""))
 
 
 def test_new_server_key_removes_the_key_when_the_certificate_fails(host):
@@ -376,7 +379,7 @@ def test_deploy_server_cert_checks_then_deploys_relative_names(host):
                                "smtpd_tls_cert_file = " + certfile]))
     assert host.run("deploy-server-cert", "cert.pem", "key.pem") == 0
     assert host.calls() == expected
-    assert host.input_of(info) == lines(*messages.server_deployed("deploy"))
+    assert host.input_of(info) == lines(*messages.server_deployed("deploy", HINTS))
 
 
 def test_deploy_server_cert_refuses_a_certificate_of_another_key(host):
