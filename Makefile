@@ -48,10 +48,10 @@ deps:
 	@$(PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 
-$(VENV)/.installed: setup.cfg pyproject.toml Makefile
+$(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
 	$(PYTHON) -m pip install -q "pip>=21" || $(PYTHON) -m pip install -q "pip>=21,<22"
-	$(PYTHON) -m pip install -q -e ".[test]" ruff vermin
+	$(PYTHON) -m pip install -q -e ".[test]" ruff
 	touch $@
 
 venv: $(VENV)/.installed
@@ -61,6 +61,7 @@ test: deps venv
 
 lint: venv
 	$(VENV)/bin/ruff check postfix_tls tests scripts bench
+	@[ -x $(VENV)/bin/vermin ] || $(PYTHON) -m pip install -q vermin
 	$(VENV)/bin/vermin -t=3.6- --violations --no-tips postfix_tls scripts/postfix-tls-script tests bench
 
 install:
@@ -105,7 +106,7 @@ bench: deps venv
 	    --python .venv-bench-system/bin/python --python .venv-bench/bin/python
 
 demo: deps venv
-	PYTHON=$(PYTHON) sh demo/demo.sh
+	POSTFIX_TLS=$(VENV)/bin/postfix-tls sh demo/demo.sh
 
 # The .deb is built with dpkg-deb alone, not debhelper/dh-python: dpkg-deb is
 # on every Debian machine, while debhelper and dh-python would add about

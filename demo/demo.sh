@@ -3,7 +3,8 @@
 # demo/scratch (never /etc/postfix), driven in standalone mode.
 set -eu
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-.venv/bin/python}
+# The command make demo installed (postfix-tls is on PATH after make install).
+POSTFIX_TLS=${POSTFIX_TLS:-.venv/bin/postfix-tls}
 scratch=$PWD/demo/scratch
 rm -rf "$scratch"
 mkdir -p "$scratch"
@@ -13,8 +14,8 @@ touch -d '1 minute ago' "$scratch/main.cf"   # Postfix programs wait on a fresh 
 
 run() {
     echo
-    echo "\$ postfix-tls -c $scratch $*"
-    "$PYTHON" -m postfix_tls -c "$scratch" "$@" || echo "(exit status $?)"
+    echo "\$ $POSTFIX_TLS -c $scratch $*"
+    "$POSTFIX_TLS" -c "$scratch" "$@" 2>&1 || echo "(exit status $?)"
 }
 
 run all-default-server && echo "(all server TLS settings are at their defaults)"

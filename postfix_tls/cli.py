@@ -31,12 +31,17 @@ Subcommands, as "postfix tls" (see postfix-tls(1)):
   all-default-client
   all-default-server
 
+Ours:
+  status [-w days] [-c days]   TLS health: OK, WARNING, CRITICAL or UNKNOWN,
+                               exit status 0 to 3 (warn/critical: days left)
+
 Options:
   -c DIR             the Postfix configuration directory (standalone mode only;
                      default: postconf -dh config_directory)
   --dry-run          run only what changes nothing; show what would change
   --trace            print each command to stderr before it runs
   --trace-json FILE  write a JSON record per command to FILE (- for stderr)
+  --json             our subcommands' output as JSON (status)
   --version          print the version
   -h, --help         print this help (-h: standalone mode only)
 """ % messages.GLOBAL_USAGE
@@ -52,7 +57,7 @@ class _Usage(Exception):
 def parse_global_options(args, postfix_mode):
     """(options, rest): our own options, which come before the subcommand."""
     options = {"config_directory": None, "dry_run": False, "trace": False,
-               "trace_json": None}
+               "trace_json": None, "json": False}
     args = list(args)
     while args:
         arg = args[0]
@@ -61,6 +66,8 @@ def parse_global_options(args, postfix_mode):
             break
         if arg == "--dry-run":
             options["dry_run"] = True
+        elif arg == "--json":
+            options["json"] = True
         elif arg == "--trace":
             options["trace"] = True
         elif arg.startswith("--trace-json="):
@@ -94,10 +101,11 @@ def parse_global_options(args, postfix_mode):
 _VALUED_OPTIONS = ("--trace-json", "-c")
 
 
-def misplaced_option(args, postfix_mode):
-    """The first of our options among a subcommand's arguments, with its value."""
-    ours = ("--dry-run", "--trace", "--trace-json", "--help", "--version")
-    ours += () if postfix_mode else ("-c",)
+def misplaced_option(args, postfix_mode, own_letters=""):
+    """The first of our options among a subcommand's arguments, with its
+    value; own_letters: the subcommand's own options (status has a -c)."""
+    ours = ("--dry-run", "--trace", "--trace-json", "--json", "--help", "--version")
+    ours += () if postfix_mode or "c" in own_letters else ("-c",)
     for index, arg in enumerate(args):
         if arg in ours or arg.startswith("--trace-json="):
             if arg in _VALUED_OPTIONS and index + 1 < len(args):
@@ -219,13 +227,16 @@ def main(argv=None, extra_help=""):
                  echo=not postfix_mode)
     tls = commands.Tls(runner, postconf, log, env, env.get("config_directory", ""),
                        env.get("data_directory", ""))
+    tls.json = options["json"]
     if not postfix_mode:
         tls.hints = messages.standalone_hints(_program_name(), tls.config_directory)
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         status = commands.run(tls, args, startup.check)
-        misplaced = misplaced_option(args[1:], postfix_mode) if status else None
+        subcommand = commands.SUBCOMMANDS.get(args[0] if args else "")
+        letters = (subcommand and subcommand.letters) or ""
+        misplaced = misplaced_option(args[1:], postfix_mode, letters) if status else None
         if misplaced:
             command = _program_name() if misplaced.startswith("-c") else tls.hints.tls
             sys.stderr.write(messages.MISPLACED_OPTION.format(

@@ -56,6 +56,7 @@ class Tls(object):
         self.stdin_path = None
         self.tls_random_source = ""
         self.hints = messages.POSTFIX_HINTS  # standalone mode: commands for -c DIR
+        self.json = False  # --json: our subcommands' output as JSON
 
     @property
     def openssl(self):
@@ -313,9 +314,10 @@ def _key_options(tls, options, empty_message, unsupported_message):
         tls.fail(messages.BAD_RSA_BITS.format(validate.shown(bits)))
     if algorithm == "ecdsa" and not validate.curve(bits):
         tls.fail(messages.BAD_CURVE.format(validate.shown(bits)))
-    if algorithm == "ecdsa" and tls.runner.dry_run:
+    if algorithm == "ecdsa" and tls.runner.dry_run and bits != EC_CURVE:
         # The real run learns at "ecparam -genkey" that openssl has no such
-        # curve; a dry run asks openssl the same question without a key.
+        # curve; a dry run asks openssl the same question without a key
+        # (for secp256r1 the start-up checks asked already).
         result = tls.runner.run(openssl.curve_check(tls.openssl, bits))
         if result.returncode:
             tls.log.warn([messages.UNKNOWN_CURVE.format(bits)])
@@ -504,6 +506,18 @@ def _prefetch_output_server_tlsa(options, operands):
     return reads, []
 
 
+def _status(tls, options, operands):
+    from . import status  # ours; loaded only when asked for
+
+    return status.status(tls, options, operands)
+
+
+def _prefetch_status(options, operands):
+    from . import status
+
+    return status.prefetch(options, operands)
+
+
 def _prefetch_nothing(options, operands):
     return [], []
 
@@ -529,6 +543,8 @@ SUBCOMMANDS = {
                                      _prefetch_settings(CLIENT_SETTINGS)),
     "all-default-server": Subcommand(all_default_server, None, 0,
                                      _prefetch_settings(SERVER_SETTINGS)),
+    # Ours.
+    "status": Subcommand(_status, "wc", 0, _prefetch_status),
 }
 
 

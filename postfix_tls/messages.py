@@ -112,12 +112,38 @@ STANDALONE_NO_POSTCONF = "no postconf(1) command found on PATH or in /usr/sbin"
 STANDALONE_BAD_CONFIG = "cannot read the Postfix configuration in {}"
 GLOBAL_USAGE = (
     "usage: postfix-tls [-c config_directory] [--dry-run] [--trace]"
-    " [--trace-json file] subcommand [options] [arguments]"
+    " [--trace-json file] [--json] subcommand [options] [arguments]"
 )
 DRY_RUN_MARK = "(dry run) "
 # After a failure, when one of our options came after the subcommand.
 MISPLACED_OPTION = "postfix-tls: {option} goes before the subcommand: {command} {option} {name} ..."
 
+
+# status (ours): the verdict line, and one line per problem found.
+STATUS_USAGE = "usage: postfix tls status [-w days] [-c days]"
+STATUS_SUMMARY = "TLS {verdict} - {text}"
+STATUS_ALL_OK = "{count} server certificate(s) valid, the nearest expiry in {days} days ({what})"
+STATUS_BAD_DAYS = "invalid {option} value: {value}: expected a number of days"
+STATUS_MISSING = "{role} {path} is missing: create it, or point main.cf at the right file"
+STATUS_UNREADABLE = "{role} {path} is not readable: check its mode and owner"
+STATUS_KEY_WORLD_READABLE = ("private key {path} is readable by others (mode {mode}):"
+                             " chmod 600 {path}")
+STATUS_KEY_GROUP_READABLE = ("private key {path} is readable by its group (mode {mode}):"
+                             " chmod 600 {path}")
+STATUS_NOT_A_CERTIFICATE = "no certificate found in {}: openssl x509 cannot read it"
+STATUS_EXPIRED = ("{what} expired on {when}: deploy a new one"
+                  " (postfix tls new-server-cert, or your CA's)")
+STATUS_EXPIRES = "{what} expires in {days} days, on {when}: renew it"
+STATUS_NOT_YET_VALID = "{what} is not valid before {when}"
+STATUS_MYHOSTNAME = "{what} does not name myhostname {myhostname} (it names {names})"
+STATUS_NO_KEY = "no private key found in file: {}"
+STATUS_KEY_ENCRYPTED = "private key {} is encrypted (passphrase-protected): Postfix cannot read it"
+STATUS_KEY_WITHOUT_CERT = "{algorithm} private key {path} is configured without a certificate"
+STATUS_CHAIN_ORDER = ("the certificates in {} are not in order (each one signed by the next,"
+                      " the server's first): reorder them")
+STATUS_NO_SERVER_CERT = "no server certificate configured"
+STATUS_CACHE_TYPE = "{parameter} uses map type {type}, which this Postfix does not support"
+USAGE["status"] = STATUS_USAGE
 
 # Information blocks: what upstream pipes into "postlog -p info".
 

@@ -156,6 +156,22 @@ def csr(openssl, keyfile, hostnames, stdin_path):
     return Command(argv, stdin="\n".join(config) + "\n", stdout=INHERIT, reads=[keyfile])
 
 
+def certificate_facts(openssl, certfile):
+    """Subject, validity and DNS names of the first certificate in certfile
+    (status; -ext needs OpenSSL 1.1.1)."""
+    return Command([openssl, "x509", "-in", certfile, "-noout", "-nameopt", "RFC2253",
+                    "-subject", "-startdate", "-enddate", "-ext", "subjectAltName"],
+                   stderr=DEVNULL, reads=[certfile])
+
+
+def signed_by(openssl, certfile, issuerfile):
+    """Whether issuerfile's certificate signed certfile's (status: a chain's
+    order); dates are another question, asked by certificate_facts."""
+    return Command([openssl, "verify", "-no_check_time", "-partial_chain", "-no-CApath",
+                    "-CAfile", issuerfile, certfile], stderr=TO_STDOUT,
+                   reads=[certfile, issuerfile])
+
+
 def hex_digest(output):
     """What upstream's ``od | tr | egrep -v`` keeps: a non-empty digest or ""."""
     digest = "".join("%02x" % byte for byte in bytearray(output))

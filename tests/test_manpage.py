@@ -25,7 +25,8 @@ def test_renders_without_warnings():
 
 def test_covers_subcommands_modes_options_and_differences():
     text = render().stdout
-    for word in SUBCOMMANDS + ("--dry-run", "--trace", "--trace-json", "Standalone mode",
+    for word in SUBCOMMANDS + ("status", "--json", "--dry-run", "--trace", "--trace-json",
+                               "Standalone mode",
                                "Postfix mode", "DIFFERENCES FROM POSTFIX'S SCRIPT"):
         assert word in text, word
 
@@ -36,8 +37,11 @@ def test_each_subcommand_synopsis_stays_on_its_tag_line():
     section = render().stdout.split("\nSUBCOMMANDS\n")[1].split("\nOPTIONS\n")[0]
     tags = [line.strip() for line in section.splitlines() if line.startswith("       ")
             and not line.startswith("        ")]
-    synopses = [line.strip() for line in _HELP.split("Subcommands")[1].split("Options")[0]
-                .splitlines()[1:] if line.strip()]
-    assert len(synopses) == len(SUBCOMMANDS)
+    upstream = _HELP.split("Subcommands")[1].split("Ours:")[0]
+    ours = _HELP.split("Ours:")[1].split("Options:")[0]
+    synopses = [line.strip() for line in upstream.splitlines()[1:] if line.strip()]
+    synopses += [line.split("   ")[0].strip() for line in ours.splitlines()
+                 if line.startswith("  ") and not line.startswith("   ")]
+    assert len(synopses) == len(SUBCOMMANDS) + 1 and "status [-w days] [-c days]" in synopses
     for synopsis in synopses:
         assert synopsis in tags, synopsis

@@ -1,0 +1,307 @@
+"""``status`` (ours): the TLS health of a Postfix instance, in one look.
+
+Reads main.cf's TLS settings with postconf and each configured key and
+certificate with openssl, through the runner (so ``--trace`` shows every
+command and ``--dry-run`` runs it as it is: it changes nothing), and
+judges what it found the way monitoring plugins do: OK, WARNING, CRITICAL
+or UNKNOWN, exit status 0 to 3.  render.py shows the report as text or
+JSON.
+"""
+
+import calendar
+import collections
+import os
+import shutil
+import tempfile
+import time
+
+from . import commands, messages, openssl, validate
+
+# (algorithm, certificate parameter, key parameter); -x expands the key
+# parameters' defaults, $smtpd_tls_cert_file and $smtpd_tls_eccert_file.
+SERVER_FILES = (
+    ("rsa", "smtpd_tls_cert_file", "smtpd_tls_key_file"),
+    ("ecdsa", "smtpd_tls_eccert_file", "smtpd_tls_eckey_file"),
+)
+CLIENT_FILES = (
+    ("rsa", "smtp_tls_cert_file", "smtp_tls_key_file"),
+    ("ecdsa", "smtp_tls_eccert_file", "smtp_tls_eckey_file"),
+)
+SETTINGS = tuple(name for row in SERVER_FILES + CLIENT_FILES for name in row[1:]) + (
+    "smtpd_tls_chain_files", "smtpd_tls_security_level", "myhostname",
+    "smtp_tls_security_level", "smtp_tls_session_cache_database",
+)
+WARNING_DAYS = "30"
+CRITICAL_DAYS = "7"
+
+OK, WARNING, CRITICAL, UNKNOWN = "OK", "WARNING", "CRITICAL", "UNKNOWN"
+EXIT_STATUS = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
+_ORDER = (OK, WARNING, CRITICAL, UNKNOWN)
+
+Problem = collections.namedtuple("Problem", "severity text")
+_MONTHS = dict((name, number) for number, name in enumerate(
+    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1))
+_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+
+
+class Report(object):
+    """What status found: facts, as data, and the problems among them."""
+
+    def __init__(self, config_directory, warning_days, critical_days):
+        self.config_directory = config_directory
+        self.thresholds = {"warning_days": warning_days, "critical_days": critical_days}
+        self.server = []  # one dict per configured key and certificate (or chain file)
+        self.client = collections.OrderedDict()
+        self.settings = collections.OrderedDict()
+        self.problems = []
+        self.notes = []  # what is worth saying but is no problem
+
+    def problem(self, severity, text):
+        if severity == OK:
+            self.notes.append(text)
+        else:
+            self.problems.append(Problem(severity, text))
+
+    @property
+    def verdict(self):
+        worst = OK
+        for problem in self.problems:
+            if _ORDER.index(problem.severity) > _ORDER.index(worst):
+                worst = problem.severity
+        return worst
+
+    @property
+    def exit_status(self):
+        return EXIT_STATUS[self.verdict]
+
+
+def openssl_time(text):
+    """Seconds since the epoch of openssl's "Nov 28 21:10:46 2026 GMT"
+    (not strptime: its month names follow the locale)."""
+    month, day, clock, year = text.split()[:4]
+    hour, minute, second = (int(part) for part in clock.split(":"))
+    return calendar.timegm((int(year), _MONTHS[month], int(day), hour, minute, second))
+
+
+def iso(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def parse_certificate_facts(output):
+    """{subject, not_before, not_after, names} from certificate_facts' output."""
+    facts = {"names": []}
+    lines = output.decode("utf-8", "replace").splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("subject="):
+            facts["subject"] = line[len("subject="):].strip()
+        elif line.startswith("notBefore="):
+            facts["not_before"] = openssl_time(line.split("=", 1)[1])
+        elif line.startswith("notAfter="):
+            facts["not_after"] = openssl_time(line.split("=", 1)[1])
+        elif "Subject Alternative Name" in line and index + 1 < len(lines):
+            facts["names"] = [name.strip()[4:] for name in lines[index + 1].split(",")
+                              if name.strip().startswith("DNS:")]
+    return facts
+
+
+def _file_facts(report, path, role, private):
+    """exists, readable, mode and owner of a configured file; problems said."""
+    facts = collections.OrderedDict([("path", path)])
+    try:
+        info = os.stat(path)
+    except OSError:
+        facts["exists"] = False
+        report.problem(CRITICAL, messages.STATUS_MISSING.format(role=role, path=path))
+        return facts
+    facts["exists"] = True
+    facts["readable"] = os.access(path, os.R_OK)
+    facts["mode"] = "%04o" % (info.st_mode & 0o7777)
+    facts["owner"] = _owner(info.st_uid)
+    if not facts["readable"]:
+        report.problem(CRITICAL, messages.STATUS_UNREADABLE.format(role=role, path=path))
+    if private and info.st_mode & 0o004:
+        report.problem(CRITICAL, messages.STATUS_KEY_WORLD_READABLE.format(
+            path=path, mode=facts["mode"]))
+    elif private and info.st_mode & 0o040:
+        report.problem(WARNING, messages.STATUS_KEY_GROUP_READABLE.format(
+            path=path, mode=facts["mode"]))
+    return facts
+
+
+def _owner(uid):
+    import pwd
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _certificate(tls, report, entry, certfile, now):
+    result = tls.runner.run(openssl.certificate_facts(tls.openssl, certfile))
+    facts = parse_certificate_facts(result.stdout)
+    if result.returncode or "not_after" not in facts:
+        report.problem(UNKNOWN, messages.STATUS_NOT_A_CERTIFICATE.format(certfile))
+        return
+    days_left = int((facts["not_after"] - now) // 86400)
+    entry.update((
+        ("subject", facts.get("subject", "")),
+        ("names", facts["names"]),
+        ("not_before", iso(facts["not_before"])),
+        ("not_after", iso(facts["not_after"])),
+        ("days_left", days_left),
+    ))
+    myhostname = report.settings.get("myhostname", "")
+    names = facts["names"] or [facts.get("subject", "").partition("CN=")[2].split(",")[0]]
+    entry["myhostname_covered"] = any(_covers(name, myhostname) for name in names)
+    label = "%s certificate %s" % (entry["algorithm"], certfile)
+    if facts["not_after"] <= now:
+        report.problem(CRITICAL, messages.STATUS_EXPIRED.format(
+            what=label, when=iso(facts["not_after"])))
+    elif days_left < report.thresholds["critical_days"]:
+        report.problem(CRITICAL, messages.STATUS_EXPIRES.format(
+            what=label, days=days_left, when=iso(facts["not_after"])))
+    elif days_left < report.thresholds["warning_days"]:
+        report.problem(WARNING, messages.STATUS_EXPIRES.format(
+            what=label, days=days_left, when=iso(facts["not_after"])))
+    if facts["not_before"] > now:
+        report.problem(CRITICAL, messages.STATUS_NOT_YET_VALID.format(
+            what=label, when=iso(facts["not_before"])))
+    if myhostname and not entry["myhostname_covered"]:
+        report.problem(WARNING, messages.STATUS_MYHOSTNAME.format(
+            what=label, myhostname=myhostname, names=", ".join(names)))
+
+
+def _covers(name, hostname):
+    name, hostname = name.lower(), hostname.lower()
+    if name.startswith("*."):
+        return hostname.partition(".")[2] == name[2:]
+    return name == hostname
+
+
+def _key_matches(tls, report, entry, certfile, keyfile):
+    cert_digest = commands.cert_pubkey_digest(tls, certfile)
+    key_digest = commands.pubkey_digest(tls, keyfile)
+    if not key_digest:
+        encrypted = openssl.is_encrypted(keyfile)
+        report.problem(CRITICAL, (messages.STATUS_KEY_ENCRYPTED if encrypted
+                                  else messages.STATUS_NO_KEY).format(keyfile))
+        entry["key_matches"] = None
+        return
+    entry["key_matches"] = cert_digest == key_digest
+    entry["spki_sha256"] = key_digest
+    if not entry["key_matches"]:
+        report.problem(CRITICAL, messages.CERT_KEY_MISMATCH.format(certfile, keyfile))
+
+
+def _chain(tls, report, entry, path):
+    """Each certificate in path signed by the next: the order Postfix sends."""
+    with open(path, "rb") as stream:
+        blocks = stream.read().split(_PEM_CERTIFICATE)[1:]
+    certificates = [_PEM_CERTIFICATE + block.split(b"-----END CERTIFICATE-----")[0]
+                    + b"-----END CERTIFICATE-----\n" for block in blocks]
+    entry["chain_length"] = len(certificates)
+    if len(certificates) < 2:
+        return
+    directory = tempfile.mkdtemp(prefix="postfix-tls-status.")
+    try:
+        paths = []
+        for number, certificate in enumerate(certificates):
+            paths.append(os.path.join(directory, "%d.pem" % number))
+            with open(paths[-1], "wb") as stream:
+                stream.write(certificate)
+        in_order = all(
+            tls.runner.run(openssl.signed_by(tls.openssl, paths[number],
+                                             paths[number + 1])).returncode == 0
+            for number in range(len(paths) - 1))
+    finally:
+        shutil.rmtree(directory)
+    entry["chain_in_order"] = in_order
+    if not in_order:
+        report.problem(WARNING, messages.STATUS_CHAIN_ORDER.format(path))
+
+
+def _server_pairs(settings):
+    """(algorithm, certificate file, key file) for what main.cf deploys."""
+    chain_files = settings.get("smtpd_tls_chain_files", "").replace(",", " ").split()
+    if chain_files:
+        # Each file holds a key and its chain; they replace the cert/key pairs.
+        return [("chain", path, path) for path in chain_files]
+    pairs = []
+    for algorithm, cert_parameter, key_parameter in SERVER_FILES:
+        certfile, keyfile = settings.get(cert_parameter, ""), settings.get(key_parameter, "")
+        if certfile or keyfile:
+            pairs.append((algorithm, certfile, keyfile or certfile))
+    return pairs
+
+
+def check_server(tls, report, now):
+    pairs = _server_pairs(report.settings)
+    if not pairs:
+        report.problem(WARNING if report.settings.get("smtpd_tls_security_level", "")
+                       not in ("", "none") else OK, messages.STATUS_NO_SERVER_CERT)
+    for algorithm, certfile, keyfile in pairs:
+        entry = collections.OrderedDict([("algorithm", algorithm)])
+        report.server.append(entry)
+        if not certfile:
+            report.problem(CRITICAL, messages.STATUS_KEY_WITHOUT_CERT.format(
+                algorithm=algorithm, path=keyfile))
+            entry["key_file"] = _file_facts(report, keyfile, "private key", True)
+            continue
+        entry["cert_file"] = _file_facts(report, certfile, "certificate", keyfile == certfile)
+        if keyfile != certfile:
+            entry["key_file"] = _file_facts(report, keyfile, "private key", True)
+        files = [entry["cert_file"]] + ([entry["key_file"]] if "key_file" in entry else [])
+        if not all(facts.get("readable") for facts in files):
+            continue
+        _certificate(tls, report, entry, certfile, now)
+        _key_matches(tls, report, entry, certfile, keyfile)
+        _chain(tls, report, entry, certfile)
+
+
+def check_client(tls, report):
+    settings = report.settings
+    client = report.client
+    client["security_level"] = settings.get("smtp_tls_security_level", "")
+    cache = settings.get("smtp_tls_session_cache_database", "")
+    client["session_cache"] = cache
+    if cache:
+        map_type = cache.partition(":")[0]
+        client["session_cache_type_available"] = map_type in tls.postconf.lines("-m")
+        if not client["session_cache_type_available"]:
+            report.problem(WARNING, messages.STATUS_CACHE_TYPE.format(
+                type=map_type, parameter="smtp_tls_session_cache_database"))
+    files = []
+    for _, cert_parameter, key_parameter in CLIENT_FILES:
+        certfile, keyfile = settings.get(cert_parameter, ""), settings.get(key_parameter, "")
+        if certfile:
+            files.append(_file_facts(report, certfile, "client certificate",
+                                     keyfile in ("", certfile)))
+        if keyfile and keyfile != certfile:
+            files.append(_file_facts(report, keyfile, "client private key", True))
+    client["files"] = files
+
+
+def _days(tls, options, letter, default):
+    value = options.get(letter, default)
+    if not (value and all(character in "0123456789" for character in value)):
+        tls.fail(messages.STATUS_BAD_DAYS.format(option="-" + letter,
+                                                 value=validate.shown(value)))
+    return int(value)
+
+
+def status(tls, options, operands):
+    """Read, judge, show; the exit status is the verdict's."""
+    report = Report(tls.config_directory, _days(tls, options, "w", WARNING_DAYS),
+                    _days(tls, options, "c", CRITICAL_DAYS))
+    report.settings.update(sorted(tls.postconf.read("-x", SETTINGS).items()))
+    now = time.time()
+    check_server(tls, report, now)
+    check_client(tls, report)
+    from . import render
+
+    render.status(report, tls.json)
+    return report.exit_status
+
+
+def prefetch(options, operands):
+    return [("-x", SETTINGS)], [("-m",)]
