@@ -5,6 +5,7 @@ Start-up (every subcommand): postconf reads run at the same time (the
 subcommand's own reads with them), then the openssl probes.
 """
 
+import collections
 import json
 import os
 
@@ -482,6 +483,34 @@ def test_output_server_tlsa_with_nothing_configured(host):
     assert host.calls() == expected
 
 
+# ----- status (ours)
+
+CERT_FACTS = (b"subject=CN=mail.example.com\nnotBefore=Nov 28 21:40:40 2026 GMT\n"
+              b"notAfter=Nov 29 21:40:40 2126 GMT\nX509v3 Subject Alternative Name: \n"
+              b"    DNS:mail.example.com\n")
+
+
+def test_status_reads_settings_then_each_certificate_and_key(host, capsys):
+    from postfix_tls import status
+
+    certfile = write(os.path.join(host.config_directory, "cert.pem"),
+                     "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    keyfile = write(os.path.join(host.config_directory, "key.pem"), mode=0o600)
+    settings = collections.OrderedDict((name, "") for name in status.SETTINGS)
+    settings.update(smtpd_tls_cert_file=certfile, smtpd_tls_key_file=keyfile,
+                    myhostname="mail.example.com", smtpd_tls_security_level="may")
+    expected = host.startup(x_reads=settings, lines=[(["-m"], ["btree", "hash"])])
+    expected.append(host.openssl("x509", "-in", certfile, "-noout", "-nameopt", "RFC2253",
+                                 "-subject", "-startdate", "-enddate", "-ext",
+                                 "subjectAltName", stdout=CERT_FACTS))
+    expected += cert_digest(host, "ec", certfile, digest=b"")
+    expected += cert_digest(host, "rsa", certfile)
+    expected += key_digest(host, "ec", keyfile)
+    assert host.run("status") == 0
+    assert host.calls() == expected
+    assert capsys.readouterr().out.startswith("TLS OK - 1 server certificate(s) valid")
+
+
 # ----- the trace is what ran
 
 TRACED = [
@@ -494,6 +523,7 @@ TRACED = [
     ("output-server-csr", test_output_server_csr_for_the_configured_key),
     ("output-server-tlsa", None),
     ("all-default-server", test_all_default_server_reads_every_setting_in_one_postconf),
+    ("status", test_status_reads_settings_then_each_certificate_and_key),
 ]
 
 
