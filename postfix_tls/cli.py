@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 
-from . import __version__, commands, messages, startup
+from . import __version__, commands, messages, startup, validate
 from .execute import INHERIT, Command, Interrupted, Runner
 from .log import Logger, fallback_fatal
 from .postconf import Postconf
@@ -151,13 +151,8 @@ def _standalone_environment(runner, postconf, config_directory, env):
 def _program_name():
     """How the administrator ran us, for the commands we suggest."""
     if sys.argv[0].endswith(".pyz"):
-        return "python3 " + _quote(os.path.abspath(sys.argv[0]))
+        return "python3 " + validate.quote(os.path.abspath(sys.argv[0]))
     return "postfix-tls"
-
-
-def _quote(word):
-    import shlex
-    return shlex.quote(word)
 
 
 def _on_sigterm(signum, frame):

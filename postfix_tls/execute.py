@@ -62,8 +62,8 @@ def _stream(how):
 
 
 def _quote(arg):
-    import shlex
-    return shlex.quote(arg)
+    from .validate import quote
+    return quote(arg)
 
 
 def _printable(text):

@@ -154,8 +154,8 @@ POSTFIX_HINTS = Hints("postfix tls", "postfix reload")
 
 
 def standalone_hints(program, config_directory):
-    import shlex
-    directory = shlex.quote(config_directory)
+    from .validate import quote
+    directory = quote(config_directory)
     return Hints("%s -c %s" % (program, directory), "postfix -c %s reload" % directory)
 
 

@@ -56,6 +56,16 @@ def first_bad_argument(args):
     return None
 
 
+_SHELL_SAFE = _ALNUM | frozenset("@%+=:,./-_")
+
+
+def quote(word):
+    """word as one sh word, as shlex.quote gives it (shlex imports re: ~4 ms)."""
+    if word and all(character in _SHELL_SAFE for character in word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
 def shown(value):
     """value as it can be printed: control characters and bad bytes escaped."""
     return "".join(repr(character)[1:-1] if _is_bad_character(character) else character

@@ -306,3 +306,14 @@ def test_any_argv_exits_0_or_1_without_traceback(args, quiet_host, monkeypatch, 
     output = capsys.readouterr()
     assert "Traceback" not in output.out + output.err
     sys.stdout.flush()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_quote_gives_what_shlex_quote_gives(word):
+    """Our quote (traces, hints) without shlex's import of re."""
+    import shlex
+
+    from postfix_tls.validate import quote
+
+    assert quote(word) == shlex.quote(word)
