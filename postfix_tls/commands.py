@@ -435,21 +435,57 @@ def output_server_tlsa(tls, options, operands):
     hostname = set_fqdn(tls, options.get("h", ""))
     if not validate.hostname(hostname, wildcard=False):
         tls.fail(messages.BAD_HOSTNAME.format(validate.shown(hostname)))
-    found = False
+    ports = tlsa_ports(tls, options.get("p", "25"))  # -p is ours
+    records = []
     for name in operands or tls.setup.algorithms():
         keyfile = set_keyfile(tls, name)
         if not keyfile:
             continue
-        sys.stdout.write("; %s\n" % keyfile)
-        check_key(tls, keyfile)
+        if not tls.json:
+            sys.stdout.write("; %s\n" % keyfile)
+        key_type = check_key(tls, keyfile)
         digest = pubkey_digest(tls, keyfile)
         if not digest:
             tls.fail(messages.KEY_DIGEST_FAILED)
-        sys.stdout.write(messages.tlsa_record(hostname, digest) + "\n")
-        found = True
-    if not found:
+        for port in ports:
+            records.append(tlsa_data(tls, hostname, port, digest, keyfile, key_type.algorithm))
+            if not tls.json:
+                sys.stdout.write(messages.tlsa_record(hostname, digest, port) + "\n")
+    if not records:
         tls.fail(messages.NO_USABLE_KEYFILES)
+    if tls.json:
+        from . import render
+
+        render.tlsa_records(records)
     return 0
+
+
+def tlsa_ports(tls, text):
+    """The ports of -p PORT[,PORT...] (ours), in the order given."""
+    ports = []
+    for word in text.split(","):
+        if not (word.isdigit() and all(c in "0123456789" for c in word)
+                and 0 < int(word) < 65536):
+            tls.fail(messages.BAD_PORTS.format(validate.shown(text)))
+        if int(word) not in ports:
+            ports.append(int(word))
+    return ports
+
+
+def tlsa_data(tls, hostname, port, digest, keyfile, algorithm):
+    """A "3 1 1" record as data (--json), with whether its key is deployed."""
+    return collections.OrderedDict((
+        ("owner", "_%d._tcp.%s." % (port, hostname)),
+        ("host", hostname),
+        ("port", port),
+        ("usage", 3),
+        ("selector", 1),
+        ("matching_type", 1),
+        ("data", digest),
+        ("key_file", keyfile),
+        ("algorithm", algorithm),
+        ("deployed", keyfile == set_keyfile(tls, algorithm)),
+    ))
 
 
 def all_default_client(tls, options, operands):
@@ -506,16 +542,18 @@ def _prefetch_output_server_tlsa(options, operands):
     return reads, []
 
 
-def _status(tls, options, operands):
-    from . import status  # ours; loaded only when asked for
+def _ours(module, function, letters, operands):
+    """A subcommand of ours, its module loaded only when asked for."""
+    def load():
+        import importlib
+        return importlib.import_module("postfix_tls." + module)
 
-    return status.status(tls, options, operands)
+    def run(tls, options, operands):
+        return getattr(load(), function)(tls, options, operands)
 
-
-def _prefetch_status(options, operands):
-    from . import status
-
-    return status.prefetch(options, operands)
+    def prefetch(options, operands):
+        return load().prefetch(options, operands)
+    return Subcommand(run, letters, operands, prefetch)
 
 
 def _prefetch_nothing(options, operands):
@@ -537,14 +575,16 @@ SUBCOMMANDS = {
     "deploy-server-cert": Subcommand(deploy_server_cert_command, None, 2, _prefetch_nothing),
     "output-server-csr": Subcommand(output_server_csr, "k", None,
                                     _prefetch_output_server_csr),
-    "output-server-tlsa": Subcommand(output_server_tlsa, "h", None,
+    "output-server-tlsa": Subcommand(output_server_tlsa, "hp", None,
                                      _prefetch_output_server_tlsa),
     "all-default-client": Subcommand(all_default_client, None, 0,
                                      _prefetch_settings(CLIENT_SETTINGS)),
     "all-default-server": Subcommand(all_default_server, None, 0,
                                      _prefetch_settings(SERVER_SETTINGS)),
     # Ours.
-    "status": Subcommand(_status, "wc", 0, _prefetch_status),
+    "status": _ours("status", "status", "wc", 0),
+    "output-server-tlsa-rollover": _ours("dane", "output_server_tlsa_rollover", "hpk", 0),
+    "check-server-tlsa": _ours("dane", "check_server_tlsa", "hpnsk", 0),
 }
 
 

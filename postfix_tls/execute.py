@@ -121,11 +121,15 @@ class Runner(object):
     def _trace_start(self, commands, dry_run):
         if self.trace is None:
             return
-        line = " | ".join(_shell_words(command) for command in commands)
+        stages = [_shell_words(command) for command in commands]
         stdin = commands[0].stdin
         if stdin is not None:
+            # The here-document feeds the first stage: "a <<'EOF' | b".
             delimiter = _heredoc_delimiter(stdin)
-            line += " <<'%s'\n%s%s" % (delimiter, stdin, delimiter)
+            stages[0] += " <<'%s'" % delimiter
+        line = " | ".join(stages)
+        if stdin is not None:
+            line += "\n%s%s" % (stdin, delimiter)
         if dry_run:
             line += "\n# (dry run: not run)"
         self.trace.write(_printable("+ " + line + "\n"))
@@ -268,6 +272,15 @@ class Runner(object):
         self._current = processes
         try:
             data = None if stdin_text is None else stdin_text.encode("utf-8", "surrogateescape")
+            if len(processes) > 1 and processes[0].stdin is not None:
+                # A pipeline's input goes to its first stage (a certificate:
+                # far less than a pipe holds, so writing it cannot block).
+                try:
+                    processes[0].stdin.write(data or b"")
+                    processes[0].stdin.close()
+                except BrokenPipeError:
+                    pass
+                data = None
             output, _ = processes[-1].communicate(data)
             for process in processes[:-1]:
                 process.wait()

@@ -119,6 +119,40 @@ DRY_RUN_MARK = "(dry run) "
 MISPLACED_OPTION = "postfix-tls: {option} goes before the subcommand: {command} {option} {name} ..."
 
 
+# DANE (ours).
+BAD_PORTS = "invalid -p value: {}: expected ports, comma-separated (25,465,587)"
+BAD_NAMESERVER = "invalid -n value: {}: expected an IP address, with :port if not 53"
+BAD_ADDRESS = "invalid -s value: {}: expected a host name or an IP address"
+NO_DNSPYTHON = ("check-server-tlsa needs dnspython: apt-get install python3-dnspython"
+                " (or pip install dnspython)")
+ROLLOVER_USAGE = "usage: postfix tls output-server-tlsa-rollover [-h hostname] [-p ports]" \
+    " [-k keyfile]"
+CHECK_USAGE = "usage: postfix tls check-server-tlsa [-h hostname] [-p ports]" \
+    " [-n nameserver[:port]] [-s address] [-k keyfile]"
+ROLLOVER_DEPLOYED = "; {algorithm}: deployed {keyfile}"
+ROLLOVER_NEXT = "; {algorithm}: next {keyfile}"
+ROLLOVER_NO_NEXT = "; {algorithm}: no next key yet: {command} new-server-key -a {algorithm}"
+ROLLOVER_PUBLISH = ("; publish this RRset now (current + next); deploy a next key only once"
+                    " the old RRset's TTL has passed on every nameserver")
+TLSA_DNS_ERROR = "DNS lookup of {owner} TLSA failed: {error}"
+TLSA_PUBLISH_DEPLOYED = ("publish {record} for the deployed key {keyfile}: DANE senders defer"
+                         " mail until it is published")
+TLSA_PUBLISH_STAGED = ("publish {record} for the next key {keyfile}, and wait for the old"
+                       " RRset's TTL to pass, before deploying it")
+TLSA_STALE = "remove stale {owner} IN TLSA {record}: no deployed or next key matches it"
+TLSA_NOT_VALIDATED = ("{owner}: the answer was not DNSSEC-validated (no AD flag): DANE needs"
+                      " a signed zone and a validating resolver")
+TLSA_WAIT = ("{owner}: the next keys are published (TTL {ttl} s): wait until {ttl} s have"
+             " passed since publishing, on every nameserver, before deploying them")
+TLSA_NO_TLS = "no TLS from {address} port {port}: {error}"
+TLSA_LIVE_OTHER_KEY = ("{address} port {port} presents {presented} for {algorithm}, not the"
+                       " deployed {keyfile}: run {reload}")
+TLSA_LIVE_UNVERIFIED = ("{address} port {port} ({algorithm}): openssl's DANE verification"
+                        " failed ({error}): publish a record for the key it presents")
+TLSA_CHECK_OK = ("OK: DNS and the live server match the deployed keys; deploying the next"
+                 " keys now is safe")
+TLSA_CHECK_PROBLEMS = "{count} problem(s):"
+
 # status (ours): the verdict line, and one line per problem found.
 STATUS_USAGE = "usage: postfix tls status [-w days] [-c days]"
 STATUS_SUMMARY = "TLS {verdict} - {text}"
@@ -144,6 +178,8 @@ STATUS_CHAIN_ORDER = ("the certificates in {} are not in order (each one signed 
 STATUS_NO_SERVER_CERT = "no server certificate configured"
 STATUS_CACHE_TYPE = "{parameter} uses map type {type}, which this Postfix does not support"
 USAGE["status"] = STATUS_USAGE
+USAGE["output-server-tlsa-rollover"] = ROLLOVER_USAGE
+USAGE["check-server-tlsa"] = CHECK_USAGE
 
 # Information blocks: what upstream pipes into "postlog -p info".
 
@@ -249,5 +285,5 @@ def dane_dns_hint(deploy):
     return ["(deploy after updating the DNS and waiting for stale RRs to expire)."]
 
 
-def tlsa_record(hostname, digest):
-    return "_25._tcp.%s. IN TLSA 3 1 1 %s" % (hostname, digest)
+def tlsa_record(hostname, digest, port=25):
+    return "_%d._tcp.%s. IN TLSA 3 1 1 %s" % (port, hostname, digest)

@@ -172,6 +172,33 @@ def signed_by(openssl, certfile, issuerfile):
                    reads=[certfile, issuerfile])
 
 
+def s_client(openssl, address, port, starttls, hostname, sigalgs, tlsa_records):
+    """Connect to address:port as a DANE client for hostname would, checking
+    the presented certificate against tlsa_records ("3 1 1 HEX"); openssl
+    prints the certificate and its verdict.  timeout(1): an address that
+    does not answer must not keep the check waiting."""
+    where = "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
+    argv = ["timeout", "30", openssl, "s_client", "-connect", where]
+    if starttls:
+        argv += ["-starttls", "smtp"]
+    argv += ["-sigalgs", sigalgs]
+    if tlsa_records:
+        argv += ["-dane_tlsa_domain", hostname]
+        for record in tlsa_records:
+            argv += ["-dane_tlsa_rrdata", record]
+    return Command(argv, stderr=TO_STDOUT)
+
+
+def presented_key_digest(openssl, certificate_pem):
+    """SHA-256 of the public key of a certificate given as text."""
+    return (
+        Command([openssl, "x509", "-pubkey", "-noout"], stdin=certificate_pem,
+                stderr=DEVNULL),
+        Command([openssl, "pkey", "-pubin", "-outform", "DER"], stderr=DEVNULL),
+        sha256(openssl, stderr=DEVNULL),
+    )
+
+
 def hex_digest(output):
     """What upstream's ``od | tr | egrep -v`` keeps: a non-empty digest or ""."""
     digest = "".join("%02x" % byte for byte in bytearray(output))

@@ -14,6 +14,68 @@ def _write(text):
     sys.stdout.flush()
 
 
+def tlsa_records(records):
+    """output-server-tlsa --json: the records as a list of objects."""
+    _write(json.dumps(records, indent=2) + "\n")
+
+
+def rollover(algorithms, keys, records, as_json, hints):
+    """output-server-tlsa-rollover: keys as comments, then the RRset to
+    publish, ready for a zone file; or JSON."""
+    if as_json:
+        _write(json.dumps({"keys": [key._asdict() for key in keys], "records": records},
+                          indent=2) + "\n")
+        return
+    lines = []
+    for algorithm in algorithms:
+        roles = dict((key.role, key.keyfile) for key in keys if key.algorithm == algorithm)
+        if "deployed" in roles:
+            lines.append(messages.ROLLOVER_DEPLOYED.format(algorithm=algorithm,
+                                                           keyfile=roles["deployed"]))
+        if "staged" in roles:
+            lines.append(messages.ROLLOVER_NEXT.format(algorithm=algorithm,
+                                                       keyfile=roles["staged"]))
+        elif "deployed" in roles:
+            lines.append(messages.ROLLOVER_NO_NEXT.format(algorithm=algorithm,
+                                                          command=hints.tls))
+    lines.append(messages.ROLLOVER_PUBLISH)
+    lines += ["%s IN TLSA 3 1 1 %s" % (record["owner"], record["data"]) for record in records]
+    _write("".join(line + "\n" for line in lines))
+
+
+def tlsa_check(check, keys, as_json):
+    """check-server-tlsa: the verdict first, then DNS, the live server, and
+    one line per problem saying what to do; or JSON."""
+    if as_json:
+        _write(json.dumps({
+            "ok": not check.problems, "exit_status": check.exit_status,
+            "hostname": check.hostname, "ports": check.ports,
+            "nameserver": check.nameserver or None,
+            "keys": [key._asdict() for key in keys], "dns": list(check.dns.values()),
+            "published": check.lines, "live": check.live,
+            "problems": check.problems, "notes": check.notes}, indent=2) + "\n")
+        return
+    lines = [messages.TLSA_CHECK_PROBLEMS.format(count=len(check.problems))
+             if check.problems else messages.TLSA_CHECK_OK]
+    lines += ["  " + problem for problem in check.problems]
+    for entry in check.dns.values():
+        lines.append("dns %s: %d record(s), TTL %s, DNSSEC-validated: %s" % (
+            entry["owner"], len(entry["records"]), entry["ttl"],
+            "yes" if entry["validated"] else "no"))
+    for line in check.lines:
+        parts = ["%s %s %s" % (role, line[role], "published" if line[role + "_published"]
+                               else "NOT published")
+                 for role in ("deployed", "staged") if role in line]
+        lines.append("port %d %s: %s" % (line["port"], line["algorithm"], "; ".join(parts)))
+    for live in check.live:
+        lines.append("live %s port %d %s: presents %s; DANE verification: %s" % (
+            live["address"], live["port"], live["algorithm"],
+            live["presented_key"] or live["presented_spki_sha256"] or "nothing",
+            "OK" if live["dane_verified"] else (live["error"] or "failed")))
+    lines += ["note: " + note for note in check.notes]
+    _write("".join(line + "\n" for line in lines))
+
+
 def status(report, as_json):
     """status: a monitoring plugin's summary line (with performance data),
     then one line per fact and problem; or one JSON document."""

@@ -1,0 +1,328 @@
+"""DANE operations (ours): the rollover's records, and checks against DNS
+and the live server.
+
+A key rollover without an outage goes: make the next key
+(``new-server-key``, which does not deploy it); publish its "3 1 1" record
+beside the current one, on every port, for every algorithm; wait until the
+old RRset's TTL has passed everywhere; deploy the next key; drop the old
+record.  ``output-server-tlsa-rollover`` prints the RRset to publish now,
+current and next; ``check-server-tlsa`` says whether DNS and the live
+server agree with what is deployed, and whether deploying the next key now
+would be safe.
+
+The staged (next) key of an algorithm is the newest ``key-STAMP.pem``
+(RSA) or ``eckey-STAMP.pem`` (ECDSA) in the configuration directory, as
+``new-server-key`` names them, that is not deployed and is newer than the
+deployed key; ``-k keyfile`` names it instead.
+"""
+
+import collections
+import os
+
+from . import commands, messages, openssl, validate
+
+STAGED_PREFIX = {"rsa": "key-", "ecdsa": "eckey-"}
+# Signature algorithms that make a server with both keys present this one.
+SIGALGS = {
+    "rsa": "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pkcs1_sha256",
+    "ecdsa": "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512",
+}
+IMPLICIT_TLS_PORTS = (465,)
+
+
+Key = collections.namedtuple("Key", "algorithm role keyfile digest")
+
+
+def _stamp(keyfile):
+    """The YYYYMMDD-HHMMSS of new-server-key's file names, or ""."""
+    name = os.path.basename(keyfile)
+    stamp = name[-19:-4] if name.endswith(".pem") else ""
+    if len(stamp) == 15 and stamp[8] == "-" and (stamp[:8] + stamp[9:]).isdigit():
+        return stamp
+    return ""
+
+
+def staged_keyfile(tls, algorithm, deployed):
+    """The newest not-deployed key new-server-key made for algorithm, or ""."""
+    prefix = STAGED_PREFIX[algorithm]
+    try:
+        names = os.listdir(tls.config_directory)
+    except OSError:
+        return ""
+    candidates = sorted(
+        (stamp, name) for name, stamp in ((name, _stamp(name)) for name in names)
+        if stamp and name == "%s%s.pem" % (prefix, stamp))
+    for stamp, name in reversed(candidates):
+        path = os.path.join(tls.config_directory, name)
+        if path == deployed:
+            continue
+        if deployed and _stamp(deployed) and stamp < _stamp(deployed):
+            return ""  # only older ones are left
+        return path
+    return ""
+
+
+def known_keys(tls, keyfile_option=""):
+    """Deployed and staged keys, per algorithm, with their SPKI digests."""
+    keys = []
+    for algorithm in tls.setup.algorithms():
+        deployed = commands.set_keyfile(tls, algorithm)
+        if deployed:
+            keys.append(_key(tls, algorithm, "deployed", deployed))
+        if keyfile_option:
+            continue
+        staged = staged_keyfile(tls, algorithm, deployed)
+        if staged:
+            keys.append(_key(tls, algorithm, "staged", staged))
+    if keyfile_option:
+        keyfile = commands.set_keyfile(tls, keyfile_option)
+        key_type = commands.check_key(tls, keyfile)
+        keys.append(_key(tls, key_type.algorithm, "staged", keyfile))
+    return keys
+
+
+def _key(tls, algorithm, role, keyfile):
+    commands.check_key(tls, keyfile)
+    digest = commands.pubkey_digest(tls, keyfile)
+    if not digest:
+        tls.fail(messages.KEY_DIGEST_FAILED)
+    return Key(algorithm, role, keyfile, digest)
+
+
+def _hostname_and_ports(tls, options):
+    hostname = commands.set_fqdn(tls, options.get("h", ""))
+    if not validate.hostname(hostname, wildcard=False):
+        tls.fail(messages.BAD_HOSTNAME.format(validate.shown(hostname)))
+    return hostname, commands.tlsa_ports(tls, options.get("p", "25"))
+
+
+# ----- output-server-tlsa-rollover
+
+def output_server_tlsa_rollover(tls, options, operands):
+    """Per algorithm: the deployed key, the staged next key, and the RRset
+    to publish now (current + next) for the ports asked."""
+    hostname, ports = _hostname_and_ports(tls, options)
+    keys = known_keys(tls, options.get("k", ""))
+    if not keys:
+        tls.fail(messages.NO_USABLE_KEYFILES)
+    records = [commands.tlsa_data(tls, hostname, port, key.digest, key.keyfile, key.algorithm)
+               for port in ports for key in keys]
+    for record, key in zip(records, [key for _ in ports for key in keys]):
+        record["role"] = key.role
+    from . import render
+
+    render.rollover(tls.setup.algorithms(), keys, records, tls.json, tls.hints)
+    return 0
+
+
+# ----- check-server-tlsa
+
+class Check(object):
+    """What check-server-tlsa found, and what to do about it."""
+
+    def __init__(self, hostname, ports, nameserver):
+        self.hostname = hostname
+        self.ports = ports
+        self.nameserver = nameserver
+        self.dns = collections.OrderedDict()  # port -> {records, ttl, validated, error}
+        self.lines = []  # one per port and algorithm
+        self.live = []
+        self.problems = []
+        self.notes = []
+
+    def problem(self, text):
+        self.problems.append(text)
+
+    @property
+    def exit_status(self):
+        return 1 if self.problems else 0
+
+
+def _resolver(nameserver):
+    import dns.flags
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver(configure=not nameserver)
+    if nameserver:
+        address, _, port = nameserver.rpartition(":") if nameserver.count(":") == 1 \
+            else (nameserver, "", "")
+        resolver.nameservers = [address or nameserver]
+        if port:
+            resolver.port = int(port)
+    resolver.flags = dns.flags.RD | dns.flags.AD  # ask whether it validated
+    resolver.use_edns(0, dns.flags.DO, 1232)
+    resolver.lifetime = 10
+    return resolver
+
+
+def lookup(check, resolver, port):
+    """The TLSA RRset at _PORT._tcp.HOST: records, TTL, AD flag."""
+    import dns.exception
+    import dns.flags
+    import dns.resolver
+
+    owner = "_%d._tcp.%s." % (port, check.hostname)
+    entry = {"owner": owner, "records": [], "ttl": None, "validated": False, "error": None}
+    try:
+        answer = resolver.resolve(owner, "TLSA", raise_on_no_answer=False)
+    except dns.resolver.NXDOMAIN:
+        return entry
+    except dns.exception.DNSException as error:
+        entry["error"] = str(error) or error.__class__.__name__
+        return entry
+    entry["validated"] = bool(answer.response.flags & dns.flags.AD)
+    if answer.rrset is not None:
+        entry["ttl"] = answer.rrset.ttl
+        entry["records"] = sorted("%d %d %d %s" % (rr.usage, rr.selector, rr.mtype,
+                                                   rr.cert.hex()) for rr in answer.rrset)
+    return entry
+
+
+def _digest_record(digest):
+    return "3 1 1 " + digest
+
+
+def judge_dns(check, keys):
+    """One line per port and algorithm: deployed published, staged published,
+    stale records."""
+    known = set(_digest_record(key.digest) for key in keys)
+    for port, entry in check.dns.items():
+        if entry["error"]:
+            check.problem(messages.TLSA_DNS_ERROR.format(owner=entry["owner"],
+                                                         error=entry["error"]))
+            continue
+        published = set(entry["records"])
+        for algorithm in sorted(set(key.algorithm for key in keys)):
+            line = collections.OrderedDict((("port", port), ("algorithm", algorithm)))
+            for key in keys:
+                if key.algorithm != algorithm:
+                    continue
+                line[key.role] = key.keyfile
+                line[key.role + "_published"] = _digest_record(key.digest) in published
+                if not line[key.role + "_published"]:
+                    record = "%s IN TLSA %s" % (entry["owner"], _digest_record(key.digest))
+                    check.problem((messages.TLSA_PUBLISH_DEPLOYED if key.role == "deployed"
+                                   else messages.TLSA_PUBLISH_STAGED).format(
+                                       record=record, keyfile=key.keyfile))
+            check.lines.append(line)
+        # Only "3 1 1" records can be told from keys; others (2 1 1) are left alone.
+        stale = sorted(record for record in published - known if record.startswith("3 1 1 "))
+        entry["stale"] = stale
+        for record in stale:
+            check.problem(messages.TLSA_STALE.format(owner=entry["owner"], record=record))
+        if published and not entry["validated"]:
+            check.notes.append(messages.TLSA_NOT_VALIDATED.format(owner=entry["owner"]))
+        staged = [key for key in keys if key.role == "staged"]
+        if published and staged and all(_digest_record(key.digest) in published
+                                        for key in staged):
+            check.notes.append(messages.TLSA_WAIT.format(owner=entry["owner"],
+                                                         ttl=entry["ttl"]))
+
+
+def probe(tls, check, address, port, algorithm, published):
+    """Connect as a DANE client would; (openssl's verdict, presented key digest)."""
+    command = openssl.s_client(tls.openssl, address, port, port not in IMPLICIT_TLS_PORTS,
+                               check.hostname, SIGALGS[algorithm], published)
+    result = tls.runner.run(command)
+    output = result.stdout.decode("utf-8", "replace")
+    verified = "Verification: OK" in output and "matched EE certificate" in output
+    pem = _first_certificate(output)
+    digest = ""
+    if pem:
+        digest = openssl.hex_digest(tls.runner.run(*openssl.presented_key_digest(
+            tls.openssl, pem)).stdout)
+    error = ""
+    for line in output.splitlines():
+        if line.startswith("Verification error:"):
+            error = line.split(":", 1)[1].strip()
+    if result.returncode and not pem:
+        error = error or "no TLS handshake with %s port %d" % (address, port)
+    return verified, digest, error
+
+
+def _first_certificate(output):
+    begin = output.find("-----BEGIN CERTIFICATE-----")
+    end = output.find("-----END CERTIFICATE-----", begin)
+    if begin < 0 or end < 0:
+        return ""
+    return output[begin:end] + "-----END CERTIFICATE-----\n"
+
+
+def judge_live(tls, check, keys, address):
+    deployed = dict((key.algorithm, key) for key in keys if key.role == "deployed")
+    by_digest = dict((key.digest, key) for key in keys)
+    for port, entry in check.dns.items():
+        published = [record for record in entry["records"] if record.startswith("3 1 1 ")]
+        for algorithm, key in sorted(deployed.items()):
+            verified, digest, error = probe(tls, check, address, port, algorithm, published)
+            presented = by_digest.get(digest)
+            live = collections.OrderedDict((
+                ("port", port), ("algorithm", algorithm), ("address", address),
+                ("presented_key", presented.keyfile if presented else None),
+                ("presented_spki_sha256", digest or None),
+                ("dane_verified", verified), ("error", error or None)))
+            check.live.append(live)
+            if error and not digest:
+                check.problem(messages.TLSA_NO_TLS.format(address=address, port=port,
+                                                          error=error))
+            elif digest != key.digest:
+                check.problem(messages.TLSA_LIVE_OTHER_KEY.format(
+                    address=address, port=port, algorithm=algorithm,
+                    presented=presented.keyfile if presented else "a key not in "
+                    + tls.config_directory, keyfile=key.keyfile, reload=tls.hints.reload))
+            elif published and not verified:
+                check.problem(messages.TLSA_LIVE_UNVERIFIED.format(
+                    address=address, port=port, algorithm=algorithm, error=error))
+
+
+def check_server_tlsa(tls, options, operands):
+    """DNS and the live server against what Postfix deploys (and stages)."""
+    hostname, ports = _hostname_and_ports(tls, options)
+    nameserver = options.get("n", "")
+    if nameserver and not _valid_nameserver(nameserver):
+        tls.fail(messages.BAD_NAMESERVER.format(validate.shown(nameserver)))
+    address = options.get("s", "") or hostname
+    if not (validate.hostname(address, wildcard=False) or _is_address(address)):
+        tls.fail(messages.BAD_ADDRESS.format(validate.shown(address)))
+    try:
+        resolver = _resolver(nameserver)
+    except ImportError:
+        tls.fail(messages.NO_DNSPYTHON)
+    keys = known_keys(tls, options.get("k", ""))
+    if not any(key.role == "deployed" for key in keys):
+        tls.fail(messages.NO_USABLE_KEYFILES)
+    check = Check(hostname, ports, nameserver)
+    for port in ports:
+        check.dns[port] = lookup(check, resolver, port)
+    judge_dns(check, keys)
+    judge_live(tls, check, keys, address)
+    from . import render
+
+    render.tlsa_check(check, keys, tls.json)
+    return check.exit_status
+
+
+def _is_address(text):
+    import socket
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def _valid_nameserver(text):
+    address, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    return _is_address(address or text)
+
+
+# ----- the subcommand table's hooks
+
+def prefetch(options, operands):
+    reads = [("-x", () if options.get("h") else ("myhostname",)),
+             ("-nx", tuple(commands.KEY_FILE_PARAMETERS.values()))]
+    return reads, []
