@@ -3,7 +3,7 @@
 
 # make help: one line per target.
 help:
-	@echo "make demo          install Postfix, openssl, man-db, strace and a virtualenv; run the main job on demo/scratch"
+	@echo "make demo          install Postfix, openssl, man-db, strace, unbound, gnutls-bin and a virtualenv; run the main job on demo/scratch"
 	@echo "make test          the same set-up, then every test (unit, integration, differential against upstream)"
 	@echo "make lint          ruff, and vermin for Python 3.6"
 	@echo "make test-matrix   unit, integration and safety tests per Python (PYTHONS=\"3.6 3.13\")"
@@ -37,12 +37,16 @@ PYTHONS ?= 3.6 3.7 3.8 3.9 3.10 3.11 3.12 3.13
 MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test_safety.py
 
 # Postfix (with the upstream script, for the differential tests), openssl,
-# man (the manual page test) and strace (the benchmark's process counts).
+# man (the manual page test), strace (the benchmark's process counts),
+# unbound and gnutls-bin's danetool (the DANE tests' resolver and an
+# independent TLSA computation).
 deps:
 	@if [ ! -x $(UPSTREAM) ] || [ ! -x /usr/sbin/postconf ] || ! command -v openssl >/dev/null \
-	    || ! command -v man >/dev/null || ! command -v strace >/dev/null; then \
+	    || ! command -v man >/dev/null || ! command -v strace >/dev/null \
+	    || ! command -v unbound >/dev/null || ! command -v danetool >/dev/null; then \
 	    apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl man-db strace >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl man-db strace \
+	        unbound gnutls-bin >/dev/null; \
 	fi
 	@# Debian's own python3 has venv and ensurepip only with python3-venv.
 	@$(PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \
@@ -116,11 +120,11 @@ demo: deps venv
 # diversion of Postfix's script must be exactly right; postinst and prerm
 # byte-compile and clean as dh_python3's would (py3compile, py3clean).
 deb: venv
-	$(PYTHON) scripts/build.py deb dist
+	$(PYTHON) scripts/make_dist.py deb dist
 
 # One file, standard library only, for any python3 from 3.6 on.
 pyz: venv
-	$(PYTHON) scripts/build.py pyz dist
+	$(PYTHON) scripts/make_dist.py pyz dist
 
 # The .deb and .pyz on real Debian releases, in debootstrap roots kept in
 # HOSTS_ROOTS (built once, about 90 s each; bookworm is this machine's release, the

@@ -32,6 +32,12 @@ Subcommands, as "postfix tls" (see postfix-tls(1)):
   all-default-server
 
 Ours:
+  output-server-tlsa [-h hostname] [-p ports] [keyfile...]
+                               -p 25,465,587: records for each port
+  output-server-tlsa-rollover [-h hostname] [-p ports] [-k keyfile]
+                               deployed and next keys, the RRset to publish
+  check-server-tlsa [-h hostname] [-p ports] [-n nameserver[:port]] [-s address] [-k keyfile]
+                               DNS and the live server against the keys
   status [-w days] [-c days]   TLS health: OK, WARNING, CRITICAL or UNKNOWN,
                                exit status 0 to 3 (warn/critical: days left)
 
@@ -41,7 +47,7 @@ Options:
   --dry-run          run only what changes nothing; show what would change
   --trace            print each command to stderr before it runs
   --trace-json FILE  write a JSON record per command to FILE (- for stderr)
-  --json             our subcommands' output as JSON (status)
+  --json             our subcommands' output as JSON (status, the TLSA ones)
   --version          print the version
   -h, --help         print this help (-h: standalone mode only)
 """ % messages.GLOBAL_USAGE

@@ -35,21 +35,23 @@ def searchable(path):
 
 def wait_for_port(address, port, timeout=30):
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while True:
         try:
             socket.create_connection((address, port), timeout=1).close()
             return True
         except OSError:
+            if time.time() >= deadline:
+                return False
             time.sleep(0.1)
-    return False
 
 
 class ScratchPostfix(object):
     """A Postfix instance of its own: configuration, queue and data
     directories under one temporary directory; chroot off; logging to a file."""
 
-    def __init__(self, base):
+    def __init__(self, base, address=POSTFIX_ADDRESS):
         self.base = base
+        self.address = address
         self.config = os.path.join(base, "etc")
         self.queue = os.path.join(base, "spool")
         self.data = os.path.join(base, "data")
@@ -62,7 +64,7 @@ class ScratchPostfix(object):
             master = [line for line in stream.read().splitlines(True)
                       if not line.startswith("smtp      inet")]
         with open(os.path.join(self.config, "master.cf"), "w") as stream:
-            stream.write("".join(master) + MASTER_SERVICES.format(address=POSTFIX_ADDRESS))
+            stream.write("".join(master) + MASTER_SERVICES.format(address=address))
         self.write_main_cf([])
         self.postconf("-F", "*/*/chroot = n")
 
@@ -95,23 +97,27 @@ class ScratchPostfix(object):
                               universal_newlines=True)
 
     def start(self):
+        busy = [port for port in PORTS if wait_for_port(self.address, port, timeout=0)]
+        if busy:
+            raise RuntimeError("%s: ports %s are taken already" % (self.address, busy))
         result = self.postfix("start")
-        if result.returncode or not all(wait_for_port(POSTFIX_ADDRESS, port)
+        if result.returncode or not all(wait_for_port(self.address, port)
                                         for port in PORTS):
             raise RuntimeError("postfix -c %s start failed: %s\n%s" % (
                 self.config, result.stdout, self.maillog()))
 
-    def reload(self):
+    def restart(self):
+        """Stop and start: every smtpd then has the new keys (after a reload,
+        an idle smtpd may still answer once with the old ones)."""
         past = time.time() - 60
         os.utime(os.path.join(self.config, "main.cf"), (past, past))
-        result = self.postfix("reload")
-        time.sleep(1.5)  # smtpd processes are replaced as they finish
-        return result
+        self.stop()
+        self.start()
 
     def stop(self):
         self.postfix("stop")
         deadline = time.time() + 20
-        while time.time() < deadline and wait_for_port(POSTFIX_ADDRESS, 25, timeout=0.2):
+        while time.time() < deadline and wait_for_port(self.address, 25, timeout=0.2):
             time.sleep(0.2)
 
     def maillog(self):

@@ -25,7 +25,8 @@ def test_renders_without_warnings():
 
 def test_covers_subcommands_modes_options_and_differences():
     text = render().stdout
-    for word in SUBCOMMANDS + ("status", "--json", "--dry-run", "--trace", "--trace-json",
+    for word in SUBCOMMANDS + ("status", "output-server-tlsa-rollover", "check-server-tlsa",
+                               "--json", "--dry-run", "--trace", "--trace-json",
                                "Standalone mode",
                                "Postfix mode", "DIFFERENCES FROM POSTFIX'S SCRIPT"):
         assert word in text, word
@@ -35,13 +36,20 @@ def test_each_subcommand_synopsis_stays_on_its_tag_line():
     """At 80 columns, each SUBCOMMANDS entry starts with its whole synopsis,
     as --help shows it (a tag of several macros would be split)."""
     section = render().stdout.split("\nSUBCOMMANDS\n")[1].split("\nOPTIONS\n")[0]
-    tags = [line.strip() for line in section.splitlines() if line.startswith("       ")
-            and not line.startswith("        ")]
+    tags, previous_was_tag = [], False
+    for line in section.splitlines():
+        is_tag = line.startswith("       ") and not line.startswith("        ")
+        if is_tag and previous_was_tag:  # a synopsis longer than the page wraps
+            tags[-1] += " " + line.strip()
+        elif is_tag:
+            tags.append(line.strip())
+        previous_was_tag = is_tag
+    tags = [" ".join(tag.split()) for tag in tags]  # justification's extra spaces
     upstream = _HELP.split("Subcommands")[1].split("Ours:")[0]
     ours = _HELP.split("Ours:")[1].split("Options:")[0]
     synopses = [line.strip() for line in upstream.splitlines()[1:] if line.strip()]
     synopses += [line.split("   ")[0].strip() for line in ours.splitlines()
                  if line.startswith("  ") and not line.startswith("   ")]
-    assert len(synopses) == len(SUBCOMMANDS) + 1 and "status [-w days] [-c days]" in synopses
+    assert len(synopses) == len(SUBCOMMANDS) + 4 and "status [-w days] [-c days]" in synopses
     for synopsis in synopses:
         assert synopsis in tags, synopsis

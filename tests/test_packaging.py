@@ -15,7 +15,7 @@ from postfix_tls import __version__, dropin
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
-import build  # noqa: E402
+import make_dist  # noqa: E402
 import test_hosts  # noqa: E402
 
 ORIGINAL = b"#!/bin/sh\necho upstream\n"
@@ -28,12 +28,12 @@ def run(*argv, **kwargs):
 
 @pytest.fixture(scope="module")
 def pyz(tmp_path_factory):
-    return build.build_pyz(str(tmp_path_factory.mktemp("dist")))
+    return make_dist.build_pyz(str(tmp_path_factory.mktemp("dist")))
 
 
 @pytest.fixture(scope="module")
 def deb(tmp_path_factory):
-    return build.build_deb(str(tmp_path_factory.mktemp("dist")))
+    return make_dist.build_deb(str(tmp_path_factory.mktemp("dist")))
 
 
 def test_pyz_runs_on_the_standard_library_alone(pyz, tmp_path):
@@ -81,8 +81,8 @@ def test_pyz_dropin_from_a_virtualenv_names_no_virtualenv(pyz, tmp_path):
 
 
 def test_builds_are_reproducible(pyz, deb, tmp_path):
-    assert open(build.build_pyz(str(tmp_path)), "rb").read() == open(pyz, "rb").read()
-    assert open(build.build_deb(str(tmp_path)), "rb").read() == open(deb, "rb").read()
+    assert open(make_dist.build_pyz(str(tmp_path)), "rb").read() == open(pyz, "rb").read()
+    assert open(make_dist.build_deb(str(tmp_path)), "rb").read() == open(deb, "rb").read()
 
 
 def test_deb_holds_the_command_the_dropin_and_the_manual_page(deb):
@@ -96,6 +96,7 @@ def test_deb_holds_the_command_the_dropin_and_the_manual_page(deb):
     assert "root/root" in listing and "/home" not in listing
     depends = run("dpkg-deb", "-f", deb, "Depends").stdout.strip()
     assert depends == "python3 (>= 3.6), postfix (>= 3.1), openssl"
+    assert run("dpkg-deb", "-f", deb, "Recommends").stdout.strip() == "python3-dnspython"
 
 
 def test_deb_maintainer_scripts_divert_and_restore(deb, tmp_path):

@@ -1,4 +1,4 @@
-"""Build the artefacts a mail host installs: ``build.py deb|pyz [DIST]``.
+"""Build the artefacts a mail host installs: ``make_dist.py deb|pyz [DIST]``.
 
 deb: ``DIST/postfix-tls_VERSION_all.deb``, built with dpkg-deb alone (see
 the Makefile for why), for Debian's /usr/bin/python3; maintainer scripts
@@ -143,7 +143,7 @@ def build_pyz(dist):
 
 def main(argv):
     if len(argv) not in (1, 2) or argv[0] not in ("deb", "pyz"):
-        sys.stderr.write("usage: build.py deb|pyz [DIST]\n")
+        sys.stderr.write("usage: make_dist.py deb|pyz [DIST]\n")
         return 2
     dist = os.path.abspath(argv[1] if len(argv) > 1 else os.path.join(REPO, "dist"))
     os.makedirs(dist, exist_ok=True)

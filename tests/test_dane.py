@@ -1,0 +1,263 @@
+"""DANE (ours): records for every port, the rollover's RRset, and
+check-server-tlsa against real servers: a Postfix instance started by
+postfix(1) on 127.0.0.2 (ports 25, 465, 587) with RSA and ECDSA keys
+deployed by postfix-tls, unbound serving the zone on 127.0.0.1, and the
+real openssl as the client.  Needs root, Postfix, unbound and dnspython;
+CI installs them (make test).
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+import pytest
+from conftest import POSTFIX_PATH, ours_argv
+from liveservers import HOSTNAME, PORTS, POSTFIX_ADDRESS, LocalZone, ScratchPostfix
+
+pytestmark = [pytest.mark.postfix, pytest.mark.root]
+
+CHECK = ["-p", "25,465,587", "-s", POSTFIX_ADDRESS]
+
+
+def postfix_tls(config, *args):
+    result = subprocess.run(ours_argv(["-c", config] + list(args)),
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=300)
+    return result.returncode, result.stdout, result.stderr
+
+
+def newest(config, prefix):
+    return sorted(name for name in os.listdir(config) if name.startswith(prefix))[-1]
+
+
+def deploy_new_key(config, algorithm):
+    """new-server-key, then deploy-server-cert: as an administrator would."""
+    status, out, err = postfix_tls(config, "new-server-key", "-a", algorithm, HOSTNAME)
+    assert status == 0, err
+    key = newest(config, "key-" if algorithm == "rsa" else "eckey-")
+    status, out, err = postfix_tls(config, "deploy-server-cert",
+                                   key.replace("key-", "cert-"), key)
+    assert status == 0, err
+    time.sleep(1.1)  # the next key gets another time stamp
+    return os.path.join(config, key)
+
+
+class Host(object):
+    """The scratch instance and its zone, with what is deployed and staged."""
+
+    def __init__(self, base, address=POSTFIX_ADDRESS):
+        self.address = address
+        self.postfix = ScratchPostfix(base, address)
+        self.zone = LocalZone(base)
+        self.config = self.postfix.config
+        self.rsa = deploy_new_key(self.config, "rsa")
+        self.ecdsa = deploy_new_key(self.config, "ecdsa")
+        status, out, err = postfix_tls(self.config, "new-server-key", "-a", "rsa", HOSTNAME)
+        assert status == 0, err
+        self.next_rsa = os.path.join(self.config, newest(self.config, "key-"))
+        self.postfix.start()
+
+    def records(self):
+        """{(port, key file): "3 1 1 HEX"} from the rollover's JSON."""
+        status, out, err = postfix_tls(self.config, "--json", "output-server-tlsa-rollover",
+                                       "-p", "25,465,587")
+        assert status == 0, err
+        return dict(((record["port"], record["key_file"]), "3 1 1 " + record["data"])
+                    for record in json.loads(out)["records"])
+
+    def publish(self, records):
+        self.zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data)
+                         for port, data in records])
+
+    def check(self, *args):
+        return postfix_tls(self.config, "check-server-tlsa", "-n", self.zone.nameserver,
+                           "-p", "25,465,587", "-s", self.address, *args)
+
+    def stop(self):
+        self.zone.stop()
+        self.postfix.stop()
+
+
+@pytest.fixture(scope="module")
+def host():
+    base = tempfile.mkdtemp(prefix="postfix-tls-dane.")
+    os.chmod(base, 0o755)
+    host = Host(base)
+    try:
+        yield host
+    finally:
+        host.stop()
+
+
+def everything(host, keys=None):
+    keys = keys or (host.rsa, host.ecdsa, host.next_rsa)
+    return [(port, data) for (port, keyfile), data in host.records().items() if keyfile in keys]
+
+
+# ----- records for every port
+
+def test_output_server_tlsa_gives_a_record_per_port(host):
+    status, out, err = postfix_tls(host.config, "output-server-tlsa", "-p", "25,465,587")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "; " + host.rsa and lines[4] == "; " + host.ecdsa
+    owners = [line.split()[0] for line in lines if " IN TLSA 3 1 1 " in line]
+    assert owners == ["_%d._tcp.%s." % (port, HOSTNAME) for port in PORTS] * 2
+
+
+def test_output_server_tlsa_json_says_which_key_is_deployed(host):
+    status, out, err = postfix_tls(host.config, "--json", "output-server-tlsa", "-p", "465",
+                                   host.next_rsa, "ecdsa")
+    assert status == 0, err
+    records = json.loads(out)
+    assert [(record["key_file"], record["algorithm"], record["deployed"], record["port"])
+            for record in records] == [(host.next_rsa, "rsa", False, 465),
+                                       (host.ecdsa, "ecdsa", True, 465)]
+    assert set(records[0]) == {"owner", "host", "port", "usage", "selector", "matching_type",
+                               "data", "key_file", "algorithm", "deployed"}
+
+
+def test_records_agree_with_gnutls_danetool(host):
+    """An independent computation of the "3 1 1" data of the deployed RSA key."""
+    certificate = host.rsa.replace("key-", "cert-")
+    danetool = subprocess.run(["danetool", "--tlsa-rr", "--load-certificate", certificate,
+                               "--host", HOSTNAME, "--port", "587"],
+                              stdout=subprocess.PIPE, universal_newlines=True).stdout
+    status, out, err = postfix_tls(host.config, "output-server-tlsa", "-p", "587", host.rsa)
+    ours = out.splitlines()[1].split()
+    assert danetool.split() == ours[:3] + ["(", "03", "01", "01", ours[-1], ")"]
+
+
+def test_bad_ports_are_refused(host):
+    status, out, err = postfix_tls(host.config, "output-server-tlsa", "-p", "25,smtp")
+    assert status == 1
+    assert "invalid -p value: 25,smtp: expected ports, comma-separated" in err
+
+
+# ----- the rollover
+
+def test_rollover_shows_deployed_and_next_keys_and_the_rrset(host):
+    status, out, err = postfix_tls(host.config, "output-server-tlsa-rollover", "-p", "25,465")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[:4] == [
+        "; rsa: deployed " + host.rsa,
+        "; rsa: next " + host.next_rsa,
+        "; ecdsa: deployed " + host.ecdsa,
+        "; ecdsa: no next key yet: postfix-tls -c %s new-server-key -a ecdsa" % host.config,
+    ]
+    records = [line for line in lines if " IN TLSA 3 1 1 " in line]
+    assert len(records) == 6 and len(set(line.split()[-1] for line in records)) == 3
+
+
+# ----- check-server-tlsa
+
+def test_check_passes_when_dns_and_server_agree_and_the_next_key_is_published(host):
+    host.publish(everything(host))
+    status, out, err = host.check()
+    assert status == 0, out + err
+    assert out.splitlines()[0].startswith("OK: DNS and the live server match")
+    live = [line for line in out.splitlines() if line.startswith("live ")]
+    assert len(live) == 6  # three ports, two algorithms
+    assert all("DANE verification: OK" in line for line in live)
+    assert "live %s port 465 ecdsa: presents %s;" % (POSTFIX_ADDRESS, host.ecdsa) in out
+    assert "live %s port 587 rsa: presents %s;" % (POSTFIX_ADDRESS, host.rsa) in out
+    assert "the next keys are published (TTL 300 s)" in out
+
+
+def test_check_json(host):
+    host.publish(everything(host))
+    status, out, err = postfix_tls(host.config, "--json", "check-server-tlsa", "-n",
+                                   host.zone.nameserver, *CHECK)
+    document = json.loads(out)
+    assert status == 0 and document["ok"] is True and document["problems"] == []
+    assert [entry["validated"] for entry in document["dns"]] == [False] * 3  # no DNSSEC here
+    assert all(live["dane_verified"] for live in document["live"])
+
+
+def test_check_fails_until_the_next_key_is_published(host):
+    host.publish(everything(host, keys=(host.rsa, host.ecdsa)))
+    status, out, err = host.check()
+    assert status == 1
+    problems = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert len(problems) == 3
+    assert problems[0].startswith("publish _25._tcp.%s. IN TLSA 3 1 1 " % HOSTNAME)
+    assert problems[0].endswith("for the next key %s, and wait for the old RRset's TTL to "
+                                "pass, before deploying it" % host.next_rsa)
+
+
+def test_check_fails_on_a_wrong_record(host):
+    records = everything(host)
+    rsa = host.records()[(25, host.rsa)]
+    records = [(port, data) for port, data in records if not (port == 25 and data == rsa)]
+    wrong = "3 1 1 " + "00" * 32
+    host.publish(records + [(25, wrong)])
+    status, out, err = host.check()
+    assert status == 1
+    assert "publish _25._tcp.%s. IN TLSA %s for the deployed key %s" % (
+        HOSTNAME, rsa, host.rsa) in out
+    assert "remove stale _25._tcp.%s. IN TLSA %s" % (HOSTNAME, wrong) in out
+    assert "%s port 25 (rsa): openssl's DANE verification failed" % POSTFIX_ADDRESS in out
+    assert "live %s port 465 rsa: presents %s; DANE verification: OK" % (
+        POSTFIX_ADDRESS, host.rsa) in out
+
+
+def test_check_fails_when_a_port_has_no_records(host):
+    host.publish([(port, data) for port, data in everything(host) if port != 587])
+    status, out, err = host.check()
+    assert status == 1
+    assert out.count("publish _587._tcp.%s." % HOSTNAME) == 3  # two deployed, one next
+
+
+def test_check_traces_its_openssl_commands_and_runs_in_a_dry_run(host):
+    host.publish(everything(host))
+    status, out, err = postfix_tls(host.config, "--dry-run", "--trace", "check-server-tlsa",
+                                   "-n", host.zone.nameserver, "-p", "465", "-s",
+                                   POSTFIX_ADDRESS)
+    assert status == 0, out + err
+    assert "+ timeout 30 openssl s_client -connect %s:465 -sigalgs " % POSTFIX_ADDRESS in err
+    assert "-dane_tlsa_domain %s -dane_tlsa_rrdata '3 1 1 " % HOSTNAME in err
+    assert "+ openssl x509 -pubkey -noout 2>/dev/null <<'EOF' | openssl pkey" in err
+    assert "(dry run: not run)" not in err
+
+
+def test_check_without_dnspython_says_what_to_install(host, tmp_path):
+    blocker = tmp_path / "dns.py"
+    blocker.write_text("raise ImportError('blocked for the test')\n")
+    result = subprocess.run(ours_argv(["-c", host.config, "check-server-tlsa"]),
+                            env={"PATH": POSTFIX_PATH, "PYTHONPATH": str(tmp_path)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    assert result.returncode == 1
+    assert "check-server-tlsa needs dnspython: apt-get install python3-dnspython" in \
+        result.stderr
+
+
+def test_check_fails_on_a_key_deployed_before_its_record_was_published(tmp_path):
+    """The classic DANE outage, reproduced: the next key deployed and
+    reloaded while DNS still has only the old key's records."""
+    base = str(tmp_path)
+    os.chmod(base, 0o755)
+    host = Host(base, address="127.0.0.3")  # the module's instance has 127.0.0.2
+    try:
+        host.publish(everything(host, keys=(host.rsa, host.ecdsa)))
+        old_record = host.records()[(25, host.rsa)]
+        new_key = host.next_rsa
+        status, out, err = postfix_tls(host.config, "deploy-server-cert",
+                                       new_key.replace("key-", "cert-"), new_key)
+        assert status == 0, err
+        host.postfix.restart()
+        status, out, err = host.check()
+        assert status == 1
+        assert "live 127.0.0.3 port 25 rsa: presents %s; DANE verification: no matching " \
+               "DANE TLSA records" % new_key in out
+        assert "publish _25._tcp.%s. IN TLSA 3 1 1 " % HOSTNAME in out
+        assert "for the deployed key %s" % new_key in out
+        assert "remove stale _25._tcp.%s. IN TLSA %s" % (HOSTNAME, old_record) in out
+        assert "127.0.0.3 port 25 (rsa): openssl's DANE verification failed (no matching " \
+               "DANE TLSA records)" in out
+    finally:
+        host.stop()
