@@ -10,6 +10,7 @@ help:
 	@echo "make deb           dist/postfix-tls_VERSION_all.deb, for apt-get install on Debian"
 	@echo "make pyz           dist/postfix-tls.pyz, one file for any python3 from 3.6 on"
 	@echo "make test-hosts    the .deb and .pyz on Debian 11, 12 and 13 (debootstrap roots; as root)"
+	@echo "make test-ansible  the Ansible collection: ansible-test sanity and units, and a fleet run with ansible-playbook"
 	@echo "make bench         speed and memory side by side with upstream (writes $(BENCH_RESULTS))"
 	@echo "make install       pip install into VIRTUALENV or the system's python3, with the manual page"
 	@echo "make install-dropin / uninstall-dropin   development drop-in for postfix tls, and back"
@@ -21,7 +22,7 @@ PYTHON = $(VENV)/bin/python
 PYTEST_ARGS ?=
 UPSTREAM = /usr/lib/postfix/sbin/postfix-tls-script
 
-.PHONY: help deps venv test lint bench demo install install-dropin uninstall-dropin test-matrix \
+.PHONY: test-ansible help deps venv test lint bench demo install install-dropin uninstall-dropin test-matrix \
 	deb pyz test-hosts clean
 
 # make install [VIRTUALENV=/opt/postfix-tls]: into that virtualenv (made if
@@ -90,6 +91,33 @@ test-matrix: deps
 	    .venv-$$v/bin/python -m pip install -q ".[test]"; \
 	    .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(MATRIX_TESTS); \
 	done
+
+# The Ansible collection (ansible/ansible_collections/postfix_tls/tls), with
+# ansible-core from the package index in its own virtualenv: ansible-test
+# sanity and units, then tests/test_fleet.py (ansible-playbook on scratch
+# configurations).  ansible-test bootstraps pip in its virtualenvs with a
+# get-pip.py downloaded from outside the registries: a stand-in running pip
+# from its wheel (from the index) takes its place in ansible-test's cache.
+ANSIBLE_CORE ?= ansible-core>=2.19,<2.20
+ANSIBLE_VENV ?= .venv-ansible
+COLLECTION = ansible/ansible_collections/postfix_tls/tls
+test-ansible: deps venv
+	[ -x $(ANSIBLE_VENV)/bin/ansible-test ] || { $(PYTHON3) -m venv $(ANSIBLE_VENV) && \
+	    $(ANSIBLE_VENV)/bin/pip install -q "$(ANSIBLE_CORE)" pytest pytest-xdist pytest-mock; }
+	@pip_version=$$($(ANSIBLE_VENV)/bin/python -c 'import re, ansible_test, os; \
+	    print(re.search(r"pip=.([0-9.]+).", open(os.path.join(os.path.dirname(ansible_test.__file__), \
+	    "_internal", "python_requirements.py")).read()).group(1))'); \
+	cache=$$HOME/.ansible/test/cache; mkdir -p $$cache; \
+	if [ ! -f $$cache/get_pip_$$(echo $$pip_version | tr . _).py ]; then \
+	    $(ANSIBLE_VENV)/bin/pip download -q --no-deps -d $$cache pip==$$pip_version && \
+	    cp ansible/tests/get_pip_standin.py $$cache/get_pip_$$(echo $$pip_version | tr . _).py; \
+	fi
+	cd $(COLLECTION) && $(CURDIR)/$(ANSIBLE_VENV)/bin/ansible-test sanity --local \
+	    --python $$($(CURDIR)/$(ANSIBLE_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+	    --requirements
+	cd $(COLLECTION) && $(CURDIR)/$(ANSIBLE_VENV)/bin/ansible-test units --local \
+	    --python $$($(CURDIR)/$(ANSIBLE_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+	$(ANSIBLE_VENV)/bin/python -m pytest -q -p no:cacheprovider ansible/tests
 
 # bench/results.md is the published run (README's table); a user's run goes
 # to BENCH_RESULTS, outside what git tracks, unless asked otherwise.

@@ -172,7 +172,7 @@ def main():
     ]
     for section in sections:
         lines += [""] + section
-    lines += ["", "Targets (issue #4): ratio at most 1.0 (%s); processes at most half of "
+    lines += ["", "The project's targets: ratio at most 1.0 (%s); processes at most half of "
               "upstream's; peak RSS at most %g MiB; both sides exit with the same status."
               % (", ".join("%s %g" % item for item in sorted(TIME_TARGETS.items())),
                  MEMORY_TARGET)]

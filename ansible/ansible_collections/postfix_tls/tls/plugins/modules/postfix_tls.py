@@ -1,0 +1,332 @@
+#!/usr/bin/python
+# Copyright: postfix-tls developers
+# MIT License (see LICENSE in the postfix-tls repository)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: postfix_tls
+short_description: Postfix TLS with postfix-tls, with check mode, diff and an audit trail
+version_added: "0.1.0"
+description:
+  - Runs the C(postfix-tls) command installed on the target host (the Debian package,
+    the single-file C(postfix-tls.pyz), or pip) for one of Postfix's C(postfix tls)
+    subcommands, or one of postfix-tls's own.
+  - In check mode it runs C(postfix-tls --dry-run), which runs only what reads and plans
+    the rest, and reports C(changed) from that plan; nothing on the host changes.
+  - C(changed) comes from what the run did (files created, C(postconf -e) run), so a
+    second C(enable-server) on a host where it is already enabled reports no change.
+  - Every command the run started is returned in RV(commands) (C(--trace-json)), the
+    audit trail per host.
+  - Failures leave nothing half-done on the host, as C(postfix-tls) guarantees.
+options:
+  command:
+    description: The subcommand, in C(postfix tls)'s names, or C(status).
+    type: str
+    required: true
+    choices:
+      - enable-client
+      - enable-server
+      - new-server-key
+      - new-server-cert
+      - deploy-server-cert
+      - output-server-csr
+      - output-server-tlsa
+      - all-default-client
+      - all-default-server
+      - status
+  config_directory:
+    description: The Postfix configuration directory; the default instance when omitted.
+    type: path
+  algorithm:
+    description: The key algorithm (C(-a)).
+    type: str
+    choices: [rsa, ecdsa]
+  bits:
+    description: RSA key size or ECDSA curve name (C(-b)).
+    type: str
+  hostnames:
+    description: Host names for the certificate or CSR; the first is the CommonName.
+    type: list
+    elements: str
+    default: []
+  keyfile:
+    description:
+      - The key file for C(deploy-server-cert) and C(output-server-csr) (C(-k)), or the key
+        files' algorithm names or paths for C(output-server-tlsa).
+    type: str
+  certfile:
+    description: The certificate file for C(deploy-server-cert).
+    type: str
+  randsource:
+    description: The TLS random source (C(-r)), C(dev:/path) or C(egd:/path).
+    type: str
+  ports:
+    description: Ports for the TLSA records of C(output-server-tlsa) (C(-p)).
+    type: list
+    elements: int
+  tlsa_hostname:
+    description: The host name of the TLSA records (C(output-server-tlsa -h)).
+    type: str
+  executable:
+    description:
+      - How to run postfix-tls on the target, as a list of words; for the single file,
+        C([python3, /usr/local/lib/postfix-tls.pyz]).
+    type: list
+    elements: str
+    default: [postfix-tls]
+author:
+  - postfix-tls developers (!UNKNOWN)
+notes:
+  - Supports C(check_mode) and C(diff_mode).
+"""
+
+EXAMPLES = r"""
+- name: Enable opportunistic TLS in the Postfix SMTP server
+  postfix_tls.tls.postfix_tls:
+    command: enable-server
+    algorithm: ecdsa
+    hostnames: ["{{ inventory_hostname }}"]
+
+- name: Collect the TLSA records for every SMTP port
+  postfix_tls.tls.postfix_tls:
+    command: output-server-tlsa
+    ports: [25, 465, 587]
+  register: tlsa
+
+- name: Health, for monitoring
+  postfix_tls.tls.postfix_tls:
+    command: status
+  register: health
+  failed_when: health.status.exit_status == 2
+"""
+
+RETURN = r"""
+commands:
+  description: Every command the run started, as C(postfix-tls --trace-json) records it.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {"argv": ["/usr/sbin/postconf", "-e", "smtpd_tls_security_level = may"],
+       "stdin": null, "umask": null, "returncode": 0, "seconds": 0.012, "dry_run": false}
+messages:
+  description: What postfix-tls logged (its lines on stderr, in postlog's format).
+  returned: always
+  type: list
+  elements: str
+created:
+  description: Files the run created (or, in check mode, would create).
+  returned: always
+  type: list
+  elements: str
+settings:
+  description: The main.cf settings the run made (or would make), "name = value".
+  returned: always
+  type: list
+  elements: str
+tlsa:
+  description: The TLSA records, for C(output-server-tlsa).
+  returned: when command is output-server-tlsa
+  type: list
+  elements: dict
+status:
+  description: The C(status) report (verdict, exit status, facts, problems).
+  returned: when command is status
+  type: dict
+rc:
+  description: The exit status of postfix-tls.
+  returned: always
+  type: int
+"""
+
+import json
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+TAG = "postfix-tls-script: "
+JSON_COMMANDS = ("output-server-tlsa", "status")
+
+
+def build_argv(params, check_mode, trace_file):
+    """The postfix-tls command line for the module's parameters."""
+    argv = list(params["executable"])
+    if params.get("config_directory"):
+        argv += ["-c", params["config_directory"]]
+    argv += ["--trace-json", trace_file]
+    if check_mode:
+        argv.append("--dry-run")
+    command = params["command"]
+    if command in JSON_COMMANDS:
+        argv.append("--json")
+    argv.append(command)
+    if params.get("randsource") and command in ("enable-client", "enable-server"):
+        argv += ["-r", params["randsource"]]
+    if command in ("enable-server", "new-server-key", "new-server-cert"):
+        if params.get("algorithm"):
+            argv += ["-a", params["algorithm"]]
+        if params.get("bits"):
+            argv += ["-b", params["bits"]]
+        argv += list(params.get("hostnames") or [])
+    elif command == "deploy-server-cert":
+        argv += [params.get("certfile") or "", params.get("keyfile") or ""]
+    elif command == "output-server-csr":
+        if params.get("keyfile"):
+            argv += ["-k", params["keyfile"]]
+        argv += list(params.get("hostnames") or [])
+    elif command == "output-server-tlsa":
+        if params.get("tlsa_hostname"):
+            argv += ["-h", params["tlsa_hostname"]]
+        if params.get("ports"):
+            argv += ["-p", ",".join(str(port) for port in params["ports"])]
+        if params.get("keyfile"):
+            argv.append(params["keyfile"])
+    return argv
+
+
+def read_records(path):
+    records = []
+    try:
+        with open(path) as stream:
+            for line in stream:
+                if line.strip():
+                    records.append(json.loads(line))
+    except (OSError, ValueError):
+        pass
+    return records
+
+
+def _is_postconf_edit(record):
+    argv = record.get("argv") or []
+    return len(argv) > 1 and os.path.basename(argv[0]) == "postconf" and argv[1] == "-e"
+
+
+def _writes_out(record, check_mode):
+    argv = record.get("argv") or []
+    if "-out" not in argv[:-1]:
+        return False
+    return record.get("dry_run") if check_mode else record.get("returncode") == 0
+
+
+def effects(records, check_mode):
+    """(created files, settings, changed) from the trace: what the run did,
+    or in check mode what the dry run planned."""
+    created, settings = [], []
+    for record in records:
+        if record.get("action") in ("create", "write"):
+            if record["path"] not in created:
+                created.append(record["path"])
+        elif record.get("action") == "remove" and record["path"] in created:
+            created.remove(record["path"])
+        elif _is_postconf_edit(record):
+            if check_mode or record.get("returncode") == 0:
+                settings += record["argv"][2:]
+        elif _writes_out(record, check_mode):
+            # openssl writing a key or certificate (-out): run, or planned.
+            argv = record["argv"]
+            path = argv[argv.index("-out") + 1]
+            if path not in created:
+                created.append(path)
+    return created, settings, bool(created or settings)
+
+
+def read_main_cf(config_directory):
+    try:
+        with open(os.path.join(config_directory or "/etc/postfix", "main.cf")) as stream:
+            return stream.read()
+    except OSError:
+        return ""
+
+
+def parameters(main_cf, names):
+    """{name: line} of main.cf's text for names, for the diff."""
+    found = {}
+    for line in main_cf.splitlines():
+        name = line.split("=", 1)[0].strip()
+        if name in names:
+            found[name] = line
+    return found
+
+
+def diff_of(before, settings, created):
+    names = [setting.split("=", 1)[0].strip() for setting in settings]
+    after = dict(zip(names, settings))
+    return {
+        "before_header": "main.cf",
+        "after_header": "main.cf, and the files created",
+        "before": "".join(before[name] + "\n" for name in names if name in before),
+        "after": "".join(after[name] + "\n" for name in names)
+        + "".join("created: %s\n" % path for path in created),
+    }
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec=dict(
+            command=dict(type="str", required=True, choices=[
+                "enable-client", "enable-server", "new-server-key", "new-server-cert",
+                "deploy-server-cert", "output-server-csr", "output-server-tlsa",
+                "all-default-client", "all-default-server", "status"]),
+            config_directory=dict(type="path"),
+            algorithm=dict(type="str", choices=["rsa", "ecdsa"]),
+            bits=dict(type="str"),
+            hostnames=dict(type="list", elements="str", default=[]),
+            keyfile=dict(type="str", no_log=False),  # a path, not a secret
+            certfile=dict(type="str"),
+            randsource=dict(type="str"),
+            ports=dict(type="list", elements="int"),
+            tlsa_hostname=dict(type="str"),
+            executable=dict(type="list", elements="str", default=["postfix-tls"]),
+        ),
+        required_if=[("command", "deploy-server-cert", ("certfile", "keyfile"))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not module.get_bin_path(params["executable"][0]) and \
+            not os.path.isfile(params["executable"][0]):
+        module.fail_json(msg="postfix-tls is not installed on this host (%s not found): "
+                             "install the .deb, the .pyz or the pip package"
+                             % params["executable"][0])
+    handle, trace_file = tempfile.mkstemp(prefix="postfix-tls-trace.", suffix=".json")
+    os.close(handle)
+    try:
+        argv = build_argv(params, module.check_mode, trace_file)
+        main_cf_before = read_main_cf(params.get("config_directory"))
+        rc, out, err = module.run_command(argv, environ_update={"LANG": "C"})
+        records = read_records(trace_file)
+    finally:
+        os.unlink(trace_file)
+    messages = [line.split(TAG, 1)[1] for line in err.splitlines() if TAG in line]
+    created, settings, changed = effects(records, module.check_mode)
+    result = dict(changed=changed, rc=rc, commands=records, messages=messages,
+                  created=created, settings=settings, stdout=out)
+    if module._diff and changed:
+        names = [setting.split("=", 1)[0].strip() for setting in settings]
+        result["diff"] = diff_of(parameters(main_cf_before, names), settings, created)
+    command = params["command"]
+    if command == "status" and rc in (0, 1, 2, 3) and out.strip().startswith("{"):
+        result["status"] = json.loads(out)
+        module.exit_json(**result)
+    if command.startswith("all-default-") and rc in (0, 1):
+        result["all_default"] = rc == 0
+        module.exit_json(**result)
+    if rc != 0:
+        fatal = [line for line in messages if line.startswith("fatal: ")]
+        module.fail_json(msg=(fatal[-1][len("fatal: "):] if fatal else err.strip()
+                              or "postfix-tls exited %d" % rc), **result)
+    if command == "output-server-tlsa":
+        result["tlsa"] = json.loads(out) if out.strip().startswith("[") else []
+    module.exit_json(**result)
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()

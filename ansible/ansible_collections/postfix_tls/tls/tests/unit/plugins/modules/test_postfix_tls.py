@@ -1,0 +1,80 @@
+"""The module's own logic: the command line it builds, and what it reports
+as changed, created and set, from postfix-tls's --trace-json records."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.postfix_tls.tls.plugins.modules import postfix_tls
+
+PARAMS = dict(command="enable-server", config_directory="/srv/mx1", algorithm="ecdsa",
+              bits=None, hostnames=["mx1.example.com"], keyfile=None, certfile=None,
+              randsource=None, ports=None, tlsa_hostname=None, executable=["postfix-tls"])
+
+EDIT = {"argv": ["/usr/sbin/postconf", "-e", "smtpd_tls_security_level = may"],
+        "stdin": None, "umask": None, "returncode": 0, "seconds": 0.01, "dry_run": False}
+POSTLOG = {"argv": ["/usr/sbin/postlog", "-t", "postfix/postfix-tls-script", "-p", "info"],
+           "stdin": "", "umask": None, "returncode": None, "seconds": 0.0, "dry_run": True}
+
+
+def test_argv_for_a_real_run():
+    argv = postfix_tls.build_argv(PARAMS, False, "/tmp/trace.json")
+    assert argv == ["postfix-tls", "-c", "/srv/mx1", "--trace-json", "/tmp/trace.json",
+                    "enable-server", "-a", "ecdsa", "mx1.example.com"]
+
+
+def test_check_mode_is_a_dry_run():
+    argv = postfix_tls.build_argv(PARAMS, True, "/tmp/trace.json")
+    assert argv[argv.index("--trace-json") + 2] == "--dry-run"
+
+
+def test_tlsa_records_as_json_for_each_port():
+    params = dict(PARAMS, command="output-server-tlsa", ports=[25, 465], config_directory=None)
+    argv = postfix_tls.build_argv(params, False, "/t")
+    assert argv == ["postfix-tls", "--trace-json", "/t", "--json", "output-server-tlsa",
+                    "-p", "25,465"]
+
+
+def test_a_real_edit_is_a_change():
+    created, settings, changed = postfix_tls.effects(
+        [{"action": "create", "path": "/srv/mx1/key.pem", "mode": "0600", "dry_run": False},
+         EDIT], False)
+    assert changed and created == ["/srv/mx1/key.pem"]
+    assert settings == ["smtpd_tls_security_level = may"]
+
+
+def test_certificates_openssl_wrote_are_created():
+    cert = {"argv": ["openssl", "req", "-x509", "-out", "/srv/mx1/cert.pem"], "returncode": 0,
+            "dry_run": False}
+    failed = dict(cert, returncode=1, argv=cert["argv"][:-1] + ["/srv/mx1/other.pem"])
+    assert postfix_tls.effects([cert, failed], False) == (["/srv/mx1/cert.pem"], [], True)
+
+
+def test_a_failed_edit_is_no_change():
+    failed = dict(EDIT, returncode=1)
+    assert postfix_tls.effects([failed], False) == ([], [], False)
+
+
+def test_files_removed_after_a_failure_are_not_created():
+    records = [{"action": "create", "path": "/srv/mx1/key.pem", "mode": "0600",
+                "dry_run": False},
+               {"action": "remove", "path": "/srv/mx1/key.pem", "mode": None,
+                "dry_run": False}]
+    assert postfix_tls.effects(records, False) == ([], [], False)
+
+
+def test_dry_run_plan_counts_but_logging_does_not():
+    planned = dict(EDIT, returncode=None, dry_run=True)
+    cert = {"argv": ["openssl", "req", "-x509", "-out", "/srv/mx1/cert.pem"],
+            "returncode": None, "dry_run": True}
+    created, settings, changed = postfix_tls.effects([POSTLOG, cert, planned], True)
+    assert changed and created == ["/srv/mx1/cert.pem"] and len(settings) == 1
+    assert postfix_tls.effects([POSTLOG], True) == ([], [], False)
+
+
+def test_diff_shows_parameters_before_and_after():
+    before = postfix_tls.parameters("myhostname = mx1\nsmtpd_tls_security_level = none\n",
+                                    ["smtpd_tls_security_level"])
+    diff = postfix_tls.diff_of(before, ["smtpd_tls_security_level = may"], ["/srv/k.pem"])
+    assert diff["before"] == "smtpd_tls_security_level = none\n"
+    assert diff["after"] == "smtpd_tls_security_level = may\ncreated: /srv/k.pem\n"
