@@ -332,13 +332,16 @@ def test_8_an_interrupted_run_leaves_nothing_where_upstream_keeps_the_key(make_c
     (["deploy-server-cert", "nocert.pem", "key.pem"],
      "fatal: error computing certificate public key digest",
      "fatal: no such file, or not a regular file: $CONFIG/nocert.pem"),
+    (["deploy-server-cert", "cert.pem", "nokey.pem"],
+     "fatal: no private key found in file: $CONFIG/nokey.pem",
+     "fatal: no such file, or not a regular file: $CONFIG/nokey.pem"),
     (["output-server-csr", "-k", "nokey.pem"],
      "fatal: No usable keyfile specified or configured",
      "fatal: no such file, or not a regular file: $CONFIG/nokey.pem"),
 ])
 def test_12_missing_files_are_named(args, upstream_message, ours_message, make_config, keys):
     upstream, ours = both(args, postfix_environment, make_config,
-                          files=[("key.pem", keys["rsa.key"])])
+                          files=[("key.pem", keys["rsa.key"]), ("cert.pem", keys["rsa.crt"])])
     assert upstream[0] == 1 and upstream_message in upstream[1]
     assert ours[0] == 1 and ours_message in ours[1]
     assert ours[3] == ours[4]

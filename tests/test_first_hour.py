@@ -255,3 +255,19 @@ def test_trace_json_times_include_starting_the_process(monkeypatch, tmp_path):
     runner.start(command._replace(stdin="")).finish(None)
     assert [record["seconds"] for record in records] == [1.0, 1.0]
 
+
+
+# 9. make help
+
+def test_make_help_has_a_line_for_every_target():
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(["make", "-s", "-C", repo, "help"], stdout=subprocess.PIPE,
+                            universal_newlines=True)
+    assert result.returncode == 0
+    with open(os.path.join(repo, "Makefile")) as stream:
+        makefile = stream.read().replace("\\\n", " ")  # join continued lines
+    phony = [line for line in makefile.splitlines() if line.startswith(".PHONY:")][0]
+    listed = " ".join(line.split()[1] for line in result.stdout.splitlines() if line.strip())
+    for target in phony.replace("\\", " ").split()[1:]:
+        if target not in ("help", "deps", "venv"):
+            assert target in listed + result.stdout, target
