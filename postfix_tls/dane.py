@@ -75,18 +75,17 @@ def known_keys(tls, keyfile_option=""):
         if staged:
             keys.append(_key(tls, algorithm, "staged", staged))
     if keyfile_option:
-        keyfile = commands.set_keyfile(tls, keyfile_option)
-        key_type = commands.check_key(tls, keyfile)
-        keys.append(_key(tls, key_type.algorithm, "staged", keyfile))
+        keys.append(_key(tls, None, "staged", commands.set_keyfile(tls, keyfile_option)))
     return keys
 
 
 def _key(tls, algorithm, role, keyfile):
-    commands.check_key(tls, keyfile)
+    """algorithm None: the key's own (for -k)."""
+    key_type = commands.check_key(tls, keyfile)
     digest = commands.pubkey_digest(tls, keyfile)
     if not digest:
         tls.fail(messages.KEY_DIGEST_FAILED)
-    return Key(algorithm, role, keyfile, digest)
+    return Key(algorithm or key_type.algorithm, role, keyfile, digest)
 
 
 def _hostname_and_ports(tls, options):

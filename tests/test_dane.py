@@ -261,3 +261,13 @@ def test_check_fails_on_a_key_deployed_before_its_record_was_published(tmp_path)
                "DANE TLSA records)" in out
     finally:
         host.stop()
+
+
+def test_rollover_with_k_names_the_next_key(host):
+    status, out, err = postfix_tls(host.config, "--json", "output-server-tlsa-rollover",
+                                   "-k", host.next_rsa)
+    assert status == 0, err
+    keys = json.loads(out)["keys"]
+    assert [(key["algorithm"], key["role"], key["keyfile"]) for key in keys] == [
+        ("rsa", "deployed", host.rsa), ("ecdsa", "deployed", host.ecdsa),
+        ("rsa", "staged", host.next_rsa)]
