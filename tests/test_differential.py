@@ -436,7 +436,10 @@ FAKE_OPENSSL = """#!/bin/sh
 exec %s "$@"
 """
 # Runs the command with a /dev of its own, without the devices named.
-PRIVATE_DEV = """mount -t tmpfs none /dev || exit 97
+# Nothing may reach the host's /dev: mounts are made private first (of /, or
+# in a chroot, where / is no mount point, of /dev), else nothing is mounted.
+PRIVATE_DEV = """mount --make-rprivate / 2>/dev/null || mount --make-rprivate /dev || exit 97
+mount -t tmpfs none /dev || exit 97
 for device in null:1:3 zero:1:5 urandom:1:9 random:1:8; do
     name=${device%%:*}; numbers=${device#*:}
     case " $LEAVE_OUT " in *" $name "*) continue;; esac
@@ -488,7 +491,7 @@ def arrange(fake, directory, tmp):
         return [], {"PATH": bin_directory + ":/bin:/usr/bin:/sbin:/usr/sbin"}
     if fake in ("dev-without-stdin", "dev-without-urandom"):
         leave_out = "stdin" if fake == "dev-without-stdin" else "urandom random"
-        prefix = ["unshare", "--mount", "--propagation", "private", "--",
+        prefix = ["unshare", "--mount", "--propagation", "unchanged", "--",
                   "env", "LEAVE_OUT=" + leave_out, "sh", "-c", PRIVATE_DEV, "sh"]
         return prefix, {}
     if fake == "key-names-taken":
