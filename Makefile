@@ -35,7 +35,8 @@ MANPAGE_DIRECTORY ?= $(shell postconf -h manpage_directory 2>/dev/null || echo /
 DAEMON_DIRECTORY ?=
 # make test-matrix PYTHONS="3.6 3.13": interpreters from pyenv or PATH.
 PYTHONS ?= 3.6 3.7 3.8 3.9 3.10 3.11 3.12 3.13
-MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test_safety.py
+MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test_safety.py \
+	tests/test_first_hour.py
 
 # Postfix (with the upstream script, for the differential tests), openssl,
 # man (the manual page test), strace (the benchmark's process counts),

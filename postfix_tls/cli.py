@@ -241,7 +241,8 @@ def main(argv=None, extra_help=""):
         if misplaced:
             command = _program_name() if misplaced.startswith("-c") else tls.hints.tls
             sys.stderr.write(messages.MISPLACED_OPTION.format(
-                option=misplaced, command=command, name=args[0]) + "\n")
+                option=validate.shown(misplaced), command=command,
+                name=validate.shown(args[0])) + "\n")
         return status
     except (KeyboardInterrupt, Interrupted) as error:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

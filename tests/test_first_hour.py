@@ -132,6 +132,16 @@ def test_options_after_the_subcommand_in_postfix_mode_add_a_line(make_config):
                          "postfix tls --dry-run new-server-key ...")
 
 
+def test_misplaced_option_hint_shows_a_non_text_subcommand_escaped(make_config):
+    """Found by hypothesis on Python 3.6: the hint wrote the raw surrogate."""
+    directory = make_config()
+    result = subprocess.run(ours_argv(["-c", directory, "\udcff", "--dry-run"]),
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stderr=subprocess.PIPE)
+    assert result.returncode == 1 and b"Traceback" not in result.stderr
+    assert b"postfix-tls: --dry-run goes before the subcommand: postfix-tls -c %s --dry-run " \
+           b"\\udcff ..." % directory.encode() in result.stderr
+
+
 def test_h_is_help_in_standalone_mode():
     status, out, err = standalone(["-h"])
     assert status == 0 and "deploy-server-cert certfile keyfile" in out
