@@ -464,8 +464,7 @@ def tlsa_ports(tls, text):
     """The ports of -p PORT[,PORT...] (ours), in the order given."""
     ports = []
     for word in text.split(","):
-        if not (word.isdigit() and all(c in "0123456789" for c in word)
-                and 0 < int(word) < 65536):
+        if not (validate.digits(word) and 0 < int(word) < 65536):
             tls.fail(messages.BAD_PORTS.format(validate.shown(text)))
         if int(word) not in ports:
             ports.append(int(word))

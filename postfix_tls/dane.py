@@ -143,9 +143,8 @@ def _resolver(nameserver):
 
     resolver = dns.resolver.Resolver(configure=not nameserver)
     if nameserver:
-        address, _, port = nameserver.rpartition(":") if nameserver.count(":") == 1 \
-            else (nameserver, "", "")
-        resolver.nameservers = [address or nameserver]
+        address, port = split_nameserver(nameserver)
+        resolver.nameservers = [address]
         if port:
             resolver.port = int(port)
     resolver.flags = dns.flags.RD | dns.flags.AD  # ask whether it validated
@@ -312,11 +311,19 @@ def _is_address(text):
     return False
 
 
+def split_nameserver(text):
+    """(address, port or "") of -n ADDRESS[:PORT]; an IPv6 address has no port."""
+    if text.count(":") == 1:
+        address, _, port = text.rpartition(":")
+        return address, port
+    return text, ""
+
+
 def _valid_nameserver(text):
-    address, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
+    address, port = split_nameserver(text)
+    if port and not (validate.digits(port) and 0 < int(port) < 65536):
         return False
-    return _is_address(address or text)
+    return _is_address(address)
 
 
 # ----- the subcommand table's hooks

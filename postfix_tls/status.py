@@ -283,7 +283,7 @@ def check_client(tls, report):
 
 def _days(tls, options, letter, default):
     value = options.get(letter, default)
-    if not (value and all(character in "0123456789" for character in value)):
+    if not validate.digits(value):
         tls.fail(messages.STATUS_BAD_DAYS.format(option="-" + letter,
                                                  value=validate.shown(value)))
     return int(value)

@@ -31,6 +31,11 @@ def hostname(name, wildcard=True):
     return 0 < len(name) <= 253 and all(_label(label) for label in name.split("."))
 
 
+def digits(text):
+    """Decimal digits, ASCII only (str.isdigit also takes other scripts')."""
+    return bool(text) and all(character in "0123456789" for character in text)
+
+
 def rsa_bits(bits):
     """A positive number of bits; openssl applies its own limits."""
     return bits.isdigit() and all(character in _ALNUM for character in bits) and int(bits) > 0
