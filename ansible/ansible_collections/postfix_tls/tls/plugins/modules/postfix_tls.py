@@ -101,7 +101,7 @@ EXAMPLES = r"""
   postfix_tls.tls.postfix_tls:
     command: status
   register: health
-  failed_when: health.status.exit_status == 2
+  failed_when: health.status is not defined or health.status.exit_status == 2
 """
 
 RETURN = r"""
@@ -134,13 +134,23 @@ tlsa:
   type: list
   elements: dict
 status:
-  description: The C(status) report (verdict, exit status, facts, problems).
+  description:
+    - The C(status) report (verdict, exit status, facts, problems).
+    - A WARNING, CRITICAL or UNKNOWN verdict does not fail the task; use C(failed_when).
   returned: when command is status
   type: dict
+all_default:
+  description: Whether the settings are all at their defaults (C(all-default-client), C(all-default-server)).
+  returned: when command is all-default-client or all-default-server
+  type: bool
 rc:
   description: The exit status of postfix-tls.
-  returned: always
+  returned: when the task failed
   type: int
+msg:
+  description: The reason of a failure, postfix-tls's own fatal message.
+  returned: when the task failed
+  type: str
 """
 
 import json
@@ -303,25 +313,37 @@ def run_module():
         os.unlink(trace_file)
     messages = [line.split(TAG, 1)[1] for line in err.splitlines() if TAG in line]
     created, settings, changed = effects(records, module.check_mode)
-    result = dict(changed=changed, rc=rc, commands=records, messages=messages,
+    result = dict(changed=changed, commands=records, messages=messages,
                   created=created, settings=settings, stdout=out)
     if module._diff and changed:
         names = [setting.split("=", 1)[0].strip() for setting in settings]
         result["diff"] = diff_of(parameters(main_cf_before, names), settings, created)
-    command = params["command"]
+    failed, result = outcome(params["command"], rc, out, err, result)
+    if failed:
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+def outcome(command, rc, out, err, result):
+    """(failed, result) for postfix-tls's exit status and output.  The verdicts
+    of status (0-3) and all-default-* (0 or 1) are data, not failures: and
+    since Ansible fails any result whose rc is not 0, rc is returned only
+    with a failure."""
     if command == "status" and rc in (0, 1, 2, 3) and out.strip().startswith("{"):
         result["status"] = json.loads(out)
-        module.exit_json(**result)
+        return False, result
     if command.startswith("all-default-") and rc in (0, 1):
         result["all_default"] = rc == 0
-        module.exit_json(**result)
+        return False, result
     if rc != 0:
-        fatal = [line for line in messages if line.startswith("fatal: ")]
-        module.fail_json(msg=(fatal[-1][len("fatal: "):] if fatal else err.strip()
-                              or "postfix-tls exited %d" % rc), **result)
+        fatal = [line for line in result["messages"] if line.startswith("fatal: ")]
+        result["rc"] = rc
+        result["msg"] = (fatal[-1][len("fatal: "):] if fatal
+                         else err.strip() or "postfix-tls exited %d" % rc)
+        return True, result
     if command == "output-server-tlsa":
         result["tlsa"] = json.loads(out) if out.strip().startswith("[") else []
-    module.exit_json(**result)
+    return False, result
 
 
 def main():

@@ -78,3 +78,29 @@ def test_diff_shows_parameters_before_and_after():
     diff = postfix_tls.diff_of(before, ["smtpd_tls_security_level = may"], ["/srv/k.pem"])
     assert diff["before"] == "smtpd_tls_security_level = none\n"
     assert diff["after"] == "smtpd_tls_security_level = may\ncreated: /srv/k.pem\n"
+
+
+def _result(messages=()):
+    return dict(changed=False, commands=[], messages=list(messages), created=[], settings=[])
+
+
+def test_a_status_warning_is_data_not_a_failure():
+    # Ansible fails any result with a non-zero rc: a verdict must not carry one.
+    failed, result = postfix_tls.outcome("status", 1, '{"verdict": "WARNING", "exit_status": 1}',
+                                         "", _result())
+    assert not failed and "rc" not in result
+    assert result["status"]["verdict"] == "WARNING"
+
+
+def test_all_default_is_data_not_a_failure():
+    failed, result = postfix_tls.outcome("all-default-server", 1, "", "", _result())
+    assert not failed and "rc" not in result and result["all_default"] is False
+    assert postfix_tls.outcome("all-default-client", 0, "", "", _result())[1]["all_default"]
+
+
+def test_a_failure_says_the_tools_fatal_message():
+    messages = ["warning: something", "fatal: invalid hostname: bad/name"]
+    failed, result = postfix_tls.outcome("new-server-key", 1, "", "", _result(messages))
+    assert failed and result["rc"] == 1 and result["msg"] == "invalid hostname: bad/name"
+    failed, result = postfix_tls.outcome("status", 2, "usage: ...", "no JSON\n", _result())
+    assert failed and result["msg"] == "no JSON"
