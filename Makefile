@@ -10,7 +10,7 @@ help:
 	@echo "make deb           dist/postfix-tls_VERSION_all.deb, for apt-get install on Debian"
 	@echo "make pyz           dist/postfix-tls.pyz, one file for any python3 from 3.6 on"
 	@echo "make test-hosts    the .deb and .pyz on Debian 11, 12 and 13 (debootstrap roots; as root)"
-	@echo "make test-ansible  the Ansible collection: ansible-test sanity and units, and a fleet run with ansible-playbook"
+	@echo "make test-ansible  the Ansible collection: ansible-test sanity and units, and ansible-playbook on a fleet (scratch configurations, Debian 11 and 13 roots; as root)"
 	@echo "make bench         speed and memory side by side with upstream (writes $(BENCH_RESULTS))"
 	@echo "make install       pip install into VIRTUALENV or the system's python3, with the manual page"
 	@echo "make install-dropin / uninstall-dropin   development drop-in for postfix tls, and back"
@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 UPSTREAM = /usr/lib/postfix/sbin/postfix-tls-script
 
 .PHONY: test-ansible help deps venv test lint bench demo install install-dropin uninstall-dropin test-matrix \
-	deb pyz test-hosts clean
+	deb pyz test-hosts debootstrap clean
 
 # make install [VIRTUALENV=/opt/postfix-tls]: into that virtualenv (made if
 # missing), else into the system's python3 (Debian 12 asks for
@@ -95,16 +95,28 @@ test-matrix: deps
 
 # The Ansible collection (ansible/ansible_collections/postfix_tls/tls), with
 # ansible-core from the package index in its own virtualenv: ansible-test
-# sanity and units, then tests/test_fleet.py (ansible-playbook on scratch
-# configurations).  ansible-test bootstraps pip in its virtualenvs with a
-# get-pip.py downloaded from outside the registries: a stand-in running pip
-# from its wheel (from the index) takes its place in ansible-test's cache.
+# sanity and units, then ansible/tests (ansible-playbook on a fleet: scratch
+# configurations on this machine, and the ANSIBLE_ROOTS release roots of
+# test-hosts through community.general's chroot connection, with the .deb).
+# ansible-test bootstraps pip in its virtualenvs with a get-pip.py downloaded
+# from outside the registries: a stand-in running pip from its wheel (from
+# the index) takes its place in ansible-test's cache.  Galaxy is out of reach
+# too: community.general comes out of the `ansible` bundle on the index.
 ANSIBLE_CORE ?= ansible-core>=2.19,<2.20
+ANSIBLE_BUNDLE ?= ansible>=12,<13
 ANSIBLE_VENV ?= .venv-ansible
+ANSIBLE_ROOTS ?= bullseye trixie
 COLLECTION = ansible/ansible_collections/postfix_tls/tls
-test-ansible: deps venv
+COMMUNITY_GENERAL = $(ANSIBLE_VENV)/collections/ansible_collections/community/general
+test-ansible: deps venv deb debootstrap
 	[ -x $(ANSIBLE_VENV)/bin/ansible-test ] || { $(PYTHON3) -m venv $(ANSIBLE_VENV) && \
 	    $(ANSIBLE_VENV)/bin/pip install -q "$(ANSIBLE_CORE)" pytest pytest-xdist pytest-mock; }
+	$(ANSIBLE_VENV)/bin/pip install -q plumbum  # the fleet test mounts the roots as test-hosts does
+	[ -d $(COMMUNITY_GENERAL) ] || { rm -rf $(ANSIBLE_VENV)/bundle && \
+	    $(ANSIBLE_VENV)/bin/pip download -q --no-deps -d $(ANSIBLE_VENV)/bundle "$(ANSIBLE_BUNDLE)" && \
+	    $(ANSIBLE_VENV)/bin/python ansible/tests/unpack_collection.py $(ANSIBLE_VENV)/bundle/ansible-*.whl \
+	        community.general $(ANSIBLE_VENV)/collections && rm -rf $(ANSIBLE_VENV)/bundle; }
+	$(PYTHON) scripts/test_hosts.py --roots $(HOSTS_ROOTS) --roots-only $(ANSIBLE_ROOTS)
 	@pip_version=$$($(ANSIBLE_VENV)/bin/python -c 'import re, ansible_test, os; \
 	    print(re.search(r"pip=.([0-9.]+).", open(os.path.join(os.path.dirname(ansible_test.__file__), \
 	    "_internal", "python_requirements.py")).read()).group(1))'); \
@@ -118,7 +130,8 @@ test-ansible: deps venv
 	    --requirements
 	cd $(COLLECTION) && $(CURDIR)/$(ANSIBLE_VENV)/bin/ansible-test units --local \
 	    --python $$($(CURDIR)/$(ANSIBLE_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-	$(ANSIBLE_VENV)/bin/python -m pytest -q -p no:cacheprovider ansible/tests
+	POSTFIX_TLS_ANSIBLE_ROOTS="$(ANSIBLE_ROOTS)" POSTFIX_TLS_HOSTS_ROOTS=$(HOSTS_ROOTS) \
+	    $(ANSIBLE_VENV)/bin/python -m pytest -q -p no:cacheprovider ansible/tests
 
 # bench/results.md is the published run (README's table); a user's run goes
 # to BENCH_RESULTS, outside what git tracks, unless asked otherwise.
@@ -160,10 +173,12 @@ pyz: venv
 # others the oldest and newest supported); see scripts/test_hosts.py.
 HOST_RELEASES ?= bullseye bookworm trixie
 HOSTS_ROOTS ?= /var/tmp/postfix-tls-hosts
-test-hosts: deb pyz
+test-hosts: deb pyz debootstrap
+	$(PYTHON) scripts/test_hosts.py --dist dist --roots $(HOSTS_ROOTS) $(HOST_RELEASES)
+
+debootstrap:
 	@command -v debootstrap >/dev/null || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
-	$(PYTHON) scripts/test_hosts.py --dist dist --roots $(HOSTS_ROOTS) $(HOST_RELEASES)
 
 clean:
 	rm -rf $(VENV) .venv-* build dist *.egg-info demo/scratch .pytest_cache

@@ -1,13 +1,24 @@
-"""make test-ansible: ansible-playbook managing a fleet of scratch Postfix
-configurations on this machine, each an inventory host with
-ansible_connection=local and its own config_directory, through the
-collection's module and the postfix-tls command of this checkout.
+"""make test-ansible: ansible-playbook managing a fleet through the
+collection's module.  Its hosts:
+
+- mx1, mx2, mx3: scratch Postfix configurations on this machine, each an
+  inventory host with ansible_connection=local and its own config_directory,
+  run with the postfix-tls command of this checkout;
+- the Debian release roots of make test-hosts (POSTFIX_TLS_ANSIBLE_ROOTS:
+  Debian 11 and 13), through community.general's chroot connection, with
+  the release's python3 and Postfix and the .deb of make deb installed
+  there: its postfix-tls on PATH, as on a real host.
 
 Sequence: check mode (changed reported, every directory byte-identical),
-real run (changed), second real run (unchanged), and a failure on one host
-(a bad host name) that leaves the others done and itself untouched.
+real run (changed), status and all-default-server (verdicts are data, not
+failures), second real run (unchanged), and a failure on one host (a bad
+host name) that leaves the others done and itself untouched.
+
+Needs root (chroot, mounts) and the roots, which make test-ansible builds.
 """
 
+import contextlib
+import glob
 import json
 import os
 import shutil
@@ -19,11 +30,20 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-COLLECTIONS = os.path.join(REPO, "ansible")
-PLAYBOOK = os.path.join(COLLECTIONS, "ansible_collections", "postfix_tls", "tls", "playbooks",
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+from test_hosts import READY, WORK, Root  # noqa: E402  (the roots as test-hosts uses them)
+
+OURS = os.path.join(REPO, "ansible")
+COLLECTIONS = os.pathsep.join([OURS, os.path.join(sys.prefix, "collections")])  # and
+# community.general, which make test-ansible unpacks into the virtualenv
+ROOTS = os.environ.get("POSTFIX_TLS_HOSTS_ROOTS", "/var/tmp/postfix-tls-hosts")
+RELEASES = tuple(os.environ.get("POSTFIX_TLS_ANSIBLE_ROOTS", "bullseye trixie").split())
+FLEET_DIRECTORY = "/etc/postfix-fleet"  # the scratch configuration inside each root
+PLAYBOOK = os.path.join(OURS, "ansible_collections", "postfix_tls", "tls", "playbooks",
                         "enable-tls.yml")
 POSTFIX_TLS = os.path.join(REPO, ".venv", "bin", "postfix-tls")
-HOSTS = ("mx1", "mx2", "mx3")
+LOCAL_HOSTS = ("mx1", "mx2", "mx3")
+HOSTS = LOCAL_HOSTS + RELEASES
 
 NEW_KEY = """---
 - hosts: mail
@@ -33,7 +53,23 @@ NEW_KEY = """---
         command: new-server-key
         hostnames: ["{{ names[inventory_hostname] }}"]
         config_directory: "{{ config_directory }}"
-        executable: "{{ postfix_tls_executable }}"
+        executable: "{{ postfix_tls_executable | default(['postfix-tls']) }}"
+"""
+
+HEALTH = """---
+- hosts: mail
+  gather_facts: false
+  tasks:
+    - name: status
+      postfix_tls.tls.postfix_tls:
+        command: status
+        config_directory: "{{ config_directory }}"
+        executable: "{{ postfix_tls_executable | default(['postfix-tls']) }}"
+    - name: all-default-server
+      postfix_tls.tls.postfix_tls:
+        command: all-default-server
+        config_directory: "{{ config_directory }}"
+        executable: "{{ postfix_tls_executable | default(['postfix-tls']) }}"
 """
 
 
@@ -46,24 +82,66 @@ def snapshot(directory):
     return state
 
 
+def scratch_configuration(directory, master_cf):
+    """demo/main.cf (no TLS yet, fine for Postfix 3.5 and later) and master.cf."""
+    os.makedirs(directory)
+    shutil.copy(os.path.join(REPO, "demo", "main.cf"), os.path.join(directory, "main.cf"))
+    shutil.copy(master_cf, directory)
+    past = time.time() - 60  # Postfix programs pause while main.cf is new
+    os.utime(os.path.join(directory, "main.cf"), (past, past))
+
+
 @pytest.fixture
-def fleet(tmp_path):
-    """Three scratch configurations and an inventory naming them."""
-    directories = {}
-    for host in HOSTS:
-        directory = tmp_path / host
-        directory.mkdir()
-        shutil.copy(os.path.join(REPO, "demo", "main.cf"), str(directory / "main.cf"))
-        if os.path.exists("/etc/postfix/master.cf"):
-            shutil.copy("/etc/postfix/master.cf", str(directory))
-        past = time.time() - 60  # Postfix programs pause while main.cf is new
-        os.utime(str(directory / "main.cf"), (past, past))
-        directories[host] = str(directory)
+def roots():
+    """The release roots, mounted as make test-hosts does, each with the .deb
+    installed and a scratch configuration; afterwards, neither is left."""
+    assert os.geteuid() == 0, "the chroot hosts need root: run make test-ansible as root"
+    debs = sorted(glob.glob(os.path.join(REPO, "dist", "postfix-tls_*_all.deb")))
+    assert debs, "no .deb in dist/: make test-ansible makes it (make deb)"
+    with contextlib.ExitStack() as stack:
+        found = {}
+        for release in RELEASES:
+            root = Root(release, ROOTS)
+            assert os.path.exists(root.host("/" + READY)), \
+                "no %s root in %s: make test-ansible builds it" % (release, ROOTS)
+            stack.enter_context(root.mounted())
+            stack.callback(_clear, root)
+            _clear(root)
+            os.makedirs(root.host(WORK))
+            shutil.copy(debs[-1], root.host(WORK))
+            root.run("apt-get", "install", "-y", "-q", WORK + "/" + os.path.basename(debs[-1]))
+            scratch_configuration(root.host(FLEET_DIRECTORY),
+                                  root.host("/etc/postfix/master.cf"))
+            found[release] = root
+        yield found
+
+
+def _clear(root):
+    if root.call("dpkg", "-s", "postfix-tls")[0] == 0:
+        root.run("apt-get", "purge", "-y", "-q", "postfix-tls")
+    for path in (FLEET_DIRECTORY, WORK):
+        shutil.rmtree(root.host(path), ignore_errors=True)
+
+
+@pytest.fixture
+def fleet(tmp_path, roots):
+    """The scratch configurations and the roots, and an inventory naming them."""
+    directories, lines = {}, []
+    for host in LOCAL_HOSTS:
+        directories[host] = str(tmp_path / host)
+        scratch_configuration(directories[host], "/etc/postfix/master.cf")
+        lines.append("%s ansible_connection=local ansible_python_interpreter=%s "
+                     "config_directory=%s postfix_tls_executable='[\"%s\"]'"
+                     % (host, sys.executable, directories[host], POSTFIX_TLS))
+    for release, root in roots.items():
+        directories[release] = root.host(FLEET_DIRECTORY)
+        lines.append("%s ansible_connection=community.general.chroot ansible_host=%s "
+                     "ansible_python_interpreter=/usr/bin/python3 config_directory=%s"
+                     % (release, root.path, FLEET_DIRECTORY))
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("[mail]\n" + "".join(
-        "%s ansible_connection=local ansible_python_interpreter=%s config_directory=%s "
-        "postfix_tls_hostname=%s.example.com\n" % (host, sys.executable, directories[host], host)
-        for host in HOSTS) + "\n[mail:vars]\npostfix_tls_executable=[\"%s\"]\n" % POSTFIX_TLS)
+        "%s postfix_tls_hostname=%s.example.com\n" % (line, line.split()[0])
+        for line in lines))
     return str(inventory), directories
 
 
@@ -79,6 +157,13 @@ def playbook(inventory, *args, playbook_file=PLAYBOOK):
                             universal_newlines=True, timeout=600)
     assert result.stdout.strip().startswith("{"), result.stdout + result.stderr
     return result.returncode, json.loads(result.stdout)
+
+
+def failures(report):
+    """What failed, per task and host: the message of a failed assertion."""
+    return [(entry["task"]["name"], host, result.get("msg"))
+            for play in report["plays"] for entry in play["tasks"]
+            for host, result in entry["hosts"].items() if result.get("failed")]
 
 
 def task(report, name):
@@ -98,7 +183,7 @@ def test_fleet_check_then_run_then_run_again_then_one_failure(fleet, tmp_path):
 
     # Check mode: the plan says "changed", nothing changes anywhere.
     status, report = playbook(inventory, "--check", "--diff")
-    assert status == 0
+    assert status == 0, failures(report)
     enabled = task(report, ENABLE)
     for host in HOSTS:
         assert enabled[host]["changed"] is True
@@ -112,7 +197,7 @@ def test_fleet_check_then_run_then_run_again_then_one_failure(fleet, tmp_path):
 
     # The real run changes every host, and returns what ran and the records.
     status, report = playbook(inventory)
-    assert status == 0
+    assert status == 0, failures(report)
     enabled = task(report, ENABLE)
     tlsa = task(report, "TLSA records for every SMTP port")
     for host in HOSTS:
@@ -129,9 +214,30 @@ def test_fleet_check_then_run_then_run_again_then_one_failure(fleet, tmp_path):
         assert tlsa[host]["changed"] is False
     after_first = dict((host, snapshot(path)) for host, path in directories.items())
 
+    # Verdicts are data: status says WARNING (the certificates name the
+    # hosts, not main.cf's myhostname), all-default-server says no; neither
+    # fails a task (Ansible fails any result with a non-zero rc).
+    health = tmp_path / "health.yml"
+    health.write_text(HEALTH)
+    status, report = playbook(inventory, playbook_file=str(health))
+    assert status == 0, failures(report)
+    for host in HOSTS:
+        verdict = task(report, "status")[host]
+        assert not verdict.get("failed") and "rc" not in verdict
+        assert verdict["status"]["verdict"] == "WARNING", verdict["status"]
+        assert verdict["status"]["exit_status"] == 1
+        [problem] = [problem["text"] for problem in verdict["status"]["problems"]]
+        assert problem.startswith("ecdsa certificate %s/eccert-" % FLEET_DIRECTORY
+                                  if host in RELEASES else "ecdsa certificate /")
+        assert problem.endswith(" does not name myhostname mail.example.com "
+                                "(it names %s.example.com)" % host)
+        default = task(report, "all-default-server")[host]
+        assert default["all_default"] is False and not default.get("failed")
+        assert snapshot(directories[host]) == after_first[host]
+
     # A second run: enable-server sees TLS configured and changes nothing.
     status, report = playbook(inventory)
-    assert status == 0
+    assert status == 0, failures(report)
     enabled = task(report, ENABLE)
     for host in HOSTS:
         assert enabled[host]["changed"] is False
@@ -150,7 +256,9 @@ def test_fleet_check_then_run_then_run_again_then_one_failure(fleet, tmp_path):
     assert results["mx2"]["failed"] is True
     assert results["mx2"]["msg"].startswith("invalid hostname: bad/name.example.com")
     assert snapshot(directories["mx2"]) == after_first["mx2"]
-    for host in ("mx1", "mx3"):
+    for host in HOSTS:
+        if host == "mx2":
+            continue
         assert results[host]["changed"] is True and not results[host].get("failed")
         assert len(os.listdir(directories[host])) == len(after_first[host]) + 2
 
