@@ -39,6 +39,8 @@ COLLECTIONS = os.pathsep.join([OURS, os.path.join(sys.prefix, "collections")])  
 ROOTS = os.environ.get("POSTFIX_TLS_HOSTS_ROOTS", "/var/tmp/postfix-tls-hosts")
 RELEASES = tuple(os.environ.get("POSTFIX_TLS_ANSIBLE_ROOTS", "bullseye trixie").split())
 FLEET_DIRECTORY = "/etc/postfix-fleet"  # the scratch configuration inside each root
+# The interpreter of the module on mx3: an old one with the oldest ansible-core.
+MX3_PYTHON = os.environ.get("POSTFIX_TLS_ANSIBLE_MX3_PYTHON") or sys.executable
 PLAYBOOK = os.path.join(OURS, "ansible_collections", "postfix_tls", "tls", "playbooks",
                         "enable-tls.yml")
 POSTFIX_TLS = os.path.join(REPO, ".venv", "bin", "postfix-tls")
@@ -60,6 +62,9 @@ HEALTH = """---
 - hosts: mail
   gather_facts: false
   tasks:
+    - name: facts
+      ansible.builtin.setup:
+        gather_subset: [min]
     - name: status
       postfix_tls.tls.postfix_tls:
         command: status
@@ -132,7 +137,8 @@ def fleet(tmp_path, roots):
         scratch_configuration(directories[host], "/etc/postfix/master.cf")
         lines.append("%s ansible_connection=local ansible_python_interpreter=%s "
                      "config_directory=%s postfix_tls_executable='[\"%s\"]'"
-                     % (host, sys.executable, directories[host], POSTFIX_TLS))
+                     % (host, MX3_PYTHON if host == "mx3" else sys.executable,
+                        directories[host], POSTFIX_TLS))
     for release, root in roots.items():
         directories[release] = root.host(FLEET_DIRECTORY)
         lines.append("%s ansible_connection=community.general.chroot ansible_host=%s "
@@ -177,7 +183,7 @@ def task(report, name):
 ENABLE = "Enable TLS in the SMTP server (a new ECDSA key, when nothing is set yet)"
 
 
-def test_fleet_check_then_run_then_run_again_then_one_failure(fleet, tmp_path):
+def test_fleet_check_then_run_then_run_again_then_one_failure(fleet, roots, tmp_path):
     inventory, directories = fleet
     before = dict((host, snapshot(path)) for host, path in directories.items())
 
@@ -221,6 +227,12 @@ def test_fleet_check_then_run_then_run_again_then_one_failure(fleet, tmp_path):
     health.write_text(HEALTH)
     status, report = playbook(inventory, playbook_file=str(health))
     assert status == 0, failures(report)
+    pythons = dict((host, "%(major)d.%(minor)d" % facts["ansible_facts"]["ansible_python"]
+                        ["version"]) for host, facts in task(report, "facts").items())
+    assert pythons["mx3"] == _version_of(MX3_PYTHON)
+    assert pythons["mx1"] == "%d.%d" % sys.version_info[:2]
+    for release, root in roots.items():  # the release's own python3
+        assert pythons[release] == root.run("/usr/bin/python3", *VERSION).strip()
     for host in HOSTS:
         verdict = task(report, "status")[host]
         assert not verdict.get("failed") and "rc" not in verdict
@@ -261,6 +273,13 @@ def test_fleet_check_then_run_then_run_again_then_one_failure(fleet, tmp_path):
             continue
         assert results[host]["changed"] is True and not results[host].get("failed")
         assert len(os.listdir(directories[host])) == len(after_first[host]) + 2
+
+
+VERSION = ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+
+
+def _version_of(python):
+    return subprocess.check_output([python] + VERSION, universal_newlines=True).strip()
 
 
 def _bad_name_for(tmp_path, bad_host):
