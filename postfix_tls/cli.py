@@ -37,6 +37,7 @@ Ours:
   output-server-tlsa-rollover [-h hostname] [-p ports] [-k keyfile]
                                deployed and next keys, the RRset to publish
   check-server-tlsa [-h hostname] [-p ports] [-n nameserver[:port]] [-s address] [-k keyfile]
+                    [-t seconds]
                                DNS and the live server against the keys
   status [-w days] [-c days]   TLS health: OK, WARNING, CRITICAL or UNKNOWN,
                                exit status 0 to 3 (warn/critical: days left)

@@ -583,7 +583,7 @@ SUBCOMMANDS = {
     # Ours.
     "status": _ours("status", "status", "wc", 0),
     "output-server-tlsa-rollover": _ours("dane", "output_server_tlsa_rollover", "hpk", 0),
-    "check-server-tlsa": _ours("dane", "check_server_tlsa", "hpnsk", 0),
+    "check-server-tlsa": _ours("dane", "check_server_tlsa", "hpnskt", 0),
 }
 
 

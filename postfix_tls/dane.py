@@ -28,6 +28,8 @@ SIGALGS = {
     "ecdsa": "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512",
 }
 IMPLICIT_TLS_PORTS = (465,)
+SECONDS = 30  # -t: how long one connection to the live server may take
+TIMED_OUT = 124  # timeout(1)'s exit status when the time ran out
 
 
 Key = collections.namedtuple("Key", "algorithm role keyfile digest")
@@ -119,10 +121,11 @@ def output_server_tlsa_rollover(tls, options, operands):
 class Check(object):
     """What check-server-tlsa found, and what to do about it."""
 
-    def __init__(self, hostname, ports, nameserver):
+    def __init__(self, hostname, ports, nameserver, seconds=SECONDS):
         self.hostname = hostname
         self.ports = ports
         self.nameserver = nameserver
+        self.seconds = seconds
         self.dns = collections.OrderedDict()  # port -> {records, ttl, validated, error}
         self.lines = []  # one per port and algorithm
         self.live = []
@@ -220,7 +223,7 @@ def judge_dns(check, keys):
 def probe(tls, check, address, port, algorithm, published):
     """Connect as a DANE client would; (openssl's verdict, presented key digest)."""
     command = openssl.s_client(tls.openssl, address, port, port not in IMPLICIT_TLS_PORTS,
-                               check.hostname, SIGALGS[algorithm], published)
+                               check.hostname, SIGALGS[algorithm], published, check.seconds)
     result = tls.runner.run(command)
     output = result.stdout.decode("utf-8", "replace")
     verified = "Verification: OK" in output and "matched EE certificate" in output
@@ -233,7 +236,9 @@ def probe(tls, check, address, port, algorithm, published):
     for line in output.splitlines():
         if line.startswith("Verification error:"):
             error = line.split(":", 1)[1].strip()
-    if result.returncode and not pem:
+    if result.returncode == TIMED_OUT and not pem:
+        error = messages.TLSA_SILENT.format(seconds=check.seconds)
+    elif result.returncode and not pem:
         error = error or "no TLS handshake with %s port %d" % (address, port)
     return verified, digest, error
 
@@ -282,6 +287,9 @@ def check_server_tlsa(tls, options, operands):
     address = options.get("s", "") or hostname
     if not (validate.hostname(address, wildcard=False) or _is_address(address)):
         tls.fail(messages.BAD_ADDRESS.format(validate.shown(address)))
+    seconds = options.get("t", str(SECONDS))
+    if not (validate.digits(seconds) and 0 < int(seconds) <= 3600):
+        tls.fail(messages.BAD_SECONDS.format(validate.shown(seconds)))
     try:
         resolver = _resolver(nameserver)
     except ImportError:
@@ -289,7 +297,7 @@ def check_server_tlsa(tls, options, operands):
     keys = known_keys(tls, options.get("k", ""))
     if not any(key.role == "deployed" for key in keys):
         tls.fail(messages.NO_USABLE_KEYFILES)
-    check = Check(hostname, ports, nameserver)
+    check = Check(hostname, ports, nameserver, int(seconds))
     for port in ports:
         check.dns[port] = lookup(check, resolver, port)
     judge_dns(check, keys)

@@ -128,7 +128,8 @@ NO_DNSPYTHON = ("check-server-tlsa needs dnspython: apt-get install python3-dnsp
 ROLLOVER_USAGE = "usage: postfix tls output-server-tlsa-rollover [-h hostname] [-p ports]" \
     " [-k keyfile]"
 CHECK_USAGE = "usage: postfix tls check-server-tlsa [-h hostname] [-p ports]" \
-    " [-n nameserver[:port]] [-s address] [-k keyfile]"
+    " [-n nameserver[:port]] [-s address] [-k keyfile] [-t seconds]"
+BAD_SECONDS = "invalid -t value: {}: expected seconds, 1 to 3600"
 ROLLOVER_DEPLOYED = "; {algorithm}: deployed {keyfile}"
 ROLLOVER_NEXT = "; {algorithm}: next {keyfile}"
 ROLLOVER_NO_NEXT = "; {algorithm}: no next key yet: {command} new-server-key -a {algorithm}"
@@ -145,6 +146,7 @@ TLSA_NOT_VALIDATED = ("{owner}: the answer was not DNSSEC-validated (no AD flag)
 TLSA_WAIT = ("{owner}: the next keys are published (TTL {ttl} s): wait until {ttl} s have"
              " passed since publishing, on every nameserver, before deploying them")
 TLSA_NO_TLS = "no TLS from {address} port {port}: {error}"
+TLSA_SILENT = "no answer within {seconds} s (-t {seconds})"
 TLSA_LIVE_OTHER_KEY = ("{address} port {port} presents {presented} for {algorithm}, not the"
                        " deployed {keyfile}: run {reload}")
 TLSA_LIVE_UNVERIFIED = ("{address} port {port} ({algorithm}): openssl's DANE verification"

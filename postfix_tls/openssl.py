@@ -172,13 +172,13 @@ def signed_by(openssl, certfile, issuerfile):
                    reads=[certfile, issuerfile])
 
 
-def s_client(openssl, address, port, starttls, hostname, sigalgs, tlsa_records):
+def s_client(openssl, address, port, starttls, hostname, sigalgs, tlsa_records, seconds):
     """Connect to address:port as a DANE client for hostname would, checking
     the presented certificate against tlsa_records ("3 1 1 HEX"); openssl
-    prints the certificate and its verdict.  timeout(1): an address that
-    does not answer must not keep the check waiting."""
+    prints the certificate and its verdict.  timeout(1): a peer that does not
+    answer must not keep the check waiting (it exits 124 then)."""
     where = "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
-    argv = ["timeout", "30", openssl, "s_client", "-connect", where]
+    argv = ["timeout", str(seconds), openssl, "s_client", "-connect", where]
     if starttls:
         argv += ["-starttls", "smtp"]
     argv += ["-sigalgs", sigalgs]

@@ -50,7 +50,7 @@ def tlsa_check(check, keys, as_json):
         _write(json.dumps({
             "ok": not check.problems, "exit_status": check.exit_status,
             "hostname": check.hostname, "ports": check.ports,
-            "nameserver": check.nameserver or None,
+            "nameserver": check.nameserver or None, "timeout_seconds": check.seconds,
             "keys": [key._asdict() for key in keys], "dns": list(check.dns.values()),
             "published": check.lines, "live": check.live,
             "problems": check.problems, "notes": check.notes}, indent=2) + "\n")

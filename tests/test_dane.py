@@ -8,6 +8,7 @@ CI installs them (make test).
 
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -271,3 +272,29 @@ def test_rollover_with_k_names_the_next_key(host):
     assert [(key["algorithm"], key["role"], key["keyfile"]) for key in keys] == [
         ("rsa", "deployed", host.rsa), ("ecdsa", "deployed", host.ecdsa),
         ("rsa", "staged", host.next_rsa)]
+
+
+SILENT_ADDRESS = "127.0.0.5"
+
+
+def test_check_gives_up_on_a_server_that_says_nothing(host):
+    # A peer that accepts the connection (the kernel does, from the backlog)
+    # and never greets: s_client would wait for ever without timeout(1).
+    with socket.socket() as silent:
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind((SILENT_ADDRESS, 25))
+        silent.listen(8)
+        status, out, err = postfix_tls(host.config, "--trace", "check-server-tlsa", "-n",
+                                       host.zone.nameserver, "-p", "25", "-s", SILENT_ADDRESS,
+                                       "-t", "2")
+    assert status == 1
+    line = "  no TLS from %s port 25: no answer within 2 s (-t 2)\n" % SILENT_ADDRESS
+    assert out.count(line) == 2  # once per deployed algorithm (ECDSA, RSA)
+    assert "+ timeout 2 openssl s_client -connect %s:25 -starttls smtp " % SILENT_ADDRESS in err
+
+
+@pytest.mark.parametrize("seconds", ["0", "3601", "2s", "\u0662"])
+def test_check_refuses_a_bad_t(host, seconds):
+    status, out, err = host.check("-t", seconds)
+    assert status == 1 and out == ""
+    assert "fatal: invalid -t value: %s: expected seconds, 1 to 3600" % seconds in err
