@@ -483,6 +483,65 @@ def test_output_server_tlsa_with_nothing_configured(host):
     assert host.calls() == expected
 
 
+# ----- DANE (ours): the rollover and the check
+
+def deployed_and_staged_rsa(host):
+    """key.pem deployed for RSA, and a newer key new-server-key made beside it."""
+    deployed = write(os.path.join(host.config_directory, "key.pem"))
+    staged = write(os.path.join(host.config_directory, "key-%s.pem" % STAMP))
+    expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": deployed,
+                                            "smtpd_tls_eckey_file": "none"})],
+                            x_reads={"myhostname": "mail.example.com"})
+    for keyfile, digest in ((deployed, KEY_DIGEST), (staged, NEXT_DIGEST)):
+        expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
+        expected += key_digest(host, "ec", keyfile, digest=digest)
+    return deployed, staged, expected
+
+
+NEXT_DIGEST = bytes(range(32, 64))
+
+
+def test_output_server_tlsa_rollover_digests_the_deployed_and_the_next_key(host, capsys):
+    deployed, staged, expected = deployed_and_staged_rsa(host)
+    assert host.run("output-server-tlsa-rollover", "-p", "25,587") == 0
+    assert host.calls() == expected
+    out = capsys.readouterr().out
+    for port in (25, 587):
+        for digest in (KEY_DIGEST, NEXT_DIGEST):
+            assert "_%d._tcp.mail.example.com. IN TLSA 3 1 1 %s\n" % (port, digest.hex()) in out
+
+
+PRESENTED = (b"CONNECTED(00000003)\n-----BEGIN CERTIFICATE-----\nMIIB\n"
+             b"-----END CERTIFICATE-----\nVerification: OK\nDANE TLSA 3 1 1 ...00 "
+             b"matched EE certificate at depth 0\n")
+
+
+def test_check_server_tlsa_connects_per_port_then_digests_what_is_presented(host, monkeypatch,
+                                                                           capsys):
+    from postfix_tls import dane
+
+    deployed, staged, expected = deployed_and_staged_rsa(host)
+    published = ["3 1 1 " + KEY_DIGEST.hex(), "3 1 1 " + NEXT_DIGEST.hex()]
+    # DNS is test_dane's (unbound): here, the answer is given.
+    monkeypatch.setattr(dane, "_resolver", lambda nameserver: None)
+    monkeypatch.setattr(dane, "lookup", lambda check, resolver, port: {
+        "owner": "_%d._tcp.%s." % (port, check.hostname), "records": published,
+        "ttl": 3600, "validated": True, "error": None})
+    for port, starttls in ((25, ["-starttls", "smtp"]), (465, [])):
+        argv = ["timeout", "7", OPENSSL, "s_client", "-connect", "192.0.2.1:%d" % port]
+        argv += starttls + ["-sigalgs", dane.SIGALGS["rsa"]]
+        argv += ["-dane_tlsa_domain", "mail.example.com"]
+        for record in published:
+            argv += ["-dane_tlsa_rrdata", record]
+        expected.append(host.register(argv, stdout=PRESENTED))
+        expected += [host.openssl("x509", "-pubkey", "-noout"),
+                     host.openssl("pkey", "-pubin", "-outform", "DER"),
+                     host.openssl(*DIGEST[1:], stdout=KEY_DIGEST)]
+    assert host.run("check-server-tlsa", "-p", "25,465", "-s", "192.0.2.1", "-t", "7") == 0
+    assert host.calls() == expected
+    assert capsys.readouterr().out.startswith(messages.TLSA_CHECK_OK + "\n")
+
+
 # ----- status (ours)
 
 CERT_FACTS = (b"subject=CN=mail.example.com\nnotBefore=Nov 28 21:40:40 2026 GMT\n"
@@ -524,6 +583,9 @@ TRACED = [
     ("output-server-tlsa", None),
     ("all-default-server", test_all_default_server_reads_every_setting_in_one_postconf),
     ("status", test_status_reads_settings_then_each_certificate_and_key),
+    ("output-server-tlsa-rollover",
+     test_output_server_tlsa_rollover_digests_the_deployed_and_the_next_key),
+    ("check-server-tlsa", test_check_server_tlsa_connects_per_port_then_digests_what_is_presented),
 ]
 
 
@@ -534,12 +596,10 @@ def test_trace_json_argv_equal_what_pytest_subprocess_recorded(name, scenario, h
     trace = str(tmp_path / "trace.json")
     run = host.run
     monkeypatch.setattr(host, "run", lambda *args: run("--trace-json", trace, *args))
-    if scenario is None:
-        test_output_server_tlsa_prints_a_record_per_configured_key(host, capsys)
-    elif "capsys" in scenario.__code__.co_varnames[:scenario.__code__.co_argcount]:
-        scenario(host, capsys)
-    else:
-        scenario(host)
+    scenario = scenario or test_output_server_tlsa_prints_a_record_per_configured_key
+    fixtures = {"host": host, "capsys": capsys, "monkeypatch": monkeypatch}
+    scenario(*[fixtures[name]
+                for name in scenario.__code__.co_varnames[:scenario.__code__.co_argcount]])
     with open(trace) as stream:
         records = [json.loads(line) for line in stream]
     # Records are written as commands end: those started together (the
