@@ -3,7 +3,7 @@
 
 # make help: one line per target.
 help:
-	@echo "make demo          install Postfix, openssl, man-db, strace, unbound, gnutls-bin and a virtualenv; run the main job on demo/scratch"
+	@echo "make demo          install Postfix, openssl, man-db, strace, unbound, gnutls-bin, ldnsutils and a virtualenv; run the main job on demo/scratch"
 	@echo "make test          the same set-up, then every test (unit, integration, differential against upstream)"
 	@echo "make lint          ruff, and vermin for Python 3.6"
 	@echo "make test-matrix   unit, integration and safety tests per Python (PYTHONS=\"3.6 3.13\")"
@@ -44,14 +44,15 @@ MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test
 # Postfix (with the upstream script, for the differential tests), openssl,
 # man (the manual page test), strace (the benchmark's process counts),
 # unbound and gnutls-bin's danetool (the DANE tests' resolver and an
-# independent TLSA computation).
+# independent TLSA computation), ldnsutils' ldns-signzone (a signed zone).
 deps:
 	@if [ ! -x $(UPSTREAM) ] || [ ! -x /usr/sbin/postconf ] || ! command -v openssl >/dev/null \
 	    || ! command -v man >/dev/null || ! command -v strace >/dev/null \
-	    || ! command -v unbound >/dev/null || ! command -v danetool >/dev/null; then \
+	    || ! command -v unbound >/dev/null || ! command -v danetool >/dev/null \
+	    || ! command -v ldns-signzone >/dev/null; then \
 	    apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl man-db strace \
-	        unbound gnutls-bin >/dev/null; \
+	        unbound gnutls-bin ldnsutils >/dev/null; \
 	fi
 	@# Debian's own python3 has venv and ensurepip only with python3-venv.
 	@$(PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \

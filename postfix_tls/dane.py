@@ -140,42 +140,17 @@ class Check(object):
         return 1 if self.problems else 0
 
 
-def _resolver(nameserver):
-    import dns.flags
-    import dns.resolver
-
-    resolver = dns.resolver.Resolver(configure=not nameserver)
-    if nameserver:
-        address, port = split_nameserver(nameserver)
-        resolver.nameservers = [address]
-        if port:
-            resolver.port = int(port)
-    resolver.flags = dns.flags.RD | dns.flags.AD  # ask whether it validated
-    resolver.use_edns(0, dns.flags.DO, 1232)
-    resolver.lifetime = 10
-    return resolver
-
-
-def lookup(check, resolver, port):
-    """The TLSA RRset at _PORT._tcp.HOST: records, TTL, AD flag."""
-    import dns.exception
-    import dns.flags
-    import dns.resolver
-
-    owner = "_%d._tcp.%s." % (port, check.hostname)
-    entry = {"owner": owner, "records": [], "ttl": None, "validated": False, "error": None}
-    try:
-        answer = resolver.resolve(owner, "TLSA", raise_on_no_answer=False)
-    except dns.resolver.NXDOMAIN:
+def ask_dns(tlsa_dns, resolver, check, owner):
+    """The RRset as the resolver gives it, then as each of the zone's
+    nameservers serves it."""
+    entry = tlsa_dns.lookup(owner, resolver)
+    if entry["error"]:
         return entry
-    except dns.exception.DNSException as error:
-        entry["error"] = str(error) or error.__class__.__name__
-        return entry
-    entry["validated"] = bool(answer.response.flags & dns.flags.AD)
-    if answer.rrset is not None:
-        entry["ttl"] = answer.rrset.ttl
-        entry["records"] = sorted("%d %d %d %s" % (rr.usage, rr.selector, rr.mtype,
-                                                   rr.cert.hex()) for rr in answer.rrset)
+    servers, error = tlsa_dns.nameservers(owner, resolver)
+    if error:
+        check.notes.append(messages.TLSA_NO_NAMESERVERS.format(owner=owner, error=error))
+    entry["nameservers"] = [tlsa_dns.ask_nameserver(owner, name, address)
+                            for name, address in servers]
     return entry
 
 
@@ -213,11 +188,32 @@ def judge_dns(check, keys):
             check.problem(messages.TLSA_STALE.format(owner=entry["owner"], record=record))
         if published and not entry["validated"]:
             check.notes.append(messages.TLSA_NOT_VALIDATED.format(owner=entry["owner"]))
+        judge_nameservers(check, entry)
         staged = [key for key in keys if key.role == "staged"]
         if published and staged and all(_digest_record(key.digest) in published
                                         for key in staged):
             check.notes.append(messages.TLSA_WAIT.format(owner=entry["owner"],
-                                                         ttl=entry["ttl"]))
+                                                         ttl=entry["zone_ttl"]))
+
+
+def judge_nameservers(check, entry):
+    """Every nameserver must serve the resolver's RRset; the longest TTL
+    they give (the zone's own, not what a cache has left) is the wait."""
+    ttls = [entry["ttl"]] if entry["ttl"] is not None else []
+    for served in entry["nameservers"]:
+        if served["error"]:
+            check.notes.append(messages.TLSA_NAMESERVER_NOT_ASKED.format(
+                owner=entry["owner"], **served))
+            continue
+        served["same"] = served["records"] == entry["records"]
+        if served["ttl"] is not None:
+            ttls.append(served["ttl"])
+        if not served["same"]:
+            check.problem(messages.TLSA_NAMESERVER_DIFFERS.format(
+                owner=entry["owner"], count=len(served["records"]),
+                missing=len(set(entry["records"]) - set(served["records"])),
+                extra=len(set(served["records"]) - set(entry["records"])), **served))
+    entry["zone_ttl"] = max(ttls) if ttls else None
 
 
 def probe(tls, check, address, port, algorithm, published):
@@ -291,15 +287,16 @@ def check_server_tlsa(tls, options, operands):
     if not (validate.digits(seconds) and 0 < int(seconds) <= 3600):
         tls.fail(messages.BAD_SECONDS.format(validate.shown(seconds)))
     try:
-        resolver = _resolver(nameserver)
+        from . import tlsa_dns
     except ImportError:
         tls.fail(messages.NO_DNSPYTHON)
+    resolver = tlsa_dns.resolver(*split_nameserver(nameserver))
     keys = known_keys(tls, options.get("k", ""))
     if not any(key.role == "deployed" for key in keys):
         tls.fail(messages.NO_USABLE_KEYFILES)
     check = Check(hostname, ports, nameserver, int(seconds))
     for port in ports:
-        check.dns[port] = lookup(check, resolver, port)
+        check.dns[port] = ask_dns(tlsa_dns, resolver, check, "_%d._tcp.%s." % (port, hostname))
     judge_dns(check, keys)
     judge_live(tls, check, keys, address)
     from . import render

@@ -141,6 +141,12 @@ TLSA_PUBLISH_DEPLOYED = ("publish {record} for the deployed key {keyfile}: DANE 
 TLSA_PUBLISH_STAGED = ("publish {record} for the next key {keyfile}, and wait for the old"
                        " RRset's TTL to pass, before deploying it")
 TLSA_STALE = "remove stale {owner} IN TLSA {record}: no deployed or next key matches it"
+TLSA_NO_NAMESERVERS = "{owner}: only the resolver was asked: the zone's nameservers: {error}"
+TLSA_NAMESERVER_NOT_ASKED = "{owner}: nameserver {name} ({address}) could not be asked: {error}"
+TLSA_NAMESERVER_DIFFERS = ("nameserver {name} ({address}) serves another {owner} TLSA RRset"
+                           " ({count} record(s): {missing} missing, {extra} extra): every"
+                           " nameserver must serve the same before a key is deployed (zone"
+                           " transfer, serial?)")
 TLSA_NOT_VALIDATED = ("{owner}: the answer was not DNSSEC-validated (no AD flag): DANE needs"
                       " a signed zone and a validating resolver")
 TLSA_WAIT = ("{owner}: the next keys are published (TTL {ttl} s): wait until {ttl} s have"

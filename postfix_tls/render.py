@@ -62,6 +62,12 @@ def tlsa_check(check, keys, as_json):
         lines.append("dns %s: %d record(s), TTL %s, DNSSEC-validated: %s" % (
             entry["owner"], len(entry["records"]), entry["ttl"],
             "yes" if entry["validated"] else "no"))
+        for served in entry.get("nameservers", ()):
+            lines.append("dns %s at %s (%s): %s" % (
+                entry["owner"], served["name"], served["address"],
+                "not asked: %s" % served["error"] if served["error"] else
+                "%s %d record(s), TTL %s" % ("the same" if served["same"] else "ANOTHER RRSET,",
+                                             len(served["records"]), served["ttl"])))
     for line in check.lines:
         parts = ["%s %s %s" % (role, line[role], "published" if line[role + "_published"]
                                else "NOT published")

@@ -1,7 +1,8 @@
 """Real servers for the DANE tests, on loopback addresses only: a scratch
 Postfix instance that postfix(1) starts (smtpd on 127.0.0.2, ports 25,
 465 and 587), and unbound serving a local zone on 127.0.0.1 at a high
-port.  Each is stopped by the fixture that started it.
+port, unsigned or signed by ldns-signzone and validated by unbound against
+a trust anchor.  Each is stopped by the fixture that started it.
 """
 
 import os
@@ -128,8 +129,10 @@ class ScratchPostfix(object):
             return ""
 
 
-UNBOUND_CONFIG = """server:
-    interface: 127.0.0.1
+# Every unbound here: one address and port, in the foreground, no syslog,
+# no chroot; "test." is one of unbound's built-in empty zones otherwise.
+UNBOUND_SERVER = """server:
+    interface: {address}
     port: {port}
     do-daemonize: no
     use-syslog: no
@@ -137,15 +140,38 @@ UNBOUND_CONFIG = """server:
     username: ""
     chroot: ""
     directory: "{directory}"
-    pidfile: "{directory}/unbound.pid"
+    pidfile: "{directory}/{name}.pid"
     access-control: 127.0.0.0/8 allow
     do-ip6: no
-    module-config: "iterator"
-    local-zone: "{zone}." static
-{records}
+    local-zone: "test." nodefault
+"""
+
+# The zone's nameservers: unbound answering authoritatively from a zone file.
+AUTHORITY_CONFIG = UNBOUND_SERVER + """    module-config: "iterator"
+auth-zone:
+    name: "{zone}."
+    zonefile: "{zonefile}"
+    for-downstream: yes
+    for-upstream: no
 remote-control:
     control-enable: no
 """
+
+# The resolver check-server-tlsa asks (-n): it asks ns1 for the zone and,
+# with a trust anchor (the DS of the zone's key-signing key), validates the
+# answers as a DANE sender's resolver does: AD when they check out, SERVFAIL
+# when they do not (the anchor of another key: a bogus answer).
+RESOLVER_CONFIG = UNBOUND_SERVER + """    module-config: "validator iterator"
+    do-not-query-localhost: no
+{anchor}stub-zone:
+    name: "{zone}."
+    stub-addr: {primary}@53
+remote-control:
+    control-enable: no
+"""
+
+# ns1 and ns2 of the zone, on port 53 of their own loopback addresses.
+AUTHORITIES = (("ns1", "127.0.0.4"), ("ns2", "127.0.0.6"))
 
 
 def free_port():
@@ -155,50 +181,102 @@ def free_port():
 
 
 class LocalZone(object):
-    """unbound, serving ZONE's records from local-data on 127.0.0.1:port."""
+    """ZONE's nameservers ns1 and ns2 (unbound, authoritative, on port 53 of
+    127.0.0.4 and 127.0.0.6), and unbound as a resolver on 127.0.0.1:port
+    asking ns1, validating the zone when it is signed (ldns-signzone)."""
 
-    def __init__(self, base):
+    def __init__(self, base, authorities=AUTHORITIES):
         self.directory = tempfile.mkdtemp(dir=base, prefix="unbound.")
         searchable(self.directory)
         self.port = free_port()
-        self.process = None
+        self.authorities = authorities
+        self.processes = []
+        self.anchor = None
 
     @property
     def nameserver(self):
         return "127.0.0.1:%d" % self.port
 
-    def serve(self, records, ttl=300):
-        """(Re)start unbound with these records: (owner, type, data)."""
+    def serve(self, records, ttl=300, dnssec="", lagging=None):
+        """(Re)start the three with these records: (owner, type, data).
+        dnssec: "" unsigned; "signed" (answers are validated: AD); "bogus"
+        (signed, but the resolver's trust anchor is another key's: SERVFAIL).
+        lagging: the records ns2 serves instead, as a secondary that missed
+        the last update."""
         self.stop()
-        lines = ['    local-data: "%s %d IN %s %s"' % (owner, ttl, kind, data)
-                 for owner, kind, data in records]
-        config = os.path.join(self.directory, "unbound.conf")
+        zones = {"ns1": self._zone_file("ns1", records, ttl, serial=2),
+                 "ns2": self._zone_file("ns2", records if lagging is None else lagging, ttl,
+                                        serial=1 if lagging is not None else 2)}
+        anchor = ""
+        if dnssec:
+            ksk, zsk = self._key("-k"), self._key()
+            for name, path in zones.items():
+                subprocess.run(["ldns-signzone", "-f", path + ".signed", path, ksk, zsk],
+                               check=True)
+                zones[name] = path + ".signed"
+            self.anchor = (self._key("-k") if dnssec == "bogus" else ksk) + ".ds"
+            anchor = '    trust-anchor-file: "%s"\n' % self.anchor
+        for name, address in self.authorities:
+            self._start(name, address, 53, AUTHORITY_CONFIG, zonefile=zones[name])
+        self._start("resolver", "127.0.0.1", self.port, RESOLVER_CONFIG, anchor=anchor,
+                    primary=self.authorities[0][1])
+
+    def _zone_file(self, name, records, ttl, serial):
+        path = os.path.join(self.directory, "%s.%s.zone" % (name, ZONE))
+        with open(path, "w") as stream:
+            stream.write("$ORIGIN %s.\n$TTL %d\n" % (ZONE, ttl))
+            stream.write("@ IN SOA ns1 hostmaster %d 3600 600 86400 %d\n" % (serial, ttl))
+            for server, address in self.authorities:
+                stream.write("@ IN NS %s\n%s IN A %s\n" % (server, server, address))
+            for owner, kind, data in records:
+                stream.write("%s %d IN %s %s\n" % (owner, ttl, kind, data))
+        return path
+
+    def _key(self, *flags):
+        """A new ECDSA P-256 key pair for ZONE in the directory (ldns-keygen)."""
+        name = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256"] + list(flags) + [ZONE],
+                              cwd=self.directory, stdout=subprocess.PIPE, check=True,
+                              universal_newlines=True).stdout.strip()
+        return os.path.join(self.directory, name)
+
+    def _start(self, name, address, port, template, **values):
+        # unbound binds with SO_REUSEPORT: a second one on the same port
+        # would share its queries, not fail.  A plain bind tells.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind((address, port))
+            except OSError:
+                raise RuntimeError("%s port %d is taken already" % (address, port))
+        config = os.path.join(self.directory, name + ".conf")
         with open(config, "w") as stream:
-            stream.write(UNBOUND_CONFIG.format(port=self.port, directory=self.directory,
-                                               zone=ZONE, records="\n".join(lines)))
-        self.process = subprocess.Popen(["unbound", "-d", "-c", config],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stream.write(template.format(name=name, address=address, port=port,
+                                         directory=self.directory, zone=ZONE, **values))
+        process = subprocess.Popen(["unbound", "-d", "-c", config],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(process)
         deadline = time.time() + 20
         while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("unbound exited: %s" % self.process.returncode)
-            if self._answers():
+            if process.poll() is not None:
+                raise RuntimeError("unbound (%s) exited: %s" % (name, process.returncode))
+            if self._answers(address, port):
                 return
             time.sleep(0.1)
-        raise RuntimeError("unbound did not answer on %s" % self.nameserver)
+        raise RuntimeError("unbound (%s) did not answer on %s port %d" % (name, address, port))
 
-    def _answers(self):
+    @staticmethod
+    def _answers(address, port):
         import dns.message
         import dns.query
         query = dns.message.make_query(ZONE + ".", "SOA")
         try:
-            dns.query.udp(query, "127.0.0.1", port=self.port, timeout=0.5)
+            dns.query.udp(query, address, port=port, timeout=0.5)
             return True
         except Exception:
             return False
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+        self.processes = []

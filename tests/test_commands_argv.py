@@ -518,15 +518,19 @@ PRESENTED = (b"CONNECTED(00000003)\n-----BEGIN CERTIFICATE-----\nMIIB\n"
 
 def test_check_server_tlsa_connects_per_port_then_digests_what_is_presented(host, monkeypatch,
                                                                            capsys):
-    from postfix_tls import dane
+    from postfix_tls import dane, tlsa_dns
 
     deployed, staged, expected = deployed_and_staged_rsa(host)
     published = ["3 1 1 " + KEY_DIGEST.hex(), "3 1 1 " + NEXT_DIGEST.hex()]
-    # DNS is test_dane's (unbound): here, the answer is given.
-    monkeypatch.setattr(dane, "_resolver", lambda nameserver: None)
-    monkeypatch.setattr(dane, "lookup", lambda check, resolver, port: {
-        "owner": "_%d._tcp.%s." % (port, check.hostname), "records": published,
-        "ttl": 3600, "validated": True, "error": None})
+    # DNS is test_dane's (unbound): here, the answers are given.
+    monkeypatch.setattr(tlsa_dns, "resolver", lambda address, port: None)
+    monkeypatch.setattr(tlsa_dns, "lookup", lambda owner, resolver: {
+        "owner": owner, "records": published, "ttl": 3600, "validated": True, "error": None,
+        "nameservers": []})
+    monkeypatch.setattr(tlsa_dns, "nameservers", lambda owner, resolver: (
+        [("ns1.example.com.", "192.0.2.53")], ""))
+    monkeypatch.setattr(tlsa_dns, "ask_nameserver", lambda owner, name, address: {
+        "name": name, "address": address, "records": published, "ttl": 3600, "error": None})
     for port, starttls in ((25, ["-starttls", "smtp"]), (465, [])):
         argv = ["timeout", "7", OPENSSL, "s_client", "-connect", "192.0.2.1:%d" % port]
         argv += starttls + ["-sigalgs", dane.SIGALGS["rsa"]]

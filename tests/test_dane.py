@@ -8,6 +8,7 @@ CI installs them (make test).
 
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -15,7 +16,15 @@ import time
 
 import pytest
 from conftest import POSTFIX_PATH, ours_argv
-from liveservers import HOSTNAME, PORTS, POSTFIX_ADDRESS, LocalZone, ScratchPostfix
+from liveservers import (
+    AUTHORITIES,
+    HOSTNAME,
+    PORTS,
+    POSTFIX_ADDRESS,
+    ZONE,
+    LocalZone,
+    ScratchPostfix,
+)
 
 pytestmark = [pytest.mark.postfix, pytest.mark.root]
 
@@ -49,10 +58,10 @@ def deploy_new_key(config, algorithm):
 class Host(object):
     """The scratch instance and its zone, with what is deployed and staged."""
 
-    def __init__(self, base, address=POSTFIX_ADDRESS):
+    def __init__(self, base, address=POSTFIX_ADDRESS, authorities=AUTHORITIES):
         self.address = address
         self.postfix = ScratchPostfix(base, address)
-        self.zone = LocalZone(base)
+        self.zone = LocalZone(base, authorities)
         self.config = self.postfix.config
         self.rsa = deploy_new_key(self.config, "rsa")
         self.ecdsa = deploy_new_key(self.config, "ecdsa")
@@ -69,9 +78,9 @@ class Host(object):
         return dict(((record["port"], record["key_file"]), "3 1 1 " + record["data"])
                     for record in json.loads(out)["records"])
 
-    def publish(self, records):
+    def publish(self, records, dnssec=""):
         self.zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data)
-                         for port, data in records])
+                         for port, data in records], dnssec=dnssec)
 
     def check(self, *args):
         return postfix_tls(self.config, "check-server-tlsa", "-n", self.zone.nameserver,
@@ -179,6 +188,57 @@ def test_check_json(host):
     assert all(live["dane_verified"] for live in document["live"])
 
 
+def test_check_reports_a_validated_answer_from_a_signed_zone(host):
+    host.publish(everything(host), dnssec="signed")
+    status, out, err = postfix_tls(host.config, "--json", "check-server-tlsa", "-n",
+                                   host.zone.nameserver, *CHECK)
+    document = json.loads(out)
+    assert status == 0 and document["problems"] == [], out + err
+    assert [entry["validated"] for entry in document["dns"]] == [True] * 3
+    assert not any("not DNSSEC-validated" in note for note in document["notes"])
+    status, out, err = host.check()
+    assert status == 0
+    for port in (25, 465, 587):
+        owner = "_%d._tcp.%s." % (port, HOSTNAME)
+        assert "dns %s: 3 record(s), TTL " % owner in out
+        assert out.count("dns %s: 3 record(s), TTL " % owner) == 1
+        assert re.search(r"dns %s: 3 record\(s\), TTL (300|29\d), DNSSEC-validated: yes\n"
+                         % re.escape(owner), out)
+        for server, address in AUTHORITIES:
+            assert "dns %s at %s.%s. (%s): the same 3 record(s), TTL 300\n" % (
+                owner, server, ZONE, address) in out
+        # The wait is the zone's TTL, not what the resolver's cache has left.
+        assert "note: %s: the next keys are published (TTL 300 s)" % owner in out
+
+
+def test_check_fails_while_a_nameserver_serves_an_older_rrset(host):
+    # ns2 missed the update that added the next key's records.
+    current = everything(host, keys=(host.rsa, host.ecdsa))
+    host.zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data)
+                     for port, data in everything(host)],
+                    lagging=[("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data)
+                             for port, data in current])
+    status, out, err = host.check()
+    assert status == 1
+    problems = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert problems == [
+        "nameserver ns2.%s. (127.0.0.6) serves another _%d._tcp.%s. TLSA RRset (2 record(s):"
+        " 1 missing, 0 extra): every nameserver must serve the same before a key is deployed"
+        " (zone transfer, serial?)" % (ZONE, port, HOSTNAME) for port in (25, 465, 587)]
+    assert "at ns2.%s. (127.0.0.6): ANOTHER RRSET, 2 record(s), TTL 300" % ZONE in out
+
+
+def test_check_fails_on_a_bogus_answer(host):
+    # Signed, but the resolver's trust anchor is another key: it answers
+    # SERVFAIL, as DANE senders' resolvers would; they then defer mail.
+    host.publish(everything(host), dnssec="bogus")
+    status, out, err = host.check()
+    assert status == 1
+    problems = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert len(problems) == 3
+    assert all(problem.startswith("DNS lookup of _") for problem in problems), problems
+
+
 def test_check_fails_until_the_next_key_is_published(host):
     host.publish(everything(host, keys=(host.rsa, host.ecdsa)))
     status, out, err = host.check()
@@ -242,7 +302,9 @@ def test_check_fails_on_a_key_deployed_before_its_record_was_published(tmp_path)
     reloaded while DNS still has only the old key's records."""
     base = str(tmp_path)
     os.chmod(base, 0o755)
-    host = Host(base, address="127.0.0.3")  # the module's instance has 127.0.0.2
+    # The module's instance has 127.0.0.2, its nameservers 127.0.0.4 and .6.
+    host = Host(base, address="127.0.0.3",
+                authorities=(("ns1", "127.0.0.7"), ("ns2", "127.0.0.8")))
     try:
         host.publish(everything(host, keys=(host.rsa, host.ecdsa)))
         old_record = host.records()[(25, host.rsa)]
