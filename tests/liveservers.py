@@ -274,6 +274,11 @@ class LocalZone(object):
         except Exception:
             return False
 
+    def stop_nameserver(self, index):
+        """Stop one nameserver (0: ns1, 1: ns2), as if it were unreachable."""
+        self.processes[index].terminate()
+        self.processes[index].wait(timeout=10)
+
     def stop(self):
         for process in self.processes:
             if process.poll() is None:

@@ -239,6 +239,18 @@ def test_check_fails_on_a_bogus_answer(host):
     assert all(problem.startswith("DNS lookup of _") for problem in problems), problems
 
 
+def test_check_notes_a_nameserver_it_cannot_ask(host):
+    host.publish(everything(host))
+    host.zone.stop_nameserver(1)  # ns2; the resolver asks ns1
+    status, out, err = postfix_tls(host.config, "check-server-tlsa", "-n", host.zone.nameserver,
+                                   "-p", "25", "-s", host.address)
+    assert status == 0, out  # what cannot be seen from here is not a failure
+    assert "note: _25._tcp.%s.: nameserver ns2.%s. (127.0.0.6) could not be asked: " % (
+        HOSTNAME, ZONE) in out
+    assert "dns _25._tcp.%s. at ns1.%s. (127.0.0.4): the same 3 record(s), TTL 300\n" % (
+        HOSTNAME, ZONE) in out
+
+
 def test_check_fails_until_the_next_key_is_published(host):
     host.publish(everything(host, keys=(host.rsa, host.ecdsa)))
     status, out, err = host.check()
