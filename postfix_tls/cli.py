@@ -36,9 +36,9 @@ Ours:
                                -p 25,465,587: records for each port
   output-server-tlsa-rollover [-h hostname] [-p ports] [-k keyfile]
                                deployed and next keys, the RRset to publish
-  check-server-tlsa [-h hostname] [-p ports] [-n nameserver[:port]] [-s address] [-k keyfile]
-                    [-t seconds]
+  check-server-tlsa [-h hostname] [-p ports] [-n nameserver] [-s address] [-k keyfile] [-t seconds]
                                DNS and the live server against the keys
+                               (-n ADDRESS[:PORT]: the resolver to ask)
   status [-w days] [-c days]   TLS health: OK, WARNING, CRITICAL or UNKNOWN,
                                exit status 0 to 3 (warn/critical: days left)
 

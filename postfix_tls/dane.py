@@ -146,10 +146,12 @@ def ask_dns(tlsa_dns, resolver, check, owner):
     entry = tlsa_dns.lookup(owner, resolver)
     if entry["error"]:
         return entry
-    servers, error = tlsa_dns.nameservers(owner, resolver)
+    # Behind a CNAME, the RRset is the target's, in the target's zone.
+    target = entry.get("canonical_name") or owner
+    servers, error = tlsa_dns.nameservers(target, resolver)
     if error:
         check.notes.append(messages.TLSA_NO_NAMESERVERS.format(owner=owner, error=error))
-    entry["nameservers"] = [tlsa_dns.ask_nameserver(owner, name, address)
+    entry["nameservers"] = [tlsa_dns.ask_nameserver(target, name, address)
                             for name, address in servers]
     return entry
 

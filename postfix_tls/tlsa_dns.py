@@ -40,9 +40,10 @@ def _records(rrset):
 
 
 def lookup(owner, resolver):
-    """The TLSA RRset at owner through the resolver: records, TTL, AD flag."""
+    """The TLSA RRset at owner through the resolver: records, TTL, AD flag,
+    and the name it is at (a CNAME may lead elsewhere, as DANE allows)."""
     entry = {"owner": owner, "records": [], "ttl": None, "validated": False, "error": None,
-             "nameservers": []}
+             "canonical_name": owner, "nameservers": []}
     try:
         answer = resolver.resolve(owner, "TLSA", raise_on_no_answer=False)
     except dns.resolver.NXDOMAIN:
@@ -51,6 +52,7 @@ def lookup(owner, resolver):
         entry["error"] = str(error) or error.__class__.__name__
         return entry
     entry["validated"] = bool(answer.response.flags & dns.flags.AD)
+    entry["canonical_name"] = answer.canonical_name.to_text()
     if answer.rrset is not None:
         entry["ttl"] = answer.rrset.ttl
         entry["records"] = _records(answer.rrset)

@@ -239,6 +239,19 @@ def test_check_fails_on_a_bogus_answer(host):
     assert all(problem.startswith("DNS lookup of _") for problem in problems), problems
 
 
+def test_check_follows_a_cname_to_the_nameservers_of_its_target(host):
+    # One RRset for every port, as RFC 7671 allows: _465 and _587 are CNAMEs.
+    owner = "_25._tcp.%s." % HOSTNAME
+    host.zone.serve([(owner, "TLSA", data) for port, data in everything(host) if port == 25]
+                    + [("_%d._tcp.%s." % (port, HOSTNAME), "CNAME", owner)
+                       for port in (465, 587)])
+    status, out, err = host.check()
+    assert status == 0, out
+    for port in (465, 587):
+        assert "dns _%d._tcp.%s. at ns2.%s. (127.0.0.6): the same 3 record(s), TTL 300\n" % (
+            port, HOSTNAME, ZONE) in out
+
+
 def test_check_notes_a_nameserver_it_cannot_ask(host):
     host.publish(everything(host))
     host.zone.stop_nameserver(1)  # ns2; the resolver asks ns1
