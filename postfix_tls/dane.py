@@ -292,6 +292,8 @@ def check_server_tlsa(tls, options, operands):
         from . import tlsa_dns
     except ImportError:
         tls.fail(messages.NO_DNSPYTHON)
+    if tlsa_dns.TOO_OLD:
+        tls.fail(messages.OLD_DNSPYTHON.format(tlsa_dns.VERSION))
     resolver = tlsa_dns.resolver(*split_nameserver(nameserver))
     keys = known_keys(tls, options.get("k", ""))
     if not any(key.role == "deployed" for key in keys):

@@ -125,6 +125,8 @@ BAD_NAMESERVER = "invalid -n value: {}: expected an IP address, with :port if no
 BAD_ADDRESS = "invalid -s value: {}: expected a host name or an IP address"
 NO_DNSPYTHON = ("check-server-tlsa needs dnspython: apt-get install python3-dnspython"
                 " (or pip install dnspython)")
+OLD_DNSPYTHON = ("check-server-tlsa needs dnspython 2.0 or later, not {}: pip install"
+                 " 'dnspython>=2.0' (Debian 11 and later: python3-dnspython)")
 ROLLOVER_USAGE = "usage: postfix tls output-server-tlsa-rollover [-h hostname] [-p ports]" \
     " [-k keyfile]"
 CHECK_USAGE = "usage: postfix tls check-server-tlsa [-h hostname] [-p ports]" \

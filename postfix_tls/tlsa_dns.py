@@ -17,8 +17,13 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
+import dns.version
 
 NAMESERVER_SECONDS = 5  # one query to one nameserver
+# Resolver.resolve() and zone_for_name(resolver=) came with 2.0 (Debian 11);
+# Debian 10's 1.16 would import and then fail half-way.
+VERSION = dns.version.version
+TOO_OLD = (dns.version.MAJOR, dns.version.MINOR) < (2, 0)
 
 
 def resolver(address, port):

@@ -322,6 +322,25 @@ def test_check_without_dnspython_says_what_to_install(host, tmp_path):
         result.stderr
 
 
+def test_check_with_dnspython_before_2_0_says_what_to_install(host, tmp_path):
+    # Debian 10's dnspython 1.16 has every module tlsa_dns imports, but not
+    # Resolver.resolve(): without the version check it would fail half-way.
+    # This stand-in has the modules and 1.16's version numbers.
+    package = tmp_path / "dns"
+    package.mkdir()
+    for name in ("__init__", "exception", "flags", "message", "name", "query", "rcode",
+                 "rdataclass", "rdatatype", "resolver"):
+        (package / (name + ".py")).write_text("")
+    (package / "version.py").write_text("MAJOR = 1\nMINOR = 16\nversion = '1.16.0'\n")
+    result = subprocess.run(ours_argv(["-c", host.config, "check-server-tlsa"]),
+                            env={"PATH": POSTFIX_PATH, "PYTHONPATH": str(tmp_path)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    assert result.returncode == 1
+    assert "fatal: check-server-tlsa needs dnspython 2.0 or later, not 1.16.0: pip install " \
+        "'dnspython>=2.0' (Debian 11 and later: python3-dnspython)" in result.stderr
+
+
 def test_check_fails_on_a_key_deployed_before_its_record_was_published(tmp_path):
     """The classic DANE outage, reproduced: the next key deployed and
     reloaded while DNS still has only the old key's records."""

@@ -96,7 +96,7 @@ def test_deb_holds_the_command_the_dropin_and_the_manual_page(deb):
     assert "root/root" in listing and "/home" not in listing
     depends = run("dpkg-deb", "-f", deb, "Depends").stdout.strip()
     assert depends == "python3 (>= 3.6), postfix (>= 3.1), openssl"
-    assert run("dpkg-deb", "-f", deb, "Recommends").stdout.strip() == "python3-dnspython"
+    assert run("dpkg-deb", "-f", deb, "Recommends").stdout.strip() == "python3-dnspython (>= 2.0)"
 
 
 def test_deb_maintainer_scripts_divert_and_restore(deb, tmp_path):
