@@ -58,6 +58,26 @@ NEW_KEY = """---
         executable: "{{ postfix_tls_executable | default(['postfix-tls']) }}"
 """
 
+# The DANE gate, where nothing answers: no resolver on port 1, no server on
+# 127.0.0.9.  It must fail, with the problems in msg (in the roots, with the
+# release's own dnspython, which the .deb recommends: 2.0.0 on Debian 11).
+GATE = """---
+- hosts: mail
+  gather_facts: false
+  tasks:
+    - name: check-server-tlsa
+      postfix_tls.tls.postfix_tls:
+        command: check-server-tlsa
+        ports: [25]
+        tlsa_hostname: "{{ postfix_tls_hostname }}"
+        nameserver: "127.0.0.1:1"
+        address: 127.0.0.9
+        timeout: 5
+        config_directory: "{{ config_directory }}"
+        executable: "{{ postfix_tls_executable | default(['postfix-tls']) }}"
+      ignore_errors: true
+"""
+
 HEALTH = """---
 - hosts: mail
   gather_facts: false
@@ -68,6 +88,15 @@ HEALTH = """---
     - name: status
       postfix_tls.tls.postfix_tls:
         command: status
+        warning_days: 30
+        critical_days: 7
+        config_directory: "{{ config_directory }}"
+        executable: "{{ postfix_tls_executable | default(['postfix-tls']) }}"
+    - name: rollover
+      postfix_tls.tls.postfix_tls:
+        command: output-server-tlsa-rollover
+        ports: [25, 465]
+        tlsa_hostname: "{{ postfix_tls_hostname }}"
         config_directory: "{{ config_directory }}"
         executable: "{{ postfix_tls_executable | default(['postfix-tls']) }}"
     - name: all-default-server
@@ -115,6 +144,8 @@ def roots():
             os.makedirs(root.host(WORK))
             shutil.copy(debs[-1], root.host(WORK))
             root.run("apt-get", "install", "-y", "-q", WORK + "/" + os.path.basename(debs[-1]))
+            # Its Recommends too, as apt installs them: the release's own dnspython.
+            root.run("dpkg-query", "-W", "python3-dnspython")
             scratch_configuration(root.host(FLEET_DIRECTORY),
                                   root.host("/etc/postfix/master.cf"))
             found[release] = root
@@ -243,8 +274,32 @@ def test_fleet_check_then_run_then_run_again_then_one_failure(fleet, roots, tmp_
                                   if host in RELEASES else "ecdsa certificate /")
         assert problem.endswith(" does not name myhostname mail.example.com "
                                 "(it names %s.example.com)" % host)
+        rollover = task(report, "rollover")[host]
+        [key] = rollover["rollover"]["keys"]
+        assert (key["algorithm"], key["role"]) == ("ecdsa", "deployed")
+        assert key["keyfile"].startswith(
+            (FLEET_DIRECTORY if host in RELEASES else directories[host]) + "/eckey-")
+        assert [(record["owner"], record["role"], record["data"])
+                for record in rollover["rollover"]["records"]] == [
+            ("_%d._tcp.%s.example.com." % (port, host), "deployed", key["digest"])
+            for port in (25, 465)]
+        assert rollover["changed"] is False
         default = task(report, "all-default-server")[host]
         assert default["all_default"] is False and not default.get("failed")
+        assert snapshot(directories[host]) == after_first[host]
+
+    # The DANE gate fails the task, with the problems it found.
+    gate = tmp_path / "gate.yml"
+    gate.write_text(GATE)
+    status, report = playbook(inventory, playbook_file=str(gate))
+    assert status == 0  # ignore_errors
+    for host, checked in task(report, "check-server-tlsa").items():
+        assert checked["failed"] is True and checked["changed"] is False
+        assert checked["msg"].startswith(  # one DNS problem, one live (ECDSA only)
+            "2 problem(s): DNS lookup of _25._tcp.%s.example.com. TLSA failed: " % host)
+        assert checked["msg"].endswith("; no TLS from 127.0.0.9 port 25: no TLS handshake "
+                                       "with 127.0.0.9 port 25")
+        assert checked["dane_check"]["ok"] is False
         assert snapshot(directories[host]) == after_first[host]
 
     # A second run: enable-server sees TLS configured and changes nothing.

@@ -22,9 +22,13 @@ description:
   - Every command the run started is returned in RV(commands) (C(--trace-json)), the
     audit trail per host.
   - Failures leave nothing half-done on the host, as C(postfix-tls) guarantees.
+  - C(status) reports a verdict and does not fail on it; C(check-server-tlsa) is a gate
+    before a key rollover's next step, and fails when it finds a problem.
 options:
   command:
-    description: The subcommand, in C(postfix tls)'s names, or C(status).
+    description:
+      - The subcommand, in C(postfix tls)'s names, or one of postfix-tls's own
+        (C(status), C(output-server-tlsa-rollover), C(check-server-tlsa)).
     type: str
     required: true
     choices:
@@ -38,6 +42,8 @@ options:
       - all-default-client
       - all-default-server
       - status
+      - output-server-tlsa-rollover
+      - check-server-tlsa
   config_directory:
     description: The Postfix configuration directory; the default instance when omitted.
     type: path
@@ -57,6 +63,8 @@ options:
     description:
       - The key file for C(deploy-server-cert) and C(output-server-csr) (C(-k)), or the key
         files' algorithm names or paths for C(output-server-tlsa).
+      - The next key (C(-k)) for C(output-server-tlsa-rollover) and C(check-server-tlsa),
+        when it is not the newest one C(new-server-key) made.
     type: str
   certfile:
     description: The certificate file for C(deploy-server-cert).
@@ -65,12 +73,31 @@ options:
     description: The TLS random source (C(-r)), C(dev:/path) or C(egd:/path).
     type: str
   ports:
-    description: Ports for the TLSA records of C(output-server-tlsa) (C(-p)).
+    description:
+      - Ports for the TLSA records (C(-p)) of C(output-server-tlsa),
+        C(output-server-tlsa-rollover) and C(check-server-tlsa).
     type: list
     elements: int
   tlsa_hostname:
-    description: The host name of the TLSA records (C(output-server-tlsa -h)).
+    description:
+      - The host name of the TLSA records (C(-h)) of C(output-server-tlsa),
+        C(output-server-tlsa-rollover) and C(check-server-tlsa).
     type: str
+  nameserver:
+    description: The resolver C(check-server-tlsa) asks (C(-n)), an address with C(:port) if not 53.
+    type: str
+  address:
+    description: The address C(check-server-tlsa) connects to (C(-s)); the host name when omitted.
+    type: str
+  timeout:
+    description: Seconds each of C(check-server-tlsa)'s connections may take (C(-t)).
+    type: int
+  warning_days:
+    description: C(status) warns when a certificate expires within these days (C(-w)).
+    type: int
+  critical_days:
+    description: C(status) is critical when a certificate expires within these days (C(-c)).
+    type: int
   executable:
     description:
       - How to run postfix-tls on the target, as a list of words; for the single file,
@@ -100,8 +127,20 @@ EXAMPLES = r"""
 - name: Health, for monitoring
   postfix_tls.tls.postfix_tls:
     command: status
+    warning_days: 21
   register: health
   failed_when: health.status is not defined or health.status.exit_status == 2
+
+- name: The RRset to publish before a rollover (deployed and next keys)
+  postfix_tls.tls.postfix_tls:
+    command: output-server-tlsa-rollover
+    ports: [25, 465, 587]
+  register: rollover
+
+- name: Stop unless DNS and the live server are ready for the next key
+  postfix_tls.tls.postfix_tls:
+    command: check-server-tlsa
+    ports: [25, 465, 587]
 """
 
 RETURN = r"""
@@ -133,6 +172,16 @@ tlsa:
   returned: when command is output-server-tlsa
   type: list
   elements: dict
+rollover:
+  description: The keys (deployed, next) and the records to publish, for C(output-server-tlsa-rollover).
+  returned: when command is output-server-tlsa-rollover
+  type: dict
+dane_check:
+  description:
+    - The report of C(check-server-tlsa) (ok, DNS per port and nameserver, the live
+      server, problems, notes); the task fails when it is not ok.
+  returned: when command is check-server-tlsa
+  type: dict
 status:
   description:
     - The C(status) report (verdict, exit status, facts, problems).
@@ -160,7 +209,9 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 TAG = "postfix-tls-script: "
-JSON_COMMANDS = ("output-server-tlsa", "status")
+JSON_COMMANDS = ("output-server-tlsa", "status", "output-server-tlsa-rollover",
+                 "check-server-tlsa")
+DANE_COMMANDS = ("output-server-tlsa", "output-server-tlsa-rollover", "check-server-tlsa")
 
 
 def build_argv(params, check_mode, trace_file):
@@ -189,13 +240,22 @@ def build_argv(params, check_mode, trace_file):
         if params.get("keyfile"):
             argv += ["-k", params["keyfile"]]
         argv += list(params.get("hostnames") or [])
-    elif command == "output-server-tlsa":
+    elif command in DANE_COMMANDS:
         if params.get("tlsa_hostname"):
             argv += ["-h", params["tlsa_hostname"]]
         if params.get("ports"):
             argv += ["-p", ",".join(str(port) for port in params["ports"])]
+        if command == "check-server-tlsa":
+            for option, name in (("-n", "nameserver"), ("-s", "address"), ("-t", "timeout")):
+                if params.get(name):
+                    argv += [option, str(params[name])]
         if params.get("keyfile"):
-            argv.append(params["keyfile"])
+            argv += [params["keyfile"]] if command == "output-server-tlsa" \
+                else ["-k", params["keyfile"]]
+    elif command == "status":
+        for option, name in (("-w", "warning_days"), ("-c", "critical_days")):
+            if params.get(name) is not None:
+                argv += [option, str(params[name])]
     return argv
 
 
@@ -281,7 +341,8 @@ def run_module():
             command=dict(type="str", required=True, choices=[
                 "enable-client", "enable-server", "new-server-key", "new-server-cert",
                 "deploy-server-cert", "output-server-csr", "output-server-tlsa",
-                "all-default-client", "all-default-server", "status"]),
+                "all-default-client", "all-default-server", "status",
+                "output-server-tlsa-rollover", "check-server-tlsa"]),
             config_directory=dict(type="path"),
             algorithm=dict(type="str", choices=["rsa", "ecdsa"]),
             bits=dict(type="str"),
@@ -291,6 +352,11 @@ def run_module():
             randsource=dict(type="str"),
             ports=dict(type="list", elements="int"),
             tlsa_hostname=dict(type="str"),
+            nameserver=dict(type="str"),
+            address=dict(type="str"),
+            timeout=dict(type="int"),
+            warning_days=dict(type="int"),
+            critical_days=dict(type="int"),
             executable=dict(type="list", elements="str", default=["postfix-tls"]),
         ),
         required_if=[("command", "deploy-server-cert", ("certfile", "keyfile"))],
@@ -335,6 +401,14 @@ def outcome(command, rc, out, err, result):
     if command.startswith("all-default-") and rc in (0, 1):
         result["all_default"] = rc == 0
         return False, result
+    if command == "check-server-tlsa" and rc in (0, 1) and out.strip().startswith("{"):
+        result["dane_check"] = report = json.loads(out)
+        if rc == 0:
+            return False, result
+        result["rc"] = rc
+        problems = report["problems"]
+        result["msg"] = "%d problem(s): %s" % (len(problems), "; ".join(problems))
+        return True, result
     if rc != 0:
         fatal = [line for line in result["messages"] if line.startswith("fatal: ")]
         result["rc"] = rc
@@ -343,6 +417,8 @@ def outcome(command, rc, out, err, result):
         return True, result
     if command == "output-server-tlsa":
         result["tlsa"] = json.loads(out) if out.strip().startswith("[") else []
+    elif command == "output-server-tlsa-rollover":
+        result["rollover"] = json.loads(out)
     return False, result
 
 

@@ -104,3 +104,34 @@ def test_a_failure_says_the_tools_fatal_message():
     assert failed and result["rc"] == 1 and result["msg"] == "invalid hostname: bad/name"
     failed, result = postfix_tls.outcome("status", 2, "usage: ...", "no JSON\n", _result())
     assert failed and result["msg"] == "no JSON"
+
+
+def test_argv_for_the_dane_check_and_the_rollover():
+    params = dict(PARAMS, command="check-server-tlsa", config_directory=None, ports=[25, 587],
+                  tlsa_hostname="mx1.example.com", nameserver="192.0.2.53:5353",
+                  address="192.0.2.25", timeout=5, keyfile="/srv/mx1/key-next.pem")
+    assert postfix_tls.build_argv(params, False, "/t") == [
+        "postfix-tls", "--trace-json", "/t", "--json", "check-server-tlsa",
+        "-h", "mx1.example.com", "-p", "25,587", "-n", "192.0.2.53:5353", "-s", "192.0.2.25",
+        "-t", "5", "-k", "/srv/mx1/key-next.pem"]
+    params = dict(params, command="output-server-tlsa-rollover", ports=None, tlsa_hostname=None)
+    assert postfix_tls.build_argv(params, False, "/t")[3:] == [
+        "--json", "output-server-tlsa-rollover", "-k", "/srv/mx1/key-next.pem"]
+
+
+def test_argv_for_status_thresholds():
+    params = dict(PARAMS, command="status", config_directory=None, warning_days=21,
+                  critical_days=0)
+    assert postfix_tls.build_argv(params, False, "/t")[3:] == [
+        "--json", "status", "-w", "21", "-c", "0"]
+
+
+def test_a_dane_check_with_problems_fails_and_says_them():
+    report = '{"ok": false, "problems": ["publish A", "remove B"]}'
+    failed, result = postfix_tls.outcome("check-server-tlsa", 1, report, "", _result())
+    assert failed and result["rc"] == 1
+    assert result["msg"] == "2 problem(s): publish A; remove B"
+    assert result["dane_check"]["ok"] is False
+    failed, result = postfix_tls.outcome("check-server-tlsa", 0, '{"ok": true, "problems": []}',
+                                         "", _result())
+    assert not failed and "rc" not in result and result["dane_check"]["ok"] is True
