@@ -126,7 +126,9 @@ class Check(object):
         self.ports = ports
         self.nameserver = nameserver
         self.seconds = seconds
-        self.dns = collections.OrderedDict()  # port -> {records, ttl, validated, error}
+        # port -> tlsa_dns.lookup's entry (records, ttl, validated, error,
+        # canonical_name), with each nameserver's answer and the zone's TTL
+        self.dns = collections.OrderedDict()
         self.lines = []  # one per port and algorithm
         self.live = []
         self.problems = []

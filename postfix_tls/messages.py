@@ -143,7 +143,8 @@ TLSA_PUBLISH_DEPLOYED = ("publish {record} for the deployed key {keyfile}: DANE 
 TLSA_PUBLISH_STAGED = ("publish {record} for the next key {keyfile}, and wait for the old"
                        " RRset's TTL to pass, before deploying it")
 TLSA_STALE = "remove stale {owner} IN TLSA {record}: no deployed or next key matches it"
-TLSA_NO_NAMESERVERS = "{owner}: only the resolver was asked: the zone's nameservers: {error}"
+TLSA_NO_NAMESERVERS = ("{owner}: the zone's nameservers were not found ({error}): only the"
+                       " resolver's answer was checked")
 TLSA_NAMESERVER_NOT_ASKED = "{owner}: nameserver {name} ({address}) could not be asked: {error}"
 TLSA_NAMESERVER_DIFFERS = ("nameserver {name} ({address}) serves another {owner} TLSA RRset"
                            " ({count} record(s): {missing} missing, {extra} extra): every"
