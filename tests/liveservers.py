@@ -197,16 +197,17 @@ class LocalZone(object):
     def nameserver(self):
         return "127.0.0.1:%d" % self.port
 
-    def serve(self, records, ttl=300, dnssec="", lagging=None):
+    def serve(self, records, ttl=300, dnssec="", lagging=None, addresses=True):
         """(Re)start the three with these records: (owner, type, data).
         dnssec: "" unsigned; "signed" (answers are validated: AD); "bogus"
         (signed, but the resolver's trust anchor is another key's: SERVFAIL).
         lagging: the records ns2 serves instead, as a secondary that missed
-        the last update."""
+        the last update.  addresses=False: the zone does not give its
+        nameservers' addresses (the resolver reaches ns1 all the same)."""
         self.stop()
-        zones = {"ns1": self._zone_file("ns1", records, ttl, serial=2),
+        zones = {"ns1": self._zone_file("ns1", records, ttl, 2, addresses),
                  "ns2": self._zone_file("ns2", records if lagging is None else lagging, ttl,
-                                        serial=1 if lagging is not None else 2)}
+                                        1 if lagging is not None else 2, addresses)}
         anchor = ""
         if dnssec:
             ksk, zsk = self._key("-k"), self._key()
@@ -221,13 +222,15 @@ class LocalZone(object):
         self._start("resolver", "127.0.0.1", self.port, RESOLVER_CONFIG, anchor=anchor,
                     primary=self.authorities[0][1])
 
-    def _zone_file(self, name, records, ttl, serial):
+    def _zone_file(self, name, records, ttl, serial, addresses):
         path = os.path.join(self.directory, "%s.%s.zone" % (name, ZONE))
         with open(path, "w") as stream:
             stream.write("$ORIGIN %s.\n$TTL %d\n" % (ZONE, ttl))
             stream.write("@ IN SOA ns1 hostmaster %d 3600 600 86400 %d\n" % (serial, ttl))
             for server, address in self.authorities:
-                stream.write("@ IN NS %s\n%s IN A %s\n" % (server, server, address))
+                stream.write("@ IN NS %s\n" % server)
+                if addresses:
+                    stream.write("%s IN A %s\n" % (server, address))
             for owner, kind, data in records:
                 stream.write("%s %d IN %s %s\n" % (owner, ttl, kind, data))
         return path

@@ -264,6 +264,17 @@ def test_check_notes_a_nameserver_it_cannot_ask(host):
         HOSTNAME, ZONE) in out
 
 
+def test_check_notes_nameservers_it_cannot_find(host):
+    host.zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data)
+                     for port, data in everything(host)], addresses=False)
+    status, out, err = host.check()
+    assert status == 0, out
+    assert "note: _25._tcp.%s.: the zone's nameservers were not found (no address for " \
+        "ns1.%s., ns2.%s.): only the resolver's answer was checked\n" % (HOSTNAME, ZONE, ZONE) \
+        in out
+    assert " at ns1." not in out
+
+
 def test_check_fails_until_the_next_key_is_published(host):
     host.publish(everything(host, keys=(host.rsa, host.ecdsa)))
     status, out, err = host.check()
