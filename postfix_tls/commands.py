@@ -464,7 +464,7 @@ def tlsa_ports(tls, text):
     """The ports of -p PORT[,PORT...] (ours), in the order given."""
     ports = []
     for word in text.split(","):
-        if not (validate.digits(word) and 0 < int(word) < 65536):
+        if not validate.port(word):
             tls.fail(messages.BAD_PORTS.format(validate.shown(text)))
         if int(word) not in ports:
             ports.append(int(word))

@@ -332,7 +332,7 @@ def split_nameserver(text):
 
 def _valid_nameserver(text):
     address, port = split_nameserver(text)
-    if port and not (validate.digits(port) and 0 < int(port) < 65536):
+    if port and not validate.port(port):
         return False
     return _is_address(address)
 

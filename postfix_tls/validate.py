@@ -36,9 +36,14 @@ def digits(text):
     return bool(text) and all(character in "0123456789" for character in text)
 
 
+def port(text):
+    """A TCP or UDP port, 1 to 65535, in ASCII digits."""
+    return digits(text) and 0 < int(text) < 65536
+
+
 def rsa_bits(bits):
     """A positive number of bits; openssl applies its own limits."""
-    return bits.isdigit() and all(character in _ALNUM for character in bits) and int(bits) > 0
+    return digits(bits) and int(bits) > 0
 
 
 def curve(name):
