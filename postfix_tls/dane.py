@@ -149,7 +149,7 @@ def ask_dns(tlsa_dns, resolver, check, owner):
     if entry["error"]:
         return entry
     # Behind a CNAME, the RRset is the target's, in the target's zone.
-    target = entry.get("canonical_name") or owner
+    target = entry["canonical_name"]
     servers, error = tlsa_dns.nameservers(target, resolver)
     if error:
         check.notes.append(messages.TLSA_NO_NAMESERVERS.format(owner=owner, error=error))

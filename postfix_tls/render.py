@@ -62,7 +62,7 @@ def tlsa_check(check, keys, as_json):
         lines.append("dns %s: %d record(s), TTL %s, DNSSEC-validated: %s" % (
             entry["owner"], len(entry["records"]), entry["ttl"],
             "yes" if entry["validated"] else "no"))
-        for served in entry.get("nameservers", ()):
+        for served in entry["nameservers"]:
             lines.append("dns %s at %s (%s): %s" % (
                 entry["owner"], served["name"], served["address"],
                 "not asked: %s" % served["error"] if served["error"] else

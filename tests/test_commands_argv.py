@@ -526,7 +526,7 @@ def test_check_server_tlsa_connects_per_port_then_digests_what_is_presented(host
     monkeypatch.setattr(tlsa_dns, "resolver", lambda address, port: None)
     monkeypatch.setattr(tlsa_dns, "lookup", lambda owner, resolver: {
         "owner": owner, "records": published, "ttl": 3600, "validated": True, "error": None,
-        "nameservers": []})
+        "canonical_name": owner, "nameservers": []})
     monkeypatch.setattr(tlsa_dns, "nameservers", lambda owner, resolver: (
         [("ns1.example.com.", "192.0.2.53")], ""))
     monkeypatch.setattr(tlsa_dns, "ask_nameserver", lambda owner, name, address: {
