@@ -7,7 +7,6 @@ validating resolver), with the configuration directory shown as
     .venv/bin/python scripts/dane_walkthrough.py
 """
 
-import json
 import os
 import sys
 import tempfile
@@ -16,7 +15,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from liveservers import HOSTNAME, POSTFIX_ADDRESS, LocalZone, ScratchPostfix  # noqa: E402
-from test_dane import deploy_new_key, newest, postfix_tls  # noqa: E402
+from test_dane import deploy_new_key, newest, postfix_tls, rollover_records  # noqa: E402
 
 
 def main():
@@ -32,11 +31,9 @@ def main():
         print(text.replace(config, "/etc/postfix").replace(zone.nameserver, "127.0.0.1:PORT"))
 
     def publish(*keys):
-        status, out, err = postfix_tls(config, "--json", "output-server-tlsa-rollover",
-                                       "-p", "25,465")
-        zone.serve([("_%d._tcp.%s." % (record["port"], HOSTNAME), "TLSA",
-                     "3 1 1 " + record["data"]) for record in json.loads(out)["records"]
-                    if record["key_file"] in keys], dnssec="signed")
+        zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data)
+                    for (port, keyfile), data in rollover_records(config, "25,465").items()
+                    if keyfile in keys], dnssec="signed")
 
     check = ("check-server-tlsa", "-p", "25,465", "-n", zone.nameserver, "-s", POSTFIX_ADDRESS)
     try:

@@ -1,8 +1,10 @@
 """Real servers for the DANE tests, on loopback addresses only: a scratch
 Postfix instance that postfix(1) starts (smtpd on 127.0.0.2, ports 25,
-465 and 587), and unbound serving a local zone on 127.0.0.1 at a high
-port, unsigned or signed by ldns-signzone and validated by unbound against
-a trust anchor.  Each is stopped by the fixture that started it.
+465 and 587), and a zone's DNS: its two nameservers (unbound, on port 53
+of 127.0.0.4 and 127.0.0.6), unsigned or signed by ldns-signzone, and
+unbound as the resolver on 127.0.0.1 at a high port, validating the
+signed zone against a trust anchor.  Each is stopped by the fixture that
+started it.
 """
 
 import os
@@ -191,7 +193,6 @@ class LocalZone(object):
         self.port = free_port()
         self.authorities = authorities
         self.processes = []
-        self.anchor = None
 
     @property
     def nameserver(self):
@@ -215,8 +216,8 @@ class LocalZone(object):
                 subprocess.run(["ldns-signzone", "-f", path + ".signed", path, ksk, zsk],
                                check=True)
                 zones[name] = path + ".signed"
-            self.anchor = (self._key("-k") if dnssec == "bogus" else ksk) + ".ds"
-            anchor = '    trust-anchor-file: "%s"\n' % self.anchor
+            anchor = '    trust-anchor-file: "%s.ds"\n' % (
+                self._key("-k") if dnssec == "bogus" else ksk)
         for name, address in self.authorities:
             self._start(name, address, 53, AUTHORITY_CONFIG, zonefile=zones[name])
         self._start("resolver", "127.0.0.1", self.port, RESOLVER_CONFIG, anchor=anchor,

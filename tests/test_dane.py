@@ -55,6 +55,14 @@ def deploy_new_key(config, algorithm):
     return os.path.join(config, key)
 
 
+def rollover_records(config, ports="25,465,587"):
+    """{(port, key file): "3 1 1 HEX"} from the rollover's JSON."""
+    status, out, err = postfix_tls(config, "--json", "output-server-tlsa-rollover", "-p", ports)
+    assert status == 0, err
+    return dict(((record["port"], record["key_file"]), "3 1 1 " + record["data"])
+                for record in json.loads(out)["records"])
+
+
 class Host(object):
     """The scratch instance and its zone, with what is deployed and staged."""
 
@@ -71,12 +79,7 @@ class Host(object):
         self.postfix.start()
 
     def records(self):
-        """{(port, key file): "3 1 1 HEX"} from the rollover's JSON."""
-        status, out, err = postfix_tls(self.config, "--json", "output-server-tlsa-rollover",
-                                       "-p", "25,465,587")
-        assert status == 0, err
-        return dict(((record["port"], record["key_file"]), "3 1 1 " + record["data"])
-                    for record in json.loads(out)["records"])
+        return rollover_records(self.config)
 
     def publish(self, records, dnssec=""):
         self.zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data)
