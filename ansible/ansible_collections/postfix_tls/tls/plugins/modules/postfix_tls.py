@@ -209,9 +209,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 TAG = "postfix-tls-script: "
-JSON_COMMANDS = ("output-server-tlsa", "status", "output-server-tlsa-rollover",
-                 "check-server-tlsa")
 DANE_COMMANDS = ("output-server-tlsa", "output-server-tlsa-rollover", "check-server-tlsa")
+JSON_COMMANDS = DANE_COMMANDS + ("status",)
 
 
 def build_argv(params, check_mode, trace_file):
@@ -323,8 +322,11 @@ def parameters(main_cf, names):
     return found
 
 
-def diff_of(before, settings, created):
+def diff_of(main_cf, settings, created):
+    """main.cf's lines for the settings made, before and after, and the
+    files created."""
     names = [setting.split("=", 1)[0].strip() for setting in settings]
+    before = parameters(main_cf, names)
     after = dict(zip(names, settings))
     return {
         "before_header": "main.cf",
@@ -382,8 +384,7 @@ def run_module():
     result = dict(changed=changed, commands=records, messages=messages,
                   created=created, settings=settings, stdout=out)
     if module._diff and changed:
-        names = [setting.split("=", 1)[0].strip() for setting in settings]
-        result["diff"] = diff_of(parameters(main_cf_before, names), settings, created)
+        result["diff"] = diff_of(main_cf_before, settings, created)
     failed, result = outcome(params["command"], rc, out, err, result)
     if failed:
         module.fail_json(**result)

@@ -73,9 +73,8 @@ def test_dry_run_plan_counts_but_logging_does_not():
 
 
 def test_diff_shows_parameters_before_and_after():
-    before = postfix_tls.parameters("myhostname = mx1\nsmtpd_tls_security_level = none\n",
-                                    ["smtpd_tls_security_level"])
-    diff = postfix_tls.diff_of(before, ["smtpd_tls_security_level = may"], ["/srv/k.pem"])
+    diff = postfix_tls.diff_of("myhostname = mx1\nsmtpd_tls_security_level = none\n",
+                               ["smtpd_tls_security_level = may"], ["/srv/k.pem"])
     assert diff["before"] == "smtpd_tls_security_level = none\n"
     assert diff["after"] == "smtpd_tls_security_level = may\ncreated: /srv/k.pem\n"
 
