@@ -142,6 +142,11 @@ class Root(object):
         """(status, stdout, stderr) of argv inside the root."""
         return self._command(argv, env).run(retcode=None)
 
+    def purge(self, package):
+        """apt-get purge the package, if it is installed."""
+        if self.call("dpkg", "-s", package)[0] == 0:
+            self.run("apt-get", "purge", "-y", "-q", package)
+
 
 def check(condition, what):
     if not condition:
@@ -162,8 +167,7 @@ class HostTest(object):
     def reset(self):
         """Leave the root as debootstrap made it: no package of ours, no drop-in."""
         root = self.root
-        if root.call("dpkg", "-s", "postfix-tls")[0] == 0:
-            root.run("apt-get", "purge", "-y", "-q", "postfix-tls")
+        root.purge("postfix-tls")
         kept = root.host(SCRIPT + ".upstream")
         if os.path.exists(kept):
             os.replace(kept, root.host(SCRIPT))
@@ -322,9 +326,9 @@ def main(argv):
                         help="build the roots that are missing, and test nothing")
     parser.add_argument("releases", nargs="+")
     args = parser.parse_args(argv)
+    os.makedirs(args.roots, exist_ok=True)
+    mirror = apt_mirror()
     if args.roots_only:  # for make test-ansible, whose fleet has roots as hosts
-        os.makedirs(args.roots, exist_ok=True)
-        mirror = apt_mirror()
         for release in args.releases:
             print("%s: %s" % (release, Root(release, args.roots).ensure(mirror)))
         return 0
@@ -333,8 +337,6 @@ def main(argv):
     if not deb or not os.path.exists(pyz):
         sys.stderr.write("test_hosts: no .deb or .pyz in %s: run make deb pyz\n" % args.dist)
         return 2
-    os.makedirs(args.roots, exist_ok=True)
-    mirror = apt_mirror()
     lines, failed = [], False
     for release in args.releases:
         try:

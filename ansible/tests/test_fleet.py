@@ -153,8 +153,7 @@ def roots():
 
 
 def _clear(root):
-    if root.call("dpkg", "-s", "postfix-tls")[0] == 0:
-        root.run("apt-get", "purge", "-y", "-q", "postfix-tls")
+    root.purge("postfix-tls")
     for path in (FLEET_DIRECTORY, WORK):
         shutil.rmtree(root.host(path), ignore_errors=True)
 
