@@ -16,6 +16,7 @@ from . import __version__, commands, messages, startup, validate
 from .execute import INHERIT, Command, Interrupted, Runner
 from .log import Logger, fallback_fatal
 from .postconf import Postconf
+from .release import POSTFIX_TLS, Release
 
 _HELP = """\
 %s
@@ -142,8 +143,11 @@ def _standalone_environment(runner, postconf, config_directory, env):
         return False
     # As postfix(1) would: the trace shows it, so that its lines can be pasted.
     runner.export("MAIL_CONFIG", config_directory)
-    names = ("command_directory", "daemon_directory", "data_directory", "syslog_name")
+    # mail_version in the same read: the release says what postconf may be asked.
+    names = ("command_directory", "daemon_directory", "data_directory", "syslog_name",
+             "mail_version")
     values = postconf.read("-x", names)
+    postconf.release = Release(values["mail_version"])
     if not values["command_directory"]:
         early_log.fatal(messages.STANDALONE_BAD_CONFIG.format(config_directory))
         return False
@@ -200,7 +204,9 @@ def main(argv=None, extra_help=""):
                     trace=sys.stderr if options["trace"] else None,
                     trace_json=trace_json or None)
     if postfix_mode:
-        postconf = Postconf(runner, os.path.join(env.get("command_directory", ""), "postconf"))
+        # postfix(1) runs a postfix-tls-script only from Postfix 3.1 on.
+        postconf = Postconf(runner, os.path.join(env.get("command_directory", ""), "postconf"),
+                            Release(at_least=POSTFIX_TLS))
     else:
         path = _which("postconf", env.get("PATH", ""))
         if path is None:

@@ -254,16 +254,27 @@ def _first_certificate(output):
 def judge_live(tls, check, keys, address):
     deployed = dict((key.algorithm, key) for key in keys if key.role == "deployed")
     by_digest = dict((key.digest, key) for key in keys)
+    # An older openssl still shows which key is presented; only openssl's
+    # own DANE verdict is missing, and the check says so.
+    dane_client = openssl.has_dane_client(tls.setup.openssl_version)
+    if not dane_client and any(entry["records"] for entry in check.dns.values()):
+        check.problem(messages.TLSA_OPENSSL_NO_DANE.format(
+            openssl=tls.openssl, version=tls.setup.openssl_version.decode(
+                "utf-8", "replace").strip() or "unknown"))
     for port, entry in check.dns.items():
         published = [record for record in entry["records"] if record.startswith("3 1 1 ")]
         for algorithm, key in sorted(deployed.items()):
-            verified, digest, error = probe(tls, check, address, port, algorithm, published)
+            verified, digest, error = probe(tls, check, address, port, algorithm,
+                                            published if dane_client else [])
+            if digest and not dane_client:
+                error = ""  # openssl's PKIX verdict: no DANE check was asked for
             presented = by_digest.get(digest)
             live = collections.OrderedDict((
                 ("port", port), ("algorithm", algorithm), ("address", address),
                 ("presented_key", presented.keyfile if presented else None),
                 ("presented_spki_sha256", digest or None),
-                ("dane_verified", verified), ("error", error or None)))
+                ("dane_verified", verified if dane_client else None),
+                ("error", error or None)))
             check.live.append(live)
             if error and not digest:
                 check.problem(messages.TLSA_NO_TLS.format(address=address, port=port,
@@ -273,7 +284,7 @@ def judge_live(tls, check, keys, address):
                     address=address, port=port, algorithm=algorithm,
                     presented=presented.keyfile if presented else "a key not in "
                     + tls.config_directory, keyfile=key.keyfile, reload=tls.hints.reload))
-            elif published and not verified:
+            elif published and dane_client and not verified:
                 check.problem(messages.TLSA_LIVE_UNVERIFIED.format(
                     address=address, port=port, algorithm=algorithm, error=error))
 

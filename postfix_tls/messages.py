@@ -155,6 +155,10 @@ TLSA_NOT_VALIDATED = ("{owner}: the answer was not DNSSEC-validated (no AD flag)
 TLSA_WAIT = ("{owner}: the next keys are published (TTL {ttl} s): wait until {ttl} s have"
              " passed since publishing, on every nameserver, before deploying them")
 TLSA_NO_TLS = "no TLS from {address} port {port}: {error}"
+TLSA_OPENSSL_NO_DANE = ("the live server's DANE verification was not run: {openssl} is {version},"
+                        " and s_client -dane_tlsa_domain needs OpenSSL 1.1.0 or later (put a"
+                        " newer openssl first on PATH, or set openssl_path on Postfix 3.1+);"
+                        " the DNS records and the presented keys were checked")
 TLSA_SILENT = "no answer within {seconds} s (-t {seconds})"
 TLSA_LIVE_OTHER_KEY = ("{address} port {port} presents {presented} for {algorithm}, not the"
                        " deployed {keyfile}: run {reload}")
@@ -187,6 +191,9 @@ STATUS_KEY_WITHOUT_CERT = "{algorithm} private key {path} is configured without 
 STATUS_CHAIN_ORDER = ("the certificates in {} are not in order (each one signed by the next,"
                       " the server's first): reorder them")
 STATUS_NO_SERVER_CERT = "no server certificate configured"
+STATUS_ASSUMED = ("Postfix {version} was built with TLS, supporting {algorithms}: its postconf"
+                  " cannot say (postconf -T is new in Postfix 3.1); if it was,"
+                  " \"ldd {daemon_directory}/smtpd\" names libssl")
 STATUS_CACHE_TYPE = "{parameter} uses map type {type}, which this Postfix does not support"
 USAGE["status"] = STATUS_USAGE
 USAGE["output-server-tlsa-rollover"] = ROLLOVER_USAGE

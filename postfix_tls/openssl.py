@@ -42,6 +42,30 @@ def ec_reads_rsa(version_output):
         and int(words[1].split(".")[0]) >= 3
 
 
+def release(version_output):
+    """(1, 0, 2) from "OpenSSL 1.0.2k-fips  26 Jan 2017"; None for another library."""
+    words = version_output.decode("ascii", "replace").split()
+    if len(words) < 2 or words[0] != "OpenSSL":
+        return None
+    numbers = []
+    for word in words[1].split("."):
+        digits = word[:len(word) - len(word.lstrip("0123456789"))]
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers) or None
+
+
+# s_client -dane_tlsa_domain and -dane_tlsa_rrdata are new in OpenSSL 1.1.0
+# (LibreSSL has neither).
+DANE_CLIENT_SINCE = (1, 1, 0)
+
+
+def has_dane_client(version_output):
+    number = release(version_output)
+    return number is not None and number >= DANE_CLIENT_SINCE
+
+
 def ecdsa_check(openssl):
     return Command([openssl, "ecparam", "-name", "secp256r1"], stdout=DEVNULL,
                    stderr=TO_STDOUT)

@@ -5,9 +5,14 @@ so that one process answers what upstream asks one process per parameter
 for (``postconf -n`` leaves out unset parameters, so ``-h`` output could
 not be matched to names).  Answers are kept: a read made early, at the same
 time as the start-up checks, is not made again.
+
+A parameter the release lacks is never asked for (see release.py): its
+value is "" (unset, for -n), as if postconf had been asked and had only
+warned.
 """
 
 from .execute import DEVNULL, INHERIT, Command
+from .release import Release
 
 # Reads of the default instance: postconf without MAIL_CONFIG (and without
 # -c) reads the compiled-in config_directory, which is what upstream's
@@ -26,16 +31,18 @@ def parse(output):
 
 
 class Postconf(object):
-    def __init__(self, runner, path):
+    def __init__(self, runner, path, release=None):
         self.runner = runner
         self.path = path
+        self.release = release or Release()
         self._values = {}  # (flags, config_directory, name) -> value
         self._lines = {}  # ("-T", "public-key-algorithms") -> output
         self._running = []  # prefetched reads not yet waited for
 
     def _command(self, args, config_directory=None):
         """postconf ARGS, for MAIL_CONFIG's instance, config_directory's, or the default."""
-        # -T is new in Postfix 3.1: an older postconf's complaint is not shown.
+        # -T's stderr is not shown (a 3.1+ postconf prints nothing there;
+        # releases without -T are not asked, see release.py).
         stderr = DEVNULL if args[0] == "-T" else INHERIT
         if config_directory == DEFAULT_INSTANCE:
             return Command([self.path] + list(args), stderr=stderr, unset_env=["MAIL_CONFIG"])
@@ -90,10 +97,14 @@ class Postconf(object):
         [(flag, args...)] at the same time; read() and lines() wait for
         the one they need."""
         reads = self._merge_into_nx(reads)
+        if any(self.release.knows(name) is None for read in reads for name in read[1]):
+            # Only mail_version can tell: it is read first, with the others.
+            reads = [("-d", ("mail_version",), None)] + reads
         entries = []
         for read in reads:
             where = read[2] if len(read) > 2 else None
-            names = self._missing(read[0], read[1], where)
+            names = [name for name in self._missing(read[0], read[1], where)
+                     if self.release.knows(name)]
             if names:
                 entries.append((("read", read[0], tuple(names), where),
                                 self._command([read[0]] + names, where)))
@@ -123,11 +134,12 @@ class Postconf(object):
 
     def read(self, flags, names, config_directory=None):
         """{name: value}, "" for what postconf leaves out (-n: unset)."""
-        missing = self._missing(flags, names, config_directory)
+        missing = [name for name in self._missing(flags, names, config_directory)
+                   if self.knows(name)]
         if missing:
             result = self.runner.run(self._command([flags] + missing, config_directory))
             self._store(flags, missing, config_directory, result)
-        return dict((name, self._values[flags, config_directory, name] or "")
+        return dict((name, self._values.get((flags, config_directory, name)) or "")
                     for name in names)
 
     def get(self, flags, name, config_directory=None):
@@ -147,10 +159,13 @@ class Postconf(object):
             self._lines[args] = self.runner.run(self._command(args))
         return self._lines[args]
 
-    def known(self, names):
-        """The names postconf -d knows (older Postfix lacks newer parameters)."""
-        command = Command([self.path, "-d"] + list(names), stderr=DEVNULL)
-        return set(parse(self.runner.run(command).stdout)) & set(names)
+    def knows(self, name):
+        """Whether this release has the parameter; asks mail_version when only it can tell."""
+        known = self.release.knows(name)
+        if known is None:
+            self.release = Release(self.get("-d", "mail_version"), self.release.at_least)
+            known = self.release.knows(name)
+        return bool(known)
 
     def edit(self, settings):
         """One ``postconf -e`` with every "name = value" setting; its status."""

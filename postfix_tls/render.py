@@ -77,7 +77,8 @@ def tlsa_check(check, keys, as_json):
         lines.append("live %s port %d %s: presents %s; DANE verification: %s" % (
             live["address"], live["port"], live["algorithm"],
             live["presented_key"] or live["presented_spki_sha256"] or "nothing",
-            "OK" if live["dane_verified"] else (live["error"] or "failed")))
+            "OK" if live["dane_verified"] else (live["error"] or (
+                "not run" if live["dane_verified"] is None else "failed"))))
     lines += ["note: " + note for note in check.notes]
     _write("".join(line + "\n" for line in lines))
 
@@ -126,6 +127,7 @@ def status_lines(report):
     for problem in report.problems:
         lines.append("%s: %s" % (problem.severity, problem.text))
     lines.append("config_directory: %s" % report.config_directory)
+    lines += ["assumed: " + text for text in report.assumed]
     for entry in report.server:
         lines.append("server %s:" % entry["algorithm"])
         for role in ("cert_file", "key_file"):
@@ -184,4 +186,5 @@ def status_document(report):
         "problems": [{"severity": problem.severity, "text": problem.text}
                      for problem in report.problems],
         "notes": report.notes,
+        "assumed": report.assumed,
     }

@@ -8,18 +8,21 @@ the first message is the one upstream would give.
 import os
 import sys
 
-from . import messages, openssl
+from . import messages, openssl, release
 from .postconf import DEFAULT_INSTANCE
 
 
 class Setup(object):
     """What the start-up checks found."""
 
-    def __init__(self, openssl_path, rsa, ecdsa):
+    def __init__(self, openssl_path, rsa, ecdsa, openssl_version=b"", assumed=False):
         self.openssl = openssl_path
         self.rsa = rsa
         self.ecdsa = ecdsa
         self.default_algorithm = "rsa" if rsa else "ecdsa"
+        self.openssl_version = openssl_version  # what "openssl version" printed
+        # Postfix before 3.1 cannot say what it supports: assumed (release.py).
+        self.assumed = assumed
 
     def algorithms(self):
         """Supported algorithm names, in upstream's "$rsa $ecdsa" order."""
@@ -35,19 +38,23 @@ def _stdin_path():
     return None
 
 
+def _has_postconf_t(postconf):
+    # Unknown only where mail_version could not be read: then ask.
+    return postconf.release.has(release.POSTCONF_T) is not False
+
+
 def _algorithms(postconf):
     """rsa and ecdsa as Postfix supports them; None: no TLS support at all.
 
-    Postfix before 3.1 has no "postconf -T" (nor "postfix tls"): there the
-    TLS parameters that postconf -d knows tell (standalone mode, ours).
+    Postfix before 3.1 has no "postconf -T" (nor "postfix tls"), and its
+    postconf -d knows the TLS parameters whether or not TLS was compiled
+    in: there (standalone mode, ours) TLS is assumed, with the algorithms
+    of its release (see release.py).
     """
-    if postconf.succeeded("-T", "public-key-algorithms"):
+    if _has_postconf_t(postconf):
         return [line for line in postconf.lines("-T", "public-key-algorithms")
                 if line in ("rsa", "ecdsa")]
-    known = postconf.known(("smtpd_tls_cert_file", "smtpd_tls_eccert_file"))
-    if "smtpd_tls_cert_file" not in known:
-        return None
-    return ["rsa"] + (["ecdsa"] if "smtpd_tls_eccert_file" in known else [])
+    return postconf.release.assumed_algorithms()
 
 
 def check(tls, reads=(), lines=()):
@@ -62,11 +69,17 @@ def check(tls, reads=(), lines=()):
     if x_names:
         reads.append(("-x", x_names))
     # "The value from the default instance is used for all instances."
-    reads.append(("-x", ("openssl_path",), DEFAULT_INSTANCE))
-    postconf.prefetch(reads, [("-T", "public-key-algorithms")] + list(lines))
+    if postconf.release.knows("openssl_path") is not False:
+        reads.append(("-x", ("openssl_path",), DEFAULT_INSTANCE))
+    postconf_t = _has_postconf_t(postconf)
+    lines = ([("-T", "public-key-algorithms")] if postconf_t else []) + list(lines)
+    postconf.prefetch(reads, lines)
 
     # Each probe starts as soon as what it needs is known.
-    openssl_path = postconf.get("-x", "openssl_path", DEFAULT_INSTANCE)
+    if postconf.knows("openssl_path"):
+        openssl_path = postconf.get("-x", "openssl_path", DEFAULT_INSTANCE)
+    else:
+        openssl_path = release.DEFAULT_OPENSSL
     probes = tls.runner.start_all([openssl.version(openssl_path),
                                    openssl.sha256_check(openssl_path)])
     algorithms = _algorithms(postconf)
@@ -83,7 +96,8 @@ def check(tls, reads=(), lines=()):
         return log.fatal(messages.NO_CONFIG_DIRECTORY.format(
             " ".join(tls.config_directory.split())))
     if not algorithms:
-        compiled = algorithms is not None and any(postconf.lines("-T", "compile-version"))
+        compiled = (algorithms is not None and postconf_t
+                    and any(postconf.lines("-T", "compile-version")))
         mail_version = postconf.get("-d", "mail_version")
         if not compiled:
             return log.fatal(messages.NO_TLS.format(mail_version))
@@ -93,7 +107,8 @@ def check(tls, reads=(), lines=()):
         log.warn(line.format(openssl=openssl_path, path=tls.env.get("PATH", ""))
                  for line in messages.NO_ECDSA_IN_OPENSSL)
         ecdsa = False
-    setup = Setup(openssl_path, "rsa" in algorithms, ecdsa)
+    setup = Setup(openssl_path, "rsa" in algorithms, ecdsa, results[0].stdout,
+                  assumed=not postconf_t)
     if not (setup.rsa or setup.ecdsa):
         return log.fatal(messages.NO_RSA_OR_ECDSA.format(
             postconf.get("-d", "mail_version")))

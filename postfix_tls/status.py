@@ -55,6 +55,7 @@ class Report(object):
         self.settings = collections.OrderedDict()
         self.problems = []
         self.notes = []  # what is worth saying but is no problem
+        self.assumed = []  # what could not be known and was assumed
 
     def problem(self, severity, text):
         if severity == OK:
@@ -293,7 +294,14 @@ def status(tls, options, operands):
     """Read, judge, show; the exit status is the verdict's."""
     report = Report(tls.config_directory, _days(tls, options, "w", WARNING_DAYS),
                     _days(tls, options, "c", CRITICAL_DAYS))
-    report.settings.update(sorted(tls.postconf.read("-x", SETTINGS).items()))
+    # A parameter the release lacks is not read (release.py), nor shown.
+    settings = [name for name in SETTINGS if tls.postconf.knows(name)]
+    report.settings.update(sorted(tls.postconf.read("-x", settings).items()))
+    if tls.setup.assumed:
+        report.assumed.append(messages.STATUS_ASSUMED.format(
+            version=tls.postconf.release.mail_version,
+            algorithms=" and ".join(tls.setup.algorithms()),
+            daemon_directory=tls.env.get("daemon_directory", "")))
     now = time.time()
     check_server(tls, report, now)
     check_client(tls, report)

@@ -554,15 +554,30 @@ CERT_FACTS = (b"subject=CN=mail.example.com\nnotBefore=Nov 28 21:40:40 2026 GMT\
 
 
 def test_status_reads_settings_then_each_certificate_and_key(host, capsys):
+    status_reads_settings_then_each_certificate_and_key(host, capsys, "3.7.11", True)
+
+
+def test_status_asks_postfix_3_3_nothing_of_chain_files(host, capsys):
+    status_reads_settings_then_each_certificate_and_key(host, capsys, "3.3.2", False)
+
+
+def status_reads_settings_then_each_certificate_and_key(host, capsys, mail_version,
+                                                        chain_files_read):
     from postfix_tls import status
 
     certfile = write(os.path.join(host.config_directory, "cert.pem"),
                      "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     keyfile = write(os.path.join(host.config_directory, "key.pem"), mode=0o600)
-    settings = collections.OrderedDict((name, "") for name in status.SETTINGS)
+    settings = collections.OrderedDict((name, "") for name in status.SETTINGS
+                                       if name != "smtpd_tls_chain_files")
     settings.update(smtpd_tls_cert_file=certfile, smtpd_tls_key_file=keyfile,
                     myhostname="mail.example.com", smtpd_tls_security_level="may")
-    expected = host.startup(x_reads=settings, lines=[(["-m"], ["btree", "hash"])])
+    # Postfix mode says 3.1 or later: smtpd_tls_chain_files (3.4) waits for
+    # mail_version, read with the others.
+    expected = host.startup(reads=[("-d", {"mail_version": mail_version})], x_reads=settings,
+                            lines=[(["-m"], ["btree", "hash"])])
+    if chain_files_read:
+        expected.append(host.read("-x", {"smtpd_tls_chain_files": ""}))
     expected.append(host.openssl("x509", "-in", certfile, "-noout", "-nameopt", "RFC2253",
                                  "-subject", "-startdate", "-enddate", "-ext",
                                  "subjectAltName", stdout=CERT_FACTS))
@@ -655,43 +670,64 @@ def test_postfix_without_tls_is_fatal(host):
     assert host.calls() == calls
 
 
-# ----- Postfix before 3.1: no postconf -T
+# ----- standalone mode, and Postfix before 3.1: no openssl_path, no postconf -T
 
 NULL_SHA256 = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 
 
-def test_postfix_older_than_3_1_is_judged_by_its_tls_parameters(host):
-    calls = [host.read("-n", server_settings()),
-             host.read("-x", {"openssl_path": OPENSSL}),
-             host.register([host.postconf, "-T", "public-key-algorithms"], returncode=1),
+def standalone(host, mail_version):
+    """Standalone mode on host's configuration: postconf found on PATH, the
+    environment read from main.cf; returns that read's argv."""
+    for name in ("daemon_directory", "config_directory", "command_directory",
+                 "data_directory", "MAIL_CONFIG", "MAIL_LOGTAG"):
+        host.monkeypatch.delenv(name)
+    host.monkeypatch.setenv("PATH", host.command_directory + ":/bin:/usr/bin")
+    write(host.postconf, mode=0o755)  # found on PATH; pytest-subprocess runs it
+    return host.read("-x", collections.OrderedDict((
+        ("command_directory", host.command_directory),
+        ("daemon_directory", "/usr/libexec/postfix"),
+        ("data_directory", "/var/lib/postfix"), ("syslog_name", "postfix"),
+        ("mail_version", mail_version))))
+
+
+def test_standalone_reads_mail_version_with_the_environment(host):
+    # No process more than before on 3.x: mail_version comes with the
+    # directories, then start-up is postfix mode's.
+    expected = [standalone(host, "3.7.11")]
+    expected += host.startup(reads=[("-n", server_settings())])
+    assert host.run("-c", host.config_directory, "all-default-server") == 0
+    assert host.calls() == expected
+
+
+def test_postfix_2_10_is_asked_neither_openssl_path_nor_T(host, capsys):
+    # Neither exists before 3.1 (tests/reference/older-postfix.txt):
+    # openssl_path is 3.1's default, and TLS with RSA and ECDSA assumed.
+    calls = [standalone(host, "2.10.10"),
+             host.read("-n", server_settings()),
              host.openssl("version", stdout=b"OpenSSL 1.0.2k-fips  26 Jan 2017\n"),
              host.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256),
-             host.read("-d", {"smtpd_tls_cert_file": "", "smtpd_tls_eccert_file": ""}),
              host.openssl("ecparam", "-name", "secp256r1")]
-    assert host.run("all-default-server") == 0
+    assert host.run("-c", host.config_directory, "all-default-server") == 0
     assert host.calls() == calls
+    assert capsys.readouterr().err == ""
 
 
 def test_postfix_older_than_2_6_has_rsa_only(host):
-    calls = [host.read("-x", {"myhostname": "mail.example.com"}),
-             host.read("-x", {"openssl_path": OPENSSL}),
-             host.register([host.postconf, "-T", "public-key-algorithms"], returncode=1),
+    calls = [standalone(host, "2.5.6"),
+             host.read("-x", {"myhostname": "mail.example.com"}),
              host.openssl("version"),
              host.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256),
-             host.read("-d", {"smtpd_tls_cert_file": "", "smtpd_tls_eccert_file": None}),
              host.log("fatal", messages.UNSUPPORTED_PUBLIC.format("ecdsa"))]
-    assert host.run("new-server-key", "-a", "ecdsa") == 1
+    assert host.run("-c", host.config_directory, "new-server-key", "-a", "ecdsa") == 1
     assert host.calls() == calls
 
 
-def test_postfix_older_than_3_1_without_tls(host):
-    calls = [host.read("-n", client_settings()),
-             host.read("-x", {"openssl_path": OPENSSL}),
-             host.register([host.postconf, "-T", "public-key-algorithms"], returncode=1),
+def test_postfix_older_than_2_2_has_no_tls(host):
+    calls = [standalone(host, "2.1.5"),
+             host.read("-n", client_settings()),
              host.openssl("version"),
              host.openssl("dgst", "-binary", "-sha256"),
-             host.read("-d", {"smtpd_tls_cert_file": None, "smtpd_tls_eccert_file": None}),
-             host.read("-d", {"mail_version": "2.5.6"}),
-             host.log("fatal", messages.NO_TLS.format("2.5.6"))]
-    assert host.run("all-default-client") == 1
+             host.read("-d", {"mail_version": "2.1.5"}),
+             host.log("fatal", messages.NO_TLS.format("2.1.5"))]
+    assert host.run("-c", host.config_directory, "all-default-client") == 1
     assert host.calls() == calls

@@ -9,6 +9,7 @@ CI installs them (make test).
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -31,9 +32,9 @@ pytestmark = [pytest.mark.postfix, pytest.mark.root]
 CHECK = ["-p", "25,465,587", "-s", POSTFIX_ADDRESS]
 
 
-def postfix_tls(config, *args):
+def postfix_tls(config, *args, path=POSTFIX_PATH):
     result = subprocess.run(ours_argv(["-c", config] + list(args)),
-                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdin=subprocess.DEVNULL,
+                            env={"PATH": path, "LANG": "C"}, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, timeout=300)
     return result.returncode, result.stdout, result.stderr
@@ -418,3 +419,38 @@ def test_check_refuses_a_bad_t(host, seconds):
     status, out, err = host.check("-t", seconds)
     assert status == 1 and out == ""
     assert "fatal: invalid -t value: %s: expected seconds, 1 to 3600" % seconds in err
+
+
+# OpenSSL 1.0.2 (CentOS 7): its s_client has no -dane_tlsa_domain.
+OLD_OPENSSL = """#!/bin/sh
+case "$1 $*" in
+version*) echo "OpenSSL 1.0.2k-fips  26 Jan 2017"; exit 0;;
+*" -dane_tlsa_domain "*) echo "$*" >> %(log)s; echo "unknown option -dane_tlsa_domain" >&2
+    echo "usage: s_client args" >&2; exit 1;;
+esac
+exec %(openssl)s "$@"
+"""
+
+
+def test_check_with_openssl_before_1_1_0_checks_dns_and_says_what_is_missing(host, tmp_path):
+    host.publish(everything(host))
+    bin_directory, rejected = tmp_path / "bin", tmp_path / "rejected.log"
+    bin_directory.mkdir()
+    wrapper = bin_directory / "openssl"
+    wrapper.write_text(OLD_OPENSSL % {"log": rejected, "openssl": shutil.which("openssl")})
+    wrapper.chmod(0o755)
+    status, out, err = postfix_tls(host.config, "check-server-tlsa", "-n", host.zone.nameserver,
+                                   *CHECK, path="%s:%s" % (bin_directory, POSTFIX_PATH))
+    assert status == 1, out + err
+    assert not rejected.exists()  # never asked for what it lacks
+    lines = out.splitlines()
+    assert lines[:2] == ["1 problem(s):", "  the live server's DANE verification was not run:"
+                         " openssl is OpenSSL 1.0.2k-fips  26 Jan 2017, and s_client"
+                         " -dane_tlsa_domain needs OpenSSL 1.1.0 or later (put a newer openssl"
+                         " first on PATH, or set openssl_path on Postfix 3.1+); the DNS records"
+                         " and the presented keys were checked"]
+    # The DNS half ran, and the live server still shows which key it presents.
+    assert sum(line.startswith("dns _") and "3 record(s)" in line for line in lines) >= 3
+    assert "live %s port 465 ecdsa: presents %s; DANE verification: not run" % (
+        POSTFIX_ADDRESS, host.ecdsa) in lines
+    assert len([line for line in lines if line.startswith("live ")]) == 6
