@@ -96,15 +96,11 @@ test-matrix: deps
 	    .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(MATRIX_TESTS); \
 	done
 
-# The Ansible collection (ansible/ansible_collections/postfix_tls/tls), with
-# ansible-core from the package index in its own virtualenv: ansible-test
-# sanity and units, then ansible/tests (ansible-playbook on a fleet: scratch
-# configurations on this machine, and the ANSIBLE_ROOTS release roots of
-# test-hosts through community.general's chroot connection, with the .deb).
-# ansible-test bootstraps pip in its virtualenvs with a get-pip.py downloaded
-# from outside the registries: a stand-in running pip from its wheel (from
-# the index) takes its place in ansible-test's cache.  Galaxy is out of reach
-# too: community.general comes out of the `ansible` bundle on the index.
+# The Ansible collection (ansible/ansible_collections/postfix_tls/tls):
+# ansible-test sanity and units, then ansible-playbook on a fleet (scratch
+# configurations, and the ANSIBLE_ROOTS release roots of test-hosts through
+# community.general's chroot connection, with the .deb).  ansible/tests/run.sh
+# says how ansible-core and community.general are had without Galaxy.
 ANSIBLE_CORE ?= ansible-core>=2.19,<2.20
 ANSIBLE_BUNDLE ?= ansible>=12,<13
 ANSIBLE_VENV ?= .venv-ansible
@@ -112,33 +108,11 @@ ANSIBLE_ROOTS ?= bullseye trixie
 # The Python version that runs the module on the fleet's mx3 (empty: the
 # virtualenv's); the run with the oldest ansible-core gives it 3.6.
 ANSIBLE_MX3_PYTHON ?=
-COLLECTION = ansible/ansible_collections/postfix_tls/tls
-COMMUNITY_GENERAL = $(ANSIBLE_VENV)/collections/ansible_collections/community/general
 test-ansible: deps venv deb debootstrap
-	[ -x $(ANSIBLE_VENV)/bin/ansible-test ] || { $(PYTHON3) -m venv $(ANSIBLE_VENV) && \
-	    $(ANSIBLE_VENV)/bin/pip install -q "$(ANSIBLE_CORE)" pytest pytest-xdist pytest-mock; }
-	$(ANSIBLE_VENV)/bin/pip install -q plumbum  # the fleet test mounts the roots as test-hosts does
-	[ -d $(COMMUNITY_GENERAL) ] || { rm -rf $(ANSIBLE_VENV)/bundle && \
-	    $(ANSIBLE_VENV)/bin/pip download -q --no-deps -d $(ANSIBLE_VENV)/bundle "$(ANSIBLE_BUNDLE)" && \
-	    $(ANSIBLE_VENV)/bin/python ansible/tests/unpack_collection.py $(ANSIBLE_VENV)/bundle/ansible-*.whl \
-	        community.general $(ANSIBLE_VENV)/collections && rm -rf $(ANSIBLE_VENV)/bundle; }
 	$(PYTHON) scripts/test_hosts.py --roots $(HOSTS_ROOTS) --roots-only $(ANSIBLE_ROOTS)
-	@pip_version=$$($(ANSIBLE_VENV)/bin/python -c 'import re, ansible_test, os; \
-	    print(re.search(r"pip=.([0-9.]+).", open(os.path.join(os.path.dirname(ansible_test.__file__), \
-	    "_internal", "python_requirements.py")).read()).group(1))'); \
-	cache=$$HOME/.ansible/test/cache; mkdir -p $$cache; \
-	if [ ! -f $$cache/get_pip_$$(echo $$pip_version | tr . _).py ]; then \
-	    $(ANSIBLE_VENV)/bin/pip download -q --no-deps -d $$cache pip==$$pip_version && \
-	    cp ansible/tests/get_pip_standin.py $$cache/get_pip_$$(echo $$pip_version | tr . _).py; \
-	fi
-	cd $(COLLECTION) && $(CURDIR)/$(ANSIBLE_VENV)/bin/ansible-test sanity --local \
-	    --python $$($(CURDIR)/$(ANSIBLE_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
-	    --requirements
-	cd $(COLLECTION) && $(CURDIR)/$(ANSIBLE_VENV)/bin/ansible-test units --local \
-	    --python $$($(CURDIR)/$(ANSIBLE_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 	py=; if [ -n "$(ANSIBLE_MX3_PYTHON)" ]; then v=$(ANSIBLE_MX3_PYTHON); $(FIND_PYTHON); fi; \
-	POSTFIX_TLS_ANSIBLE_ROOTS="$(ANSIBLE_ROOTS)" POSTFIX_TLS_HOSTS_ROOTS=$(HOSTS_ROOTS) \
-	POSTFIX_TLS_ANSIBLE_MX3_PYTHON=$$py $(ANSIBLE_VENV)/bin/python -m pytest -q -p no:cacheprovider ansible/tests
+	sh ansible/tests/run.sh $(PYTHON3) $(ANSIBLE_VENV) "$(ANSIBLE_CORE)" "$(ANSIBLE_BUNDLE)" \
+	    "$(ANSIBLE_ROOTS)" $(HOSTS_ROOTS) "$$py"
 
 # bench/results.md is the published run (README's table); a user's run goes
 # to BENCH_RESULTS, outside what git tracks, unless asked otherwise.

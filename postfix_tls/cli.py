@@ -12,36 +12,22 @@ import os
 import signal
 import sys
 
-from . import __version__, commands, messages, startup, validate
-from .execute import INHERIT, Command, Interrupted, Runner
+from . import __version__, dispatch, messages, startup, subcommands, validate
+from .command import INHERIT, Command
+from .context import Tls
+from .execute import Interrupted, Runner
 from .log import Logger, fallback_fatal
 from .postconf import Postconf
 from .release import POSTFIX_TLS, Release
 
-_HELP = """\
+_HELP_TEMPLATE = """\
 %s
 
 Subcommands, as "postfix tls" (see postfix-tls(1)):
-  enable-client [-r randsource]
-  enable-server [-r randsource] [-a algorithm] [-b bits] [hostname...]
-  new-server-key [-a algorithm] [-b bits] [hostname...]
-  new-server-cert [-a algorithm] [-b bits] [hostname...]
-  deploy-server-cert certfile keyfile
-  output-server-csr [-k keyfile] [hostname...]
-  output-server-tlsa [-h hostname] [keyfile...]
-  all-default-client
-  all-default-server
+%s
 
 Ours:
-  output-server-tlsa [-h hostname] [-p ports] [keyfile...]
-                               -p 25,465,587: records for each port
-  output-server-tlsa-rollover [-h hostname] [-p ports] [-k keyfile]
-                               deployed and next keys, the RRset to publish
-  check-server-tlsa [-h hostname] [-p ports] [-n nameserver] [-s address] [-k keyfile] [-t seconds]
-                               DNS and the live server against the keys
-                               (-n ADDRESS[:PORT]: the resolver to ask)
-  status [-w days] [-c days]   TLS health: OK, WARNING, CRITICAL or UNKNOWN,
-                               exit status 0 to 3 (warn/critical: days left)
+%s
 
 Options:
   -c DIR             the Postfix configuration directory (standalone mode only;
@@ -52,7 +38,15 @@ Options:
   --json             our subcommands' output as JSON (status, the TLSA ones)
   --version          print the version
   -h, --help         print this help (-h: standalone mode only)
-""" % messages.GLOBAL_USAGE
+"""
+
+
+def help_text():
+    """--help: the subcommands' lines come from their declarations."""
+    upstream_lines, our_lines = subcommands.help_lines()
+    return _HELP_TEMPLATE % (messages.GLOBAL_USAGE, "\n".join(upstream_lines),
+                             "\n".join(our_lines))
+
 
 # Standalone mode looks for postconf here when it is not on PATH.
 _POSTCONF_DIRECTORIES = ("/usr/sbin", "/usr/local/sbin", "/sbin")
@@ -186,7 +180,7 @@ def main(argv=None, extra_help=""):
         sys.stderr.write("postfix-tls: %s\n%s\n" % (error, messages.GLOBAL_USAGE))
         return messages.EXIT_FAIL
     if options.get("help"):
-        sys.stdout.write(_HELP + extra_help)
+        sys.stdout.write(help_text() + extra_help)
         return messages.EXIT_OK
     if options.get("version"):
         sys.stdout.write("postfix-tls %s\n" % __version__)
@@ -233,16 +227,16 @@ def main(argv=None, extra_help=""):
     postconf.path = os.path.join(command_directory, "postconf")
     log = Logger(runner, os.path.join(command_directory, "postlog"), logtag,
                  echo=not postfix_mode)
-    tls = commands.Tls(runner, postconf, log, env, env.get("config_directory", ""),
-                       env.get("data_directory", ""))
-    tls.json = options["json"]
-    if not postfix_mode:
-        tls.hints = messages.standalone_hints(_program_name(), tls.config_directory)
+    config_directory = env.get("config_directory", "")
+    hints = messages.POSTFIX_HINTS if postfix_mode else messages.standalone_hints(
+        _program_name(), config_directory)
+    tls = Tls(runner, postconf, log, env, config_directory, env.get("data_directory", ""),
+              hints=hints, json=options["json"])
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        status = commands.run(tls, args, startup.check)
-        subcommand = commands.SUBCOMMANDS.get(args[0] if args else "")
+        status = dispatch.run(tls, args, startup.check)
+        subcommand = subcommands.find(args[0] if args else "")
         letters = (subcommand and subcommand.letters) or ""
         misplaced = misplaced_option(args[1:], postfix_mode, letters) if status else None
         if misplaced:

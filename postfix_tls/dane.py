@@ -19,7 +19,9 @@ deployed key; ``-k keyfile`` names it instead.
 import collections
 import os
 
-from . import commands, messages, openssl, validate
+from . import messages, openssl, validate
+from .keys import KEY_FILE_PARAMETERS, check_key, pubkey_digest, set_fqdn, set_keyfile
+from .tlsa import tlsa_ports, tlsa_record
 
 STAGED_PREFIX = {"rsa": "key-", "ecdsa": "eckey-"}
 # Signature algorithms that make a server with both keys present this one.
@@ -68,7 +70,7 @@ def known_keys(tls, keyfile_option=""):
     """Deployed and staged keys, per algorithm, with their SPKI digests."""
     keys = []
     for algorithm in tls.setup.algorithms():
-        deployed = commands.set_keyfile(tls, algorithm)
+        deployed = set_keyfile(tls, algorithm)
         if deployed:
             keys.append(_key(tls, algorithm, "deployed", deployed))
         if keyfile_option:
@@ -77,24 +79,24 @@ def known_keys(tls, keyfile_option=""):
         if staged:
             keys.append(_key(tls, algorithm, "staged", staged))
     if keyfile_option:
-        keys.append(_key(tls, None, "staged", commands.set_keyfile(tls, keyfile_option)))
+        keys.append(_key(tls, None, "staged", set_keyfile(tls, keyfile_option)))
     return keys
 
 
 def _key(tls, algorithm, role, keyfile):
     """algorithm None: the key's own (for -k)."""
-    key_type = commands.check_key(tls, keyfile)
-    digest = commands.pubkey_digest(tls, keyfile)
+    key_type = check_key(tls, keyfile)
+    digest = pubkey_digest(tls, keyfile)
     if not digest:
         tls.fail(messages.KEY_DIGEST_FAILED)
     return Key(algorithm or key_type.algorithm, role, keyfile, digest)
 
 
 def _hostname_and_ports(tls, options):
-    hostname = commands.set_fqdn(tls, options.get("h", ""))
+    hostname = set_fqdn(tls, options.get("h", ""))
     if not validate.hostname(hostname, wildcard=False):
         tls.fail(messages.BAD_HOSTNAME.format(validate.shown(hostname)))
-    return hostname, commands.tlsa_ports(tls, options.get("p", "25"))
+    return hostname, tlsa_ports(tls, options.get("p", "25"))
 
 
 # ----- output-server-tlsa-rollover
@@ -106,10 +108,8 @@ def output_server_tlsa_rollover(tls, options, operands):
     keys = known_keys(tls, options.get("k", ""))
     if not keys:
         tls.fail(messages.NO_USABLE_KEYFILES)
-    records = [commands.tlsa_data(tls, hostname, port, key.digest, key.keyfile, key.algorithm)
-               for port in ports for key in keys]
-    for record, key in zip(records, [key for _ in ports for key in keys]):
-        record["role"] = key.role
+    records = [tlsa_record(tls, hostname, port, key.digest, key.keyfile, key.algorithm,
+                           key.role) for port in ports for key in keys]
     from . import render
 
     render.rollover(tls.setup.algorithms(), keys, records, tls.json, tls.hints)
@@ -146,15 +146,15 @@ def ask_dns(tlsa_dns, resolver, check, owner):
     """The RRset as the resolver gives it, then as each of the zone's
     nameservers serves it."""
     entry = tlsa_dns.lookup(owner, resolver)
-    if entry["error"]:
+    if entry.error:
         return entry
     # Behind a CNAME, the RRset is the target's, in the target's zone.
-    target = entry["canonical_name"]
+    target = entry.canonical_name
     servers, error = tlsa_dns.nameservers(target, resolver)
     if error:
         check.notes.append(messages.TLSA_NO_NAMESERVERS.format(owner=owner, error=error))
-    entry["nameservers"] = [tlsa_dns.ask_nameserver(target, name, address)
-                            for name, address in servers]
+    entry.nameservers = [tlsa_dns.ask_nameserver(target, name, address)
+                         for name, address in servers]
     return entry
 
 
@@ -167,11 +167,10 @@ def judge_dns(check, keys):
     stale records."""
     known = set(_digest_record(key.digest) for key in keys)
     for port, entry in check.dns.items():
-        if entry["error"]:
-            check.problem(messages.TLSA_DNS_ERROR.format(owner=entry["owner"],
-                                                         error=entry["error"]))
+        if entry.error:
+            check.problem(messages.TLSA_DNS_ERROR.format(owner=entry.owner, error=entry.error))
             continue
-        published = set(entry["records"])
+        published = set(entry.records)
         for algorithm in sorted(set(key.algorithm for key in keys)):
             line = collections.OrderedDict((("port", port), ("algorithm", algorithm)))
             for key in keys:
@@ -180,44 +179,45 @@ def judge_dns(check, keys):
                 line[key.role] = key.keyfile
                 line[key.role + "_published"] = _digest_record(key.digest) in published
                 if not line[key.role + "_published"]:
-                    record = "%s IN TLSA %s" % (entry["owner"], _digest_record(key.digest))
+                    record = "%s IN TLSA %s" % (entry.owner, _digest_record(key.digest))
                     check.problem((messages.TLSA_PUBLISH_DEPLOYED if key.role == "deployed"
                                    else messages.TLSA_PUBLISH_STAGED).format(
                                        record=record, keyfile=key.keyfile))
             check.lines.append(line)
         # Only "3 1 1" records can be told from keys; others (2 1 1) are left alone.
         stale = sorted(record for record in published - known if record.startswith("3 1 1 "))
-        entry["stale"] = stale
+        entry.stale = stale
         for record in stale:
-            check.problem(messages.TLSA_STALE.format(owner=entry["owner"], record=record))
-        if published and not entry["validated"]:
-            check.notes.append(messages.TLSA_NOT_VALIDATED.format(owner=entry["owner"]))
+            check.problem(messages.TLSA_STALE.format(owner=entry.owner, record=record))
+        if published and not entry.validated:
+            check.notes.append(messages.TLSA_NOT_VALIDATED.format(owner=entry.owner))
         judge_nameservers(check, entry)
         staged = [key for key in keys if key.role == "staged"]
         if published and staged and all(_digest_record(key.digest) in published
                                         for key in staged):
-            check.notes.append(messages.TLSA_WAIT.format(owner=entry["owner"],
-                                                         ttl=entry["zone_ttl"]))
+            check.notes.append(messages.TLSA_WAIT.format(owner=entry.owner,
+                                                         ttl=entry.zone_ttl))
 
 
 def judge_nameservers(check, entry):
     """Every nameserver must serve the resolver's RRset; the longest TTL
     they give (the zone's own, not what a cache has left) is the wait."""
-    ttls = [entry["ttl"]] if entry["ttl"] is not None else []
-    for served in entry["nameservers"]:
-        if served["error"]:
+    ttls = [entry.ttl] if entry.ttl is not None else []
+    for served in entry.nameservers:
+        if served.error:
             check.notes.append(messages.TLSA_NAMESERVER_NOT_ASKED.format(
-                owner=entry["owner"], **served))
+                owner=entry.owner, **served.to_json()))
             continue
-        served["same"] = served["records"] == entry["records"]
-        if served["ttl"] is not None:
-            ttls.append(served["ttl"])
-        if not served["same"]:
+        served.same = served.records == entry.records
+        if served.ttl is not None:
+            ttls.append(served.ttl)
+        if not served.same:
             check.problem(messages.TLSA_NAMESERVER_DIFFERS.format(
-                owner=entry["owner"], count=len(served["records"]),
-                missing=len(set(entry["records"]) - set(served["records"])),
-                extra=len(set(served["records"]) - set(entry["records"])), **served))
-    entry["zone_ttl"] = max(ttls) if ttls else None
+                owner=entry.owner, count=len(served.records),
+                missing=len(set(entry.records) - set(served.records)),
+                extra=len(set(served.records) - set(entry.records)), **served.to_json()))
+    entry.zone_ttl = max(ttls) if ttls else None
+    entry.judged = True
 
 
 def probe(tls, check, address, port, algorithm, published):
@@ -257,12 +257,12 @@ def judge_live(tls, check, keys, address):
     # An older openssl still shows which key is presented; only openssl's
     # own DANE verdict is missing, and the check says so.
     dane_client = openssl.has_dane_client(tls.setup.openssl_version)
-    if not dane_client and any(entry["records"] for entry in check.dns.values()):
+    if not dane_client and any(entry.records for entry in check.dns.values()):
         check.problem(messages.TLSA_OPENSSL_NO_DANE.format(
             openssl=tls.openssl, version=tls.setup.openssl_version.decode(
                 "utf-8", "replace").strip() or "unknown"))
     for port, entry in check.dns.items():
-        published = [record for record in entry["records"] if record.startswith("3 1 1 ")]
+        published = [record for record in entry.records if record.startswith("3 1 1 ")]
         for algorithm, key in sorted(deployed.items()):
             verified, digest, error = probe(tls, check, address, port, algorithm,
                                             published if dane_client else [])
@@ -352,5 +352,5 @@ def _valid_nameserver(text):
 
 def prefetch(options, operands):
     reads = [("-x", () if options.get("h") else ("myhostname",)),
-             ("-nx", tuple(commands.KEY_FILE_PARAMETERS.values()))]
+             ("-nx", tuple(KEY_FILE_PARAMETERS.values()))]
     return reads, []

@@ -14,7 +14,7 @@ logs with its stderr closed, and we write each line ourselves.
 import sys
 import time
 
-from .execute import DEVNULL, INHERIT, Command
+from .command import DEVNULL, INHERIT, Command
 from .messages import DRY_RUN_MARK, PROGRAM
 
 # postlog(1) prints no level for info.

@@ -14,34 +14,7 @@ EXIT_FAIL = 1
 # Where the log tag starts; postlog gets "$MAIL_LOGTAG/postfix-tls-script".
 PROGRAM = "postfix-tls-script"
 
-SUBCOMMANDS = (
-    "enable-client",
-    "enable-server",
-    "new-server-key",
-    "new-server-cert",
-    "deploy-server-cert",
-    "output-server-csr",
-    "output-server-tlsa",
-    "all-default-client",
-    "all-default-server",
-)
-
-USAGE = {
-    "enable-client": "usage: postfix tls enable-client [-r devrandom]",
-    "enable-server": "usage: postfix tls enable-server [-a algorithm] [-b bits ]"
-    " [-r devrandom] [hostname ...]",
-    "new-server-key": "usage: postfix tls new-server-key [-a algorithm] [-b bits ]"
-    " [hostname ...]",
-    "new-server-cert": "usage: postfix tls new-server-cert [-a algorithm] [-b bits ]"
-    " [hostname ...]",
-    "deploy-server-cert": "usage: postfix tls deploy-server-cert certfile keyfile",
-    "output-server-csr": "usage: postfix tls output-server-csr [-k keyfile]"
-    " [hostname ...]",
-    "output-server-tlsa": "usage: postfix tls output-server-tlsa [-h hostname]"
-    " [keyfile ...]",
-    "all-default-client": "usage: postfix tls all-default-client",
-    "all-default-server": "usage: postfix tls all-default-server",
-}
+# Each subcommand's usage message is in its declaration (subcommands.py).
 UNKNOWN_COMMAND = "unknown tls command: '{}'"
 USAGE_ALL = (
     "usage: postfix tls enable-client (or enable-server, new-server-key,"
@@ -127,10 +100,6 @@ NO_DNSPYTHON = ("check-server-tlsa needs dnspython: apt-get install python3-dnsp
                 " (or pip install dnspython)")
 OLD_DNSPYTHON = ("check-server-tlsa needs dnspython 2.0 or later, not {}: pip install"
                  " 'dnspython>=2.0' (Debian 11 and later: python3-dnspython)")
-ROLLOVER_USAGE = "usage: postfix tls output-server-tlsa-rollover [-h hostname] [-p ports]" \
-    " [-k keyfile]"
-CHECK_USAGE = "usage: postfix tls check-server-tlsa [-h hostname] [-p ports]" \
-    " [-n nameserver[:port]] [-s address] [-k keyfile] [-t seconds]"
 BAD_SECONDS = "invalid -t value: {}: expected seconds, 1 to 3600"
 ROLLOVER_DEPLOYED = "; {algorithm}: deployed {keyfile}"
 ROLLOVER_NEXT = "; {algorithm}: next {keyfile}"
@@ -169,7 +138,6 @@ TLSA_CHECK_OK = ("OK: DNS and the live server match the deployed keys; deploying
 TLSA_CHECK_PROBLEMS = "{count} problem(s):"
 
 # status (ours): the verdict line, and one line per problem found.
-STATUS_USAGE = "usage: postfix tls status [-w days] [-c days]"
 STATUS_SUMMARY = "TLS {verdict} - {text}"
 STATUS_ALL_OK = "{count} server certificate(s) valid, the nearest expiry in {days} days ({what})"
 STATUS_BAD_DAYS = "invalid {option} value: {value}: expected a number of days"
@@ -195,9 +163,6 @@ STATUS_ASSUMED = ("Postfix {version} was built with TLS, supporting {algorithms}
                   " cannot say (postconf -T is new in Postfix 3.1); if it was,"
                   " \"ldd {daemon_directory}/smtpd\" names libssl")
 STATUS_CACHE_TYPE = "{parameter} uses map type {type}, which this Postfix does not support"
-USAGE["status"] = STATUS_USAGE
-USAGE["output-server-tlsa-rollover"] = ROLLOVER_USAGE
-USAGE["check-server-tlsa"] = CHECK_USAGE
 
 # Information blocks: what upstream pipes into "postlog -p info".
 
@@ -266,8 +231,8 @@ def created(certfile, keyfile, hints):
     ]
 
 
-def server_deployed(deploy, hints):
-    lines = ["Enabled opportunistic TLS in the Postfix SMTP server"] if deploy == "enable" else []
+def server_deployed(hints, enabled=False):
+    lines = ["Enabled opportunistic TLS in the Postfix SMTP server"] if enabled else []
     return lines + [
         "New TLS private key and certificate deployed.",
         "Run the command:",
@@ -276,26 +241,26 @@ def server_deployed(deploy, hints):
     ]
 
 
-def csr_hint(certfile, keyfile, deploy, hints):
+def csr_hint(certfile, keyfile, deployed, hints):
     return [
         "To generate a CSR run:",
         "  # %s output-server-csr -k %s [<hostname> ...]" % (hints.tls, keyfile),
         "Save the signed certificate chain in %s%s"
-        % (certfile, "." if deploy else ", and deploy as above."),
+        % (certfile, "." if deployed else ", and deploy as above."),
     ]
 
 
-def tlsa_hint(keyfile, deploy, hints):
+def tlsa_hint(keyfile, deployed, hints):
     # Once deployed, upstream shows the command for all keys: no key file
     # (and a trailing space, kept).
     return [
         "To generate TLSA records run:",
-        "  # %s output-server-tlsa [-h <hostname>] %s" % (hints.tls, "" if deploy else keyfile),
+        "  # %s output-server-tlsa [-h <hostname>] %s" % (hints.tls, "" if deployed else keyfile),
     ]
 
 
-def dane_dns_hint(deploy):
-    if deploy:
+def dane_dns_hint(deployed):
+    if deployed:
         return [
             "(If you have DANE TLSA RRs, update them as soon as possible to match",
             "the newly deployed keys).",

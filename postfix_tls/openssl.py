@@ -6,7 +6,7 @@ connected.  The shell glue around them (od, tr, grep, expr) is done in
 Python by the callers.
 """
 
-from .execute import CAPTURE, DEVNULL, INHERIT, TO_STDOUT, Command
+from .command import CAPTURE, DEVNULL, INHERIT, TO_STDOUT, Command
 
 # SHA-256 of nothing: upstream's marker of a pipeline that produced no key.
 NULL_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -11,7 +11,7 @@ value is "" (unset, for -n), as if postconf had been asked and had only
 warned.
 """
 
-from .execute import DEVNULL, INHERIT, Command
+from .command import DEVNULL, INHERIT, Command
 from .release import Release
 
 # Reads of the default instance: postconf without MAIL_CONFIG (and without

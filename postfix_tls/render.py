@@ -1,6 +1,6 @@
 """The one place that shows results of our own subcommands, to people
 (text) and to programs (``--json``).  Upstream's nine print as upstream's
-do, in commands.py.
+do, in upstream.py.
 """
 
 import json
@@ -16,14 +16,15 @@ def _write(text):
 
 def tlsa_records(records):
     """output-server-tlsa --json: the records as a list of objects."""
-    _write(json.dumps(records, indent=2) + "\n")
+    _write(json.dumps([record.to_json() for record in records], indent=2) + "\n")
 
 
 def rollover(algorithms, keys, records, as_json, hints):
     """output-server-tlsa-rollover: keys as comments, then the RRset to
     publish, ready for a zone file; or JSON."""
     if as_json:
-        _write(json.dumps({"keys": [key._asdict() for key in keys], "records": records},
+        _write(json.dumps({"keys": [key._asdict() for key in keys],
+                           "records": [record.to_json() for record in records]},
                           indent=2) + "\n")
         return
     lines = []
@@ -39,7 +40,7 @@ def rollover(algorithms, keys, records, as_json, hints):
             lines.append(messages.ROLLOVER_NO_NEXT.format(algorithm=algorithm,
                                                           command=hints.tls))
     lines.append(messages.ROLLOVER_PUBLISH)
-    lines += ["%s IN TLSA 3 1 1 %s" % (record["owner"], record["data"]) for record in records]
+    lines += ["%s IN TLSA 3 1 1 %s" % (record.owner, record.digest) for record in records]
     _write("".join(line + "\n" for line in lines))
 
 
@@ -51,7 +52,8 @@ def tlsa_check(check, keys, as_json):
             "ok": not check.problems, "exit_status": check.exit_status,
             "hostname": check.hostname, "ports": check.ports,
             "nameserver": check.nameserver or None, "timeout_seconds": check.seconds,
-            "keys": [key._asdict() for key in keys], "dns": list(check.dns.values()),
+            "keys": [key._asdict() for key in keys],
+            "dns": [entry.to_json() for entry in check.dns.values()],
             "published": check.lines, "live": check.live,
             "problems": check.problems, "notes": check.notes}, indent=2) + "\n")
         return
@@ -60,14 +62,13 @@ def tlsa_check(check, keys, as_json):
     lines += ["  " + problem for problem in check.problems]
     for entry in check.dns.values():
         lines.append("dns %s: %d record(s), TTL %s, DNSSEC-validated: %s" % (
-            entry["owner"], len(entry["records"]), entry["ttl"],
-            "yes" if entry["validated"] else "no"))
-        for served in entry["nameservers"]:
+            entry.owner, len(entry.records), entry.ttl, "yes" if entry.validated else "no"))
+        for served in entry.nameservers:
             lines.append("dns %s at %s (%s): %s" % (
-                entry["owner"], served["name"], served["address"],
-                "not asked: %s" % served["error"] if served["error"] else
-                "%s %d record(s), TTL %s" % ("the same" if served["same"] else "ANOTHER RRSET,",
-                                             len(served["records"]), served["ttl"])))
+                entry.owner, served.name, served.address,
+                "not asked: %s" % served.error if served.error else
+                "%s %d record(s), TTL %s" % ("the same" if served.same else "ANOTHER RRSET,",
+                                             len(served.records), served.ttl)))
     for line in check.lines:
         parts = ["%s %s %s" % (role, line[role], "published" if line[role + "_published"]
                                else "NOT published")

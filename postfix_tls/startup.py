@@ -23,6 +23,7 @@ class Setup(object):
         self.openssl_version = openssl_version  # what "openssl version" printed
         # Postfix before 3.1 cannot say what it supports: assumed (release.py).
         self.assumed = assumed
+        self.stdin_path = None  # what openssl reads its configuration text from
 
     def algorithms(self):
         """Supported algorithm names, in upstream's "$rsa $ecdsa" order."""
@@ -87,7 +88,7 @@ def check(tls, reads=(), lines=()):
         probes += tls.runner.start_all([openssl.ecdsa_check(openssl_path)])
     results = [probe.result() for probe in probes]
     version_ok, digest = results[0].returncode == 0, results[1].stdout
-    tls.runner.ec_reads_rsa = openssl.ec_reads_rsa(results[0].stdout)
+    tls.runner.plan.learn_openssl(results[0].stdout)
 
     if not version_ok:
         return log.fatal(messages.NO_OPENSSL.format(openssl_path))
@@ -112,8 +113,8 @@ def check(tls, reads=(), lines=()):
     if not (setup.rsa or setup.ecdsa):
         return log.fatal(messages.NO_RSA_OR_ECDSA.format(
             postconf.get("-d", "mail_version")))
-    tls.stdin_path = _stdin_path()
-    if tls.stdin_path is None:
+    setup.stdin_path = _stdin_path()
+    if setup.stdin_path is None:
         return log.fatal(messages.NO_STDIN)
     if openssl.hex_digest(digest) != "" or not digest:
         default_config_directory = postconf.get("-d", "config_directory")

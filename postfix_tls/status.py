@@ -15,7 +15,8 @@ import shutil
 import tempfile
 import time
 
-from . import commands, messages, openssl, validate
+from . import messages, openssl, validate
+from .keys import cert_pubkey_digest, pubkey_digest
 
 # (algorithm, certificate parameter, key parameter); -x expands the key
 # parameters' defaults, $smtpd_tls_cert_file and $smtpd_tls_eccert_file.
@@ -180,8 +181,8 @@ def _covers(name, hostname):
 
 
 def _key_matches(tls, report, entry, certfile, keyfile):
-    cert_digest = commands.cert_pubkey_digest(tls, certfile)
-    key_digest = commands.pubkey_digest(tls, keyfile)
+    cert_digest = cert_pubkey_digest(tls, certfile)
+    key_digest = pubkey_digest(tls, keyfile)
     if not key_digest:
         encrypted = openssl.is_encrypted(keyfile)
         report.problem(CRITICAL, (messages.STATUS_KEY_ENCRYPTED if encrypted

@@ -19,6 +19,8 @@ import dns.rdatatype
 import dns.resolver
 import dns.version
 
+from .tlsa import Lookup, Served
+
 NAMESERVER_SECONDS = 5  # one query to one nameserver
 # Resolver.resolve() and zone_for_name(resolver=) came with 2.0 (Debian 11);
 # Debian 10's 1.16 would import and then fail half-way.
@@ -47,21 +49,17 @@ def _records(rrset):
 def lookup(owner, resolver):
     """The TLSA RRset at owner through the resolver: records, TTL, AD flag,
     and the name it is at (a CNAME may lead elsewhere, as DANE allows)."""
-    entry = {"owner": owner, "records": [], "ttl": None, "validated": False, "error": None,
-             "canonical_name": owner, "nameservers": []}
     try:
         answer = resolver.resolve(owner, "TLSA", raise_on_no_answer=False)
     except dns.resolver.NXDOMAIN:
-        return entry
+        return Lookup(owner)
     except dns.exception.DNSException as error:
-        entry["error"] = str(error) or error.__class__.__name__
-        return entry
-    entry["validated"] = bool(answer.response.flags & dns.flags.AD)
-    entry["canonical_name"] = answer.canonical_name.to_text()
-    if answer.rrset is not None:
-        entry["ttl"] = answer.rrset.ttl
-        entry["records"] = _records(answer.rrset)
-    return entry
+        return Lookup(owner, error=str(error) or error.__class__.__name__)
+    rrset = answer.rrset
+    return Lookup(owner, _records(rrset) if rrset is not None else (),
+                  rrset.ttl if rrset is not None else None,
+                  bool(answer.response.flags & dns.flags.AD), None,
+                  answer.canonical_name.to_text())
 
 
 def nameservers(owner, resolver):
@@ -86,7 +84,6 @@ def nameservers(owner, resolver):
 
 def ask_nameserver(owner, name, address):
     """The TLSA RRset at owner as the nameserver serves it, without recursion."""
-    served = {"name": name, "address": address, "records": [], "ttl": None, "error": None}
     query = dns.message.make_query(owner, "TLSA")
     query.flags &= ~dns.flags.RD
     try:
@@ -94,18 +91,15 @@ def ask_nameserver(owner, name, address):
         if response.flags & dns.flags.TC:
             response = dns.query.tcp(query, address, timeout=NAMESERVER_SECONDS)
     except (dns.exception.DNSException, OSError) as error:
-        served["error"] = str(error) or error.__class__.__name__
-        return served
+        return Served(name, address, error=str(error) or error.__class__.__name__)
     if not response.flags & dns.flags.AA:
-        served["error"] = "not authoritative (%s)" % dns.rcode.to_text(response.rcode())
-    elif response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-        served["error"] = dns.rcode.to_text(response.rcode())
-    else:
-        try:
-            rrset = response.find_rrset(response.answer, dns.name.from_text(owner),
-                                        dns.rdataclass.IN, dns.rdatatype.TLSA)
-        except KeyError:
-            return served  # none published there
-        served["ttl"] = rrset.ttl
-        served["records"] = _records(rrset)
-    return served
+        return Served(name, address,
+                      error="not authoritative (%s)" % dns.rcode.to_text(response.rcode()))
+    if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        return Served(name, address, error=dns.rcode.to_text(response.rcode()))
+    try:
+        rrset = response.find_rrset(response.answer, dns.name.from_text(owner),
+                                    dns.rdataclass.IN, dns.rdatatype.TLSA)
+    except KeyError:
+        return Served(name, address)  # none published there
+    return Served(name, address, _records(rrset), rrset.ttl)

@@ -1,5 +1,5 @@
 """Prints README.rst's DANE walkthrough: a key rollover run on the DANE
-tests' real servers (tests/liveservers.py: a scratch Postfix instance on
+tests' real servers (tests/support/liveservers.py: a scratch Postfix instance on
 127.0.0.2, the zone signed and served by two nameservers, unbound as the
 validating resolver), with the configuration directory shown as
 /etc/postfix.  Needs what make test needs, as root:
@@ -14,8 +14,9 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from liveservers import HOSTNAME, POSTFIX_ADDRESS, LocalZone, ScratchPostfix  # noqa: E402
 from test_dane import deploy_new_key, newest, postfix_tls, rollover_records  # noqa: E402
+
+from support.liveservers import HOSTNAME, POSTFIX_ADDRESS, LocalZone, ScratchPostfix  # noqa: E402
 
 
 def main():

@@ -10,7 +10,10 @@ import json
 import os
 
 import pytest
-from fakehost import (
+
+from postfix_tls import messages, subcommands, upstream
+
+from support.fakehost import (
     DIGEST,
     KEY_DIGEST,
     OPENSSL,
@@ -21,8 +24,6 @@ from fakehost import (
     write,
 )
 
-from postfix_tls import commands, messages
-
 STAMP = "20261124-101500"
 RSA_PEM = b"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
 EC_PEM = b"-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n"
@@ -31,9 +32,29 @@ HINTS = messages.POSTFIX_HINTS  # postfix mode: upstream's commands
 
 
 @pytest.fixture
-def host(fp, tmp_path, monkeypatch):
-    monkeypatch.setattr(commands.time, "strftime", lambda fmt, when: STAMP)
-    return FakeHost(fp, str(tmp_path), monkeypatch)
+def host(request, fp, tmp_path, monkeypatch):
+    """A faked host; with the parameter "traced" (see also_traced), every
+    run has --trace-json, and its records' argv must be what ran."""
+    monkeypatch.setattr(upstream.time, "strftime", lambda fmt, when: STAMP)
+    host = FakeHost(fp, str(tmp_path), monkeypatch)
+    if getattr(request, "param", "plain") == "plain":
+        yield host
+        return
+    trace = str(tmp_path / "trace.json")
+    run = host.run
+    monkeypatch.setattr(host, "run", lambda *args: run("--trace-json", trace, *args))
+    yield host
+    with open(trace) as stream:
+        records = [json.loads(line) for line in stream]
+    # Records are written as commands end: those started together (the
+    # first reads, the probes) may end in another order than they started.
+    assert sorted(record["argv"] for record in records if "argv" in record) == \
+        sorted(host.calls())
+
+
+# Each subcommand's main scenario runs twice: as it is, and with
+# --trace-json, whose records must list exactly the argv that ran.
+also_traced = pytest.mark.parametrize("host", ["plain", "traced"], indirect=True)
 
 
 def cert_config(*names):
@@ -69,6 +90,7 @@ def new_cert(host, keyfile, certfile, *names):
 
 # ----- all-default-client, all-default-server
 
+@also_traced
 def test_all_default_server_reads_every_setting_in_one_postconf(host):
     expected = host.startup(reads=[("-n", server_settings())])
     assert host.run("all-default-server") == 0
@@ -83,6 +105,7 @@ def test_all_default_server_fails_when_a_setting_is_set(host):
     assert host.calls() == expected
 
 
+@also_traced
 def test_all_default_client_treats_an_empty_value_as_default(host):
     settings = client_settings()
     settings["smtp_tls_security_level"] = ""
@@ -93,13 +116,14 @@ def test_all_default_client_treats_an_empty_value_as_default(host):
 
 def test_all_default_client_with_an_operand_logs_usage(host):
     expected = host.startup()
-    expected.append(host.log("fatal", messages.USAGE["all-default-client"]))
+    expected.append(host.log("fatal", subcommands.find("all-default-client").usage))
     assert host.run("all-default-client", "x") == 1
     assert host.calls() == expected
 
 
 # ----- enable-client
 
+@also_traced
 def test_enable_client_edits_main_cf_once_and_starts_postlog_first(host):
     expected = host.startup(reads=[("-n", client_settings())],
                             x_reads={"tls_random_source": "dev:/dev/urandom"},
@@ -165,7 +189,7 @@ def test_enable_client_reports_a_failing_postconf_e(host):
 @pytest.mark.parametrize("args", [["-x"], ["-r"], ["extra"], ["-r", "dev:/dev/urandom", "x"]])
 def test_enable_client_usage(host, args):
     expected = host.startup()
-    expected.append(host.log("fatal", messages.USAGE["enable-client"]))
+    expected.append(host.log("fatal", subcommands.find("enable-client").usage))
     assert host.run("enable-client", *args) == 1
     assert host.calls() == expected
 
@@ -180,6 +204,7 @@ def _new_rsa_key_and_cert(host, *names):
     return keyfile, certfile, calls
 
 
+@also_traced
 def test_enable_server_creates_key_and_cert_then_deploys(host):
     expected = host.startup(reads=[("-n", server_settings())],
                             x_reads={"tls_random_source": "dev:/dev/urandom",
@@ -282,6 +307,7 @@ def test_new_server_key_failing_key_generation_warns_with_openssl_output(host):
     assert os.listdir(host.config_directory) == []
 
 
+@also_traced
 def test_new_server_key_logs_how_to_deploy(host):
     expected = host.startup(x_reads={"myhostname": "mail.example.com"})
     info = host.log("info")
@@ -313,6 +339,7 @@ def test_new_server_key_removes_the_key_when_the_certificate_fails(host):
 
 # ----- new-server-cert
 
+@also_traced
 def test_new_server_cert_copies_the_configured_key(host):
     oldkey = write(os.path.join(host.config_directory, "old.pem"))
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": oldkey,
@@ -366,6 +393,7 @@ def test_new_server_cert_warns_when_the_configured_key_is_missing(host):
 
 # ----- deploy-server-cert
 
+@also_traced
 def test_deploy_server_cert_checks_then_deploys_relative_names(host):
     certfile = write(os.path.join(host.config_directory, "cert.pem"))
     keyfile = write(os.path.join(host.config_directory, "key.pem"), mode=0o600)
@@ -380,7 +408,7 @@ def test_deploy_server_cert_checks_then_deploys_relative_names(host):
                                "smtpd_tls_cert_file = " + certfile]))
     assert host.run("deploy-server-cert", "cert.pem", "key.pem") == 0
     assert host.calls() == expected
-    assert host.input_of(info) == lines(*messages.server_deployed("deploy", HINTS))
+    assert host.input_of(info) == lines(*messages.server_deployed(HINTS))
 
 
 def test_deploy_server_cert_refuses_a_certificate_of_another_key(host):
@@ -409,6 +437,7 @@ def test_deploy_server_cert_without_a_key_checks_nothing_else(host):
 
 # ----- output-server-csr, output-server-tlsa
 
+@also_traced
 def test_output_server_csr_for_the_configured_key(host):
     keyfile = write(os.path.join(host.config_directory, "key.pem"))
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
@@ -462,6 +491,7 @@ def test_output_server_csr_without_a_key(host):
     assert host.calls() == expected
 
 
+@also_traced
 def test_output_server_tlsa_prints_a_record_per_configured_key(host, capsys):
     keyfile = write(os.path.join(host.config_directory, "key.pem"))
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
@@ -501,6 +531,7 @@ def deployed_and_staged_rsa(host):
 NEXT_DIGEST = bytes(range(32, 64))
 
 
+@also_traced
 def test_output_server_tlsa_rollover_digests_the_deployed_and_the_next_key(host, capsys):
     deployed, staged, expected = deployed_and_staged_rsa(host)
     assert host.run("output-server-tlsa-rollover", "-p", "25,587") == 0
@@ -516,21 +547,21 @@ PRESENTED = (b"CONNECTED(00000003)\n-----BEGIN CERTIFICATE-----\nMIIB\n"
              b"matched EE certificate at depth 0\n")
 
 
+@also_traced
 def test_check_server_tlsa_connects_per_port_then_digests_what_is_presented(host, monkeypatch,
                                                                            capsys):
-    from postfix_tls import dane, tlsa_dns
+    from postfix_tls import dane, tlsa, tlsa_dns
 
     deployed, staged, expected = deployed_and_staged_rsa(host)
     published = ["3 1 1 " + KEY_DIGEST.hex(), "3 1 1 " + NEXT_DIGEST.hex()]
     # DNS is test_dane's (unbound): here, the answers are given.
     monkeypatch.setattr(tlsa_dns, "resolver", lambda address, port: None)
-    monkeypatch.setattr(tlsa_dns, "lookup", lambda owner, resolver: {
-        "owner": owner, "records": published, "ttl": 3600, "validated": True, "error": None,
-        "canonical_name": owner, "nameservers": []})
+    monkeypatch.setattr(tlsa_dns, "lookup", lambda owner, resolver: tlsa.Lookup(
+        owner, published, 3600, True))
     monkeypatch.setattr(tlsa_dns, "nameservers", lambda owner, resolver: (
         [("ns1.example.com.", "192.0.2.53")], ""))
-    monkeypatch.setattr(tlsa_dns, "ask_nameserver", lambda owner, name, address: {
-        "name": name, "address": address, "records": published, "ttl": 3600, "error": None})
+    monkeypatch.setattr(tlsa_dns, "ask_nameserver", lambda owner, name, address: tlsa.Served(
+        name, address, published, 3600))
     for port, starttls in ((25, ["-starttls", "smtp"]), (465, [])):
         argv = ["timeout", "7", OPENSSL, "s_client", "-connect", "192.0.2.1:%d" % port]
         argv += starttls + ["-sigalgs", dane.SIGALGS["rsa"]]
@@ -553,6 +584,7 @@ CERT_FACTS = (b"subject=CN=mail.example.com\nnotBefore=Nov 28 21:40:40 2026 GMT\
               b"    DNS:mail.example.com\n")
 
 
+@also_traced
 def test_status_reads_settings_then_each_certificate_and_key(host, capsys):
     status_reads_settings_then_each_certificate_and_key(host, capsys, "3.7.11", True)
 
@@ -587,44 +619,6 @@ def status_reads_settings_then_each_certificate_and_key(host, capsys, mail_versi
     assert host.run("status") == 0
     assert host.calls() == expected
     assert capsys.readouterr().out.startswith("TLS OK - 1 server certificate(s) valid")
-
-
-# ----- the trace is what ran
-
-TRACED = [
-    ("all-default-client", test_all_default_client_treats_an_empty_value_as_default),
-    ("enable-client", test_enable_client_edits_main_cf_once_and_starts_postlog_first),
-    ("enable-server", test_enable_server_creates_key_and_cert_then_deploys),
-    ("new-server-key", test_new_server_key_logs_how_to_deploy),
-    ("new-server-cert", test_new_server_cert_copies_the_configured_key),
-    ("deploy-server-cert", test_deploy_server_cert_checks_then_deploys_relative_names),
-    ("output-server-csr", test_output_server_csr_for_the_configured_key),
-    ("output-server-tlsa", None),
-    ("all-default-server", test_all_default_server_reads_every_setting_in_one_postconf),
-    ("status", test_status_reads_settings_then_each_certificate_and_key),
-    ("output-server-tlsa-rollover",
-     test_output_server_tlsa_rollover_digests_the_deployed_and_the_next_key),
-    ("check-server-tlsa", test_check_server_tlsa_connects_per_port_then_digests_what_is_presented),
-]
-
-
-@pytest.mark.parametrize("name, scenario", TRACED, ids=[name for name, _ in TRACED])
-def test_trace_json_argv_equal_what_pytest_subprocess_recorded(name, scenario, host,
-                                                               monkeypatch, tmp_path, capsys):
-    """Each subcommand's scenario above, run with --trace-json: same argv list."""
-    trace = str(tmp_path / "trace.json")
-    run = host.run
-    monkeypatch.setattr(host, "run", lambda *args: run("--trace-json", trace, *args))
-    scenario = scenario or test_output_server_tlsa_prints_a_record_per_configured_key
-    fixtures = {"host": host, "capsys": capsys, "monkeypatch": monkeypatch}
-    scenario(*[fixtures[name]
-                for name in scenario.__code__.co_varnames[:scenario.__code__.co_argcount]])
-    with open(trace) as stream:
-        records = [json.loads(line) for line in stream]
-    # Records are written as commands end: those started together (the
-    # first reads, the probes) may end in another order than they started.
-    assert sorted(record["argv"] for record in records if "argv" in record) == \
-        sorted(host.calls())
 
 
 # ----- the command line

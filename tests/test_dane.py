@@ -16,8 +16,9 @@ import tempfile
 import time
 
 import pytest
-from conftest import POSTFIX_PATH, ours_argv
-from liveservers import (
+
+from support import POSTFIX_PATH, ours_argv
+from support.liveservers import (
     AUTHORITIES,
     HOSTNAME,
     PORTS,

@@ -9,7 +9,17 @@ import subprocess
 import time
 
 import pytest
-from conftest import OPENSSL, UPSTREAM, ours_argv, postfix_environment, run_on_pty, snapshot
+
+from support import (
+    POSTFIX_PATH,
+    UPSTREAM,
+    openssl_wrapper,
+    ours_argv,
+    path_with,
+    postfix_environment,
+    run_on_pty,
+    snapshot,
+)
 
 pytestmark = pytest.mark.postfix
 
@@ -51,7 +61,7 @@ exec /usr/sbin/postconf "$@"
 
 def test_1_standalone_mode_runs_where_upstream_refuses(make_config):
     directory = make_config(["smtpd_use_tls = yes"])
-    env = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "LANG": "C"}
+    env = {"PATH": POSTFIX_PATH, "LANG": "C"}
     upstream = subprocess.run([UPSTREAM, "all-default-server"], env=env,
                               stderr=subprocess.PIPE, universal_newlines=True)
     assert upstream.returncode == 1
@@ -63,7 +73,7 @@ def test_1_standalone_mode_runs_where_upstream_refuses(make_config):
 
 
 def test_1_standalone_mode_reports_a_missing_configuration_directory(tmp_path):
-    env = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "LANG": "C"}
+    env = {"PATH": POSTFIX_PATH, "LANG": "C"}
     status, transcript = run_on_pty(ours_argv(["-c", str(tmp_path / "nope"),
                                                "all-default-client"]), env)
     assert status == 1
@@ -85,7 +95,8 @@ BAD_HOSTNAMES = ["bad/name.example", "a=b.example", "two words", "new\nline",
                  "*.*.example", "dot.", "é.example", "under_score.example"]
 
 
-def new_files(result):
+def files_made(result):
+    """The files a run made: in its snapshot after, not before."""
     return sorted(name for name in result[4] if name not in result[3])
 
 
@@ -100,8 +111,8 @@ def test_3_upstream_writes_any_hostname_into_the_certificate(hostname, make_conf
     upstream, ours = both(["new-server-key", "mail.example.com", hostname],
                           postfix_environment, make_config)
     assert upstream[0] == 0 and "self-signed certificate created" in upstream[1]
-    certificate = [name for name in new_files(upstream) if name.startswith("cert-")]
-    assert len(new_files(upstream)) == 2 and len(certificate) == 1
+    certificate = [name for name in files_made(upstream) if name.startswith("cert-")]
+    assert len(files_made(upstream)) == 2 and len(certificate) == 1
     assert "DNS:" + hostname in certificate_names(upstream[2], certificate[0])
     assert ours[0] == 1 and "fatal: invalid hostname: %s" % hostname in ours[1]
     assert ours[3] == ours[4]
@@ -179,7 +190,7 @@ def test_4_option_values_are_checked(args, ours_message, upstream_status, upstre
                                      upstream_sets, make_config):
     upstream, ours = both(args, postfix_environment, make_config)
     assert upstream[0] == upstream_status and upstream_says in upstream[1]
-    assert new_files(upstream) == []
+    assert files_made(upstream) == []
     main_cf = [upstream[n]["main.cf"][1].decode().splitlines() for n in (3, 4)]
     added = [line for line in main_cf[1] if line not in main_cf[0]]
     assert all(line in added for line in upstream_sets) and (added == []) == (upstream_sets == [])
@@ -209,15 +220,7 @@ def test_5_failing_postconf_e_is_an_error_and_removes_what_was_made(make_config,
 # 6. A failing digest in output-server-tlsa
 
 def test_6_failing_tlsa_digest_is_reported(make_config, keys, tmp_path):
-    wrapper = tmp_path / "bin"
-    wrapper.mkdir()
-    (wrapper / "openssl").write_text(
-        '#!/bin/sh\nfor a; do [ "$a" = -pubout ] && exit 1; done\nexec /usr/bin/openssl "$@"\n')
-    (wrapper / "openssl").chmod(0o755)
-
-    def env(directory):
-        return postfix_environment(directory, {"PATH": str(wrapper) + ":/bin:/usr/bin"})
-
+    env = wrapped_openssl(tmp_path, 'for a; do [ "$a" = -pubout ] && exit 1; done')
     upstream, ours = both(["output-server-tlsa", "key.pem"], env, make_config,
                           files=[("key.pem", keys["rsa.key"])])
     assert upstream[0] == 1 and ours[0] == 1
@@ -230,13 +233,13 @@ def test_6_failing_tlsa_digest_is_reported(make_config, keys, tmp_path):
 def test_7_an_existing_key_file_is_never_overwritten_or_removed(monkeypatch, fp, tmp_path):
     from fakehost import FakeHost
 
-    from postfix_tls import commands, messages
+    from postfix_tls import context, messages, upstream
 
-    monkeypatch.setattr(commands.time, "strftime", lambda fmt, when: "20261124-101500")
+    monkeypatch.setattr(upstream.time, "strftime", lambda fmt, when: "20261124-101500")
     host = FakeHost(fp, str(tmp_path), monkeypatch)
     keyfile = os.path.join(host.config_directory, "key-20261124-101500.pem")
     # Another run made the key after our check: the claim fails, the file stays.
-    monkeypatch.setattr(commands.Tls, "is_readable", lambda self, path: False)
+    monkeypatch.setattr(context.Tls, "is_readable", lambda self, path: False)
     with open(keyfile, "w") as stream:
         stream.write("theirs\n")
     expected = host.startup(x_reads={"myhostname": "mail.example.com"})
@@ -250,7 +253,7 @@ def test_7_an_existing_key_file_is_never_overwritten_or_removed(monkeypatch, fp,
 
 # An openssl on PATH that notes, before genrsa runs, whether its -out file
 # exists already (and with which mode).
-GENRSA_WITNESS = """#!/bin/sh
+GENRSA_WITNESS = """\
 if [ "$1" = genrsa ]; then
     previous=
     for arg; do
@@ -259,26 +262,18 @@ if [ "$1" = genrsa ]; then
         fi
         previous=$arg
     done
-fi
-exec %s "$@"
-"""
+fi"""
 
 
-def openssl_wrapper(tmp_path, text):
-    directory = tmp_path / "bin"
-    directory.mkdir()
-    (directory / "openssl").write_text(text)
-    (directory / "openssl").chmod(0o755)
-
-    def env(config):
-        return postfix_environment(config, {"PATH": "%s:/bin:/usr/bin:/sbin:/usr/sbin"
-                                            % directory})
-    return env
+def wrapped_openssl(tmp_path, script):
+    """An environment factory whose openssl runs script first."""
+    directory = openssl_wrapper(tmp_path / "bin", script)
+    return lambda config: postfix_environment(config, {"PATH": path_with(directory)})
 
 
 def test_7_key_files_are_created_before_openssl_writes_them(make_config, tmp_path):
     log = tmp_path / "witness.log"
-    env = openssl_wrapper(tmp_path, GENRSA_WITNESS % (log, OPENSSL))
+    env = wrapped_openssl(tmp_path, GENRSA_WITNESS % log)
     upstream, ours = both(["new-server-key"], env, make_config)  # upstream runs first
     assert upstream[0] == 0 and ours[0] == 0
     witnessed = log.read_text().splitlines()
@@ -288,16 +283,13 @@ def test_7_key_files_are_created_before_openssl_writes_them(make_config, tmp_pat
 
 
 # Certificate generation that never ends: time to send a signal.
-SLOW_REQ = """#!/bin/sh
-if [ "$1" = req ]; then touch %s; exec sleep 60; fi
-exec %s "$@"
-"""
+SLOW_REQ = 'if [ "$1" = req ]; then touch %s; exec sleep 60; fi'
 
 
 def test_8_an_interrupted_run_leaves_nothing_where_upstream_keeps_the_key(make_config,
                                                                           tmp_path):
     started = tmp_path / "req-started"
-    env = openssl_wrapper(tmp_path, SLOW_REQ % (started, OPENSSL))
+    env = wrapped_openssl(tmp_path, SLOW_REQ % started)
     left = []
     for argv in ([UPSTREAM], ours_argv([])):
         directory = make_config()
@@ -382,8 +374,7 @@ def test_10_11_fewer_postconf_processes_and_no_shell_glue(make_config, tmp_path)
         log.write_text("")
         directory = make_config()
         env = postfix_environment(directory, {"command_directory": str(wrapper),
-                                              "PATH": "%s:/bin:/usr/bin:/sbin:/usr/sbin"
-                                              % wrapper})
+                                              "PATH": path_with(wrapper)})
         (wrapper / "postlog").exists() or os.symlink("/usr/sbin/postlog", str(wrapper / "postlog"))
         status, _ = run_on_pty(argv + ["new-server-key"], env)
         assert status == 0

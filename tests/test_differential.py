@@ -37,12 +37,14 @@ import tempfile
 import time
 
 import pytest
-from conftest import (
+
+from support import (
     OPENSSL,
     POSTCONF,
     UPSTREAM,
     normalise,
     ours_argv,
+    path_with,
     postfix_environment,
     run_on_pty,
     snapshot,
@@ -488,7 +490,7 @@ def arrange(fake, directory, tmp):
         bin_directory = os.path.join(tmp, "bin")
         os.mkdir(bin_directory)
         _executable(os.path.join(bin_directory, "openssl"), FAKE_OPENSSL % OPENSSL)
-        return [], {"PATH": bin_directory + ":/bin:/usr/bin:/sbin:/usr/sbin"}
+        return [], {"PATH": path_with(bin_directory)}
     if fake in ("dev-without-stdin", "dev-without-urandom"):
         leave_out = "stdin" if fake == "dev-without-stdin" else "urandom random"
         prefix = ["unshare", "--mount", "--propagation", "unchanged", "--",

@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import UPSTREAM, write_main_cf
 
 from postfix_tls import __version__, dropin
+
+from support import UPSTREAM, write_main_cf
 
 ORIGINAL = "#!/bin/sh\necho upstream\n"
 

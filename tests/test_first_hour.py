@@ -16,9 +16,11 @@ import termios
 import time
 
 import pytest
-from conftest import POSTFIX_PATH, ours_argv, run_on_pty, snapshot
 
-from postfix_tls import execute, messages
+from postfix_tls import execute, messages, subcommands
+from postfix_tls.command import Command
+
+from support import POSTFIX_PATH, ours_argv, run_on_pty, snapshot
 
 pytestmark = pytest.mark.postfix
 
@@ -121,13 +123,14 @@ def test_options_after_the_subcommand_say_where_they_go(args, option, make_confi
 
 
 def test_options_after_the_subcommand_in_postfix_mode_add_a_line(make_config):
-    from conftest import postfix_environment
+    from support import postfix_environment
     directory = make_config()
     status, transcript = run_on_pty(ours_argv(["new-server-key", "--dry-run"]),
                                     postfix_environment(directory))
     assert status == 1
     lines = transcript.splitlines()
-    assert lines[-2] == "postfix/postfix-tls-script: fatal: " + messages.USAGE["new-server-key"]
+    assert lines[-2] == ("postfix/postfix-tls-script: fatal: "
+                         + subcommands.find("new-server-key").usage)
     assert lines[-1] == ("postfix-tls: --dry-run goes before the subcommand: "
                          "postfix tls --dry-run new-server-key ...")
 
@@ -252,14 +255,14 @@ def test_trace_json_times_include_starting_the_process(monkeypatch, tmp_path):
             pass
 
     runner = execute.Runner(dict(os.environ), trace_json=Sink())
-    real_start = runner._start
+    real_popen = runner._popen
 
-    def slow_start(commands):
+    def slow_popen(*args):
         clock[0] += 1.0  # starting the process takes a second
-        return real_start(commands)
+        return real_popen(*args)
 
-    monkeypatch.setattr(runner, "_start", slow_start)
-    command = execute.Command([sys.executable, "-c", "pass"])
+    monkeypatch.setattr(runner, "_popen", slow_popen)
+    command = Command([sys.executable, "-c", "pass"])
     for running in runner.start_all([command]):
         running.result()
     runner.start(command._replace(stdin="")).finish(None)

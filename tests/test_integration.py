@@ -12,12 +12,16 @@ import subprocess
 import sys
 
 import pytest
-from conftest import (
+
+from support import (
     MYHOSTNAME,
     OPENSSL,
     POSTCONF,
+    POSTFIX_PATH,
+    new_files,
     normalise,
     ours_argv,
+    path_with,
     postfix_environment,
     run_on_pty,
     snapshot,
@@ -63,7 +67,7 @@ def run(args, env, stdout=True):
 
 
 def standalone_env(**extra):
-    env = {"PATH": "/bin:/usr/bin:/sbin:/usr/sbin", "LANG": "C"}
+    env = {"PATH": POSTFIX_PATH, "LANG": "C"}
     env.update(extra)
     return env
 
@@ -72,7 +76,7 @@ def wrapped_env(config_directory, wrappers):
     directory, log = wrappers
     return postfix_environment(config_directory, {
         "command_directory": directory, "WRAP_LOG": log,
-        "PATH": directory + ":/bin:/usr/bin:/sbin:/usr/sbin"})
+        "PATH": path_with(directory)})
 
 
 def postconf_n(directory):
@@ -93,10 +97,6 @@ def spki_digest(path, cert=False):
                          stdout=subprocess.PIPE).stdout
     return subprocess.run([OPENSSL, "dgst", "-sha256", "-hex"], input=der,
                           stdout=subprocess.PIPE).stdout.decode().split()[-1]
-
-
-def new_files(directory, prefix):
-    return sorted(name for name in os.listdir(directory) if name.startswith(prefix))
 
 
 # ----- each subcommand, for real

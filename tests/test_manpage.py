@@ -3,8 +3,7 @@
 import os
 import subprocess
 
-from postfix_tls.cli import _HELP
-from postfix_tls.messages import SUBCOMMANDS
+from postfix_tls.subcommands import DECLARED
 
 MANPAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                        "man", "postfix-tls-python.1")
@@ -25,16 +24,16 @@ def test_renders_without_warnings():
 
 def test_covers_subcommands_modes_options_and_differences():
     text = render().stdout
-    for word in SUBCOMMANDS + ("status", "output-server-tlsa-rollover", "check-server-tlsa",
-                               "--json", "--dry-run", "--trace", "--trace-json",
-                               "Standalone mode",
-                               "Postfix mode", "DIFFERENCES FROM POSTFIX'S SCRIPT"):
+    for word in tuple(subcommand.name for subcommand in DECLARED) + (
+            "--json", "--dry-run", "--trace", "--trace-json", "Standalone mode",
+            "Postfix mode", "DIFFERENCES FROM POSTFIX'S SCRIPT"):
         assert word in text, word
 
 
 def test_each_subcommand_synopsis_stays_on_its_tag_line():
-    """At 80 columns, each SUBCOMMANDS entry starts with its whole synopsis,
-    as --help shows it (a tag of several macros would be split)."""
+    """At 80 columns, each declared subcommand's synopsis (as --help shows
+    it) starts a tag line of SUBCOMMANDS (a tag of several macros would be
+    split): upstream's, and ours with our options."""
     section = render().stdout.split("\nSUBCOMMANDS\n")[1].split("\nOPTIONS\n")[0]
     tags, previous_was_tag = [], False
     for line in section.splitlines():
@@ -45,11 +44,9 @@ def test_each_subcommand_synopsis_stays_on_its_tag_line():
             tags.append(line.strip())
         previous_was_tag = is_tag
     tags = [" ".join(tag.split()) for tag in tags]  # justification's extra spaces
-    upstream = _HELP.split("Subcommands")[1].split("Ours:")[0]
-    ours = _HELP.split("Ours:")[1].split("Options:")[0]
-    synopses = [line.strip() for line in upstream.splitlines()[1:] if line.strip()]
-    synopses += [line.split("   ")[0].strip() for line in ours.splitlines()
-                 if line.startswith("  ") and not line.startswith("   ")]
-    assert len(synopses) == len(SUBCOMMANDS) + 4 and "status [-w days] [-c days]" in synopses
+    synopses = [synopsis for subcommand in DECLARED
+                for synopsis in (subcommand.upstream_synopsis, subcommand.our_synopsis)
+                if synopsis]
+    assert "status [-w days] [-c days]" in synopses
     for synopsis in synopses:
         assert synopsis in tags, synopsis

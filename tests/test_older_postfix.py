@@ -1,6 +1,6 @@
 """Standalone mode on Postfix 2.10, 2.11 and 3.4, as those releases answer.
 
-Each release is a stand-in (tests/older_release.py) that runs this
+Each release is a stand-in (tests/support/older_release.py) that runs this
 machine's real postconf and postlog but answers what the release lacks as
 tests/reference/older-postfix.txt recorded it: unknown parameters, no
 ``postconf -T`` before 3.1, its mail_version, defaults and map types.  The
@@ -14,9 +14,9 @@ import re
 import subprocess
 import time
 
-import older_release
 import pytest
-from conftest import MYHOSTNAME, POSTCONF, POSTFIX_PATH, normalise, ours_argv
+
+from support import MYHOSTNAME, POSTCONF, POSTFIX_PATH, normalise, older_release, ours_argv
 
 pytestmark = pytest.mark.postfix
 
@@ -83,7 +83,7 @@ def run_sequence(directory, sbin, env):
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     """The sequence on this machine's real Postfix, once."""
-    from conftest import write_main_cf
+    from support import write_main_cf
 
     tmp_path = tmp_path_factory.mktemp("real")
     directory = str(tmp_path / "config")

@@ -12,26 +12,26 @@ import sys
 import time
 
 import pytest
-from conftest import OPENSSL, ours_argv, postfix_environment, run_on_pty, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postfix_tls import cli, messages
 
+from support import (
+    OPENSSL,
+    openssl_wrapper,
+    ours_argv,
+    path_with,
+    postfix_environment,
+    run_on_pty,
+    snapshot,
+)
+
 pytestmark = pytest.mark.postfix
 
 
-def openssl_wrapper(tmp_path, script):
-    """A directory whose openssl runs script (sh) before the real one."""
-    directory = tmp_path / "bin"
-    directory.mkdir(exist_ok=True)
-    (directory / "openssl").write_text("#!/bin/sh\n%s\nexec %s \"$@\"\n" % (script, OPENSSL))
-    (directory / "openssl").chmod(0o755)
-    return str(directory)
-
-
 def env_with(directory, bin_directory, **extra):
-    env = postfix_environment(directory, {"PATH": bin_directory + ":/bin:/usr/bin:/sbin:/usr/sbin"})
+    env = postfix_environment(directory, {"PATH": path_with(bin_directory)})
     env.update(extra)
     return env
 
@@ -59,7 +59,7 @@ def test_openssl_failing_leaves_nothing_behind(step, script, message, make_confi
     directory = make_config()
     before = snapshot(directory)
     status, transcript = run_on_pty(ours_argv(["enable-server"]),
-                                    env_with(directory, openssl_wrapper(tmp_path, script)))
+                                    env_with(directory, openssl_wrapper(tmp_path / "bin", script)))
     assert status == 1, step
     assert message in transcript, transcript
     assert snapshot(directory) == before, step  # no key, no certificate, main.cf untouched
@@ -77,7 +77,7 @@ def test_openssl_missing(make_config, tmp_path):
 
 def test_openssl_not_executable(make_config, tmp_path):
     directory = make_config()
-    bin_directory = openssl_wrapper(tmp_path, "")
+    bin_directory = openssl_wrapper(tmp_path / "bin", "")
     os.chmod(os.path.join(bin_directory, "openssl"), 0o644)
     # No other openssl on PATH: the search would skip this one and use it.
     status, transcript = run_on_pty(ours_argv(["new-server-key"]), postfix_environment(
@@ -109,9 +109,9 @@ def test_postlog_failing_still_shows_messages(make_config, tmp_path):
 def test_key_file_that_cannot_be_created(make_config, monkeypatch, fp, tmp_path):
     from fakehost import FakeHost
 
-    from postfix_tls import commands
+    from postfix_tls import upstream
 
-    monkeypatch.setattr(commands.time, "strftime", lambda fmt, when: "20261124-101500")
+    monkeypatch.setattr(upstream.time, "strftime", lambda fmt, when: "20261124-101500")
     host = FakeHost(fp, str(tmp_path), monkeypatch)
 
     real_open = os.open
@@ -146,7 +146,7 @@ def echoing_postlog(tmp_path):
 def signal_while_openssl_hangs(tmp_path, directory, script, signum, while_hanging=None):
     """Run enable-server with an openssl that runs script first (which
     touches tmp_path/started, then hangs); signal it then: (status, output)."""
-    env = env_with(directory, openssl_wrapper(tmp_path, script),
+    env = env_with(directory, openssl_wrapper(tmp_path / "bin", script),
                    command_directory=echoing_postlog(tmp_path))
     process = subprocess.Popen(ours_argv(["enable-server"]), env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)

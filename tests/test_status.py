@@ -8,7 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import MYHOSTNAME, OPENSSL, POSTFIX_PATH, ours_argv, postfix_environment
+
+from support import MYHOSTNAME, OPENSSL, POSTFIX_PATH, ours_argv, postfix_environment
 
 pytestmark = pytest.mark.postfix
 

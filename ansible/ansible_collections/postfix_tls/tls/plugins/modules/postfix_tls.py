@@ -41,9 +41,9 @@ options:
       - output-server-tlsa
       - all-default-client
       - all-default-server
-      - status
       - output-server-tlsa-rollover
       - check-server-tlsa
+      - status
   config_directory:
     description: The Postfix configuration directory; the default instance when omitted.
     type: path
@@ -340,11 +340,13 @@ def diff_of(main_cf, settings, created):
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
+            # The subcommands as postfix_tls/subcommands.py declares them
+            # (tests/test_subcommands.py compares).
             command=dict(type="str", required=True, choices=[
                 "enable-client", "enable-server", "new-server-key", "new-server-cert",
                 "deploy-server-cert", "output-server-csr", "output-server-tlsa",
-                "all-default-client", "all-default-server", "status",
-                "output-server-tlsa-rollover", "check-server-tlsa"]),
+                "all-default-client", "all-default-server", "output-server-tlsa-rollover",
+                "check-server-tlsa", "status"]),
             config_directory=dict(type="path"),
             algorithm=dict(type="str", choices=["rsa", "ecdsa"]),
             bits=dict(type="str"),

@@ -1,18 +1,29 @@
-"""The nine subcommands, one function per upstream shell function.
+"""Upstream's nine subcommands, one function per shell function of
+postfix-tls-script, and the helpers it names.
 
-Each reads like its namesake in postfix-tls-script; the shell glue is
-Python, every external command goes through the runner, every message
-through the logger.  A failing step logs its fatal message and raises
-:class:`Failed`.
+Each reads like its namesake in the script; the shell glue is Python,
+every external command goes through the runner, every message through the
+logger.  A failing step logs its fatal message and raises
+:class:`~postfix_tls.context.Failed`.  What each reads ahead (at start-up,
+with the checks' own reads) is at the end; subcommands.py declares them.
 """
 
-import collections
 import os
 import sys
 import time
 
 from . import messages, openssl, validate
-from .getopts import UsageError, getopts
+from .context import Failed
+from .keys import (
+    KEY_FILE_PARAMETERS,
+    cert_pubkey_digest,
+    check_key,
+    pubkey_digest,
+    read_key,
+    set_fqdn,
+    set_keyfile,
+)
+from .tlsa import tlsa_ports, tlsa_record
 
 RSA_BITS = "2048"
 EC_CURVE = "secp256r1"
@@ -35,118 +46,9 @@ SERVER_SETTINGS = (
     "smtpd_tls_dcert_file",
     "smtpd_tls_eccert_file",
 )
-KEY_FILE_PARAMETERS = {"rsa": "smtpd_tls_key_file", "ecdsa": "smtpd_tls_eckey_file"}
-
-
-class Failed(Exception):
-    """A step failed; its message has been logged."""
-
-
-class Tls(object):
-    """One run: environment, runner, postconf, logger, start-up findings."""
-
-    def __init__(self, runner, postconf, log, env, config_directory, data_directory):
-        self.runner = runner
-        self.postconf = postconf
-        self.log = log
-        self.env = env
-        self.config_directory = config_directory
-        self.data_directory = data_directory
-        self.setup = None  # set by the start-up checks
-        self.stdin_path = None
-        self.tls_random_source = ""
-        self.hints = messages.POSTFIX_HINTS  # standalone mode: commands for -c DIR
-        self.json = False  # --json: our subcommands' output as JSON
-
-    @property
-    def openssl(self):
-        return self.setup.openssl
-
-    def fail(self, text):
-        self.log.fatal(text)
-        raise Failed(text)
-
-    def is_file(self, path):
-        """test -f, where a dry run counts files it would have created."""
-        return bool(path) and (os.path.isfile(path) or self.runner.planned(path))
-
-    def is_readable(self, path):
-        """test -r, likewise."""
-        return bool(path) and (os.access(path, os.R_OK) or self.runner.planned(path))
 
 
 # ----- helpers, as upstream names them
-
-def set_fqdn(tls, hostname):
-    """hostname, or else $myhostname (read from a file when it is a path)."""
-    if hostname:
-        return hostname
-    fqdn = tls.postconf.get("-x", "myhostname")
-    if fqdn.startswith("/"):
-        try:
-            with open(fqdn, "rb") as stream:
-                fqdn = stream.read().decode("utf-8", "surrogateescape").rstrip("\n")
-        except OSError as error:
-            sys.stderr.write("postfix-tls: %s: %s\n" % (fqdn, error.strerror))
-            return ""
-    return fqdn
-
-
-def set_keyfile(tls, name):
-    """The key file that name means: an algorithm's configured key or a path."""
-    if name in KEY_FILE_PARAMETERS:
-        supported = name in tls.setup.algorithms()
-        keyfile = tls.postconf.get("-nx", KEY_FILE_PARAMETERS[name]) if supported else ""
-    elif name in ("", "none") or name.startswith("/"):
-        keyfile = name
-    else:
-        # User-specified key pathnames are relative to the configuration directory.
-        keyfile = tls.config_directory + "/" + name
-    return "" if keyfile == "none" else keyfile
-
-
-KeyType = collections.namedtuple("KeyType", "command algorithm key_param cert_param")
-
-
-def read_key(tls, keyfile):
-    """(key PEM, KeyType) of the private key in keyfile, or None."""
-    if not tls.is_file(keyfile):
-        return None
-    for row in openssl.KEY_TYPES:
-        result = tls.runner.run(openssl.read_key(tls.openssl, row[0], keyfile))
-        # "| grep ." : the non-empty lines, and success when there are any.
-        lines = [line for line in result.stdout.split(b"\n") if line]
-        if lines:
-            return b"\n".join(lines) + b"\n", KeyType(*row)
-    return None
-
-
-def check_key(tls, keyfile):
-    key = read_key(tls, keyfile)
-    if key is None:
-        if openssl.is_encrypted(keyfile):  # ours: say why, before upstream's message
-            tls.log.warn([messages.KEY_ENCRYPTED.format(keyfile)])
-        tls.fail(messages.NO_PRIVATE_KEY.format(keyfile))
-    return key[1]
-
-
-def _digest(tls, path, pipeline):
-    if not tls.is_file(path):
-        return ""
-    for key_type in openssl.DIGEST_TYPES:
-        digest = openssl.hex_digest(tls.runner.run(*pipeline(tls.openssl, key_type, path)).stdout)
-        if digest:
-            return digest
-    return ""
-
-
-def pubkey_digest(tls, keyfile):
-    return _digest(tls, keyfile, openssl.key_digest_pipeline)
-
-
-def cert_pubkey_digest(tls, certfile):
-    return _digest(tls, certfile, openssl.cert_digest_pipeline)
-
 
 def copy_key(tls, algorithm, oldkey, newkey):
     key = read_key(tls, oldkey)
@@ -159,7 +61,7 @@ def copy_key(tls, algorithm, oldkey, newkey):
         tls.fail(messages.KEY_ALGORITHM_MISMATCH.format(key_type.algorithm, oldkey, algorithm))
     if not _create_key_file(tls, newkey, pem):
         tls.fail(messages.KEY_EXISTS.format(newkey))
-    tls.runner.plan_file(newkey, key_type.command)
+    tls.runner.plan.file_made(newkey, key_type.command)
 
 
 def _create_key_file(tls, path, data):
@@ -189,7 +91,7 @@ def create_cert(tls, algorithm, keyfile, certfile, hostnames):
         tls.runner.discard(keyfile)
         tls.fail(messages.CERT_EXISTS.format(certfile))
     command = openssl.self_signed_cert(tls.openssl, algorithm, keyfile, certfile, hostnames,
-                                       tls.stdin_path)
+                                       tls.setup.stdin_path)
     if tls.runner.run(command).returncode:
         tls.runner.discard(certfile, keyfile)
         tls.fail(messages.CERT_GENERATION_FAILED)
@@ -217,12 +119,13 @@ def ensure_key(tls, algorithm, bits, oldkey):
 
 
 def init_random_source(tls, randsource):
+    """The tls_random_source to set: -r's, main.cf's, or /dev/urandom."""
     source = randsource or tls.postconf.get("-x", "tls_random_source")
     if not source:
         if not os.access("/dev/urandom", os.R_OK):
             tls.fail(messages.NO_RANDOM_SOURCE)
         source = "dev:/dev/urandom"
-    tls.tls_random_source = source
+    return source
 
 
 def all_default(tls, settings):
@@ -247,7 +150,9 @@ def edit_main_cf(tls, settings, info, then_log):
     info.finish(then_log)
 
 
-def deploy_server_cert(tls, certfile, keyfile, deploy, info, then_log):
+def deploy_server_cert(tls, certfile, keyfile, info, then_log, enable=False, random_source=""):
+    """Check that key and certificate match, then set them in main.cf;
+    enable: with the settings that enable TLS in the SMTP server."""
     key_type = check_key(tls, keyfile)
     if not tls.is_file(certfile):  # ours: upstream says only that the digest failed
         tls.fail(messages.NOT_A_FILE.format(certfile))
@@ -261,12 +166,12 @@ def deploy_server_cert(tls, certfile, keyfile, deploy, info, then_log):
         tls.fail(messages.CERT_KEY_MISMATCH.format(certfile, keyfile))
     settings = ["%s = %s" % (key_type.key_param, keyfile),
                 "%s = %s" % (key_type.cert_param, certfile)]
-    if deploy == "enable":
+    if enable:
         settings += ["smtpd_tls_security_level = may",
                      "smtpd_tls_received_header = yes",
                      "smtpd_tls_loglevel = 1"]
-    if tls.tls_random_source:
-        settings.append("tls_random_source = " + tls.tls_random_source)
+    if random_source:
+        settings.append("tls_random_source = " + random_source)
     # All in one shot, since postconf delays modifying "hot" main.cf files.
     edit_main_cf(tls, settings, info, then_log)
 
@@ -280,21 +185,24 @@ def resolve_hostnames(tls, hostnames):
     return names
 
 
-def new_server_cert(tls, algorithm, bits, oldkey, deploy, hostnames, info):
-    """A new certificate, with a new or copied key; deployed when deploy is set."""
+def new_server_cert(tls, algorithm, bits, oldkey, hostnames, info, enable=False,
+                    random_source=""):
+    """A new certificate, with a new or copied key; enable: deployed, and
+    TLS enabled in the SMTP server (enable-server)."""
     names = resolve_hostnames(tls, hostnames)
     keyfile, certfile = ensure_key(tls, algorithm, bits, oldkey)
     create_cert(tls, algorithm, keyfile, certfile, names)
-    if deploy:
-        lines = messages.server_deployed(deploy, tls.hints)
+    if enable:
+        lines = messages.server_deployed(tls.hints, enabled=True)
     else:
         lines = messages.created(certfile, keyfile, tls.hints)
-    lines += messages.csr_hint(certfile, keyfile, deploy, tls.hints)
-    lines += messages.tlsa_hint(keyfile, deploy, tls.hints)
+    lines += messages.csr_hint(certfile, keyfile, enable, tls.hints)
+    lines += messages.tlsa_hint(keyfile, enable, tls.hints)
     if not oldkey:
-        lines += messages.dane_dns_hint(deploy)
-    if deploy:
-        deploy_server_cert(tls, certfile, keyfile, deploy, info, then_log=lines)
+        lines += messages.dane_dns_hint(enable)
+    if enable:
+        deploy_server_cert(tls, certfile, keyfile, info, lines, enable=True,
+                           random_source=random_source)
     else:
         info.finish(lines)
 
@@ -329,7 +237,7 @@ def _random_source_option(tls, options):
     randsource = options.get("r", "")
     if randsource and not validate.random_source(randsource):
         tls.fail(messages.BAD_RANDOM_SOURCE.format(validate.shown(randsource)))
-    init_random_source(tls, randsource)
+    return init_random_source(tls, randsource)
 
 
 def enable_client(tls, options, operands):
@@ -338,7 +246,7 @@ def enable_client(tls, options, operands):
 
 
 def _enable_client(tls, options, info):
-    _random_source_option(tls, options)
+    random_source = _random_source_option(tls, options)
     if not all_default(tls, CLIENT_SETTINGS):
         info.finish(messages.enable_client_suggestion(cache_db_type(tls)))
         return 0
@@ -347,8 +255,8 @@ def _enable_client(tls, options, info):
     if dbtype:
         settings.append("smtp_tls_session_cache_database = %s:%s/smtp_scache"
                         % (dbtype, tls.data_directory))
-    if tls.tls_random_source:
-        settings.append("tls_random_source = " + tls.tls_random_source)
+    if random_source:
+        settings.append("tls_random_source = " + random_source)
     edit_main_cf(tls, settings, info, then_log=messages.client_deployed(tls.hints))
     return 0
 
@@ -356,10 +264,11 @@ def _enable_client(tls, options, info):
 def enable_server(tls, options, operands):
     algorithm, bits = _key_options(tls, options, messages.EMPTY_ALGORITHM,
                                    messages.UNSUPPORTED_PRIVATE)
-    _random_source_option(tls, options)
+    random_source = _random_source_option(tls, options)
     with tls.log.start_block("info") as info:
         if all_default(tls, SERVER_SETTINGS):
-            new_server_cert(tls, algorithm, bits, "", "enable", operands, info)
+            new_server_cert(tls, algorithm, bits, "", operands, info, enable=True,
+                            random_source=random_source)
         else:
             info.finish(messages.enable_server_suggestion(tls.hints))
     return 0
@@ -369,7 +278,7 @@ def new_server_key(tls, options, operands):
     algorithm, bits = _key_options(tls, options, messages.EMPTY_ALGORITHM,
                                    messages.UNSUPPORTED_PUBLIC)
     with tls.log.start_block("info") as info:
-        new_server_cert(tls, algorithm, bits, "", "", operands, info)
+        new_server_cert(tls, algorithm, bits, "", operands, info)
     return 0
 
 
@@ -382,7 +291,7 @@ def new_server_cert_command(tls, options, operands):
         keyfile = ""
     # Try to re-use (copy) the existing key.
     with tls.log.start_block("info") as info:
-        new_server_cert(tls, algorithm, bits, keyfile, "", operands, info)
+        new_server_cert(tls, algorithm, bits, keyfile, operands, info)
     return 0
 
 
@@ -395,8 +304,7 @@ def deploy_server_cert_command(tls, options, operands):
     if not tls.is_file(keyfile):  # ours: upstream says "no private key found in file"
         tls.fail(messages.NOT_A_FILE.format(keyfile))
     with tls.log.start_block("info") as info:
-        deploy_server_cert(tls, certfile, keyfile, "", info,
-                           then_log=messages.server_deployed("deploy", tls.hints))
+        deploy_server_cert(tls, certfile, keyfile, info, messages.server_deployed(tls.hints))
     return 0
 
 
@@ -420,7 +328,7 @@ def output_server_csr(tls, options, operands):
     if openssl.is_encrypted(keyfile) and not _stdin_is_a_terminal():
         # Ours: openssl would ask for the pass phrase on /dev/tty and wait.
         tls.fail(messages.KEY_ENCRYPTED_NO_TERMINAL.format(keyfile))
-    command = openssl.csr(tls.openssl, keyfile, names, tls.stdin_path)
+    command = openssl.csr(tls.openssl, keyfile, names, tls.setup.stdin_path)
     return tls.runner.run(command).returncode and 1
 
 
@@ -448,7 +356,8 @@ def output_server_tlsa(tls, options, operands):
         if not digest:
             tls.fail(messages.KEY_DIGEST_FAILED)
         for port in ports:
-            records.append(tlsa_data(tls, hostname, port, digest, keyfile, key_type.algorithm))
+            records.append(tlsa_record(tls, hostname, port, digest, keyfile,
+                                       key_type.algorithm))
             if not tls.json:
                 sys.stdout.write(messages.tlsa_record(hostname, digest, port) + "\n")
     if not records:
@@ -460,33 +369,6 @@ def output_server_tlsa(tls, options, operands):
     return 0
 
 
-def tlsa_ports(tls, text):
-    """The ports of -p PORT[,PORT...] (ours), in the order given."""
-    ports = []
-    for word in text.split(","):
-        if not validate.port(word):
-            tls.fail(messages.BAD_PORTS.format(validate.shown(text)))
-        if int(word) not in ports:
-            ports.append(int(word))
-    return ports
-
-
-def tlsa_data(tls, hostname, port, digest, keyfile, algorithm):
-    """A "3 1 1" record as data (--json), with whether its key is deployed."""
-    return collections.OrderedDict((
-        ("owner", "_%d._tcp.%s." % (port, hostname)),
-        ("host", hostname),
-        ("port", port),
-        ("usage", 3),
-        ("selector", 1),
-        ("matching_type", 1),
-        ("data", digest),
-        ("key_file", keyfile),
-        ("algorithm", algorithm),
-        ("deployed", keyfile == set_keyfile(tls, algorithm)),
-    ))
-
-
 def all_default_client(tls, options, operands):
     return 0 if all_default(tls, CLIENT_SETTINGS) else 1
 
@@ -495,140 +377,56 @@ def all_default_server(tls, options, operands):
     return 0 if all_default(tls, SERVER_SETTINGS) else 1
 
 
-# ----- parsing, and the reads each subcommand will make
-
-Subcommand = collections.namedtuple("Subcommand", "run letters operands prefetch")
-
+# ----- what each subcommand reads ahead
 
 def _myhostname_needed(operands):
     return not operands or not operands[0]
 
 
-def _prefetch_enable_client(options, operands):
+def prefetch_enable_client(options, operands):
     reads = [("-n", CLIENT_SETTINGS)]
     if not options.get("r"):
         reads.append(("-x", ("tls_random_source",)))
     return reads, [("-m",)]
 
 
-def _prefetch_enable_server(options, operands):
+def prefetch_enable_server(options, operands):
     names = () if options.get("r") else ("tls_random_source",)
     if _myhostname_needed(operands):
         names += ("myhostname",)
     return [("-n", SERVER_SETTINGS), ("-x", names)], []
 
 
-def _prefetch_new_server_key(options, operands):
+def prefetch_new_server_key(options, operands):
     return [("-x", ("myhostname",) if _myhostname_needed(operands) else ())], []
 
 
-def _prefetch_new_server_cert(options, operands):
-    reads, lines = _prefetch_new_server_key(options, operands)
+def prefetch_new_server_cert(options, operands):
+    reads, lines = prefetch_new_server_key(options, operands)
     return reads + [("-nx", tuple(KEY_FILE_PARAMETERS.values()))], lines
 
 
-def _prefetch_output_server_csr(options, operands):
-    reads, lines = _prefetch_new_server_key(options, operands)
+def prefetch_output_server_csr(options, operands):
+    reads, lines = prefetch_new_server_key(options, operands)
     if options.get("k", "rsa") in KEY_FILE_PARAMETERS:
         reads.append(("-nx", tuple(KEY_FILE_PARAMETERS.values())))
     return reads, lines
 
 
-def _prefetch_output_server_tlsa(options, operands):
+def prefetch_output_server_tlsa(options, operands):
     reads = [("-x", () if options.get("h") else ("myhostname",))]
     if not operands or set(operands) & set(KEY_FILE_PARAMETERS):
         reads.append(("-nx", tuple(KEY_FILE_PARAMETERS.values())))
     return reads, []
 
 
-def _ours(module, function, letters, operands):
-    """A subcommand of ours, its module loaded only when asked for."""
-    def load():
-        import importlib
-        return importlib.import_module("postfix_tls." + module)
-
-    def run(tls, options, operands):
-        return getattr(load(), function)(tls, options, operands)
-
-    def prefetch(options, operands):
-        return load().prefetch(options, operands)
-    return Subcommand(run, letters, operands, prefetch)
-
-
-def _prefetch_nothing(options, operands):
+def prefetch_deploy_server_cert(options, operands):
     return [], []
 
 
-def _prefetch_settings(settings):
-    return lambda options, operands: ([("-n", settings)], [])
+def prefetch_all_default_client(options, operands):
+    return [("-n", CLIENT_SETTINGS)], []
 
 
-# letters: the getopts options (None: no getopts at all); operands: how
-# many operands are allowed (None: any).
-SUBCOMMANDS = {
-    "enable-client": Subcommand(enable_client, "r", 0, _prefetch_enable_client),
-    "enable-server": Subcommand(enable_server, "abr", None, _prefetch_enable_server),
-    "new-server-key": Subcommand(new_server_key, "ab", None, _prefetch_new_server_key),
-    "new-server-cert": Subcommand(new_server_cert_command, "ab", None,
-                                  _prefetch_new_server_cert),
-    "deploy-server-cert": Subcommand(deploy_server_cert_command, None, 2, _prefetch_nothing),
-    "output-server-csr": Subcommand(output_server_csr, "k", None,
-                                    _prefetch_output_server_csr),
-    "output-server-tlsa": Subcommand(output_server_tlsa, "hp", None,
-                                     _prefetch_output_server_tlsa),
-    "all-default-client": Subcommand(all_default_client, None, 0,
-                                     _prefetch_settings(CLIENT_SETTINGS)),
-    "all-default-server": Subcommand(all_default_server, None, 0,
-                                     _prefetch_settings(SERVER_SETTINGS)),
-    # Ours.
-    "status": _ours("status", "status", "wc", 0),
-    "output-server-tlsa-rollover": _ours("dane", "output_server_tlsa_rollover", "hpk", 0),
-    "check-server-tlsa": _ours("dane", "check_server_tlsa", "hpnskt", 0),
-}
-
-
-def parse(subcommand, args):
-    """(options, operands) as upstream's option parsing sees them."""
-    if subcommand.letters is None:
-        options, operands = {}, list(args)
-    else:
-        options, operands = getopts(args, subcommand.letters)
-    if subcommand.operands is not None and len(operands) != subcommand.operands:
-        raise UsageError(args)
-    return options, operands
-
-
-def run(tls, args, check_startup):
-    """Run ``postfix tls ARGS``; returns the exit status."""
-    name = args[0] if args else ""
-    subcommand = SUBCOMMANDS.get(name)
-    parsed = None
-    reads, lines = [], []
-    if subcommand is not None:
-        try:
-            parsed = parse(subcommand, args[1:])
-            reads, lines = subcommand.prefetch(*parsed)
-        except UsageError:
-            pass
-    reads = [(flags, names) for flags, names in reads if names]
-    tls.setup = check_startup(tls, reads, lines)
-    if tls.setup is None:
-        tls.postconf.finish()
-        return messages.EXIT_FAIL
-    if subcommand is None:
-        tls.log.error(messages.UNKNOWN_COMMAND.format(name))
-        tls.log.fatal(messages.USAGE_ALL)
-        return messages.EXIT_FAIL
-    if parsed is None:
-        tls.log.fatal(messages.USAGE[name])
-        return messages.EXIT_FAIL
-    try:
-        bad = validate.first_bad_argument(args)
-        if bad is not None:
-            tls.fail(messages.BAD_OPERAND.format(validate.shown(bad)))
-        return subcommand.run(tls, *parsed)
-    except Failed:
-        tls.runner.discard_created()
-        return messages.EXIT_FAIL
-    finally:
-        tls.postconf.finish()
+def prefetch_all_default_server(options, operands):
+    return [("-n", SERVER_SETTINGS)], []

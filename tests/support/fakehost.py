@@ -8,7 +8,9 @@ specification of each subcommand.
 import os
 
 from postfix_tls import cli
-from postfix_tls.commands import CLIENT_SETTINGS, SERVER_SETTINGS
+from postfix_tls.upstream import CLIENT_SETTINGS, SERVER_SETTINGS
+
+from . import POSTFIX_PATH
 
 OPENSSL = "openssl"
 PASSIN = ["-passin", "pass:umask 077"]
@@ -40,7 +42,7 @@ class FakeHost(object):
             "data_directory": "/var/lib/postfix",
             "MAIL_CONFIG": self.config_directory,
             "MAIL_LOGTAG": "postfix",
-            "PATH": "/bin:/usr/bin:/sbin:/usr/sbin",
+            "PATH": POSTFIX_PATH,
         }
 
     def register(self, argv, stdout=b"", returncode=0, callback=None):

@@ -29,7 +29,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE = os.path.join(HERE, "reference")
+REFERENCE = os.path.join(os.path.dirname(HERE), "reference")
 RELEASES = ("2.10.10", "2.11.11", "3.4.29")
 REAL_POSTCONF = "/usr/sbin/postconf"
 REAL_POSTLOG = "/usr/sbin/postlog"

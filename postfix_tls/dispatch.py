@@ -1,0 +1,56 @@
+"""From ``postfix tls ARGS`` to the subcommand that runs: its options
+parsed as upstream's getopts would, its reads started with the start-up
+checks, then the checks, then the subcommand, or the usage message."""
+
+from . import messages, validate
+from .context import Failed
+from .getopts import UsageError, getopts
+from .subcommands import find
+
+
+def parse(subcommand, args):
+    """(options, operands) as upstream's option parsing sees them."""
+    if subcommand.letters is None:
+        options, operands = {}, list(args)
+    else:
+        options, operands = getopts(args, subcommand.letters)
+    if subcommand.operands is not None and len(operands) != subcommand.operands:
+        raise UsageError(args)
+    return options, operands
+
+
+def run(tls, args, check_startup):
+    """Run ``postfix tls ARGS``; returns the exit status."""
+    name = args[0] if args else ""
+    subcommand = find(name)
+    parsed = None
+    reads, lines = [], []
+    if subcommand is not None:
+        try:
+            parsed = parse(subcommand, args[1:])
+            reads, lines = subcommand.prefetch(*parsed)
+        except UsageError:
+            pass
+    reads = [(flags, names) for flags, names in reads if names]
+    setup = check_startup(tls, reads, lines)
+    if setup is None:
+        tls.postconf.finish()
+        return messages.EXIT_FAIL
+    tls = tls.started(setup)
+    if subcommand is None:
+        tls.log.error(messages.UNKNOWN_COMMAND.format(name))
+        tls.log.fatal(messages.USAGE_ALL)
+        return messages.EXIT_FAIL
+    if parsed is None:
+        tls.log.fatal(subcommand.usage)
+        return messages.EXIT_FAIL
+    try:
+        bad = validate.first_bad_argument(args)
+        if bad is not None:
+            tls.fail(messages.BAD_OPERAND.format(validate.shown(bad)))
+        return subcommand.run(tls, *parsed)
+    except Failed:
+        tls.runner.discard_created()
+        return messages.EXIT_FAIL
+    finally:
+        tls.postconf.finish()

@@ -1,0 +1,85 @@
+"""Keys, certificates and names as upstream's helpers resolve them.
+
+Which key file an algorithm's name or a path means, the private key in a
+file (and its type), and the SHA-256 digests of public keys that the TLSA
+records and the key/certificate match are made of.  Upstream's nine, the
+TLSA subcommands and status all use these.
+"""
+
+import collections
+import sys
+
+from . import messages, openssl
+
+KEY_FILE_PARAMETERS = {"rsa": "smtpd_tls_key_file", "ecdsa": "smtpd_tls_eckey_file"}
+
+KeyType = collections.namedtuple("KeyType", "command algorithm key_param cert_param")
+
+
+def set_fqdn(tls, hostname):
+    """hostname, or else $myhostname (read from a file when it is a path)."""
+    if hostname:
+        return hostname
+    fqdn = tls.postconf.get("-x", "myhostname")
+    if fqdn.startswith("/"):
+        try:
+            with open(fqdn, "rb") as stream:
+                fqdn = stream.read().decode("utf-8", "surrogateescape").rstrip("\n")
+        except OSError as error:
+            sys.stderr.write("postfix-tls: %s: %s\n" % (fqdn, error.strerror))
+            return ""
+    return fqdn
+
+
+def set_keyfile(tls, name):
+    """The key file that name means: an algorithm's configured key or a path."""
+    if name in KEY_FILE_PARAMETERS:
+        supported = name in tls.setup.algorithms()
+        keyfile = tls.postconf.get("-nx", KEY_FILE_PARAMETERS[name]) if supported else ""
+    elif name in ("", "none") or name.startswith("/"):
+        keyfile = name
+    else:
+        # User-specified key pathnames are relative to the configuration directory.
+        keyfile = tls.config_directory + "/" + name
+    return "" if keyfile == "none" else keyfile
+
+
+def read_key(tls, keyfile):
+    """(key PEM, KeyType) of the private key in keyfile, or None."""
+    if not tls.is_file(keyfile):
+        return None
+    for row in openssl.KEY_TYPES:
+        result = tls.runner.run(openssl.read_key(tls.openssl, row[0], keyfile))
+        # "| grep ." : the non-empty lines, and success when there are any.
+        lines = [line for line in result.stdout.split(b"\n") if line]
+        if lines:
+            return b"\n".join(lines) + b"\n", KeyType(*row)
+    return None
+
+
+def check_key(tls, keyfile):
+    """The KeyType of keyfile's private key; fails when there is none."""
+    key = read_key(tls, keyfile)
+    if key is None:
+        if openssl.is_encrypted(keyfile):  # ours: say why, before upstream's message
+            tls.log.warn([messages.KEY_ENCRYPTED.format(keyfile)])
+        tls.fail(messages.NO_PRIVATE_KEY.format(keyfile))
+    return key[1]
+
+
+def _digest(tls, path, pipeline):
+    if not tls.is_file(path):
+        return ""
+    for key_type in openssl.DIGEST_TYPES:
+        digest = openssl.hex_digest(tls.runner.run(*pipeline(tls.openssl, key_type, path)).stdout)
+        if digest:
+            return digest
+    return ""
+
+
+def pubkey_digest(tls, keyfile):
+    return _digest(tls, keyfile, openssl.key_digest_pipeline)
+
+
+def cert_pubkey_digest(tls, certfile):
+    return _digest(tls, certfile, openssl.cert_digest_pipeline)

@@ -1,0 +1,163 @@
+"""Every subcommand, declared once.
+
+A declaration says all there is to know about a subcommand from outside:
+its name, options and operands, its usage message and --help lines,
+whether it is upstream's or ours, what it reads ahead (at start-up, with
+the checks' own reads) and the function that runs it.  The parser
+(dispatch.py), the usage messages, --help (cli.py), the manual page's test
+and the Ansible module's choices (tests/test_subcommands.py) all come from
+here.  Adding a subcommand: its module, one declaration below, its tests
+and its documentation.
+
+Our subcommands name their module and function as "module:function": the
+module is imported only when the subcommand runs, so that the others start
+as fast as upstream's (dnspython, for one, is loaded by check-server-tlsa
+alone).
+"""
+
+import importlib
+
+from . import upstream
+
+# --help's "Ours:" column: the synopsis, then the first help line at 31.
+_HELP_COLUMN = 31
+
+
+class Subcommand(object):
+    """One subcommand's declaration."""
+
+    def __init__(self, name, usage, run, prefetch, letters=None, operands=None,
+                 upstream_synopsis=None, our_synopsis=None, help_lines=()):
+        """letters: its getopts options (None: it takes no options at all);
+        operands: how many operands it takes (None: any number);
+        upstream_synopsis: its --help line as upstream's, None for ours;
+        our_synopsis and help_lines: its --help lines with our options."""
+        if not usage or not usage.startswith("usage: postfix tls " + name):
+            raise ValueError("subcommand %s: no usage message" % name)
+        if not (upstream_synopsis or our_synopsis):
+            raise ValueError("subcommand %s: no synopsis for --help" % name)
+        self.name = name
+        self.usage = usage
+        self.letters = letters
+        self.operands = operands
+        self.upstream_synopsis = upstream_synopsis
+        self.our_synopsis = our_synopsis
+        self.help_lines = tuple(help_lines)
+        self._run = run
+        self._prefetch = prefetch
+
+    @property
+    def ours(self):
+        """Whether the subcommand is ours alone (upstream has no such name)."""
+        return self.upstream_synopsis is None
+
+    def run(self, tls, options, operands):
+        return _function(self._run)(tls, options, operands)
+
+    def prefetch(self, options, operands):
+        """([(flags, names)], [(flag, args...)]): the postconf reads it will make."""
+        return _function(self._prefetch)(options, operands)
+
+    def our_help(self):
+        """Its lines in --help's "Ours:" part (none for upstream's own)."""
+        if not self.our_synopsis:
+            return []
+        first = "  " + self.our_synopsis
+        lines = list(self.help_lines)
+        if lines and len(first) < _HELP_COLUMN - 1:
+            return [first.ljust(_HELP_COLUMN) + lines[0]] + [
+                " " * _HELP_COLUMN + line for line in lines[1:]]
+        return [first] + [" " * _HELP_COLUMN + line for line in lines]
+
+
+def _function(where):
+    """A function, or "module:function" of this package, imported now."""
+    if callable(where):
+        return where
+    module, _, name = where.partition(":")
+    return getattr(importlib.import_module("postfix_tls." + module), name)
+
+
+DECLARED = (
+    Subcommand(
+        "enable-client", "usage: postfix tls enable-client [-r devrandom]",
+        upstream.enable_client, upstream.prefetch_enable_client, letters="r", operands=0,
+        upstream_synopsis="enable-client [-r randsource]"),
+    Subcommand(
+        "enable-server", "usage: postfix tls enable-server [-a algorithm] [-b bits ]"
+        " [-r devrandom] [hostname ...]",
+        upstream.enable_server, upstream.prefetch_enable_server, letters="abr",
+        upstream_synopsis="enable-server [-r randsource] [-a algorithm] [-b bits]"
+        " [hostname...]"),
+    Subcommand(
+        "new-server-key", "usage: postfix tls new-server-key [-a algorithm] [-b bits ]"
+        " [hostname ...]",
+        upstream.new_server_key, upstream.prefetch_new_server_key, letters="ab",
+        upstream_synopsis="new-server-key [-a algorithm] [-b bits] [hostname...]"),
+    Subcommand(
+        "new-server-cert", "usage: postfix tls new-server-cert [-a algorithm] [-b bits ]"
+        " [hostname ...]",
+        upstream.new_server_cert_command, upstream.prefetch_new_server_cert, letters="ab",
+        upstream_synopsis="new-server-cert [-a algorithm] [-b bits] [hostname...]"),
+    Subcommand(
+        "deploy-server-cert", "usage: postfix tls deploy-server-cert certfile keyfile",
+        upstream.deploy_server_cert_command, upstream.prefetch_deploy_server_cert,
+        operands=2, upstream_synopsis="deploy-server-cert certfile keyfile"),
+    Subcommand(
+        "output-server-csr", "usage: postfix tls output-server-csr [-k keyfile]"
+        " [hostname ...]",
+        upstream.output_server_csr, upstream.prefetch_output_server_csr, letters="k",
+        upstream_synopsis="output-server-csr [-k keyfile] [hostname...]"),
+    Subcommand(
+        "output-server-tlsa", "usage: postfix tls output-server-tlsa [-h hostname]"
+        " [keyfile ...]",
+        upstream.output_server_tlsa, upstream.prefetch_output_server_tlsa, letters="hp",
+        upstream_synopsis="output-server-tlsa [-h hostname] [keyfile...]",
+        our_synopsis="output-server-tlsa [-h hostname] [-p ports] [keyfile...]",
+        help_lines=["-p 25,465,587: records for each port"]),
+    Subcommand(
+        "all-default-client", "usage: postfix tls all-default-client",
+        upstream.all_default_client, upstream.prefetch_all_default_client, operands=0,
+        upstream_synopsis="all-default-client"),
+    Subcommand(
+        "all-default-server", "usage: postfix tls all-default-server",
+        upstream.all_default_server, upstream.prefetch_all_default_server, operands=0,
+        upstream_synopsis="all-default-server"),
+    # Ours.
+    Subcommand(
+        "output-server-tlsa-rollover", "usage: postfix tls output-server-tlsa-rollover"
+        " [-h hostname] [-p ports] [-k keyfile]",
+        "dane:output_server_tlsa_rollover", "dane:prefetch", letters="hpk", operands=0,
+        our_synopsis="output-server-tlsa-rollover [-h hostname] [-p ports] [-k keyfile]",
+        help_lines=["deployed and next keys, the RRset to publish"]),
+    Subcommand(
+        "check-server-tlsa", "usage: postfix tls check-server-tlsa [-h hostname] [-p ports]"
+        " [-n nameserver[:port]] [-s address] [-k keyfile] [-t seconds]",
+        "dane:check_server_tlsa", "dane:prefetch", letters="hpnskt", operands=0,
+        our_synopsis="check-server-tlsa [-h hostname] [-p ports] [-n nameserver]"
+        " [-s address] [-k keyfile] [-t seconds]",
+        help_lines=["DNS and the live server against the keys",
+                    "(-n ADDRESS[:PORT]: the resolver to ask)"]),
+    Subcommand(
+        "status", "usage: postfix tls status [-w days] [-c days]",
+        "status:status", "status:prefetch", letters="wc", operands=0,
+        our_synopsis="status [-w days] [-c days]",
+        help_lines=["TLS health: OK, WARNING, CRITICAL or UNKNOWN,",
+                    "exit status 0 to 3 (warn/critical: days left)"]),
+)
+
+BY_NAME = dict((subcommand.name, subcommand) for subcommand in DECLARED)
+UPSTREAM = tuple(subcommand.name for subcommand in DECLARED if not subcommand.ours)
+
+
+def find(name):
+    """The declaration of name, or None."""
+    return BY_NAME.get(name)
+
+
+def help_lines():
+    """--help's two lists: upstream's subcommands, and ours (with our options)."""
+    upstream_lines = ["  " + subcommand.upstream_synopsis for subcommand in DECLARED
+                      if subcommand.upstream_synopsis]
+    our_lines = [line for subcommand in DECLARED for line in subcommand.our_help()]
+    return upstream_lines, our_lines
