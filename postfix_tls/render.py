@@ -102,12 +102,12 @@ def status_summary(report):
         if more:
             text += " (and %d more)" % more
     else:
-        dated = [entry for entry in report.server if "days_left" in entry]
+        dated = [entry for entry in report.server if entry.found("days_left")]
         if dated:
-            nearest = min(dated, key=lambda entry: entry["days_left"])
+            nearest = min(dated, key=lambda entry: entry.days_left)
             text = messages.STATUS_ALL_OK.format(
-                count=len(dated), days=nearest["days_left"],
-                what="%s, %s" % (nearest["algorithm"], nearest["not_after"]))
+                count=len(dated), days=nearest.days_left,
+                what="%s, %s" % (nearest.algorithm, nearest.not_after))
         else:
             text = "; ".join(report.notes) or messages.STATUS_NO_SERVER_CERT
     return messages.STATUS_SUMMARY.format(verdict=report.verdict, text=text)
@@ -115,10 +115,10 @@ def status_summary(report):
 
 def _performance_data(report):
     thresholds = report.thresholds
-    return " ".join("%s_days_left=%d;%d;%d" % (entry["algorithm"], entry["days_left"],
+    return " ".join("%s_days_left=%d;%d;%d" % (entry.algorithm, entry.days_left,
                                                thresholds["warning_days"],
                                                thresholds["critical_days"])
-                    for entry in report.server if "days_left" in entry)
+                    for entry in report.server if entry.found("days_left"))
 
 
 def status_lines(report):
@@ -130,15 +130,15 @@ def status_lines(report):
     lines.append("config_directory: %s" % report.config_directory)
     lines += ["assumed: " + text for text in report.assumed]
     for entry in report.server:
-        lines.append("server %s:" % entry["algorithm"])
+        lines.append("server %s:" % entry.algorithm)
         for role in ("cert_file", "key_file"):
-            if role in entry:
-                facts = entry[role]
-                lines.append("  %s: %s (%s)" % (role, facts["path"], _file_state(facts)))
+            if entry.found(role):
+                facts = getattr(entry, role)
+                lines.append("  %s: %s (%s)" % (role, facts.path, _file_state(facts)))
         for name in ("subject", "names", "not_before", "not_after", "days_left",
                      "myhostname_covered", "key_matches", "chain_length", "chain_in_order"):
-            if name in entry:
-                value = entry[name]
+            if entry.found(name):
+                value = getattr(entry, name)
                 if isinstance(value, list):
                     value = ", ".join(value) or "(none)"
                 lines.append("  %s: %s" % (name, _text(value)))
@@ -146,22 +146,22 @@ def status_lines(report):
         lines.append("%s: %s" % (name, report.settings.get(name, "") or "(empty)"))
     client = report.client
     lines.append("client:")
-    lines.append("  smtp_tls_security_level: %s" % (client["security_level"] or "(empty)"))
-    cache = client["session_cache"] or "(none)"
-    if "session_cache_type_available" in client:
-        cache += " (map type %s)" % ("available" if client["session_cache_type_available"]
+    lines.append("  smtp_tls_security_level: %s" % (client.security_level or "(empty)"))
+    cache = client.session_cache or "(none)"
+    if client.found("session_cache_type_available"):
+        cache += " (map type %s)" % ("available" if client.session_cache_type_available
                                      else "NOT available")
     lines.append("  smtp_tls_session_cache_database: %s" % cache)
-    for facts in client["files"]:
-        lines.append("  file: %s (%s)" % (facts["path"], _file_state(facts)))
+    for facts in client.files:
+        lines.append("  file: %s (%s)" % (facts.path, _file_state(facts)))
     return lines
 
 
 def _file_state(facts):
-    if not facts["exists"]:
+    if not facts.exists:
         return "missing"
-    return "mode %s, owner %s%s" % (facts["mode"], facts["owner"],
-                                     "" if facts["readable"] else ", NOT readable")
+    return "mode %s, owner %s%s" % (facts.mode, facts.owner,
+                                     "" if facts.readable else ", NOT readable")
 
 
 def _text(value):
@@ -182,8 +182,8 @@ def status_document(report):
         "config_directory": report.config_directory,
         "thresholds": report.thresholds,
         "settings": report.settings,
-        "server": report.server,
-        "client": report.client,
+        "server": [entry.to_json() for entry in report.server],
+        "client": report.client.to_json(),
         "problems": [{"severity": problem.severity, "text": problem.text}
                      for problem in report.problems],
         "notes": report.notes,

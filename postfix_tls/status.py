@@ -45,14 +45,66 @@ _MONTHS = dict((name, number) for number, name in enumerate(
 _PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 
 
+NOT_FOUND = object()  # a fact status did not get to (no certificate, say)
+
+
+class Facts(object):
+    """Facts found one by one, some never: to_json() gives those found, in
+    FIELDS order (the JSON document's), nested facts as their own."""
+
+    FIELDS = ()
+
+    def __init__(self, **found):
+        for name in self.FIELDS:
+            setattr(self, name, found.pop(name, NOT_FOUND))
+        if found:
+            raise TypeError("unknown facts: %s" % ", ".join(sorted(found)))
+
+    def found(self, name):
+        return getattr(self, name) is not NOT_FOUND
+
+    def to_json(self):
+        document = collections.OrderedDict()
+        for name in self.FIELDS:
+            value = getattr(self, name)
+            if value is NOT_FOUND:
+                continue
+            if isinstance(value, Facts):
+                value = value.to_json()
+            elif isinstance(value, list):
+                value = [item.to_json() if isinstance(item, Facts) else item for item in value]
+            document[name] = value
+        return document
+
+
+class FileFacts(Facts):
+    """A configured file: whether it exists, is readable, its mode and owner."""
+
+    FIELDS = ("path", "exists", "readable", "mode", "owner")
+
+
+class ServerEntry(Facts):
+    """One configured server key and certificate (or chain file)."""
+
+    FIELDS = ("algorithm", "cert_file", "key_file", "subject", "names", "not_before",
+              "not_after", "days_left", "myhostname_covered", "key_matches", "spki_sha256",
+              "chain_length", "chain_in_order")
+
+
+class ClientFacts(Facts):
+    """The SMTP client's TLS settings and files."""
+
+    FIELDS = ("security_level", "session_cache", "session_cache_type_available", "files")
+
+
 class Report(object):
     """What status found: facts, as data, and the problems among them."""
 
     def __init__(self, config_directory, warning_days, critical_days):
         self.config_directory = config_directory
         self.thresholds = {"warning_days": warning_days, "critical_days": critical_days}
-        self.server = []  # one dict per configured key and certificate (or chain file)
-        self.client = collections.OrderedDict()
+        self.server = []  # a ServerEntry per configured key and certificate (or chain file)
+        self.client = ClientFacts()
         self.settings = collections.OrderedDict()
         self.problems = []
         self.notes = []  # what is worth saying but is no problem
@@ -108,25 +160,21 @@ def parse_certificate_facts(output):
 
 def _file_facts(report, path, role, private):
     """exists, readable, mode and owner of a configured file; problems said."""
-    facts = collections.OrderedDict([("path", path)])
     try:
         info = os.stat(path)
     except OSError:
-        facts["exists"] = False
         report.problem(CRITICAL, messages.STATUS_MISSING.format(role=role, path=path))
-        return facts
-    facts["exists"] = True
-    facts["readable"] = os.access(path, os.R_OK)
-    facts["mode"] = "%04o" % (info.st_mode & 0o7777)
-    facts["owner"] = _owner(info.st_uid)
-    if not facts["readable"]:
+        return FileFacts(path=path, exists=False)
+    facts = FileFacts(path=path, exists=True, readable=os.access(path, os.R_OK),
+                      mode="%04o" % (info.st_mode & 0o7777), owner=_owner(info.st_uid))
+    if not facts.readable:
         report.problem(CRITICAL, messages.STATUS_UNREADABLE.format(role=role, path=path))
     if private and info.st_mode & 0o004:
         report.problem(CRITICAL, messages.STATUS_KEY_WORLD_READABLE.format(
-            path=path, mode=facts["mode"]))
+            path=path, mode=facts.mode))
     elif private and info.st_mode & 0o040:
         report.problem(WARNING, messages.STATUS_KEY_GROUP_READABLE.format(
-            path=path, mode=facts["mode"]))
+            path=path, mode=facts.mode))
     return facts
 
 
@@ -145,17 +193,15 @@ def _certificate(tls, report, entry, certfile, now):
         report.problem(UNKNOWN, messages.STATUS_NOT_A_CERTIFICATE.format(certfile))
         return
     days_left = int((facts["not_after"] - now) // 86400)
-    entry.update((
-        ("subject", facts.get("subject", "")),
-        ("names", facts["names"]),
-        ("not_before", iso(facts["not_before"])),
-        ("not_after", iso(facts["not_after"])),
-        ("days_left", days_left),
-    ))
+    entry.subject = facts.get("subject", "")
+    entry.names = facts["names"]
+    entry.not_before = iso(facts["not_before"])
+    entry.not_after = iso(facts["not_after"])
+    entry.days_left = days_left
     myhostname = report.settings.get("myhostname", "")
     names = facts["names"] or [facts.get("subject", "").partition("CN=")[2].split(",")[0]]
-    entry["myhostname_covered"] = any(_covers(name, myhostname) for name in names)
-    label = "%s certificate %s" % (entry["algorithm"], certfile)
+    entry.myhostname_covered = any(_covers(name, myhostname) for name in names)
+    label = "%s certificate %s" % (entry.algorithm, certfile)
     if facts["not_after"] <= now:
         report.problem(CRITICAL, messages.STATUS_EXPIRED.format(
             what=label, when=iso(facts["not_after"])))
@@ -168,7 +214,7 @@ def _certificate(tls, report, entry, certfile, now):
     if facts["not_before"] > now:
         report.problem(CRITICAL, messages.STATUS_NOT_YET_VALID.format(
             what=label, when=iso(facts["not_before"])))
-    if myhostname and not entry["myhostname_covered"]:
+    if myhostname and not entry.myhostname_covered:
         report.problem(WARNING, messages.STATUS_MYHOSTNAME.format(
             what=label, myhostname=myhostname, names=", ".join(names)))
 
@@ -187,11 +233,11 @@ def _key_matches(tls, report, entry, certfile, keyfile):
         encrypted = openssl.is_encrypted(keyfile)
         report.problem(CRITICAL, (messages.STATUS_KEY_ENCRYPTED if encrypted
                                   else messages.STATUS_NO_KEY).format(keyfile))
-        entry["key_matches"] = None
+        entry.key_matches = None
         return
-    entry["key_matches"] = cert_digest == key_digest
-    entry["spki_sha256"] = key_digest
-    if not entry["key_matches"]:
+    entry.key_matches = cert_digest == key_digest
+    entry.spki_sha256 = key_digest
+    if not entry.key_matches:
         report.problem(CRITICAL, messages.CERT_KEY_MISMATCH.format(certfile, keyfile))
 
 
@@ -201,7 +247,7 @@ def _chain(tls, report, entry, path):
         blocks = stream.read().split(_PEM_CERTIFICATE)[1:]
     certificates = [_PEM_CERTIFICATE + block.split(b"-----END CERTIFICATE-----")[0]
                     + b"-----END CERTIFICATE-----\n" for block in blocks]
-    entry["chain_length"] = len(certificates)
+    entry.chain_length = len(certificates)
     if len(certificates) < 2:
         return
     directory = tempfile.mkdtemp(prefix="postfix-tls-status.")
@@ -217,7 +263,7 @@ def _chain(tls, report, entry, path):
             for number in range(len(paths) - 1))
     finally:
         shutil.rmtree(directory)
-    entry["chain_in_order"] = in_order
+    entry.chain_in_order = in_order
     if not in_order:
         report.problem(WARNING, messages.STATUS_CHAIN_ORDER.format(path))
 
@@ -242,18 +288,18 @@ def check_server(tls, report, now):
         report.problem(WARNING if report.settings.get("smtpd_tls_security_level", "")
                        not in ("", "none") else OK, messages.STATUS_NO_SERVER_CERT)
     for algorithm, certfile, keyfile in pairs:
-        entry = collections.OrderedDict([("algorithm", algorithm)])
+        entry = ServerEntry(algorithm=algorithm)
         report.server.append(entry)
         if not certfile:
             report.problem(CRITICAL, messages.STATUS_KEY_WITHOUT_CERT.format(
                 algorithm=algorithm, path=keyfile))
-            entry["key_file"] = _file_facts(report, keyfile, "private key", True)
+            entry.key_file = _file_facts(report, keyfile, "private key", True)
             continue
-        entry["cert_file"] = _file_facts(report, certfile, "certificate", keyfile == certfile)
+        entry.cert_file = _file_facts(report, certfile, "certificate", keyfile == certfile)
         if keyfile != certfile:
-            entry["key_file"] = _file_facts(report, keyfile, "private key", True)
-        files = [entry["cert_file"]] + ([entry["key_file"]] if "key_file" in entry else [])
-        if not all(facts.get("readable") for facts in files):
+            entry.key_file = _file_facts(report, keyfile, "private key", True)
+        files = [entry.cert_file] + ([entry.key_file] if entry.found("key_file") else [])
+        if not all(facts.found("readable") and facts.readable for facts in files):
             continue
         _certificate(tls, report, entry, certfile, now)
         _key_matches(tls, report, entry, certfile, keyfile)
@@ -263,13 +309,13 @@ def check_server(tls, report, now):
 def check_client(tls, report):
     settings = report.settings
     client = report.client
-    client["security_level"] = settings.get("smtp_tls_security_level", "")
+    client.security_level = settings.get("smtp_tls_security_level", "")
     cache = settings.get("smtp_tls_session_cache_database", "")
-    client["session_cache"] = cache
+    client.session_cache = cache
     if cache:
         map_type = cache.partition(":")[0]
-        client["session_cache_type_available"] = map_type in tls.postconf.lines("-m")
-        if not client["session_cache_type_available"]:
+        client.session_cache_type_available = map_type in tls.postconf.lines("-m")
+        if not client.session_cache_type_available:
             report.problem(WARNING, messages.STATUS_CACHE_TYPE.format(
                 type=map_type, parameter="smtp_tls_session_cache_database"))
     files = []
@@ -280,7 +326,7 @@ def check_client(tls, report):
                                      keyfile in ("", certfile)))
         if keyfile and keyfile != certfile:
             files.append(_file_facts(report, keyfile, "client private key", True))
-    client["files"] = files
+    client.files = files
 
 
 def _days(tls, options, letter, default):

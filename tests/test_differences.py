@@ -231,9 +231,9 @@ def test_6_failing_tlsa_digest_is_reported(make_config, keys, tmp_path):
 # 7. Exclusive key files (see also test_safety.py)
 
 def test_7_an_existing_key_file_is_never_overwritten_or_removed(monkeypatch, fp, tmp_path):
-    from fakehost import FakeHost
-
     from postfix_tls import context, messages, upstream
+
+    from support.fakehost import FakeHost
 
     monkeypatch.setattr(upstream.time, "strftime", lambda fmt, when: "20261124-101500")
     host = FakeHost(fp, str(tmp_path), monkeypatch)

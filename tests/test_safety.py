@@ -107,9 +107,9 @@ def test_postlog_failing_still_shows_messages(make_config, tmp_path):
 # ----- a full disk or an unwritable directory (and see "partial key" above)
 
 def test_key_file_that_cannot_be_created(make_config, monkeypatch, fp, tmp_path):
-    from fakehost import FakeHost
-
     from postfix_tls import upstream
+
+    from support.fakehost import FakeHost
 
     monkeypatch.setattr(upstream.time, "strftime", lambda fmt, when: "20261124-101500")
     host = FakeHost(fp, str(tmp_path), monkeypatch)
