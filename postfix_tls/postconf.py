@@ -95,11 +95,9 @@ class Postconf(object):
     def prefetch(self, reads=(), lines=()):
         """Start reads [(flags, names[, config_directory])] and lines
         [(flag, args...)] at the same time; read() and lines() wait for
-        the one they need."""
+        the one they need.  Names the release may lack are left out until
+        it is known (knows())."""
         reads = self._merge_into_nx(reads)
-        if any(self.release.knows(name) is None for read in reads for name in read[1]):
-            # Only mail_version can tell: it is read first, with the others.
-            reads = [("-d", ("mail_version",), None)] + reads
         entries = []
         for read in reads:
             where = read[2] if len(read) > 2 else None
@@ -160,10 +158,12 @@ class Postconf(object):
         return self._lines[args]
 
     def knows(self, name):
-        """Whether this release has the parameter; asks mail_version when only it can tell."""
+        """Whether this release has the parameter; reads mail_version when
+        only it can tell (start-up asks it with openssl_path, see startup.py)."""
         known = self.release.knows(name)
         if known is None:
-            self.release = Release(self.get("-d", "mail_version"), self.release.at_least)
+            self.release = Release(self.get("-x", "mail_version", DEFAULT_INSTANCE),
+                                   self.release.at_least)
             known = self.release.knows(name)
         return bool(known)
 

@@ -71,7 +71,10 @@ def check(tls, reads=(), lines=()):
         reads.append(("-x", x_names))
     # "The value from the default instance is used for all instances."
     if postconf.release.knows("openssl_path") is not False:
-        reads.append(("-x", ("openssl_path",), DEFAULT_INSTANCE))
+        # Postfix mode knows only "3.1 or later": mail_version comes in the
+        # same process, for what newer releases have (smtpd_tls_chain_files).
+        reads.append(("-x", ("openssl_path",) + (
+            ("mail_version",) if postconf.release.version is None else ()), DEFAULT_INSTANCE))
     postconf_t = _has_postconf_t(postconf)
     lines = ([("-T", "public-key-algorithms")] if postconf_t else []) + list(lines)
     postconf.prefetch(reads, lines)

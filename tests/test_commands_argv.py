@@ -605,9 +605,9 @@ def status_reads_settings_then_each_certificate_and_key(host, capsys, mail_versi
     settings.update(smtpd_tls_cert_file=certfile, smtpd_tls_key_file=keyfile,
                     myhostname="mail.example.com", smtpd_tls_security_level="may")
     # Postfix mode says 3.1 or later: smtpd_tls_chain_files (3.4) waits for
-    # mail_version, read with the others.
-    expected = host.startup(reads=[("-d", {"mail_version": mail_version})], x_reads=settings,
-                            lines=[(["-m"], ["btree", "hash"])])
+    # mail_version, read with openssl_path.
+    expected = host.startup(x_reads=settings, lines=[(["-m"], ["btree", "hash"])],
+                            mail_version=mail_version)
     if chain_files_read:
         expected.append(host.read("-x", {"smtpd_tls_chain_files": ""}))
     expected.append(host.openssl("x509", "-in", certfile, "-noout", "-nameopt", "RFC2253",
@@ -633,7 +633,8 @@ def test_unknown_subcommand_logs_an_error_and_the_usage(host):
 
 def test_no_working_openssl_is_fatal(host):
     calls = [host.read("-n", server_settings()),
-             host.read("-x", {"openssl_path": "/opt/openssl"}),
+             host.read("-x", collections.OrderedDict((("openssl_path", "/opt/openssl"),
+                                                      ("mail_version", "3.7.11")))),
              host.lines(["-T", "public-key-algorithms"], ["rsa"]),
              host.register(["/opt/openssl", "version"], returncode=127),
              host.register(["/opt/openssl", "dgst", "-binary", "-sha256"], returncode=127),
@@ -647,13 +648,15 @@ def test_openssl_path_is_read_from_the_default_instance(host, capsys):
     assert host.run("--trace", "all-default-server") == 0
     # The one read of openssl_path runs without MAIL_CONFIG: postconf then
     # reads the compiled-in config_directory, as upstream's -c does.
-    assert host.calls()[1] == [host.postconf, "-x", "openssl_path"]
-    assert "\n+ env -u MAIL_CONFIG %s -x openssl_path\n" % host.postconf in capsys.readouterr().err
+    assert host.calls()[1] == [host.postconf, "-x", "openssl_path", "mail_version"]
+    assert "\n+ env -u MAIL_CONFIG %s -x openssl_path mail_version\n" % host.postconf \
+        in capsys.readouterr().err
 
 
 def test_postfix_without_tls_is_fatal(host):
     calls = [host.read("-x", {"myhostname": "mail.example.com"}),
-             host.read("-x", {"openssl_path": OPENSSL}),
+             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
+                                                      ("mail_version", "3.7.11")))),
              host.lines(["-T", "public-key-algorithms"], []),
              host.openssl("version"),
              host.openssl("dgst", "-binary", "-sha256", stdout=bytes(32)),
@@ -686,9 +689,9 @@ def standalone(host, mail_version):
 
 def test_standalone_reads_mail_version_with_the_environment(host):
     # No process more than before on 3.x: mail_version comes with the
-    # directories, then start-up is postfix mode's.
+    # directories, then start-up is postfix mode's, without asking it again.
     expected = [standalone(host, "3.7.11")]
-    expected += host.startup(reads=[("-n", server_settings())])
+    expected += host.startup(reads=[("-n", server_settings())], mail_version=None)
     assert host.run("-c", host.config_directory, "all-default-server") == 0
     assert host.calls() == expected
 

@@ -5,6 +5,7 @@ Every external command must be registered; fp fails a test on any other.
 specification of each subcommand.
 """
 
+import collections
 import os
 
 from postfix_tls import cli
@@ -86,7 +87,7 @@ class FakeHost(object):
         return self.register([OPENSSL] + list(args), **kwargs)
 
     def startup(self, reads=(), x_reads=(), algorithms=("dsa", "ecdsa", "rsa"), ecdsa_ok=True,
-                lines=()):
+                lines=(), mail_version="3.7.11"):
         """Register upstream's start-up checks; returns their argv in order.
 
         reads: the subcommand's other prefetched reads [(flags, {name: value})];
@@ -102,8 +103,12 @@ class FakeHost(object):
         calls = [self.read(flags, values) for flags, values in reads]
         if x_values:
             calls.append(self.read("-x", x_values))
-        # The default instance's openssl_path: postconf without MAIL_CONFIG.
-        calls.append(self.read("-x", {"openssl_path": OPENSSL}))
+        # The default instance's openssl_path: postconf without MAIL_CONFIG;
+        # with mail_version where the release is not known yet (postfix mode).
+        default_instance = collections.OrderedDict([("openssl_path", OPENSSL)])
+        if mail_version:
+            default_instance["mail_version"] = mail_version
+        calls.append(self.read("-x", default_instance))
         calls.append(self.lines(["-T", "public-key-algorithms"], algorithms))
         calls += [self.lines(args, output) for args, output in lines]
         calls.append(self.openssl("version", stdout=b"OpenSSL 3.0.22 25 Aug 2026\n"))
