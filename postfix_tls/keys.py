@@ -12,6 +12,8 @@ import sys
 from . import messages, openssl
 
 KEY_FILE_PARAMETERS = {"rsa": "smtpd_tls_key_file", "ecdsa": "smtpd_tls_eckey_file"}
+# Postfix 3.4+: when set, the keys and chains Postfix loads (the above are ignored).
+CHAIN_FILES = "smtpd_tls_chain_files"
 
 KeyType = collections.namedtuple("KeyType", "command algorithm key_param cert_param")
 
@@ -83,3 +85,26 @@ def pubkey_digest(tls, keyfile):
 
 def cert_pubkey_digest(tls, certfile):
     return _digest(tls, certfile, openssl.cert_digest_pipeline)
+
+
+def deployed_chains(tls):
+    """The keys and chains of smtpd_tls_chain_files ([] where it is unset, or
+    before Postfix 3.4); fails naming the file and object Postfix would refuse."""
+    if not tls.postconf.knows(CHAIN_FILES):
+        return []
+    from . import chainfiles  # only where chain files are set
+
+    names = chainfiles.split_names(tls.postconf.get("-nx", CHAIN_FILES))
+    if not names:
+        return []
+    try:
+        return chainfiles.read(names)
+    except chainfiles.ChainFileError as error:
+        tls.fail(str(error))
+
+
+def chain_key_digest(tls, chain):
+    """SHA-256 of the public key of a chain's private key (its text goes to
+    openssl on stdin, and is never traced)."""
+    return openssl.hex_digest(tls.runner.run(*openssl.pem_key_digest(
+        tls.openssl, chain.key_text)).stdout)

@@ -137,6 +137,26 @@ TLSA_CHECK_OK = ("OK: DNS and the live server match the deployed keys; deploying
                  " keys now is safe")
 TLSA_CHECK_PROBLEMS = "{count} problem(s):"
 
+# smtpd_tls_chain_files (ours): what Postfix would refuse to load.
+CHAIN_UNREADABLE = "smtpd_tls_chain_files: cannot read {path}: {error}"
+CHAIN_EMPTY = "smtpd_tls_chain_files: no PEM object in {path}"
+CHAIN_UNTERMINATED = ("smtpd_tls_chain_files: {path}, object {position} ({label}) has no END"
+                      " line")
+CHAIN_UNKNOWN_OBJECT = ("smtpd_tls_chain_files: {path}, object {position} is a {label}: only"
+                        " private keys and certificates belong there")
+CHAIN_NO_KEY = "smtpd_tls_chain_files: no private key in {path}"
+CHAIN_KEY_WITHOUT_CERT = ("smtpd_tls_chain_files: the private key at {path}, object"
+                          " {position}, is not followed by its certificate")
+CHAIN_CERT_BEFORE_KEY = ("smtpd_tls_chain_files: the certificate at {path}, object {position},"
+                         " comes before any private key (each key must come first, then its"
+                         " certificate and chain)")
+CHAIN_TWO_KEYS = ("smtpd_tls_chain_files: a second {algorithm} key at {path}, object"
+                  " {position} (the first is at {first}): at most one key per algorithm")
+CHAIN_KEY_ENCRYPTED = ("smtpd_tls_chain_files: the private key at {path}, object {position},"
+                       " is encrypted: Postfix cannot read it")
+CHAIN_KEY_UNKNOWN = ("smtpd_tls_chain_files: the private key at {path}, object {position}:"
+                     " unknown algorithm")
+
 # status (ours): the verdict line, and one line per problem found.
 STATUS_SUMMARY = "TLS {verdict} - {text}"
 STATUS_ALL_OK = "{count} server certificate(s) valid, the nearest expiry in {days} days ({what})"

@@ -180,12 +180,25 @@ def csr(openssl, keyfile, hostnames, stdin_path):
     return Command(argv, stdin="\n".join(config) + "\n", stdout=INHERIT, reads=[keyfile])
 
 
-def certificate_facts(openssl, certfile):
-    """Subject, validity and DNS names of the first certificate in certfile
-    (status; -ext needs OpenSSL 1.1.1)."""
-    return Command([openssl, "x509", "-in", certfile, "-noout", "-nameopt", "RFC2253",
-                    "-subject", "-startdate", "-enddate", "-ext", "subjectAltName"],
-                   stderr=DEVNULL, reads=[certfile])
+def certificate_facts(openssl, certfile, certificate_pem=None):
+    """Subject, validity and DNS names of the first certificate in certfile,
+    or of certificate_pem on stdin (status; -ext needs OpenSSL 1.1.1)."""
+    source = ["-in", certfile] if certificate_pem is None else []
+    return Command([openssl, "x509"] + source + [
+        "-noout", "-nameopt", "RFC2253", "-subject", "-startdate", "-enddate", "-ext",
+        "subjectAltName"], stdin=certificate_pem, stderr=DEVNULL,
+        reads=[certfile] if certificate_pem is None else [])
+
+
+def pem_key_digest(openssl, key_pem):
+    """SHA-256 of the DER public key of a private key given as text (one
+    of several in a chain file: openssl -in reads only the first)."""
+    return (
+        Command([openssl, "pkey", "-pubout"], stdin=key_pem, stderr=DEVNULL,
+                secret_stdin=True),
+        Command([openssl, "pkey", "-pubin", "-outform", "DER"], stderr=DEVNULL),
+        sha256(openssl, stderr=DEVNULL),
+    )
 
 
 def signed_by(openssl, certfile, issuerfile):

@@ -16,7 +16,7 @@ import tempfile
 import time
 
 from . import messages, openssl, validate
-from .keys import cert_pubkey_digest, pubkey_digest
+from .keys import CHAIN_FILES, cert_pubkey_digest, chain_key_digest, pubkey_digest
 
 # (algorithm, certificate parameter, key parameter); -x expands the key
 # parameters' defaults, $smtpd_tls_cert_file and $smtpd_tls_eccert_file.
@@ -186,8 +186,9 @@ def _owner(uid):
         return str(uid)
 
 
-def _certificate(tls, report, entry, certfile, now):
-    result = tls.runner.run(openssl.certificate_facts(tls.openssl, certfile))
+def _certificate(tls, report, entry, certfile, now, certificate_pem=None):
+    """certificate_pem: the certificate itself (a chain file's), else certfile's first."""
+    result = tls.runner.run(openssl.certificate_facts(tls.openssl, certfile, certificate_pem))
     facts = parse_certificate_facts(result.stdout)
     if result.returncode or "not_after" not in facts:
         report.problem(UNKNOWN, messages.STATUS_NOT_A_CERTIFICATE.format(certfile))
@@ -226,11 +227,17 @@ def _covers(name, hostname):
     return name == hostname
 
 
-def _key_matches(tls, report, entry, certfile, keyfile):
-    cert_digest = cert_pubkey_digest(tls, certfile)
-    key_digest = pubkey_digest(tls, keyfile)
+def _key_matches(tls, report, entry, certfile, keyfile, chain=None):
+    """chain: a chain file's key and certificate, else certfile's and keyfile's."""
+    if chain is None:
+        cert_digest = cert_pubkey_digest(tls, certfile)
+        key_digest = pubkey_digest(tls, keyfile)
+    else:
+        cert_digest = openssl.hex_digest(tls.runner.run(*openssl.presented_key_digest(
+            tls.openssl, chain.certificates[0])).stdout)
+        key_digest = chain_key_digest(tls, chain)
     if not key_digest:
-        encrypted = openssl.is_encrypted(keyfile)
+        encrypted = chain is None and openssl.is_encrypted(keyfile)
         report.problem(CRITICAL, (messages.STATUS_KEY_ENCRYPTED if encrypted
                                   else messages.STATUS_NO_KEY).format(keyfile))
         entry.key_matches = None
@@ -241,12 +248,16 @@ def _key_matches(tls, report, entry, certfile, keyfile):
         report.problem(CRITICAL, messages.CERT_KEY_MISMATCH.format(certfile, keyfile))
 
 
-def _chain(tls, report, entry, path):
-    """Each certificate in path signed by the next: the order Postfix sends."""
-    with open(path, "rb") as stream:
-        blocks = stream.read().split(_PEM_CERTIFICATE)[1:]
-    certificates = [_PEM_CERTIFICATE + block.split(b"-----END CERTIFICATE-----")[0]
-                    + b"-----END CERTIFICATE-----\n" for block in blocks]
+def _chain(tls, report, entry, path, certificates=None):
+    """Each certificate in path (or certificates, a chain file's key's)
+    signed by the next: the order Postfix sends."""
+    if certificates is None:
+        with open(path, "rb") as stream:
+            blocks = stream.read().split(_PEM_CERTIFICATE)[1:]
+        certificates = [_PEM_CERTIFICATE + block.split(b"-----END CERTIFICATE-----")[0]
+                        + b"-----END CERTIFICATE-----\n" for block in blocks]
+    else:
+        certificates = [certificate.encode("ascii") for certificate in certificates]
     entry.chain_length = len(certificates)
     if len(certificates) < 2:
         return
@@ -269,11 +280,8 @@ def _chain(tls, report, entry, path):
 
 
 def _server_pairs(settings):
-    """(algorithm, certificate file, key file) for what main.cf deploys."""
-    chain_files = settings.get("smtpd_tls_chain_files", "").replace(",", " ").split()
-    if chain_files:
-        # Each file holds a key and its chain; they replace the cert/key pairs.
-        return [("chain", path, path) for path in chain_files]
+    """(algorithm, certificate file, key file) for what main.cf deploys
+    with the legacy parameters."""
     pairs = []
     for algorithm, cert_parameter, key_parameter in SERVER_FILES:
         certfile, keyfile = settings.get(cert_parameter, ""), settings.get(key_parameter, "")
@@ -282,7 +290,41 @@ def _server_pairs(settings):
     return pairs
 
 
+def check_chain_files(tls, report, now, names):
+    """smtpd_tls_chain_files (3.4+): each key with its certificate and chain,
+    per algorithm, as Postfix loads them."""
+    from . import chainfiles
+
+    facts = collections.OrderedDict(
+        (path, _file_facts(report, path, "chain file", True)) for path in names)
+    if not all(found.found("readable") and found.readable for found in facts.values()):
+        report.server += [ServerEntry(algorithm="chain", cert_file=found)
+                          for found in facts.values()]
+        return
+    try:
+        chains = chainfiles.read(names)
+    except chainfiles.ChainFileError as error:
+        report.problem(CRITICAL, str(error))
+        report.server += [ServerEntry(algorithm="chain", cert_file=found)
+                          for found in facts.values()]
+        return
+    for chain in chains:
+        entry = ServerEntry(algorithm=chain.algorithm, cert_file=facts[chain.cert_path])
+        if chain.key_path != chain.cert_path:
+            entry.key_file = facts[chain.key_path]
+        report.server.append(entry)
+        _certificate(tls, report, entry, chain.cert_path, now, chain.certificates[0])
+        _key_matches(tls, report, entry, chain.cert_path, chain.where, chain)
+        _chain(tls, report, entry, chain.cert_path, chain.certificates)
+
+
 def check_server(tls, report, now):
+    chain_files = report.settings.get(CHAIN_FILES, "")
+    if chain_files:
+        # They replace the legacy cert/key parameters, which Postfix ignores.
+        from .chainfiles import split_names
+
+        return check_chain_files(tls, report, now, split_names(chain_files))
     pairs = _server_pairs(report.settings)
     if not pairs:
         report.problem(WARNING if report.settings.get("smtpd_tls_security_level", "")

@@ -52,9 +52,11 @@ class TlsaRecord(object):
         return document
 
 
-def tlsa_record(tls, hostname, port, digest, keyfile, algorithm, role=None):
-    return TlsaRecord(hostname, port, digest, keyfile, algorithm,
-                      keyfile == set_keyfile(tls, algorithm), role)
+def tlsa_record(tls, hostname, port, digest, keyfile, algorithm, role=None, deployed=None):
+    """deployed: None to compare keyfile with main.cf's key for algorithm."""
+    if deployed is None:
+        deployed = keyfile == set_keyfile(tls, algorithm)
+    return TlsaRecord(hostname, port, digest, keyfile, algorithm, deployed, role)
 
 
 class Served(object):

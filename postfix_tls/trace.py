@@ -6,6 +6,9 @@ import collections
 from .command import DEVNULL, TO_STDOUT
 from .validate import quote
 
+# What the trace shows of a private key given on stdin.
+SECRET = "<a private key: not shown>"
+
 
 def _printable(text):
     """text as it can be written anywhere: bytes that were not UTF-8
@@ -59,6 +62,8 @@ class Tracer(object):
             return
         stages = [shell_words(command) for command in commands]
         stdin = commands[0].stdin
+        if commands[0].secret_stdin:
+            stdin = SECRET + "\n"
         if stdin is not None:
             # The here-document feeds the first stage: "a <<'EOF' | b".
             delimiter = _heredoc_delimiter(stdin)
@@ -77,7 +82,7 @@ class Tracer(object):
         if self.json_stream is None:
             return
         for index, (command, returncode) in enumerate(zip(commands, returncodes)):
-            stdin = command.stdin
+            stdin = SECRET if command.secret_stdin else command.stdin
             if index:
                 stdin = "<output of previous command>"
             self._json(collections.OrderedDict((

@@ -15,9 +15,12 @@ import time
 from . import messages, openssl, validate
 from .context import Failed
 from .keys import (
+    CHAIN_FILES,
     KEY_FILE_PARAMETERS,
     cert_pubkey_digest,
+    chain_key_digest,
     check_key,
+    deployed_chains,
     pubkey_digest,
     read_key,
     set_fqdn,
@@ -130,7 +133,11 @@ def init_random_source(tls, randsource):
 
 def all_default(tls, settings):
     # Don't be too clever by half: a setting is at its default when unset or empty.
-    return not any(tls.postconf.read("-n", settings).values())
+    if any(tls.postconf.read("-n", settings).values()):
+        return False
+    # Ours: smtpd_tls_chain_files (3.4+) counts among the server's (a
+    # release without it is not asked).
+    return settings != SERVER_SETTINGS or not tls.postconf.read("-n", (CHAIN_FILES,))[CHAIN_FILES]
 
 
 def cache_db_type(tls):
@@ -345,7 +352,19 @@ def output_server_tlsa(tls, options, operands):
         tls.fail(messages.BAD_HOSTNAME.format(validate.shown(hostname)))
     ports = tlsa_ports(tls, options.get("p", "25"))  # -p is ours
     records = []
-    for name in operands or tls.setup.algorithms():
+    # Ours: where chain files are set, their keys are what Postfix loads.
+    for chain in [] if operands else deployed_chains(tls):
+        if not tls.json:
+            sys.stdout.write("; %s (%s)\n" % (chain.where, chain.algorithm))
+        digest = chain_key_digest(tls, chain)
+        if not digest:
+            tls.fail(messages.KEY_DIGEST_FAILED)
+        for port in ports:
+            records.append(tlsa_record(tls, hostname, port, digest, chain.key_path,
+                                       chain.algorithm, deployed=True))
+            if not tls.json:
+                sys.stdout.write(messages.tlsa_record(hostname, digest, port) + "\n")
+    for name in [] if records else operands or tls.setup.algorithms():
         keyfile = set_keyfile(tls, name)
         if not keyfile:
             continue
@@ -394,7 +413,7 @@ def prefetch_enable_server(options, operands):
     names = () if options.get("r") else ("tls_random_source",)
     if _myhostname_needed(operands):
         names += ("myhostname",)
-    return [("-n", SERVER_SETTINGS), ("-x", names)], []
+    return [("-n", SERVER_SETTINGS + (CHAIN_FILES,)), ("-x", names)], []
 
 
 def prefetch_new_server_key(options, operands):
@@ -416,7 +435,8 @@ def prefetch_output_server_csr(options, operands):
 def prefetch_output_server_tlsa(options, operands):
     reads = [("-x", () if options.get("h") else ("myhostname",))]
     if not operands or set(operands) & set(KEY_FILE_PARAMETERS):
-        reads.append(("-nx", tuple(KEY_FILE_PARAMETERS.values())))
+        chain_files = () if operands else (CHAIN_FILES,)
+        reads.append(("-nx", tuple(KEY_FILE_PARAMETERS.values()) + chain_files))
     return reads, []
 
 
@@ -429,4 +449,4 @@ def prefetch_all_default_client(options, operands):
 
 
 def prefetch_all_default_server(options, operands):
-    return [("-n", SERVER_SETTINGS)], []
+    return [("-n", SERVER_SETTINGS + (CHAIN_FILES,))], []

@@ -90,9 +90,16 @@ def new_cert(host, keyfile, certfile, *names):
 
 # ----- all-default-client, all-default-server
 
+def chain_files_read(host, flags="-n", value=None):
+    """Postfix mode knows only "3.1 or later" at first: smtpd_tls_chain_files
+    (3.4) is read once mail_version has said the release has it."""
+    return host.read(flags, {"smtpd_tls_chain_files": value})
+
+
 @also_traced
 def test_all_default_server_reads_every_setting_in_one_postconf(host):
     expected = host.startup(reads=[("-n", server_settings())])
+    expected.append(chain_files_read(host))
     assert host.run("all-default-server") == 0
     assert host.calls() == expected
 
@@ -211,6 +218,7 @@ def test_enable_server_creates_key_and_cert_then_deploys(host):
                                      "myhostname": "mail.example.com"})
     info = host.log("info")
     expected.append(info)
+    expected.append(chain_files_read(host))
     keyfile, certfile, calls = _new_rsa_key_and_cert(host, "mail.example.com")
     expected += calls
     expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
@@ -232,6 +240,7 @@ def test_enable_server_creates_key_and_cert_then_deploys(host):
 def test_enable_server_ecdsa_with_names_tries_rsa_first_when_reading_the_key(host):
     expected = host.startup(reads=[("-n", server_settings())])
     expected.append(host.log("info"))
+    expected.append(chain_files_read(host))
     keyfile = "%s/eckey-%s.pem" % (host.config_directory, STAMP)
     certfile = "%s/eccert-%s.pem" % (host.config_directory, STAMP)
     expected.append(host.openssl("ecparam", "-param_enc", "named_curve", "-genkey", "-out",
@@ -286,9 +295,10 @@ def test_bad_algorithm_is_fatal_before_anything_is_made(host, subcommand, algori
 def test_ecdsa_unsupported_by_openssl_is_warned_about_and_dropped(host):
     expected = host.startup(reads=[("-n", server_settings())], ecdsa_ok=False)
     expected.append(host.log("warn"))
+    expected.append(chain_files_read(host))
     assert host.run("all-default-server") == 0
     assert host.calls() == expected
-    warning = host.input_of(expected[-1])
+    warning = host.input_of(expected[-2])
     assert warning.startswith("Postfix supports ECDSA, but the openssl command does not.")
 
 
@@ -497,6 +507,7 @@ def test_output_server_tlsa_prints_a_record_per_configured_key(host, capsys):
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
                                             "smtpd_tls_eckey_file": "none"})],
                             x_reads={"myhostname": "mail.example.com"})
+    expected.append(chain_files_read(host, "-nx"))
     expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
     expected += key_digest(host, "ec", keyfile)
     assert host.run("output-server-tlsa") == 0
@@ -508,6 +519,7 @@ def test_output_server_tlsa_prints_a_record_per_configured_key(host, capsys):
 def test_output_server_tlsa_with_nothing_configured(host):
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": None,
                                             "smtpd_tls_eckey_file": None})])
+    expected.append(chain_files_read(host, "-nx"))
     expected.append(host.log("fatal", messages.NO_USABLE_KEYFILES))
     assert host.run("output-server-tlsa", "-h", "mx.example.net") == 1
     assert host.calls() == expected
@@ -645,6 +657,7 @@ def test_no_working_openssl_is_fatal(host):
 
 def test_openssl_path_is_read_from_the_default_instance(host, capsys):
     host.startup(reads=[("-n", server_settings())])
+    chain_files_read(host)
     assert host.run("--trace", "all-default-server") == 0
     # The one read of openssl_path runs without MAIL_CONFIG: postconf then
     # reads the compiled-in config_directory, as upstream's -c does.
@@ -690,8 +703,11 @@ def standalone(host, mail_version):
 def test_standalone_reads_mail_version_with_the_environment(host):
     # No process more than before on 3.x: mail_version comes with the
     # directories, then start-up is postfix mode's, without asking it again.
+    # The release is known at once: smtpd_tls_chain_files comes with the rest.
     expected = [standalone(host, "3.7.11")]
-    expected += host.startup(reads=[("-n", server_settings())], mail_version=None)
+    settings = server_settings()
+    settings["smtpd_tls_chain_files"] = None
+    expected += host.startup(reads=[("-n", settings)], mail_version=None)
     assert host.run("-c", host.config_directory, "all-default-server") == 0
     assert host.calls() == expected
 
