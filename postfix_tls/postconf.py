@@ -38,6 +38,7 @@ class Postconf(object):
         self._values = {}  # (flags, config_directory, name) -> value
         self._lines = {}  # ("-T", "public-key-algorithms") -> output
         self._running = []  # prefetched reads not yet waited for
+        self._deferred = []  # prefetched reads waiting for mail_version (see prefetch)
 
     def _command(self, args, config_directory=None):
         """postconf ARGS, for MAIL_CONFIG's instance, config_directory's, or the default."""
@@ -95,14 +96,19 @@ class Postconf(object):
     def prefetch(self, reads=(), lines=()):
         """Start reads [(flags, names[, config_directory])] and lines
         [(flag, args...)] at the same time; read() and lines() wait for
-        the one they need.  Names the release may lack are left out until
-        it is known (knows())."""
+        the one they need.  A read with a name the release may lack waits
+        until mail_version says (it comes with openssl_path, see
+        startup.py), and is then made whole when one of its names is asked
+        for: one process, as if it had started now."""
         reads = self._merge_into_nx(reads)
         entries = []
         for read in reads:
             where = read[2] if len(read) > 2 else None
-            names = [name for name in self._missing(read[0], read[1], where)
-                     if self.release.knows(name)]
+            names = self._missing(read[0], read[1], where)
+            if any(self.release.knows(name) is None for name in names):
+                self._deferred.append((read[0], tuple(names), where))
+                continue
+            names = [name for name in names if self.release.knows(name)]
             if names:
                 entries.append((("read", read[0], tuple(names), where),
                                 self._command([read[0]] + names, where)))
@@ -130,8 +136,22 @@ class Postconf(object):
         while self._running:
             self._wait_for(lambda read: True)
 
+    def _make_deferred(self, flags, names, where):
+        """Make the deferred read that answers one of names, whole."""
+        for entry in list(self._deferred):
+            read_flags, read_names, read_where = entry
+            if read_where != where or not set(read_names) & set(names) or not (
+                    read_flags == flags or (read_flags == "-nx" and flags == "-x")):
+                continue
+            self._deferred.remove(entry)
+            known = [name for name in read_names if self.knows(name)]
+            if known:
+                self._store(read_flags, known, where,
+                            self.runner.run(self._command([read_flags] + known, where)))
+
     def read(self, flags, names, config_directory=None):
         """{name: value}, "" for what postconf leaves out (-n: unset)."""
+        self._make_deferred(flags, names, config_directory)
         missing = [name for name in self._missing(flags, names, config_directory)
                    if self.knows(name)]
         if missing:
