@@ -20,7 +20,16 @@ import collections
 import os
 
 from . import messages, openssl, validate
-from .keys import KEY_FILE_PARAMETERS, check_key, pubkey_digest, set_fqdn, set_keyfile
+from .keys import (
+    CHAIN_FILES,
+    KEY_FILE_PARAMETERS,
+    chain_key_digest,
+    check_key,
+    deployed_chains,
+    pubkey_digest,
+    set_fqdn,
+    set_keyfile,
+)
 from .tlsa import tlsa_ports, tlsa_record
 
 STAGED_PREFIX = {"rsa": "key-", "ecdsa": "eckey-"}
@@ -67,11 +76,19 @@ def staged_keyfile(tls, algorithm, deployed):
 
 
 def known_keys(tls, keyfile_option=""):
-    """Deployed and staged keys, per algorithm, with their SPKI digests."""
+    """Deployed and staged keys, per algorithm, with their SPKI digests;
+    deployed: what Postfix loads (smtpd_tls_chain_files' keys, where set)."""
     keys = []
+    chains = dict((chain.algorithm, chain) for chain in deployed_chains(tls))
     for algorithm in tls.setup.algorithms():
-        deployed = set_keyfile(tls, algorithm)
-        if deployed:
+        chain = chains.get(algorithm)
+        deployed = chain.key_path if chain else set_keyfile(tls, algorithm)
+        if chain:
+            digest = chain_key_digest(tls, chain)
+            if not digest:
+                tls.fail(messages.KEY_DIGEST_FAILED)
+            keys.append(Key(algorithm, "deployed", chain.key_path, digest))
+        elif deployed:
             keys.append(_key(tls, algorithm, "deployed", deployed))
         if keyfile_option:
             continue
@@ -352,5 +369,5 @@ def _valid_nameserver(text):
 
 def prefetch(options, operands):
     reads = [("-x", () if options.get("h") else ("myhostname",)),
-             ("-nx", tuple(KEY_FILE_PARAMETERS.values()))]
+             ("-nx", tuple(KEY_FILE_PARAMETERS.values()) + (CHAIN_FILES,))]
     return reads, []

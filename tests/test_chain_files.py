@@ -160,6 +160,19 @@ def test_output_server_tlsa_gives_every_key_of_the_chain_files(make_config, made
         "_465._tcp.%s. IN TLSA 3 1 1 %s" % (host, ecdsa)]
 
 
+def test_the_rollover_and_its_rrset_have_every_chain_key(make_config, made):
+    directory = configure(make_config, made["combo.pem"])
+    status, out, err = postfix_tls(directory, "--json", "output-server-tlsa-rollover")
+    assert status == 0, err
+    document = json.loads(out)
+    assert [(key["algorithm"], key["role"], key["keyfile"], key["digest"])
+            for key in document["keys"]] == [
+        ("rsa", "deployed", made["combo.pem"], spki_digest(made["rsa.crt"])),
+        ("ecdsa", "deployed", made["combo.pem"], spki_digest(made["ec.crt"]))]
+    assert [record["data"] for record in document["records"]] == [
+        spki_digest(made["rsa.crt"]), spki_digest(made["ec.crt"])]
+
+
 def test_the_trace_never_shows_a_chain_files_key(make_config, made):
     directory = configure(make_config, made["combo.pem"])
     status, out, err = postfix_tls(directory, "--trace", "output-server-tlsa")

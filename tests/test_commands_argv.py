@@ -531,8 +531,10 @@ def deployed_and_staged_rsa(host):
     deployed = write(os.path.join(host.config_directory, "key.pem"))
     staged = write(os.path.join(host.config_directory, "key-%s.pem" % STAMP))
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": deployed,
-                                            "smtpd_tls_eckey_file": "none"})],
+                                            "smtpd_tls_eckey_file": "none",
+                                            "smtpd_tls_chain_files": None})],
                             x_reads={"myhostname": "mail.example.com"})
+    expected += host.deferred  # smtpd_tls_chain_files waits for mail_version
     for keyfile, digest in ((deployed, KEY_DIGEST), (staged, NEXT_DIGEST)):
         expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
         expected += key_digest(host, "ec", keyfile, digest=digest)
