@@ -67,6 +67,14 @@ def copy_key(tls, algorithm, oldkey, newkey):
     tls.runner.plan.file_made(newkey, key_type.command)
 
 
+def copy_chain_key(tls, chain, newkey):
+    """Ours: copy the key of a chain file's entry (openssl -in would read
+    only a file's first key; the parser has this one's text)."""
+    if not _create_key_file(tls, newkey, chain.key_text.encode("ascii")):
+        tls.fail(messages.KEY_EXISTS.format(newkey))
+    tls.runner.plan.file_made(newkey, openssl.KEY_TYPE_OF[chain.algorithm])
+
+
 def _create_key_file(tls, path, data):
     """Create path, mode 0600, exclusively; False if it exists."""
     try:
@@ -100,8 +108,8 @@ def create_cert(tls, algorithm, keyfile, certfile, hostnames):
         tls.fail(messages.CERT_GENERATION_FAILED)
 
 
-def ensure_key(tls, algorithm, bits, oldkey):
-    """Copy oldkey, or else create a key; returns (keyfile, certfile)."""
+def ensure_key(tls, algorithm, bits, oldkey, chain=None):
+    """Copy oldkey (or chain's key), or else create a key; returns (keyfile, certfile)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     prefix = "" if algorithm == "rsa" else "ec"
     keyfile = "%s/%skey-%s.pem" % (tls.config_directory, prefix, stamp)
@@ -111,7 +119,9 @@ def ensure_key(tls, algorithm, bits, oldkey):
     if tls.is_readable(certfile):
         tls.fail(messages.CERT_EXISTS.format(certfile))
     try:
-        if oldkey:
+        if chain is not None:
+            copy_chain_key(tls, chain, keyfile)
+        elif oldkey:
             copy_key(tls, algorithm, oldkey, keyfile)
         else:
             create_key(tls, algorithm, bits, keyfile)
@@ -193,11 +203,12 @@ def resolve_hostnames(tls, hostnames):
 
 
 def new_server_cert(tls, algorithm, bits, oldkey, hostnames, info, enable=False,
-                    random_source=""):
-    """A new certificate, with a new or copied key; enable: deployed, and
-    TLS enabled in the SMTP server (enable-server)."""
+                    random_source="", chain=None):
+    """A new certificate, with a new or copied key (oldkey's, or chain's: a
+    chain file's); enable: deployed, and TLS enabled in the SMTP server
+    (enable-server)."""
     names = resolve_hostnames(tls, hostnames)
-    keyfile, certfile = ensure_key(tls, algorithm, bits, oldkey)
+    keyfile, certfile = ensure_key(tls, algorithm, bits, oldkey, chain)
     create_cert(tls, algorithm, keyfile, certfile, names)
     if enable:
         lines = messages.server_deployed(tls.hints, enabled=True)
@@ -205,7 +216,7 @@ def new_server_cert(tls, algorithm, bits, oldkey, hostnames, info, enable=False,
         lines = messages.created(certfile, keyfile, tls.hints)
     lines += messages.csr_hint(certfile, keyfile, enable, tls.hints)
     lines += messages.tlsa_hint(keyfile, enable, tls.hints)
-    if not oldkey:
+    if not (oldkey or chain):
         lines += messages.dane_dns_hint(enable)
     if enable:
         deploy_server_cert(tls, certfile, keyfile, info, lines, enable=True,
@@ -292,13 +303,15 @@ def new_server_key(tls, options, operands):
 def new_server_cert_command(tls, options, operands):
     algorithm, bits = _key_options(tls, options, messages.EMPTY_ALGORITHM_CERT,
                                    messages.UNSUPPORTED_PRIVATE)
-    keyfile = set_keyfile(tls, algorithm)
+    # Ours: where chain files are set, the key Postfix loads is theirs.
+    chain = dict((chain.algorithm, chain) for chain in deployed_chains(tls)).get(algorithm)
+    keyfile = "" if chain else set_keyfile(tls, algorithm)
     if keyfile and not tls.is_file(keyfile):
         tls.log.warn([messages.KEY_FILE_NOT_FOUND.format(keyfile)])
         keyfile = ""
     # Try to re-use (copy) the existing key.
     with tls.log.start_block("info") as info:
-        new_server_cert(tls, algorithm, bits, keyfile, operands, info)
+        new_server_cert(tls, algorithm, bits, keyfile, operands, info, chain=chain)
     return 0
 
 
@@ -422,7 +435,7 @@ def prefetch_new_server_key(options, operands):
 
 def prefetch_new_server_cert(options, operands):
     reads, lines = prefetch_new_server_key(options, operands)
-    return reads + [("-nx", tuple(KEY_FILE_PARAMETERS.values()))], lines
+    return reads + [("-nx", tuple(KEY_FILE_PARAMETERS.values()) + (CHAIN_FILES,))], lines
 
 
 def prefetch_output_server_csr(options, operands):

@@ -8,6 +8,7 @@ records postfix-tls prints.
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -173,6 +174,21 @@ def test_the_rollover_and_its_rrset_have_every_chain_key(make_config, made):
         spki_digest(made["rsa.crt"]), spki_digest(made["ec.crt"])]
 
 
+@pytest.mark.parametrize("algorithm, prefix, certificate", [
+    ("rsa", "", "rsa.crt"), ("ecdsa", "ec", "ec.crt")])
+def test_new_server_cert_copies_the_chain_files_key(make_config, made, algorithm, prefix,
+                                                   certificate):
+    # The "3 1 1" records stay right: the new certificate has the deployed key.
+    directory = configure(make_config, made["combo.pem"])
+    status, out, err = postfix_tls(directory, "new-server-cert", "-a", algorithm)
+    assert status == 0, err
+    [key] = [name for name in os.listdir(directory) if name.startswith(prefix + "key-")]
+    [cert] = [name for name in os.listdir(directory) if name.startswith(prefix + "cert-")]
+    assert os.stat(os.path.join(directory, key)).st_mode & 0o777 == 0o600
+    assert spki_digest(os.path.join(directory, cert)) == spki_digest(made[certificate])
+    assert "(deploy after updating the DNS" not in err  # not a new key
+
+
 def test_the_trace_never_shows_a_chain_files_key(make_config, made):
     directory = configure(make_config, made["combo.pem"])
     status, out, err = postfix_tls(directory, "--trace", "output-server-tlsa")
@@ -232,6 +248,7 @@ def test_postfix_serves_both_keys_and_the_printed_records_verify_both(made):
         assert verified("rsa", records[:1]) and not verified("ecdsa", records[:1])
     finally:
         postfix.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def verified(algorithm, records):

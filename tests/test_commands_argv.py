@@ -279,7 +279,9 @@ def test_enable_server_with_non_default_settings_only_suggests(host):
 def test_bad_algorithm_is_fatal_before_anything_is_made(host, subcommand, algorithm, message):
     reads = {"enable-server": [("-n", server_settings())]}.get(subcommand, [])
     if subcommand == "new-server-cert":
-        reads = [("-nx", {"smtpd_tls_key_file": None, "smtpd_tls_eckey_file": None})]
+        # (waiting for mail_version, as it has smtpd_tls_chain_files: never made)
+        reads = [("-nx", {"smtpd_tls_key_file": None, "smtpd_tls_eckey_file": None,
+                          "smtpd_tls_chain_files": None})]
     x_reads = {"tls_random_source": "x"} if subcommand == "enable-server" else {}
     x_reads["myhostname"] = "mail.example.com"
     expected = host.startup(reads=reads, x_reads=x_reads)
@@ -350,7 +352,9 @@ def test_new_server_key_removes_the_key_when_the_certificate_fails(host):
 def test_new_server_cert_copies_the_configured_key(host):
     oldkey = write(os.path.join(host.config_directory, "old.pem"))
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": oldkey,
-                                            "smtpd_tls_eckey_file": None})])
+                                            "smtpd_tls_eckey_file": None,
+                                            "smtpd_tls_chain_files": None})])
+    expected += host.deferred  # smtpd_tls_chain_files waits for mail_version
     info = host.log("info")
     expected.append(info)
     keyfile = "%s/key-%s.pem" % (host.config_directory, STAMP)
@@ -369,8 +373,10 @@ def test_new_server_cert_copies_the_configured_key(host):
 def test_new_server_cert_refuses_a_key_of_another_algorithm(host):
     oldkey = write(os.path.join(host.config_directory, "old.pem"))
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": oldkey,
-                                            "smtpd_tls_eckey_file": None})],
+                                            "smtpd_tls_eckey_file": None,
+                                            "smtpd_tls_chain_files": None})],
                             x_reads={"myhostname": "mail.example.com"})
+    expected += host.deferred
     expected.append(host.log("info"))
     keyfile = "%s/key-%s.pem" % (host.config_directory, STAMP)
     expected.append(host.openssl("rsa", *PASSIN + ["-in", oldkey], returncode=1))
@@ -386,8 +392,10 @@ def test_new_server_cert_refuses_a_key_of_another_algorithm(host):
 def test_new_server_cert_warns_when_the_configured_key_is_missing(host):
     gone = os.path.join(host.config_directory, "gone.pem")
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": gone,
-                                            "smtpd_tls_eckey_file": None})],
+                                            "smtpd_tls_eckey_file": None,
+                                            "smtpd_tls_chain_files": None})],
                             x_reads={"myhostname": "mail.example.com"})
+    expected += host.deferred
     warning = host.log("warn")
     expected += [warning, host.log("info")]
     keyfile, certfile, calls = _new_rsa_key_and_cert(host, "mail.example.com")

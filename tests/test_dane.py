@@ -105,6 +105,7 @@ def host():
         yield host
     finally:
         host.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def everything(host, keys=None):
