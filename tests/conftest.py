@@ -8,11 +8,10 @@ not skipped.
 
 import os
 import shutil
-import subprocess
 
 import pytest
 
-from support import MYHOSTNAME, OPENSSL, UPSTREAM, needs_postfix, write_main_cf
+from support import MYHOSTNAME, UPSTREAM, needs_postfix, openssl_in, write_main_cf
 
 
 @pytest.fixture
@@ -42,9 +41,7 @@ def keys(tmp_path_factory):
     needs_postfix()
     directory = str(tmp_path_factory.mktemp("keys"))
 
-    def openssl(*args, **kwargs):
-        subprocess.run([OPENSSL] + list(args), check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, cwd=directory, **kwargs)
+    openssl = openssl_in(directory)
 
     openssl("genrsa", "-out", "rsa.key", "2048")
     openssl("genrsa", "-out", "rsa2.key", "2048")

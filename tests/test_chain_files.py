@@ -16,7 +16,7 @@ import pytest
 
 from postfix_tls import chainfiles, dane
 
-from support import OPENSSL, POSTFIX_PATH, ours_argv
+from support import OPENSSL, POSTFIX_PATH, openssl_in, ours_argv
 from support.liveservers import HOSTNAME, ScratchPostfix
 
 pytestmark = pytest.mark.postfix
@@ -36,9 +36,7 @@ def made(tmp_path_factory):
     """{name: path}: a CA, RSA and ECDSA keys with leaves it signed, chain files."""
     directory = str(tmp_path_factory.mktemp("chains"))
 
-    def openssl(*args):
-        subprocess.run([OPENSSL] + list(args), check=True, cwd=directory,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    openssl = openssl_in(directory)
 
     with open(os.path.join(directory, "ext.cnf"), "w") as stream:
         stream.write(EXTENSIONS)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from support import MYHOSTNAME, OPENSSL, POSTFIX_PATH, ours_argv, postfix_environment
+from support import MYHOSTNAME, POSTFIX_PATH, openssl_in, ours_argv, postfix_environment
 
 pytestmark = pytest.mark.postfix
 
@@ -33,9 +33,7 @@ def made(tmp_path_factory):
     """Keys and certificates for each case, made with the real openssl."""
     directory = str(tmp_path_factory.mktemp("status"))
 
-    def openssl(*args):
-        subprocess.run([OPENSSL] + list(args), check=True, cwd=directory,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    openssl = openssl_in(directory)
 
     def self_signed(name, days, key="key.pem", host=MYHOSTNAME):
         openssl("req", "-x509", "-new", "-key", key, "-subj", "/CN=" + host,

@@ -156,6 +156,15 @@ def openssl_wrapper(directory, script):
     return directory
 
 
+def openssl_in(directory):
+    """openssl(*args): the real openssl run in directory, quietly, checked
+    (for making test keys and certificates)."""
+    def openssl(*args):
+        subprocess.run([OPENSSL] + list(args), check=True, cwd=directory,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return openssl
+
+
 def path_with(directory):
     """PATH as postfix(1) gives it, with directory first."""
     return "%s:%s" % (directory, POSTFIX_PATH)
