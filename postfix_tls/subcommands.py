@@ -18,6 +18,7 @@ alone).
 import importlib
 
 from . import upstream
+from .keys import CHAIN_FILES, KEY_FILE_PARAMETERS
 
 # --help's "Ours:" column: the synopsis, then the first help line at 31.
 _HELP_COLUMN = 31
@@ -78,50 +79,111 @@ def _function(where):
     return getattr(importlib.import_module("postfix_tls." + module), name)
 
 
+# ----- what upstream's nine read ahead: ([(flags, names)], [(flag, args...)]),
+# started with the start-up checks' own reads (startup.py)
+
+_KEY_FILES = tuple(KEY_FILE_PARAMETERS.values())
+_CHAIN_FILES = (CHAIN_FILES,)
+
+
+def _myhostname_needed(operands):
+    return not operands or not operands[0]
+
+
+def _reads_enable_client(options, operands):
+    reads = [("-n", upstream.CLIENT_SETTINGS)]
+    if not options.get("r"):
+        reads.append(("-x", ("tls_random_source",)))
+    return reads, [("-m",)]
+
+
+def _reads_enable_server(options, operands):
+    names = () if options.get("r") else ("tls_random_source",)
+    if _myhostname_needed(operands):
+        names += ("myhostname",)
+    return [("-n", upstream.SERVER_SETTINGS + _CHAIN_FILES), ("-x", names)], []
+
+
+def _reads_new_server_key(options, operands):
+    return [("-x", ("myhostname",) if _myhostname_needed(operands) else ())], []
+
+
+def _reads_new_server_cert(options, operands):
+    reads, lines = _reads_new_server_key(options, operands)
+    return reads + [("-nx", _KEY_FILES + _CHAIN_FILES)], lines
+
+
+def _reads_output_server_csr(options, operands):
+    reads, lines = _reads_new_server_key(options, operands)
+    if options.get("k", "rsa") in KEY_FILE_PARAMETERS:
+        reads.append(("-nx", _KEY_FILES))
+    return reads, lines
+
+
+def _reads_output_server_tlsa(options, operands):
+    reads = [("-x", () if options.get("h") else ("myhostname",))]
+    if not operands or set(operands) & set(KEY_FILE_PARAMETERS):
+        chain_files = () if operands else _CHAIN_FILES
+        reads.append(("-nx", _KEY_FILES + chain_files))
+    return reads, []
+
+
+def _reads_deploy_server_cert(options, operands):
+    return [], []
+
+
+def _reads_all_default_client(options, operands):
+    return [("-n", upstream.CLIENT_SETTINGS)], []
+
+
+def _reads_all_default_server(options, operands):
+    return [("-n", upstream.SERVER_SETTINGS + _CHAIN_FILES)], []
+
+
 DECLARED = (
     Subcommand(
         "enable-client", "usage: postfix tls enable-client [-r devrandom]",
-        upstream.enable_client, upstream.prefetch_enable_client, letters="r", operands=0,
+        upstream.enable_client, _reads_enable_client, letters="r", operands=0,
         upstream_synopsis="enable-client [-r randsource]"),
     Subcommand(
         "enable-server", "usage: postfix tls enable-server [-a algorithm] [-b bits ]"
         " [-r devrandom] [hostname ...]",
-        upstream.enable_server, upstream.prefetch_enable_server, letters="abr",
+        upstream.enable_server, _reads_enable_server, letters="abr",
         upstream_synopsis="enable-server [-r randsource] [-a algorithm] [-b bits]"
         " [hostname...]"),
     Subcommand(
         "new-server-key", "usage: postfix tls new-server-key [-a algorithm] [-b bits ]"
         " [hostname ...]",
-        upstream.new_server_key, upstream.prefetch_new_server_key, letters="ab",
+        upstream.new_server_key, _reads_new_server_key, letters="ab",
         upstream_synopsis="new-server-key [-a algorithm] [-b bits] [hostname...]"),
     Subcommand(
         "new-server-cert", "usage: postfix tls new-server-cert [-a algorithm] [-b bits ]"
         " [hostname ...]",
-        upstream.new_server_cert_command, upstream.prefetch_new_server_cert, letters="ab",
+        upstream.new_server_cert_command, _reads_new_server_cert, letters="ab",
         upstream_synopsis="new-server-cert [-a algorithm] [-b bits] [hostname...]"),
     Subcommand(
         "deploy-server-cert", "usage: postfix tls deploy-server-cert certfile keyfile",
-        upstream.deploy_server_cert_command, upstream.prefetch_deploy_server_cert,
+        upstream.deploy_server_cert_command, _reads_deploy_server_cert,
         operands=2, upstream_synopsis="deploy-server-cert certfile keyfile"),
     Subcommand(
         "output-server-csr", "usage: postfix tls output-server-csr [-k keyfile]"
         " [hostname ...]",
-        upstream.output_server_csr, upstream.prefetch_output_server_csr, letters="k",
+        upstream.output_server_csr, _reads_output_server_csr, letters="k",
         upstream_synopsis="output-server-csr [-k keyfile] [hostname...]"),
     Subcommand(
         "output-server-tlsa", "usage: postfix tls output-server-tlsa [-h hostname]"
         " [keyfile ...]",
-        upstream.output_server_tlsa, upstream.prefetch_output_server_tlsa, letters="hp",
+        upstream.output_server_tlsa, _reads_output_server_tlsa, letters="hp",
         upstream_synopsis="output-server-tlsa [-h hostname] [keyfile...]",
         our_synopsis="output-server-tlsa [-h hostname] [-p ports] [keyfile...]",
         help_lines=["-p 25,465,587: records for each port"]),
     Subcommand(
         "all-default-client", "usage: postfix tls all-default-client",
-        upstream.all_default_client, upstream.prefetch_all_default_client, operands=0,
+        upstream.all_default_client, _reads_all_default_client, operands=0,
         upstream_synopsis="all-default-client"),
     Subcommand(
         "all-default-server", "usage: postfix tls all-default-server",
-        upstream.all_default_server, upstream.prefetch_all_default_server, operands=0,
+        upstream.all_default_server, _reads_all_default_server, operands=0,
         upstream_synopsis="all-default-server"),
     # Ours.
     Subcommand(

@@ -4,8 +4,8 @@ postfix-tls-script, and the helpers it names.
 Each reads like its namesake in the script; the shell glue is Python,
 every external command goes through the runner, every message through the
 logger.  A failing step logs its fatal message and raises
-:class:`~postfix_tls.context.Failed`.  What each reads ahead (at start-up,
-with the checks' own reads) is at the end; subcommands.py declares them.
+:class:`~postfix_tls.context.Failed`.  subcommands.py declares them, with
+what each reads ahead.
 """
 
 import os
@@ -407,59 +407,3 @@ def all_default_client(tls, options, operands):
 
 def all_default_server(tls, options, operands):
     return 0 if all_default(tls, SERVER_SETTINGS) else 1
-
-
-# ----- what each subcommand reads ahead
-
-def _myhostname_needed(operands):
-    return not operands or not operands[0]
-
-
-def prefetch_enable_client(options, operands):
-    reads = [("-n", CLIENT_SETTINGS)]
-    if not options.get("r"):
-        reads.append(("-x", ("tls_random_source",)))
-    return reads, [("-m",)]
-
-
-def prefetch_enable_server(options, operands):
-    names = () if options.get("r") else ("tls_random_source",)
-    if _myhostname_needed(operands):
-        names += ("myhostname",)
-    return [("-n", SERVER_SETTINGS + (CHAIN_FILES,)), ("-x", names)], []
-
-
-def prefetch_new_server_key(options, operands):
-    return [("-x", ("myhostname",) if _myhostname_needed(operands) else ())], []
-
-
-def prefetch_new_server_cert(options, operands):
-    reads, lines = prefetch_new_server_key(options, operands)
-    return reads + [("-nx", tuple(KEY_FILE_PARAMETERS.values()) + (CHAIN_FILES,))], lines
-
-
-def prefetch_output_server_csr(options, operands):
-    reads, lines = prefetch_new_server_key(options, operands)
-    if options.get("k", "rsa") in KEY_FILE_PARAMETERS:
-        reads.append(("-nx", tuple(KEY_FILE_PARAMETERS.values())))
-    return reads, lines
-
-
-def prefetch_output_server_tlsa(options, operands):
-    reads = [("-x", () if options.get("h") else ("myhostname",))]
-    if not operands or set(operands) & set(KEY_FILE_PARAMETERS):
-        chain_files = () if operands else (CHAIN_FILES,)
-        reads.append(("-nx", tuple(KEY_FILE_PARAMETERS.values()) + chain_files))
-    return reads, []
-
-
-def prefetch_deploy_server_cert(options, operands):
-    return [], []
-
-
-def prefetch_all_default_client(options, operands):
-    return [("-n", CLIENT_SETTINGS)], []
-
-
-def prefetch_all_default_server(options, operands):
-    return [("-n", SERVER_SETTINGS + (CHAIN_FILES,))], []
