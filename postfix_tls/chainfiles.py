@@ -18,6 +18,9 @@ import binascii
 
 from . import messages
 
+# The type comments name typing's List, Optional and Tuple, unimported:
+# typing would cost start-up time.
+
 _BEGIN = "-----BEGIN "
 _END = "-----END "
 _KEY_LABELS = {
@@ -71,11 +74,13 @@ class Chain(object):
 
 
 def split_names(value):
+    # type: (str) -> List[str]
     """The file names of smtpd_tls_chain_files (commas and/or whitespace)."""
     return value.replace(",", " ").split()
 
 
 def pem_objects(text, path):
+    # type: (str, str) -> List[PemObject]
     """The PEM objects of one file's text, in order."""
     objects = []
     lines = text.splitlines(True)
@@ -99,6 +104,7 @@ def pem_objects(text, path):
 
 
 def key_algorithm(key):
+    # type: (PemObject) -> Optional[str]
     """rsa, ecdsa, ed25519, ed448 (or "encrypted", or None: not known)."""
     algorithm = _KEY_LABELS[key.label]
     if algorithm is not None:
@@ -118,6 +124,7 @@ def key_algorithm(key):
 
 
 def parse(files):
+    # type: (List[Tuple[str, str]]) -> List[Chain]
     """[Chain] of [(path, text)], concatenated in order; ChainFileError
     for what Postfix would refuse."""
     objects = []
@@ -171,6 +178,7 @@ def parse(files):
 
 
 def read(paths):
+    # type: (List[str]) -> List[Chain]
     """[Chain] of the files smtpd_tls_chain_files names; ChainFileError
     for a file that cannot be read or that Postfix would refuse."""
     files = []

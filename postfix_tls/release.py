@@ -34,6 +34,7 @@ DEFAULT_OPENSSL = "openssl"
 
 
 def parse_version(text):
+    # type: (str) -> Optional[Tuple[int, ...]]
     """(3, 4, 29) from "3.4.29"; a snapshot's "3.10-20250101" is (3, 10); None if not a version."""
     numbers = []
     for word in text.strip().split("-", 1)[0].split("."):
@@ -56,6 +57,7 @@ class Release(object):
         self.at_least = self.version or at_least
 
     def has(self, since):
+        # type: (Tuple[int, ...]) -> Optional[bool]
         """True or False; None when only mail_version can tell."""
         if self.at_least >= since:
             return True
