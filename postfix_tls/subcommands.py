@@ -29,8 +29,6 @@ class Subcommand(object):
 
     def __init__(self, name, usage, run, prefetch, letters=None, operands=None,
                  upstream_synopsis=None, our_synopsis=None, help_lines=()):
-        # type: (str, str, Any, Any, Optional[str], Optional[int], Optional[str],
-        #        Optional[str], Sequence[str]) -> None
         """letters: its getopts options (None: it takes no options at all);
         operands: how many operands it takes (None: any number);
         upstream_synopsis: its --help line as upstream's, None for ours;
