@@ -36,6 +36,9 @@ Options:
   --trace            print each command to stderr before it runs
   --trace-json FILE  write a JSON record per command to FILE (- for stderr)
   --json             our subcommands' output as JSON (status, the TLSA ones)
+  --chain-file FILE  deploy key and chain into FILE, for smtpd_tls_chain_files
+                     (Postfix 3.4+; deploy-server-cert, enable-server, and the
+                     commands new-server-key and new-server-cert suggest)
   --version          print the version
   -h, --help         print this help (-h: standalone mode only)
 """
@@ -59,7 +62,7 @@ class _Usage(Exception):
 def parse_global_options(args, postfix_mode):
     """(options, rest): our own options, which come before the subcommand."""
     options = {"config_directory": None, "dry_run": False, "trace": False,
-               "trace_json": None, "json": False}
+               "trace_json": None, "json": False, "chain_file": ""}
     args = list(args)
     while args:
         arg = args[0]
@@ -78,6 +81,12 @@ def parse_global_options(args, postfix_mode):
             if len(args) < 2:
                 raise _Usage("--trace-json needs a file name")
             options["trace_json"] = args.pop(1)
+        elif arg.startswith("--chain-file="):
+            options["chain_file"] = arg.split("=", 1)[1]
+        elif arg == "--chain-file":
+            if len(args) < 2:
+                raise _Usage("--chain-file needs a file name")
+            options["chain_file"] = args.pop(1)
         elif arg in ("--help", "--version"):
             options[arg[2:]] = True
         elif arg == "-h" and not postfix_mode:
@@ -100,16 +109,17 @@ def parse_global_options(args, postfix_mode):
 
 
 # Our options that take a value, for the hint about misplaced options.
-_VALUED_OPTIONS = ("--trace-json", "-c")
+_VALUED_OPTIONS = ("--trace-json", "--chain-file", "-c")
 
 
 def misplaced_option(args, postfix_mode, own_letters=""):
     """The first of our options among a subcommand's arguments, with its
     value; own_letters: the subcommand's own options (status has a -c)."""
-    ours = ("--dry-run", "--trace", "--trace-json", "--json", "--help", "--version")
+    ours = ("--dry-run", "--trace", "--trace-json", "--json", "--chain-file", "--help",
+            "--version")
     ours += () if postfix_mode or "c" in own_letters else ("-c",)
     for index, arg in enumerate(args):
-        if arg in ours or arg.startswith("--trace-json="):
+        if arg in ours or arg.startswith(("--trace-json=", "--chain-file=")):
             if arg in _VALUED_OPTIONS and index + 1 < len(args):
                 return "%s %s" % (arg, args[index + 1])
             return arg
@@ -230,8 +240,16 @@ def main(argv=None, extra_help=""):
     config_directory = env.get("config_directory", "")
     hints = messages.POSTFIX_HINTS if postfix_mode else messages.standalone_hints(
         _program_name(), config_directory)
+    chain_file = options["chain_file"]
+    if chain_file:
+        if (args[0] if args else "") not in subcommands.CHAIN_FILE_SUBCOMMANDS:
+            sys.stderr.write("postfix-tls: %s\n" % messages.CHAIN_FILE_SUBCOMMANDS)
+            return messages.EXIT_FAIL
+        # Relative to the configuration directory, as key and certificate names are.
+        chain_file = os.path.join(config_directory, chain_file)
+        hints = hints._replace(tls="%s --chain-file %s" % (hints.tls, validate.quote(chain_file)))
     tls = Tls(runner, postconf, log, env, config_directory, env.get("data_directory", ""),
-              hints=hints, json=options["json"])
+              hints=hints, json=options["json"], chain_file=chain_file)
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:

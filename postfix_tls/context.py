@@ -19,7 +19,7 @@ class Tls(object):
     """One run: environment, runner, postconf, logger, start-up findings."""
 
     def __init__(self, runner, postconf, log, env, config_directory, data_directory,
-                 hints=messages.POSTFIX_HINTS, json=False, setup=None):
+                 hints=messages.POSTFIX_HINTS, json=False, setup=None, chain_file=""):
         self.runner = runner
         self.postconf = postconf
         self.log = log
@@ -29,11 +29,12 @@ class Tls(object):
         self.hints = hints  # standalone mode: the commands for -c DIR
         self.json = json  # --json: our subcommands' output as JSON
         self.setup = setup  # startup.Setup, once the checks passed
+        self.chain_file = chain_file  # --chain-file: deploy into this chain file
 
     def started(self, setup):
         """This context with the start-up checks' findings."""
         return Tls(self.runner, self.postconf, self.log, self.env, self.config_directory,
-                   self.data_directory, self.hints, self.json, setup)
+                   self.data_directory, self.hints, self.json, setup, self.chain_file)
 
     @property
     def openssl(self):

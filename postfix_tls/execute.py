@@ -57,6 +57,7 @@ class Runner(object):
         self.plan = Plan(dry_run)
         self.tracer = Tracer(trace, trace_json)
         self.created = []  # files this run created, removed if interrupted
+        self.replaced = []  # (path, old bytes or None, mode): put back if it fails
         self._current = ()  # processes running now, for the signal handler
         self.running_text = ""  # the command running now, for messages
 
@@ -238,6 +239,53 @@ class Runner(object):
             raise
         return True
 
+    def replace_file(self, path, data, mode):
+        """Replace path with data, mode: written to a temporary file in the same
+        directory and renamed over it, so that a reader sees the old file or
+        the new one, never a part; the old one is kept, to be put back."""
+        if self.dry_run:
+            self.tracer.file_changed("replace", path, mode, dry_run=True)
+            return
+        try:
+            with open(path, "rb") as stream:
+                old = stream.read()
+        except FileNotFoundError:
+            old = None
+        self._write_and_rename(path, data, mode)
+        self.replaced.append((path, old, mode))
+        self.tracer.file_changed("replace", path, mode)
+
+    @staticmethod
+    def _write_and_rename(path, data, mode):
+        import tempfile  # only where a file is replaced: it costs start-up time
+
+        directory, name = os.path.split(path)
+        fd, temporary = tempfile.mkstemp(dir=directory or ".", prefix="." + name + ".")
+        try:
+            with os.fdopen(fd, "wb") as stream:  # mkstemp: mode 0600 from the start
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, mode)
+            os.rename(temporary, path)
+        except BaseException:
+            try:
+                os.unlink(temporary)
+            except FileNotFoundError:
+                pass
+            raise
+
+    def restore_replaced(self):
+        """Put back what replace_file replaced (after a failure or a signal)."""
+        while self.replaced:
+            path, old, mode = self.replaced.pop()
+            if old is None:
+                os.unlink(path)
+                self.tracer.file_changed("remove", path)
+            else:
+                self._write_and_rename(path, old, mode)
+                self.tracer.file_changed("restore", path, mode)
+
     def discard(self, *paths):
         """rm -f, for the files among paths that this run created."""
         for path in paths:
@@ -251,7 +299,9 @@ class Runner(object):
             self.tracer.file_changed("remove", path)
 
     def discard_created(self):
-        """Remove every file this run created (after a failure or a signal)."""
+        """Remove every file this run created, and put back every file it
+        replaced (after a failure or a signal)."""
+        self.restore_replaced()
         self.discard(*list(self.created))
 
     def terminate_children(self):

@@ -85,7 +85,7 @@ STANDALONE_NO_POSTCONF = "no postconf(1) command found on PATH or in /usr/sbin"
 STANDALONE_BAD_CONFIG = "cannot read the Postfix configuration in {}"
 GLOBAL_USAGE = (
     "usage: postfix-tls [-c config_directory] [--dry-run] [--trace]"
-    " [--trace-json file] [--json] subcommand [options] [arguments]"
+    " [--trace-json file] [--json] [--chain-file file] subcommand [options] [arguments]"
 )
 DRY_RUN_MARK = "(dry run) "
 # After a failure, when one of our options came after the subcommand.
@@ -156,6 +156,16 @@ CHAIN_KEY_ENCRYPTED = ("smtpd_tls_chain_files: the private key at {path}, object
                        " is encrypted: Postfix cannot read it")
 CHAIN_KEY_UNKNOWN = ("smtpd_tls_chain_files: the private key at {path}, object {position}:"
                      " unknown algorithm")
+
+CHAIN_FILE_SUBCOMMANDS = "--chain-file goes with deploy-server-cert, enable-server," \
+    " new-server-key or new-server-cert"
+CHAIN_FILE_NEEDS_3_4 = ("--chain-file: smtpd_tls_chain_files is new in Postfix 3.4, and this is"
+                        " Postfix {version}: deploy without --chain-file")
+CHAIN_FILE_OTHER_FILE = ("--chain-file {path}: the {algorithm} key Postfix loads is in {other}:"
+                         " deploy into that file, or take it out of smtpd_tls_chain_files first")
+CHAIN_FILE_NO_CERTIFICATE = "no certificate found in {}"
+CHAIN_FILE_NOT_IN_ORDER = ("the certificates in {} are not in order (each one signed by the"
+                           " next, the server's first): nothing deployed")
 
 # status (ours): the verdict line, and one line per problem found.
 STATUS_SUMMARY = "TLS {verdict} - {text}"

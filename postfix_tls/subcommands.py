@@ -208,6 +208,10 @@ DECLARED = (
                     "exit status 0 to 3 (warn/critical: days left)"]),
 )
 
+# Those that deploy, or suggest deploying: what --chain-file goes with.
+CHAIN_FILE_SUBCOMMANDS = ("deploy-server-cert", "enable-server", "new-server-key",
+                          "new-server-cert")
+
 BY_NAME = dict((subcommand.name, subcommand) for subcommand in DECLARED)
 UPSTREAM = tuple(subcommand.name for subcommand in DECLARED if not subcommand.ours)
 

@@ -181,6 +181,11 @@ def deploy_server_cert(tls, certfile, keyfile, info, then_log, enable=False, ran
         tls.fail(messages.KEY_DIGEST_FAILED)
     if cert_digest != key_digest:
         tls.fail(messages.CERT_KEY_MISMATCH.format(certfile, keyfile))
+    if tls.chain_file:  # ours: into a chain file, for smtpd_tls_chain_files
+        from . import chaindeploy
+
+        settings = chaindeploy.deploy(tls, certfile, keyfile, key_type, enable, random_source)
+        return edit_main_cf(tls, settings, info, then_log)
     settings = ["%s = %s" % (key_type.key_param, keyfile),
                 "%s = %s" % (key_type.cert_param, certfile)]
     if enable:

@@ -257,3 +257,160 @@ def verified(algorithm, records):
     output = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, universal_newlines=True).stdout
     return "Verification: OK" in output
+
+
+# ----- deploying into chain files (--chain-file, ours)
+
+def fullchain(made, tmp_path, name, *parts):
+    """A certificate file as an ACME client writes it: leaf, then issuers."""
+    path = tmp_path / name
+    path.write_text("".join(open(made[part]).read() for part in parts))
+    return str(path)
+
+
+def main_cf_settings(directory):
+    output = subprocess.run(["postconf", "-c", directory, "-n"], stdout=subprocess.PIPE,
+                            universal_newlines=True).stdout
+    return dict(line.split(" = ", 1) if " = " in line else (line.rstrip(" ="), "")
+                for line in output.splitlines())
+
+
+def test_deploy_into_one_chain_file_keeps_the_other_algorithm(make_config, made, tmp_path):
+    directory = make_config(["smtpd_tls_cert_file = /etc/postfix/old-cert.pem",
+                             "myhostname = " + HOSTNAME])
+    target = os.path.join(directory, "chains.pem")
+    for name, key, parts in (("rsa", "rsa.key", ("rsa.crt", "ca.crt")),
+                             ("ec", "ec.key", ("ec.crt", "ca.crt"))):
+        status, out, err = postfix_tls(directory, "--chain-file", "chains.pem",
+                                       "deploy-server-cert",
+                                       fullchain(made, tmp_path, name + "-full.pem", *parts),
+                                       made[key])
+        assert status == 0, err
+        os.utime(os.path.join(directory, "main.cf"), (0, 0))  # Postfix pauses on a new main.cf
+    assert os.stat(target).st_mode & 0o777 == 0o600
+    chains = chainfiles.read([target])
+    assert [(chain.algorithm, len(chain.certificates)) for chain in chains] == [
+        ("rsa", 2), ("ecdsa", 2)]
+    settings = main_cf_settings(directory)
+    assert settings["smtpd_tls_chain_files"] == target
+    assert settings["smtpd_tls_cert_file"] == ""  # Postfix would ignore it, and warn
+    status, out, err = postfix_tls(directory, "--json", "status", "-w", "10")
+    assert status == 0, out
+    assert [(entry["algorithm"], entry["key_matches"], entry["chain_in_order"])
+            for entry in json.loads(out)["server"]] == [("rsa", True, True), ("ecdsa", True, True)]
+    # A key of no algorithm of "postfix tls" is refused; the file stays.
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   made["ed.crt"], made["ed.key"])
+    assert status == 1  # Ed25519 is no algorithm of "postfix tls"
+    assert [chain.algorithm for chain in chainfiles.read([target])] == ["rsa", "ecdsa"]
+
+
+def test_deploy_refuses_a_chain_out_of_order_and_writes_nothing(make_config, made, tmp_path):
+    directory = make_config()
+    before = sorted(os.listdir(directory)), open(os.path.join(directory, "main.cf")).read()
+    # The leaf, then a certificate that did not sign it.
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   fullchain(made, tmp_path, "bad.pem", "rsa.crt", "ec.crt"),
+                                   made["rsa.key"])
+    assert status == 1 and "are not in order" in err and "nothing deployed" in err
+    assert (sorted(os.listdir(directory)), open(os.path.join(directory, "main.cf")).read()) \
+        == before
+
+
+def test_deploy_into_a_chain_file_in_a_dry_run_changes_nothing(make_config, made, tmp_path):
+    directory = make_config()
+    before = dict((name, open(os.path.join(directory, name), "rb").read())
+                  for name in os.listdir(directory))
+    status, out, err = postfix_tls(directory, "--dry-run", "--trace", "--chain-file",
+                                   "chains.pem", "deploy-server-cert",
+                                   fullchain(made, tmp_path, "rsa-full.pem", "rsa.crt", "ca.crt"),
+                                   made["rsa.key"])
+    assert status == 0, err
+    assert "# replace %s/chains.pem (mode 0600) (dry run: not done)" % directory in err
+    assert dict((name, open(os.path.join(directory, name), "rb").read())
+                for name in os.listdir(directory)) == before
+
+
+def test_a_failing_postconf_puts_the_old_chain_file_back(make_config, made, tmp_path):
+    directory = configure(make_config, os.path.join(str(tmp_path), "chains.pem"))
+    target = os.path.join(str(tmp_path), "chains.pem")
+    shutil.copy(made["combo.pem"], target)
+    wrapper = tmp_path / "sbin"
+    wrapper.mkdir()
+    (wrapper / "postconf").write_text('#!/bin/sh\n[ "$1" = -e ] && exit 1\nexec %s "$@"\n'
+                                      % shutil.which("postconf", path="/usr/sbin:/usr/bin"))
+    (wrapper / "postconf").chmod(0o755)
+    os.symlink("/usr/sbin/postlog", str(wrapper / "postlog"))
+    with open(os.path.join(directory, "main.cf"), "a") as stream:
+        stream.write("command_directory = %s\n" % wrapper)
+    os.utime(os.path.join(directory, "main.cf"), (0, 0))
+    with open(target, "rb") as stream:
+        old = stream.read()
+    status, out, err = postfix_tls(directory, "--chain-file", target, "deploy-server-cert",
+                                   fullchain(made, tmp_path, "ec-full.pem", "ec.crt", "ca.crt"),
+                                   made["ec.key"])
+    assert status == 1 and "postconf -e failed" in err
+    with open(target, "rb") as stream:
+        assert stream.read() == old  # put back: what Postfix loads is what it was
+    assert [name for name in os.listdir(str(tmp_path)) if name.startswith(".chains.pem.")] == []
+
+
+def test_a_reader_never_sees_a_chain_file_half_written(make_config, made, tmp_path):
+    import threading
+
+    directory = make_config(["myhostname = " + HOSTNAME])
+    target = os.path.join(directory, "chains.pem")
+    rsa = fullchain(made, tmp_path, "rsa-full.pem", "rsa.crt", "ca.crt")
+    ec = fullchain(made, tmp_path, "ec-full.pem", "ec.crt", "ca.crt")
+    seen, bad, done = [0], [], threading.Event()
+
+    def read_all_the_time():
+        while not done.is_set():
+            try:
+                with open(target) as stream:
+                    text = stream.read()
+            except FileNotFoundError:
+                continue
+            seen[0] += 1
+            try:
+                chainfiles.parse([(target, text)])
+            except chainfiles.ChainFileError as error:
+                bad.append(str(error))
+
+    reader = threading.Thread(target=read_all_the_time)
+    reader.start()
+    try:
+        for _ in range(3):
+            for certificate, key in ((rsa, made["rsa.key"]), (ec, made["ec.key"])):
+                status, out, err = postfix_tls(directory, "--chain-file", "chains.pem",
+                                               "deploy-server-cert", certificate, key)
+                assert status == 0, err
+                os.utime(os.path.join(directory, "main.cf"), (0, 0))
+    finally:
+        done.set()
+        reader.join()
+    assert seen[0] > 100 and bad == []
+    # Each deploy replaced its algorithm's entry and kept the other's.
+    assert [chain.algorithm for chain in chainfiles.read([target])] == ["rsa", "ecdsa"]
+
+
+def test_chain_file_needs_postfix_3_4(make_config, made, tmp_path):
+    from support import older_release
+
+    sbin = older_release.install(str(tmp_path / "sbin"), "2.11.11")
+    directory = make_config(["command_directory = " + sbin])
+    result = subprocess.run(ours_argv(["-c", directory, "--chain-file", "chains.pem",
+                                       "deploy-server-cert", made["rsa.crt"], made["rsa.key"]]),
+                            env={"PATH": sbin + ":" + POSTFIX_PATH, "LANG": "C"},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    assert result.returncode == 1
+    assert ("--chain-file: smtpd_tls_chain_files is new in Postfix 3.4, and this is Postfix"
+            " 2.11.11") in result.stderr
+    assert not os.path.exists(os.path.join(directory, "chains.pem"))
+    assert older_release.unknown_calls(sbin) == []
+
+
+def test_chain_file_goes_only_with_subcommands_that_deploy(make_config):
+    status, out, err = postfix_tls(make_config(), "--chain-file", "x.pem", "status")
+    assert status == 1 and "--chain-file goes with deploy-server-cert" in err

@@ -1,0 +1,104 @@
+"""--chain-file (ours): deploy a key and its chain into a file of
+smtpd_tls_chain_files (Postfix 3.4+), the way Postfix reads it.
+
+The file gets the key, then the certificate and its chain, in Postfix's
+order, keeping the other algorithms' entries already there; it is written
+to a temporary file in the same directory and renamed into place, mode
+0600, so that Postfix never reads a key without its certificate.  Then one
+``postconf -e`` lists the file in smtpd_tls_chain_files and empties the
+legacy parameters, which Postfix would ignore (and warn about).  Nothing
+is written before every check passed: the key matches the certificate
+(deploy_server_cert checked), the chain is in order, the file as it would
+be parses as Postfix would read it.
+"""
+
+import os
+import shutil
+import tempfile
+
+from . import chainfiles, messages, openssl
+from .keys import CHAIN_FILES, deployed_chains, read_key
+
+# Emptied when chain files are deployed: Postfix ignores them then.
+LEGACY_PARAMETERS = ("smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_eccert_file",
+                     "smtpd_tls_eckey_file", "smtpd_tls_dcert_file", "smtpd_tls_dkey_file")
+
+
+def _certificates(tls, certfile):
+    try:
+        with open(certfile) as stream:
+            objects = chainfiles.pem_objects(stream.read(), certfile)
+    except (OSError, chainfiles.ChainFileError, UnicodeDecodeError):
+        objects = []
+    certificates = [item.text for item in objects if item.label == "CERTIFICATE"]
+    if not certificates or len(certificates) != len(objects):
+        tls.fail(messages.CHAIN_FILE_NO_CERTIFICATE.format(certfile))
+    return certificates
+
+
+def _in_order(tls, certificates):
+    """Each certificate signed by the next (openssl verify -partial_chain)."""
+    if len(certificates) < 2:
+        return True
+    directory = tempfile.mkdtemp(prefix="postfix-tls-chain.")
+    try:
+        paths = []
+        for number, certificate in enumerate(certificates):
+            paths.append(os.path.join(directory, "%d.pem" % number))
+            with open(paths[-1], "w") as stream:
+                stream.write(certificate)
+        return all(tls.runner.run(openssl.signed_by(tls.openssl, paths[number],
+                                                    paths[number + 1])).returncode == 0
+                   for number in range(len(paths) - 1))
+    finally:
+        shutil.rmtree(directory)
+
+
+def deploy(tls, certfile, keyfile, key_type, enable, random_source):
+    """Write the chain file; returns the main.cf settings for the one postconf -e."""
+    if not tls.postconf.knows(CHAIN_FILES):
+        tls.fail(messages.CHAIN_FILE_NEEDS_3_4.format(
+            version=tls.postconf.release.mail_version or "before 3.4"))
+    path, algorithm = tls.chain_file, key_type.algorithm
+    names = chainfiles.split_names(tls.postconf.get("-nx", CHAIN_FILES))
+    if tls.runner.plan.planned(keyfile) or tls.runner.plan.planned(certfile):
+        # A dry run whose skipped steps would have made them: only said.
+        tls.runner.replace_file(path, b"", 0o600)
+    else:
+        _write(tls, path, algorithm, certfile, keyfile)
+    settings = ["%s = %s" % (CHAIN_FILES, ", ".join(names + ([] if path in names else [path])))]
+    legacy = tls.postconf.read("-n", LEGACY_PARAMETERS)
+    settings += ["%s =" % name for name in LEGACY_PARAMETERS if legacy[name]]
+    if enable:
+        settings += ["smtpd_tls_security_level = may",
+                     "smtpd_tls_received_header = yes",
+                     "smtpd_tls_loglevel = 1"]
+    if random_source:
+        settings.append("tls_random_source = " + random_source)
+    return settings
+
+
+def _write(tls, path, algorithm, certfile, keyfile):
+    """Check, then replace path: the other algorithms' entries, then this one."""
+    certificates = _certificates(tls, certfile)
+    if not _in_order(tls, certificates):
+        tls.fail(messages.CHAIN_FILE_NOT_IN_ORDER.format(certfile))
+    chains = deployed_chains(tls)
+    for chain in chains:
+        if chain.algorithm == algorithm and chain.key_path != path:
+            tls.fail(messages.CHAIN_FILE_OTHER_FILE.format(path=path, algorithm=algorithm,
+                                                           other=chain.key_path))
+    kept = [chain for chain in chains if chain.key_path == path and chain.algorithm != algorithm]
+    key = read_key(tls, keyfile)
+    if key is None:  # deploy_server_cert read it already; read again, it changed
+        tls.fail(messages.NO_PRIVATE_KEY.format(keyfile))
+    text = "".join(chain.key_text + "".join(chain.certificates) for chain in kept)
+    text += key[0].decode("ascii") + "".join(certificates)
+    try:
+        chainfiles.parse([(path, text)])  # as Postfix will read it
+    except chainfiles.ChainFileError as error:
+        tls.fail(str(error))
+    try:
+        tls.runner.replace_file(path, text.encode("ascii"), 0o600)
+    except OSError as error:
+        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
