@@ -228,12 +228,21 @@ def test_all_default_server_counts_chain_files(make_config, made):
 # ----- a real Postfix loaded from the chain files
 
 @pytest.mark.root
-def test_postfix_serves_both_keys_and_the_printed_records_verify_both(made):
+def test_postfix_serves_both_keys_and_the_printed_records_verify_both(made, tmp_path):
     base = tempfile.mkdtemp(prefix="postfix-tls-chains.")
     os.chmod(base, 0o755)
     postfix = ScratchPostfix(base, ADDRESS)
     try:
-        postfix.write_main_cf(["smtpd_tls_chain_files = " + made["combo.pem"]])
+        # The chain file as --chain-file writes it, RSA then ECDSA.
+        for name, key, parts in (("rsa", "rsa.key", ("rsa.crt", "ca.crt")),
+                                 ("ec", "ec.key", ("ec.crt", "ca.crt"))):
+            status, out, err = postfix_tls(
+                postfix.config, "--chain-file", "chains.pem", "deploy-server-cert",
+                fullchain(made, tmp_path, name + "-full.pem", *parts), made[key])
+            assert status == 0, err
+            os.utime(os.path.join(postfix.config, "main.cf"), (0, 0))
+        assert postfix.postconf("-nh", "smtpd_tls_chain_files").strip() == os.path.join(
+            postfix.config, "chains.pem")
         status, out, err = postfix_tls(postfix.config, "output-server-tlsa")
         assert status == 0, err
         records = [line.split(" IN TLSA ")[1] for line in out.splitlines() if "IN TLSA" in line]
@@ -414,3 +423,21 @@ def test_chain_file_needs_postfix_3_4(make_config, made, tmp_path):
 def test_chain_file_goes_only_with_subcommands_that_deploy(make_config):
     status, out, err = postfix_tls(make_config(), "--chain-file", "x.pem", "status")
     assert status == 1 and "--chain-file goes with deploy-server-cert" in err
+
+
+def test_enable_server_deploys_into_the_chain_file_and_new_server_key_says_how(make_config):
+    directory = make_config()
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "enable-server")
+    assert status == 0, err
+    target = os.path.join(directory, "chains.pem")
+    assert [chain.algorithm for chain in chainfiles.read([target])] == ["rsa"]
+    settings = main_cf_settings(directory)
+    assert settings["smtpd_tls_chain_files"] == target
+    assert settings["smtpd_tls_security_level"] == "may"
+    assert "smtpd_tls_key_file" not in settings  # not set: Postfix reads the chain file
+    os.utime(os.path.join(directory, "main.cf"), (0, 0))
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "new-server-key",
+                                   "-a", "ecdsa")
+    assert status == 0, err
+    assert "# postfix-tls -c %s --chain-file %s deploy-server-cert %s/eccert-" % (
+        directory, target, directory) in err
