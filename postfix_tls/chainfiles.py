@@ -58,8 +58,9 @@ class Chain(object):
     or shown); certificates are PEM texts, the server's first.
     """
 
-    def __init__(self, algorithm, key, certificates):
+    def __init__(self, algorithm, key, certificates, first_in_file=True):
         self.algorithm = algorithm
+        self.first_in_file = first_in_file  # no other key before it in its file
         self.key_path = key.path
         self.key_position = key.position
         self.key_text = key.text
@@ -158,7 +159,7 @@ def parse(files):
         raise ChainFileError(messages.CHAIN_KEY_WITHOUT_CERT.format(
             path=key.path, position=key.position))
     chains.append((key, certificates))
-    result, seen = [], {}
+    result, seen, files_with_a_key = [], {}, set()
     for key, certificates in chains:
         algorithm = key_algorithm(key)
         if algorithm == "encrypted":
@@ -171,7 +172,8 @@ def parse(files):
             raise ChainFileError(messages.CHAIN_TWO_KEYS.format(
                 algorithm=algorithm, first=seen[algorithm].where,
                 path=key.path, position=key.position))
-        chain = Chain(algorithm, key, certificates)
+        chain = Chain(algorithm, key, certificates, key.path not in files_with_a_key)
+        files_with_a_key.add(key.path)
         seen[algorithm] = chain
         result.append(chain)
     return result

@@ -157,6 +157,9 @@ CHAIN_KEY_ENCRYPTED = ("smtpd_tls_chain_files: the private key at {path}, object
 CHAIN_KEY_UNKNOWN = ("smtpd_tls_chain_files: the private key at {path}, object {position}:"
                      " unknown algorithm")
 
+CHAIN_CSR_NOT_FIRST = ("output-server-csr: the {algorithm} key at {where} is not its file's"
+                       " first key, and openssl req reads only that: give -k a file whose"
+                       " first key it is")
 CHAIN_FILE_SUBCOMMANDS = "--chain-file goes with deploy-server-cert, enable-server," \
     " new-server-key or new-server-cert"
 CHAIN_FILE_NEEDS_3_4 = ("--chain-file: smtpd_tls_chain_files is new in Postfix 3.4, and this is"

@@ -116,7 +116,7 @@ def _reads_new_server_cert(options, operands):
 def _reads_output_server_csr(options, operands):
     reads, lines = _reads_new_server_key(options, operands)
     if options.get("k", "rsa") in KEY_FILE_PARAMETERS:
-        reads.append(("-nx", _KEY_FILES))
+        reads.append(("-nx", _KEY_FILES + _CHAIN_FILES))
     return reads, lines
 
 

@@ -333,8 +333,31 @@ def deploy_server_cert_command(tls, options, operands):
     return 0
 
 
+def _chain_csr_keyfile(tls, option):
+    """Ours: where chain files are set, the file holding the key of -k's
+    algorithm (or of the first supported one); "" where they are not set."""
+    if option and option not in KEY_FILE_PARAMETERS:
+        return ""
+    chains = dict((chain.algorithm, chain) for chain in deployed_chains(tls))
+    if not chains:
+        return ""
+    for algorithm in [option] if option else tls.setup.algorithms():
+        chain = chains.get(algorithm)
+        if chain is None:
+            continue
+        if not chain.first_in_file:
+            # openssl req -key reads a file's first key only.
+            tls.fail(messages.CHAIN_CSR_NOT_FIRST.format(
+                algorithm=algorithm, where=chain.where))
+        return chain.key_path
+    tls.fail(messages.NO_USABLE_KEYFILE)
+
+
 def output_server_csr(tls, options, operands):
-    if options.get("k"):
+    chain_keyfile = _chain_csr_keyfile(tls, options.get("k", ""))
+    if chain_keyfile:
+        keyfile = chain_keyfile
+    elif options.get("k"):
         keyfile = set_keyfile(tls, options["k"])
         if options["k"] not in KEY_FILE_PARAMETERS and not tls.is_file(keyfile):
             # Ours: upstream says "No usable keyfile specified or configured".

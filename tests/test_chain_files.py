@@ -441,3 +441,32 @@ def test_enable_server_deploys_into_the_chain_file_and_new_server_key_says_how(m
     assert status == 0, err
     assert "# postfix-tls -c %s --chain-file %s deploy-server-cert %s/eccert-" % (
         directory, target, directory) in err
+
+
+def csr_spki_digest(csr_text):
+    public = subprocess.run([OPENSSL, "req", "-noout", "-pubkey"], input=csr_text.encode(),
+                            stdout=subprocess.PIPE, check=True).stdout
+    der = subprocess.run([OPENSSL, "pkey", "-pubin", "-outform", "DER"], input=public,
+                         stdout=subprocess.PIPE, check=True).stdout
+    return subprocess.run([OPENSSL, "dgst", "-sha256", "-hex"], input=der,
+                          stdout=subprocess.PIPE, check=True).stdout.decode().split()[-1]
+
+
+def test_output_server_csr_takes_the_chain_files_key(make_config, made):
+    # One file per algorithm: the default (RSA first) and -k ecdsa.
+    directory = configure(make_config, made["rsa.pem"], made["ec.pem"])
+    for args, certificate in (([], "rsa.crt"), (["-k", "ecdsa"], "ec.crt")):
+        status, out, err = postfix_tls(directory, "output-server-csr", *args)
+        assert status == 0, err
+        assert csr_spki_digest(out) == spki_digest(made[certificate]), args
+
+
+def test_output_server_csr_says_when_openssl_cannot_reach_the_key(make_config, made):
+    # openssl req -key reads a file's first key: combo.pem's ECDSA key is its second.
+    directory = configure(make_config, made["combo.pem"])
+    status, out, err = postfix_tls(directory, "output-server-csr", "-k", "ecdsa")
+    assert status == 1 and out == ""
+    assert ("fatal: output-server-csr: the ecdsa key at %s, object 4 is not its file's first"
+            " key" % made["combo.pem"]) in err
+    status, out, err = postfix_tls(directory, "output-server-csr")
+    assert status == 0 and csr_spki_digest(out) == spki_digest(made["rsa.crt"])

@@ -456,8 +456,10 @@ def test_deploy_server_cert_without_a_key_checks_nothing_else(host):
 def test_output_server_csr_for_the_configured_key(host):
     keyfile = write(os.path.join(host.config_directory, "key.pem"))
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
-                                            "smtpd_tls_eckey_file": None})],
+                                            "smtpd_tls_eckey_file": None,
+                                            "smtpd_tls_chain_files": None})],
                             x_reads={"myhostname": "mail.example.com"})
+    expected += host.deferred  # smtpd_tls_chain_files waits for mail_version
     expected.append(host.register([OPENSSL, "req", "-config", "/dev/stdin", "-new", "-key",
                                    keyfile, "-subj", "/"]))
     assert host.run("output-server-csr") == 0
@@ -477,7 +479,9 @@ def test_output_server_csr_uses_dev_fd_0_without_dev_stdin(host, monkeypatch):
                         lambda path: path != "/dev/stdin" and real_lexists(path))
     keyfile = write(os.path.join(host.config_directory, "key.pem"))
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
-                                            "smtpd_tls_eckey_file": None})])
+                                            "smtpd_tls_eckey_file": None,
+                                            "smtpd_tls_chain_files": None})])
+    expected += host.deferred  # smtpd_tls_chain_files waits for mail_version
     expected.append(host.register([OPENSSL, "req", "-config", "/dev/fd/0", "-new", "-key",
                                    keyfile, "-subj", "/"]))
     assert host.run("output-server-csr", "mx.example.net") == 0
@@ -488,8 +492,10 @@ def test_output_server_csr_reads_myhostname_apart_when_main_cf_does_not_set_it(h
     keyfile = write(os.path.join(host.config_directory, "key.pem"))
     # -nx leaves an unset myhostname out; -x then gives its default.
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": keyfile,
-                                            "smtpd_tls_eckey_file": None})],
+                                            "smtpd_tls_eckey_file": None,
+                                            "smtpd_tls_chain_files": None})],
                             x_reads={"myhostname": None})
+    expected += host.deferred  # smtpd_tls_chain_files waits for mail_version
     expected.append(host.read("-x", {"myhostname": "vm.example.net"}))
     expected.append(host.register([OPENSSL, "req", "-config", "/dev/stdin", "-new", "-key",
                                    keyfile, "-subj", "/"]))
@@ -500,7 +506,9 @@ def test_output_server_csr_reads_myhostname_apart_when_main_cf_does_not_set_it(h
 
 def test_output_server_csr_without_a_key(host):
     expected = host.startup(reads=[("-nx", {"smtpd_tls_key_file": None,
-                                            "smtpd_tls_eckey_file": None})])
+                                            "smtpd_tls_eckey_file": None,
+                                            "smtpd_tls_chain_files": None})])
+    expected += host.deferred  # smtpd_tls_chain_files waits for mail_version
     expected.append(host.log("fatal", messages.NO_USABLE_KEYFILE))
     assert host.run("output-server-csr", "mx.example.net") == 1
     assert host.calls() == expected
