@@ -470,3 +470,15 @@ def test_output_server_csr_says_when_openssl_cannot_reach_the_key(make_config, m
             " key" % made["combo.pem"]) in err
     status, out, err = postfix_tls(directory, "output-server-csr")
     assert status == 0 and csr_spki_digest(out) == spki_digest(made["rsa.crt"])
+
+
+def test_deploy_refuses_a_certificate_that_is_not_the_keys(make_config, made, tmp_path):
+    # The issuer first (not the server's certificate), or another key's leaf.
+    directory = make_config()
+    for parts in (("ca.crt", "rsa.crt"), ("ec.crt", "ca.crt")):
+        status, out, err = postfix_tls(directory, "--chain-file", "chains.pem",
+                                       "deploy-server-cert",
+                                       fullchain(made, tmp_path, "x.pem", *parts),
+                                       made["rsa.key"])
+        assert status == 1 and "does not match key in" in err, parts
+        assert not os.path.exists(os.path.join(directory, "chains.pem"))
