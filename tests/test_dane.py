@@ -358,10 +358,12 @@ def test_check_with_dnspython_before_2_0_says_what_to_install(host, tmp_path):
         "'dnspython>=2.0' (Debian 11 and later: python3-dnspython)" in result.stderr
 
 
-def test_check_fails_on_a_key_deployed_before_its_record_was_published(tmp_path):
+def test_check_fails_on_a_key_deployed_before_its_record_was_published():
     """The classic DANE outage, reproduced: the next key deployed and
     reloaded while DNS still has only the old key's records."""
-    base = str(tmp_path)
+    # Not under pytest's basetemp: the postfix user must reach it, and pytest
+    # makes its base 0700 again whenever a session starts.
+    base = tempfile.mkdtemp(prefix="postfix-tls-dane.")
     os.chmod(base, 0o755)
     # The module's instance has 127.0.0.2, its nameservers 127.0.0.4 and .6.
     host = Host(base, address="127.0.0.3",
@@ -385,6 +387,7 @@ def test_check_fails_on_a_key_deployed_before_its_record_was_published(tmp_path)
                "DANE TLSA records)" in out
     finally:
         host.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_rollover_with_k_names_the_next_key(host):
