@@ -12,12 +12,8 @@ is written before every check passed: the key matches the certificate
 be parses as Postfix would read it.
 """
 
-import os
-import shutil
-import tempfile
-
-from . import chainfiles, messages, openssl
-from .keys import CHAIN_FILES, deployed_chains, read_key
+from . import chainfiles, messages
+from .keys import CHAIN_FILES, deployed_chains, in_order, read_key
 
 # Emptied when chain files are deployed: Postfix ignores them then.
 LEGACY_PARAMETERS = ("smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_eccert_file",
@@ -36,26 +32,8 @@ def _certificates(tls, certfile):
     return certificates
 
 
-def _in_order(tls, certificates):
-    """Each certificate signed by the next (openssl verify -partial_chain)."""
-    if len(certificates) < 2:
-        return True
-    directory = tempfile.mkdtemp(prefix="postfix-tls-chain.")
-    try:
-        paths = []
-        for number, certificate in enumerate(certificates):
-            paths.append(os.path.join(directory, "%d.pem" % number))
-            with open(paths[-1], "w") as stream:
-                stream.write(certificate)
-        return all(tls.runner.run(openssl.signed_by(tls.openssl, paths[number],
-                                                    paths[number + 1])).returncode == 0
-                   for number in range(len(paths) - 1))
-    finally:
-        shutil.rmtree(directory)
-
-
-def deploy(tls, certfile, keyfile, key_type, enable, random_source):
-    """Write the chain file; returns the main.cf settings for the one postconf -e."""
+def deploy(tls, certfile, keyfile, key_type):
+    """Write the chain file; returns its main.cf settings, for the one postconf -e."""
     if not tls.postconf.knows(CHAIN_FILES):
         tls.fail(messages.CHAIN_FILE_NEEDS_3_4.format(
             version=tls.postconf.release.mail_version or "before 3.4"))
@@ -68,20 +46,13 @@ def deploy(tls, certfile, keyfile, key_type, enable, random_source):
         _write(tls, path, algorithm, certfile, keyfile)
     settings = ["%s = %s" % (CHAIN_FILES, ", ".join(names + ([] if path in names else [path])))]
     legacy = tls.postconf.read("-n", LEGACY_PARAMETERS)
-    settings += ["%s =" % name for name in LEGACY_PARAMETERS if legacy[name]]
-    if enable:
-        settings += ["smtpd_tls_security_level = may",
-                     "smtpd_tls_received_header = yes",
-                     "smtpd_tls_loglevel = 1"]
-    if random_source:
-        settings.append("tls_random_source = " + random_source)
-    return settings
+    return settings + ["%s =" % name for name in LEGACY_PARAMETERS if legacy[name]]
 
 
 def _write(tls, path, algorithm, certfile, keyfile):
     """Check, then replace path: the other algorithms' entries, then this one."""
     certificates = _certificates(tls, certfile)
-    if not _in_order(tls, certificates):
+    if not in_order(tls, certificates):
         tls.fail(messages.CHAIN_FILE_NOT_IN_ORDER.format(certfile))
     chains = deployed_chains(tls)
     for chain in chains:

@@ -7,6 +7,7 @@ TLSA subcommands and status all use these.
 """
 
 import collections
+import os
 import sys
 
 from . import messages, openssl
@@ -108,3 +109,26 @@ def chain_key_digest(tls, chain):
     openssl on stdin, and is never traced)."""
     return openssl.hex_digest(tls.runner.run(*openssl.pem_key_digest(
         tls.openssl, chain.key_text)).stdout)
+
+
+def in_order(tls, certificates):
+    """Whether each certificate (PEM text) is signed by the next, the order
+    Postfix sends them in (openssl verify -partial_chain, on copies in a
+    private temporary directory: certificates are public)."""
+    if len(certificates) < 2:
+        return True
+    import shutil
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="postfix-tls-chain.")
+    try:
+        paths = []
+        for number, certificate in enumerate(certificates):
+            paths.append(os.path.join(directory, "%d.pem" % number))
+            with open(paths[-1], "wb") as stream:  # whatever the locale
+                stream.write(certificate.encode("ascii", "replace"))
+        return all(tls.runner.run(openssl.signed_by(tls.openssl, paths[number],
+                                                    paths[number + 1])).returncode == 0
+                   for number in range(len(paths) - 1))
+    finally:
+        shutil.rmtree(directory)

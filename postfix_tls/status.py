@@ -11,12 +11,10 @@ JSON.
 import calendar
 import collections
 import os
-import shutil
-import tempfile
 import time
 
 from . import messages, openssl, validate
-from .keys import CHAIN_FILES, cert_pubkey_digest, chain_key_digest, pubkey_digest
+from .keys import CHAIN_FILES, cert_pubkey_digest, chain_key_digest, in_order, pubkey_digest
 
 # (algorithm, certificate parameter, key parameter); -x expands the key
 # parameters' defaults, $smtpd_tls_cert_file and $smtpd_tls_eccert_file.
@@ -42,7 +40,7 @@ _ORDER = (OK, WARNING, CRITICAL, UNKNOWN)
 Problem = collections.namedtuple("Problem", "severity text")
 _MONTHS = dict((name, number) for number, name in enumerate(
     "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1))
-_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+_PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
 
 
 NOT_FOUND = object()  # a fact status did not get to (no certificate, say)
@@ -253,29 +251,14 @@ def _chain(tls, report, entry, path, certificates=None):
     signed by the next: the order Postfix sends."""
     if certificates is None:
         with open(path, "rb") as stream:
-            blocks = stream.read().split(_PEM_CERTIFICATE)[1:]
-        certificates = [_PEM_CERTIFICATE + block.split(b"-----END CERTIFICATE-----")[0]
-                        + b"-----END CERTIFICATE-----\n" for block in blocks]
-    else:
-        certificates = [certificate.encode("ascii") for certificate in certificates]
+            blocks = stream.read().decode("ascii", "replace").split(_PEM_CERTIFICATE)[1:]
+        certificates = [_PEM_CERTIFICATE + block.split("-----END CERTIFICATE-----")[0]
+                        + "-----END CERTIFICATE-----\n" for block in blocks]
     entry.chain_length = len(certificates)
     if len(certificates) < 2:
         return
-    directory = tempfile.mkdtemp(prefix="postfix-tls-status.")
-    try:
-        paths = []
-        for number, certificate in enumerate(certificates):
-            paths.append(os.path.join(directory, "%d.pem" % number))
-            with open(paths[-1], "wb") as stream:
-                stream.write(certificate)
-        in_order = all(
-            tls.runner.run(openssl.signed_by(tls.openssl, paths[number],
-                                             paths[number + 1])).returncode == 0
-            for number in range(len(paths) - 1))
-    finally:
-        shutil.rmtree(directory)
-    entry.chain_in_order = in_order
-    if not in_order:
+    entry.chain_in_order = in_order(tls, certificates)
+    if not entry.chain_in_order:
         report.problem(WARNING, messages.STATUS_CHAIN_ORDER.format(path))
 
 

@@ -184,10 +184,10 @@ def deploy_server_cert(tls, certfile, keyfile, info, then_log, enable=False, ran
     if tls.chain_file:  # ours: into a chain file, for smtpd_tls_chain_files
         from . import chaindeploy
 
-        settings = chaindeploy.deploy(tls, certfile, keyfile, key_type, enable, random_source)
-        return edit_main_cf(tls, settings, info, then_log)
-    settings = ["%s = %s" % (key_type.key_param, keyfile),
-                "%s = %s" % (key_type.cert_param, certfile)]
+        settings = chaindeploy.deploy(tls, certfile, keyfile, key_type)
+    else:
+        settings = ["%s = %s" % (key_type.key_param, keyfile),
+                    "%s = %s" % (key_type.cert_param, certfile)]
     if enable:
         settings += ["smtpd_tls_security_level = may",
                      "smtpd_tls_received_header = yes",
