@@ -167,10 +167,6 @@ class Postconf(object):
         """Output lines of ``postconf -T ...`` or ``postconf -m``."""
         return self._lines_result(args).stdout.decode("utf-8", "surrogateescape").splitlines()
 
-    def succeeded(self, *args):
-        """Whether ``postconf ARGS`` (as for lines()) exited 0."""
-        return self._lines_result(args).returncode == 0
-
     def _lines_result(self, args):
         if args not in self._lines and not self._wait_for(
                 lambda read: read[0] == "lines" and read[1] == args):

@@ -5,8 +5,9 @@ A postconf asked for a parameter its release lacks warns on stderr
 asked for an option it lacks (``-T`` before 3.1) prints its usage and
 exits 1 (tests/reference/older-postfix.txt, recorded from 2.10.10, 2.11.11
 and 3.4.29).  So each is asked only of a release that has it: the release
-is known from ``mail_version``, which standalone mode reads with the
-directories it reads anyway, and postfix(1) runs us only from 3.1 on.
+is known from ``mail_version``, read in a postconf process made anyway
+(standalone mode's read of the directories, postfix mode's of
+openssl_path: postfix(1) runs us only from 3.1 on, which says no more).
 
 Of the parameters this project reads, only those below are newer than
 Postfix 2.10 (compared with each release's ``postconf -d`` in
@@ -42,10 +43,6 @@ def parse_version(text):
             break
         numbers.append(int(word))
     return tuple(numbers) or None
-
-
-def shown(version):
-    return ".".join(str(number) for number in version)
 
 
 class Release(object):
