@@ -31,17 +31,6 @@ def version(openssl):
     return Command([openssl, "version"], stderr=DEVNULL)
 
 
-def ec_reads_rsa(version_output):
-    """Whether "openssl ec" reads RSA keys: OpenSSL 3 does, 1.x and LibreSSL not.
-
-    Upstream tries "ec" first when it computes a digest; a dry run needs to
-    know which attempt would succeed for a key it did not create.
-    """
-    words = version_output.decode("ascii", "replace").split()
-    return len(words) > 1 and words[0] == "OpenSSL" and words[1].split(".")[0].isdigit() \
-        and int(words[1].split(".")[0]) >= 3
-
-
 def release(version_output):
     """(1, 0, 2) from "OpenSSL 1.0.2k-fips  26 Jan 2017"; None for another library."""
     words = version_output.decode("ascii", "replace").split()
@@ -59,6 +48,16 @@ def release(version_output):
 # s_client -dane_tlsa_domain and -dane_tlsa_rrdata are new in OpenSSL 1.1.0
 # (LibreSSL has neither).
 DANE_CLIENT_SINCE = (1, 1, 0)
+
+
+def ec_reads_rsa(version_output):
+    """Whether "openssl ec" reads RSA keys: OpenSSL 3 does, 1.x and LibreSSL not.
+
+    Upstream tries "ec" first when it computes a digest; a dry run needs to
+    know which attempt would succeed for a key it did not create.
+    """
+    number = release(version_output)
+    return number is not None and number >= (3,)
 
 
 def has_dane_client(version_output):
