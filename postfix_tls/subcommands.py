@@ -101,7 +101,7 @@ def _reads_enable_server(options, operands):
     names = () if options.get("r") else ("tls_random_source",)
     if _myhostname_needed(operands):
         names += ("myhostname",)
-    return [("-n", upstream.SERVER_SETTINGS + _CHAIN_FILES), ("-x", names)], []
+    return [("-n", upstream.SERVER_TLS_SETTINGS), ("-x", names)], []
 
 
 def _reads_new_server_key(options, operands):
@@ -137,7 +137,7 @@ def _reads_all_default_client(options, operands):
 
 
 def _reads_all_default_server(options, operands):
-    return [("-n", upstream.SERVER_SETTINGS + _CHAIN_FILES)], []
+    return [("-n", upstream.SERVER_TLS_SETTINGS)], []
 
 
 DECLARED = (

@@ -49,6 +49,9 @@ SERVER_SETTINGS = (
     "smtpd_tls_dcert_file",
     "smtpd_tls_eccert_file",
 )
+# Ours: with smtpd_tls_chain_files (3.4+), which Postfix loads instead of the
+# legacy files: set, it is no default either (a release without it is not asked).
+SERVER_TLS_SETTINGS = SERVER_SETTINGS + (CHAIN_FILES,)
 
 
 # ----- helpers, as upstream names them
@@ -143,11 +146,7 @@ def init_random_source(tls, randsource):
 
 def all_default(tls, settings):
     # Don't be too clever by half: a setting is at its default when unset or empty.
-    if any(tls.postconf.read("-n", settings).values()):
-        return False
-    # Ours: smtpd_tls_chain_files (3.4+) counts among the server's (a
-    # release without it is not asked).
-    return settings != SERVER_SETTINGS or not tls.postconf.read("-n", (CHAIN_FILES,))[CHAIN_FILES]
+    return not any(tls.postconf.read("-n", settings).values())
 
 
 def cache_db_type(tls):
@@ -289,7 +288,7 @@ def enable_server(tls, options, operands):
                                    messages.UNSUPPORTED_PRIVATE)
     random_source = _random_source_option(tls, options)
     with tls.log.start_block("info") as info:
-        if all_default(tls, SERVER_SETTINGS):
+        if all_default(tls, SERVER_TLS_SETTINGS):
             new_server_cert(tls, algorithm, bits, "", operands, info, enable=True,
                             random_source=random_source)
         else:
@@ -434,4 +433,4 @@ def all_default_client(tls, options, operands):
 
 
 def all_default_server(tls, options, operands):
-    return 0 if all_default(tls, SERVER_SETTINGS) else 1
+    return 0 if all_default(tls, SERVER_TLS_SETTINGS) else 1
