@@ -13,7 +13,7 @@ be parses as Postfix would read it.
 """
 
 from . import chainfiles, messages
-from .keys import CHAIN_FILES, deployed_chains, in_order, read_key
+from .keys import CHAIN_FILES, deployed_chains, in_order
 
 # Emptied when chain files are deployed: Postfix ignores them then.
 LEGACY_PARAMETERS = ("smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_eccert_file",
@@ -32,8 +32,9 @@ def _certificates(tls, certfile):
     return certificates
 
 
-def deploy(tls, certfile, keyfile, key_type):
-    """Write the chain file; returns its main.cf settings, for the one postconf -e."""
+def deploy(tls, certfile, keyfile, key_pem, key_type):
+    """Write the chain file with key_pem, the key deploy_server_cert checked
+    (keyfile's); returns its main.cf settings, for the one postconf -e."""
     if not tls.postconf.knows(CHAIN_FILES):
         tls.fail(messages.CHAIN_FILE_NEEDS_3_4.format(
             version=tls.postconf.release.mail_version or "before 3.4"))
@@ -43,13 +44,13 @@ def deploy(tls, certfile, keyfile, key_type):
         # A dry run whose skipped steps would have made them: only said.
         tls.runner.replace_file(path, b"", 0o600)
     else:
-        _write(tls, path, algorithm, certfile, keyfile)
+        _write(tls, path, algorithm, certfile, key_pem)
     settings = ["%s = %s" % (CHAIN_FILES, ", ".join(names + ([] if path in names else [path])))]
     legacy = tls.postconf.read("-n", LEGACY_PARAMETERS)
     return settings + ["%s =" % name for name in LEGACY_PARAMETERS if legacy[name]]
 
 
-def _write(tls, path, algorithm, certfile, keyfile):
+def _write(tls, path, algorithm, certfile, key_pem):
     """Check, then replace path: the other algorithms' entries, then this one."""
     certificates = _certificates(tls, certfile)
     if not in_order(tls, certificates):
@@ -60,11 +61,8 @@ def _write(tls, path, algorithm, certfile, keyfile):
             tls.fail(messages.CHAIN_FILE_OTHER_FILE.format(path=path, algorithm=algorithm,
                                                            other=chain.key_path))
     kept = [chain for chain in chains if chain.key_path == path and chain.algorithm != algorithm]
-    key = read_key(tls, keyfile)
-    if key is None:  # deploy_server_cert read it already; read again, it changed
-        tls.fail(messages.NO_PRIVATE_KEY.format(keyfile))
     text = "".join(chain.key_text + "".join(chain.certificates) for chain in kept)
-    text += key[0].decode("ascii") + "".join(certificates)
+    text += key_pem.decode("ascii") + "".join(certificates)
     try:
         chainfiles.parse([(path, text)])  # as Postfix will read it
     except chainfiles.ChainFileError as error:

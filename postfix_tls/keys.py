@@ -60,14 +60,19 @@ def read_key(tls, keyfile):
     return None
 
 
-def check_key(tls, keyfile):
-    """The KeyType of keyfile's private key; fails when there is none."""
+def checked_key(tls, keyfile):
+    """(key PEM, KeyType) of keyfile's private key; fails when there is none."""
     key = read_key(tls, keyfile)
     if key is None:
         if openssl.is_encrypted(keyfile):  # ours: say why, before upstream's message
             tls.log.warn([messages.KEY_ENCRYPTED.format(keyfile)])
         tls.fail(messages.NO_PRIVATE_KEY.format(keyfile))
-    return key[1]
+    return key
+
+
+def check_key(tls, keyfile):
+    """The KeyType of keyfile's private key; fails when there is none."""
+    return checked_key(tls, keyfile)[1]
 
 
 def _digest(tls, path, pipeline):

@@ -20,6 +20,7 @@ from .keys import (
     cert_pubkey_digest,
     chain_key_digest,
     check_key,
+    checked_key,
     deployed_chains,
     pubkey_digest,
     read_key,
@@ -169,7 +170,7 @@ def edit_main_cf(tls, settings, info, then_log):
 def deploy_server_cert(tls, certfile, keyfile, info, then_log, enable=False, random_source=""):
     """Check that key and certificate match, then set them in main.cf;
     enable: with the settings that enable TLS in the SMTP server."""
-    key_type = check_key(tls, keyfile)
+    key_pem, key_type = checked_key(tls, keyfile)
     if not tls.is_file(certfile):  # ours: upstream says only that the digest failed
         tls.fail(messages.NOT_A_FILE.format(certfile))
     cert_digest = cert_pubkey_digest(tls, certfile)
@@ -183,7 +184,7 @@ def deploy_server_cert(tls, certfile, keyfile, info, then_log, enable=False, ran
     if tls.chain_file:  # ours: into a chain file, for smtpd_tls_chain_files
         from . import chaindeploy
 
-        settings = chaindeploy.deploy(tls, certfile, keyfile, key_type)
+        settings = chaindeploy.deploy(tls, certfile, keyfile, key_pem, key_type)
     else:
         settings = ["%s = %s" % (key_type.key_param, keyfile),
                     "%s = %s" % (key_type.cert_param, certfile)]
