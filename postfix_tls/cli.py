@@ -59,6 +59,11 @@ class _Usage(Exception):
     pass
 
 
+# Our long options that take a file name (--name FILE or --name=FILE), and
+# the option each sets.
+_FILE_OPTIONS = {"--trace-json": "trace_json", "--chain-file": "chain_file"}
+
+
 def parse_global_options(args, postfix_mode):
     """(options, rest): our own options, which come before the subcommand."""
     options = {"config_directory": None, "dry_run": False, "trace": False,
@@ -75,18 +80,13 @@ def parse_global_options(args, postfix_mode):
             options["json"] = True
         elif arg == "--trace":
             options["trace"] = True
-        elif arg.startswith("--trace-json="):
-            options["trace_json"] = arg.split("=", 1)[1]
-        elif arg == "--trace-json":
-            if len(args) < 2:
-                raise _Usage("--trace-json needs a file name")
-            options["trace_json"] = args.pop(1)
-        elif arg.startswith("--chain-file="):
-            options["chain_file"] = arg.split("=", 1)[1]
-        elif arg == "--chain-file":
-            if len(args) < 2:
-                raise _Usage("--chain-file needs a file name")
-            options["chain_file"] = args.pop(1)
+        elif arg.partition("=")[0] in _FILE_OPTIONS:
+            name, equals, value = arg.partition("=")
+            if not equals:
+                if len(args) < 2:
+                    raise _Usage(name + " needs a file name")
+                value = args.pop(1)
+            options[_FILE_OPTIONS[name]] = value
         elif arg in ("--help", "--version"):
             options[arg[2:]] = True
         elif arg == "-h" and not postfix_mode:
@@ -109,17 +109,16 @@ def parse_global_options(args, postfix_mode):
 
 
 # Our options that take a value, for the hint about misplaced options.
-_VALUED_OPTIONS = ("--trace-json", "--chain-file", "-c")
+_VALUED_OPTIONS = tuple(_FILE_OPTIONS) + ("-c",)
 
 
 def misplaced_option(args, postfix_mode, own_letters=""):
     """The first of our options among a subcommand's arguments, with its
     value; own_letters: the subcommand's own options (status has a -c)."""
-    ours = ("--dry-run", "--trace", "--trace-json", "--json", "--chain-file", "--help",
-            "--version")
+    ours = ("--dry-run", "--trace", "--json", "--help", "--version") + tuple(_FILE_OPTIONS)
     ours += () if postfix_mode or "c" in own_letters else ("-c",)
     for index, arg in enumerate(args):
-        if arg in ours or arg.startswith(("--trace-json=", "--chain-file=")):
+        if arg in ours or arg.partition("=")[0] in _FILE_OPTIONS:
             if arg in _VALUED_OPTIONS and index + 1 < len(args):
                 return "%s %s" % (arg, args[index + 1])
             return arg
