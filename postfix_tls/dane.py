@@ -125,8 +125,11 @@ def output_server_tlsa_rollover(tls, options, operands):
     keys = known_keys(tls, options.get("k", ""))
     if not keys:
         tls.fail(messages.NO_USABLE_KEYFILES)
+    # A key known_keys found deployed is (a chain file's is not main.cf's
+    # legacy key file, which tlsa_record would compare it with).
     records = [tlsa_record(tls, hostname, port, key.digest, key.keyfile, key.algorithm,
-                           key.role) for port in ports for key in keys]
+                           key.role, deployed=True if key.role == "deployed" else None)
+               for port in ports for key in keys]
     from . import render
 
     render.rollover(tls.setup.algorithms(), keys, records, tls.json, tls.hints)

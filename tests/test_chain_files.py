@@ -168,8 +168,8 @@ def test_the_rollover_and_its_rrset_have_every_chain_key(make_config, made):
             for key in document["keys"]] == [
         ("rsa", "deployed", made["combo.pem"], spki_digest(made["rsa.crt"])),
         ("ecdsa", "deployed", made["combo.pem"], spki_digest(made["ec.crt"]))]
-    assert [record["data"] for record in document["records"]] == [
-        spki_digest(made["rsa.crt"]), spki_digest(made["ec.crt"])]
+    assert [(record["data"], record["deployed"]) for record in document["records"]] == [
+        (spki_digest(made["rsa.crt"]), True), (spki_digest(made["ec.crt"]), True)]
 
 
 @pytest.mark.parametrize("algorithm, prefix, certificate", [
