@@ -57,7 +57,7 @@ class Runner(object):
         self.plan = Plan(dry_run)
         self.tracer = Tracer(trace, trace_json)
         self.created = []  # files this run created, removed if interrupted
-        self.replaced = []  # (path, old bytes or None, mode): put back if it fails
+        self.replaced = []  # (path, old bytes or None, old mode): put back if it fails
         self._current = ()  # processes running now, for the signal handler
         self.running_text = ""  # the command running now, for messages
 
@@ -248,11 +248,11 @@ class Runner(object):
             return
         try:
             with open(path, "rb") as stream:
-                old = stream.read()
+                old, old_mode = stream.read(), os.fstat(stream.fileno()).st_mode & 0o7777
         except FileNotFoundError:
-            old = None
+            old, old_mode = None, None
         self._write_and_rename(path, data, mode)
-        self.replaced.append((path, old, mode))
+        self.replaced.append((path, old, old_mode))
         self.tracer.file_changed("replace", path, mode)
 
     @staticmethod

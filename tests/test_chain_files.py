@@ -344,6 +344,7 @@ def test_a_failing_postconf_puts_the_old_chain_file_back(make_config, made, tmp_
     directory = configure(make_config, os.path.join(str(tmp_path), "chains.pem"))
     target = os.path.join(str(tmp_path), "chains.pem")
     shutil.copy(made["combo.pem"], target)
+    os.chmod(target, 0o640)  # put back as it was, mode too
     wrapper = tmp_path / "sbin"
     wrapper.mkdir()
     (wrapper / "postconf").write_text('#!/bin/sh\n[ "$1" = -e ] && exit 1\nexec %s "$@"\n'
@@ -361,6 +362,7 @@ def test_a_failing_postconf_puts_the_old_chain_file_back(make_config, made, tmp_
     assert status == 1 and "postconf -e failed" in err
     with open(target, "rb") as stream:
         assert stream.read() == old  # put back: what Postfix loads is what it was
+    assert os.stat(target).st_mode & 0o777 == 0o640
     assert [name for name in os.listdir(str(tmp_path)) if name.startswith(".chains.pem.")] == []
 
 
