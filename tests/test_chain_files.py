@@ -340,15 +340,29 @@ def test_deploy_into_a_chain_file_in_a_dry_run_changes_nothing(make_config, made
                 for name in os.listdir(directory)) == before
 
 
-def test_a_failing_postconf_puts_the_old_chain_file_back(make_config, made, tmp_path):
+# postconf -e, after the chain file was replaced: failing, or interrupted
+# (SIGTERM while it runs; it notes that it started, then waits).
+POSTCONF_E = {
+    "fails": '[ "$1" = -e ] && exit 1',
+    "is interrupted": '[ "$1" = -e ] && { touch "%(started)s"; exec sleep 30; }',
+}
+
+
+@pytest.mark.parametrize("how", sorted(POSTCONF_E))
+def test_the_old_chain_file_is_put_back_when_postconf_e(make_config, made, tmp_path, how):
+    import signal
+    import time
+
     directory = configure(make_config, os.path.join(str(tmp_path), "chains.pem"))
     target = os.path.join(str(tmp_path), "chains.pem")
     shutil.copy(made["combo.pem"], target)
     os.chmod(target, 0o640)  # put back as it was, mode too
     wrapper = tmp_path / "sbin"
     wrapper.mkdir()
-    (wrapper / "postconf").write_text('#!/bin/sh\n[ "$1" = -e ] && exit 1\nexec %s "$@"\n'
-                                      % shutil.which("postconf", path="/usr/sbin:/usr/bin"))
+    started = tmp_path / "postconf-e-started"
+    (wrapper / "postconf").write_text('#!/bin/sh\n%s\nexec %s "$@"\n' % (
+        POSTCONF_E[how] % {"started": started},
+        shutil.which("postconf", path="/usr/sbin:/usr/bin")))
     (wrapper / "postconf").chmod(0o755)
     os.symlink("/usr/sbin/postlog", str(wrapper / "postlog"))
     with open(os.path.join(directory, "main.cf"), "a") as stream:
@@ -356,10 +370,28 @@ def test_a_failing_postconf_puts_the_old_chain_file_back(make_config, made, tmp_
     os.utime(os.path.join(directory, "main.cf"), (0, 0))
     with open(target, "rb") as stream:
         old = stream.read()
-    status, out, err = postfix_tls(directory, "--chain-file", target, "deploy-server-cert",
-                                   fullchain(made, tmp_path, "ec-full.pem", "ec.crt", "ca.crt"),
-                                   made["ec.key"])
-    assert status == 1 and "postconf -e failed" in err
+    argv = ours_argv(["-c", directory, "--chain-file", target, "deploy-server-cert",
+                      fullchain(made, tmp_path, "ec-full.pem", "ec.crt", "ca.crt"),
+                      made["ec.key"]])
+    process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH, "LANG": "C"},
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True,
+                               start_new_session=True)
+    if how == "is interrupted":
+        deadline = time.time() + 30
+        while not started.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "postconf -e never started"
+        with open(target, "rb") as stream:
+            assert stream.read() != old  # replaced: the moment to interrupt
+        process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # the sleeping postconf stand-in
+    except ProcessLookupError:
+        pass
+    assert process.returncode == 1
+    assert ("postconf -e failed" if how == "fails" else "SIGTERM") in err
     with open(target, "rb") as stream:
         assert stream.read() == old  # put back: what Postfix loads is what it was
     assert os.stat(target).st_mode & 0o777 == 0o640
