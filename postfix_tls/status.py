@@ -8,12 +8,12 @@ or UNKNOWN, exit status 0 to 3.  render.py shows the report as text or
 JSON.
 """
 
-import calendar
 import collections
 import os
 import time
 
 from . import messages, openssl, validate
+from .certificates import covers, iso, parse_certificate_facts
 from .keys import CHAIN_FILES, cert_pubkey_digest, chain_key_digest, in_order, pubkey_digest
 
 # (algorithm, certificate parameter, key parameter); -x expands the key
@@ -38,8 +38,6 @@ EXIT_STATUS = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
 _ORDER = (OK, WARNING, CRITICAL, UNKNOWN)
 
 Problem = collections.namedtuple("Problem", "severity text")
-_MONTHS = dict((name, number) for number, name in enumerate(
-    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1))
 _PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
 
 
@@ -127,35 +125,6 @@ class Report(object):
         return EXIT_STATUS[self.verdict]
 
 
-def openssl_time(text):
-    """Seconds since the epoch of openssl's "Nov 28 21:10:46 2026 GMT"
-    (not strptime: its month names follow the locale)."""
-    month, day, clock, year = text.split()[:4]
-    hour, minute, second = (int(part) for part in clock.split(":"))
-    return calendar.timegm((int(year), _MONTHS[month], int(day), hour, minute, second))
-
-
-def iso(seconds):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
-def parse_certificate_facts(output):
-    """{subject, not_before, not_after, names} from certificate_facts' output."""
-    facts = {"names": []}
-    lines = output.decode("utf-8", "replace").splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith("subject="):
-            facts["subject"] = line[len("subject="):].strip()
-        elif line.startswith("notBefore="):
-            facts["not_before"] = openssl_time(line.split("=", 1)[1])
-        elif line.startswith("notAfter="):
-            facts["not_after"] = openssl_time(line.split("=", 1)[1])
-        elif "Subject Alternative Name" in line and index + 1 < len(lines):
-            facts["names"] = [name.strip()[4:] for name in lines[index + 1].split(",")
-                              if name.strip().startswith("DNS:")]
-    return facts
-
-
 def _file_facts(report, path, role, private):
     """exists, readable, mode and owner of a configured file; problems said."""
     try:
@@ -199,7 +168,7 @@ def _certificate(tls, report, entry, certfile, now, certificate_pem=None):
     entry.days_left = days_left
     myhostname = report.settings.get("myhostname", "")
     names = facts["names"] or [facts.get("subject", "").partition("CN=")[2].split(",")[0]]
-    entry.myhostname_covered = any(_covers(name, myhostname) for name in names)
+    entry.myhostname_covered = any(covers(name, myhostname) for name in names)
     label = "%s certificate %s" % (entry.algorithm, certfile)
     if facts["not_after"] <= now:
         report.problem(CRITICAL, messages.STATUS_EXPIRED.format(
@@ -216,13 +185,6 @@ def _certificate(tls, report, entry, certfile, now, certificate_pem=None):
     if myhostname and not entry.myhostname_covered:
         report.problem(WARNING, messages.STATUS_MYHOSTNAME.format(
             what=label, myhostname=myhostname, names=", ".join(names)))
-
-
-def _covers(name, hostname):
-    name, hostname = name.lower(), hostname.lower()
-    if name.startswith("*."):
-        return hostname.partition(".")[2] == name[2:]
-    return name == hostname
 
 
 def _key_matches(tls, report, entry, certfile, keyfile, chain=None):
