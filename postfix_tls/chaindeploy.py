@@ -20,16 +20,17 @@ LEGACY_PARAMETERS = ("smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_ecc
                      "smtpd_tls_eckey_file", "smtpd_tls_dcert_file", "smtpd_tls_dkey_file")
 
 
-def _certificates(tls, certfile):
+def certificates(tls, certfile):
+    """The PEM certificates in certfile; fails unless it holds certificates only."""
     try:
         with open(certfile) as stream:
             objects = chainfiles.pem_objects(stream.read(), certfile)
     except (OSError, chainfiles.ChainFileError, UnicodeDecodeError):
         objects = []
-    certificates = [item.text for item in objects if item.label == "CERTIFICATE"]
-    if not certificates or len(certificates) != len(objects):
+    found = [item.text for item in objects if item.label == "CERTIFICATE"]
+    if not found or len(found) != len(objects):
         tls.fail(messages.CHAIN_FILE_NO_CERTIFICATE.format(certfile))
-    return certificates
+    return found
 
 
 def deploy(tls, certfile, keyfile, key_pem, key_type):
@@ -52,9 +53,19 @@ def deploy(tls, certfile, keyfile, key_pem, key_type):
 
 def _write(tls, path, algorithm, certfile, key_pem):
     """Check, then replace path: the other algorithms' entries, then this one."""
-    certificates = _certificates(tls, certfile)
-    if not in_order(tls, certificates):
+    found = certificates(tls, certfile)
+    if not in_order(tls, found):
         tls.fail(messages.CHAIN_FILE_NOT_IN_ORDER.format(certfile))
+    text = file_text(tls, path, algorithm, key_pem, found)
+    try:
+        tls.runner.replace_file(path, text.encode("ascii"), 0o600)
+    except OSError as error:
+        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+
+
+def file_text(tls, path, algorithm, key_pem, found):
+    """path's text with algorithm's key and chain: the other algorithms'
+    entries it holds, then this one, checked as Postfix will read it."""
     chains = deployed_chains(tls)
     for chain in chains:
         if chain.algorithm == algorithm and chain.key_path != path:
@@ -62,12 +73,9 @@ def _write(tls, path, algorithm, certfile, key_pem):
                                                            other=chain.key_path))
     kept = [chain for chain in chains if chain.key_path == path and chain.algorithm != algorithm]
     text = "".join(chain.key_text + "".join(chain.certificates) for chain in kept)
-    text += key_pem.decode("ascii") + "".join(certificates)
+    text += key_pem.decode("ascii") + "".join(found)
     try:
         chainfiles.parse([(path, text)])  # as Postfix will read it
     except chainfiles.ChainFileError as error:
         tls.fail(str(error))
-    try:
-        tls.runner.replace_file(path, text.encode("ascii"), 0o600)
-    except OSError as error:
-        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+    return text

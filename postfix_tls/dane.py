@@ -246,7 +246,9 @@ def probe(tls, check, address, port, algorithm, published):
                                check.hostname, SIGALGS[algorithm], published, check.seconds)
     result = tls.runner.run(command)
     output = result.stdout.decode("utf-8", "replace")
-    verified = "Verification: OK" in output and "matched EE certificate" in output
+    # EE: a "3 1 1" record matched the leaf; TA: a "2 1 1" matched an issuer.
+    verified = "Verification: OK" in output and (
+        "matched EE certificate" in output or "matched TA certificate" in output)
     pem = _first_certificate(output)
     digest = ""
     if pem:

@@ -276,15 +276,44 @@ class Runner(object):
             raise
 
     def restore_replaced(self):
-        """Put back what replace_file replaced (after a failure or a signal)."""
+        """Put back what replace_file replaced, and undo what on_restore was
+        given, last first (after a failure or a signal)."""
         while self.replaced:
-            path, old, mode = self.replaced.pop()
+            entry = self.replaced.pop()
+            if callable(entry):
+                entry()
+                continue
+            path, old, mode = entry
             if old is None:
                 os.unlink(path)
                 self.tracer.file_changed("remove", path)
             else:
                 self._write_and_rename(path, old, mode)
                 self.tracer.file_changed("restore", path, mode)
+
+    def on_restore(self, undo, last=False):
+        """Call undo() when restore_replaced puts the files back: before the
+        files replaced so far (a main.cf edit naming them), or, last=True,
+        after every file (a reload)."""
+        if self.dry_run:
+            return
+        if last:
+            self.replaced.insert(0, undo)
+        else:
+            self.replaced.append(undo)
+
+    def keep_replaced(self):
+        """What was replaced stays: nothing is put back from now on."""
+        del self.replaced[:]
+
+    def remove_file(self, path):
+        """rm -f path, a file this run is done with (a dry run only says so)."""
+        if not self.dry_run:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                return
+        self.tracer.file_changed("remove", path, dry_run=self.dry_run)
 
     def discard(self, *paths):
         """rm -f, for the files among paths that this run created."""

@@ -68,6 +68,13 @@ class Logger(object):
         """
         return PendingBlock(self, level, self.runner.start(self._command(level, stdin="")))
 
+    def record(self, lines):
+        """Info lines for the mail log alone (what a run changed), not echoed:
+        the subcommand prints them itself."""
+        lines = list(lines)
+        command = self._command("info", stdin="".join(line + "\n" for line in lines))
+        self.runner.run(command._replace(stderr=DEVNULL))
+
     def warn(self, lines):
         self.block("warn", lines)
 

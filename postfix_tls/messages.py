@@ -10,6 +10,9 @@ import collections
 
 EXIT_OK = 0
 EXIT_FAIL = 1
+# deploy-acme-cert (ours): a new key waits for its TLSA record (EX_TEMPFAIL:
+# a later run deploys it); dehydrated is told 0 (it stops at a hook's failure).
+EXIT_STAGED = 75
 
 # Where the log tag starts; postlog gets "$MAIL_LOGTAG/postfix-tls-script".
 PROGRAM = "postfix-tls-script"
@@ -161,7 +164,7 @@ CHAIN_CSR_NOT_FIRST = ("output-server-csr: the {algorithm} key at {where} is not
                        " first key, and openssl req reads only that: give -k a file whose"
                        " first key it is")
 CHAIN_FILE_SUBCOMMANDS = "--chain-file goes with deploy-server-cert, enable-server," \
-    " new-server-key or new-server-cert"
+    " new-server-key, new-server-cert or deploy-acme-cert"
 CHAIN_FILE_NEEDS_3_4 = ("--chain-file: smtpd_tls_chain_files is new in Postfix 3.4, and this is"
                         " Postfix {version}: deploy without --chain-file")
 CHAIN_FILE_OTHER_FILE = ("--chain-file {path}: the {algorithm} key Postfix loads is in {other}:"
@@ -169,6 +172,62 @@ CHAIN_FILE_OTHER_FILE = ("--chain-file {path}: the {algorithm} key Postfix loads
 CHAIN_FILE_NO_CERTIFICATE = "no certificate found in {}"
 CHAIN_FILE_NOT_IN_ORDER = ("the certificates in {} are not in order (each one signed by the"
                            " next, the server's first): nothing deployed")
+
+# deploy-acme-cert (ours): refusals (nothing changed), then what a run did.
+ACME_USAGE_SOURCE = ("deploy-acme-cert: no certificate given: run it as certbot's --deploy-hook"
+                     " (RENEWED_LINEAGE), lego's --run-hook or --renew-hook (LEGO_CERT_PATH,"
+                     " LEGO_CERT_KEY_PATH) or dehydrated's hook (deploy_cert ...), or give"
+                     " keyfile fullchainfile")
+ACME_LINEAGE_MISSING = "{source}: {path} is missing: is {variable} a certificate's directory?"
+ACME_UNSUPPORTED = ("the key in {keyfile} is {algorithm}, which this Postfix does not support:"
+                    " nothing deployed")
+ACME_KEY_MISMATCH = ("the certificate in {chainfile} does not match the key in {keyfile}:"
+                     " nothing deployed, the old certificate stays")
+ACME_NOT_A_CERTIFICATE = "certificate {position} in {chainfile}: openssl cannot read it"
+ACME_EXPIRED = ("certificate {position} in {chainfile} ({subject}) expired on {when}:"
+                " nothing deployed, the old certificate stays")
+ACME_NOT_YET_VALID = ("certificate {position} in {chainfile} ({subject}) is not valid before"
+                      " {when}: nothing deployed, the old certificate stays")
+ACME_NAME_MISSING = ("the certificate in {chainfile} does not name {hostname} (it names {names}):"
+                     " nothing deployed; give -h with the host's names if they differ from"
+                     " myhostname")
+ACME_NO_DNSPYTHON = ("deploy-acme-cert needs dnspython to check the TLSA records of a new key:"
+                     " apt-get install python3-dnspython: nothing deployed")
+ACME_CHECK_FAILED = ("postfix check failed after the new certificate was written; the old"
+                     " files are back:\n{output}")
+ACME_RELOAD_FAILED = "{command} failed; the old files are back:\n{output}"
+ACME_LIVE_FAILED = ("{address} port {port} does not serve the new {algorithm} certificate"
+                    " after {reload}: {error}; the old files are back and Postfix was reloaded"
+                    " again")
+ACME_LIVE_OTHER_KEY = "it presents another key ({digest})"
+ACME_LIVE_UNVERIFIED = "openssl's DANE verification failed ({error})"
+
+ACME_FROM = "{source}: key {keyfile}, certificate chain {chainfile}"
+ACME_UNCHANGED = "{algorithm}: unchanged: Postfix already loads this key and chain ({path})"
+ACME_DEPLOYED = "{algorithm}: deployed into {path} ({why})"
+ACME_SAME_KEY = "the key is the one deployed"
+ACME_NEW_KEY_NO_RECORDS = "a new key; no TLSA records are published for {owners}"
+ACME_NEW_KEY_PUBLISHED = "a new key; its TLSA record is served by every nameserver"
+ACME_STAGED = ("{algorithm}: staged in {path}, not deployed: {why}; Postfix keeps serving"
+               " the current certificate")
+ACME_STAGED_DNS_ERROR = "the TLSA lookup of {owner} failed ({error})"
+ACME_STAGED_NO_NAMESERVERS = "the nameservers of {owner} were not found ({error})"
+ACME_STAGED_NOT_ASKED = "nameserver {name} ({address}) could not be asked for {owner} ({error})"
+ACME_STAGED_NOT_SERVED = ("nameserver {name} ({address}) does not serve a TLSA record of {owner}"
+                          " that matches the new key")
+ACME_STAGED_WAIT = ("every nameserver serves its record since {since}, and caches may hold the"
+                    " old RRset for {ttl} s: a run from {after} on deploys it")
+ACME_PUBLISH = ("publish beside the current records (keep them until it is deployed), then run"
+                " {command} deploy-acme-cert again, or let a timer do it:")
+ACME_MAIN_CF = "main.cf: {settings}"
+ACME_RELOADED = "{command}: done"
+ACME_NOT_RUNNING = ("Postfix is not running: not started, and not reloaded; it loads the new"
+                    " certificate when it starts")
+ACME_DRY_RUN = "dry run: nothing was written, checked or reloaded, the live server not verified"
+ACME_LIVE_OK = "{address} port {port}: presents the new {algorithm} certificate{dane}"
+ACME_LIVE_DANE = ", and openssl's DANE verification succeeds"
+ACME_NOTHING = "nothing to deploy: no certificate given and none staged"
+ACME_NOTHING_CHANGED = "nothing changed: nothing written, Postfix not reloaded"
 
 # status (ours): the verdict line, and one line per problem found.
 STATUS_SUMMARY = "TLS {verdict} - {text}"

@@ -3,6 +3,7 @@
 do, in upstream.py.
 """
 
+import collections
 import json
 import sys
 
@@ -189,3 +190,59 @@ def status_document(report):
         "notes": report.notes,
         "assumed": report.assumed,
     }
+
+
+def acme_deploy(outcome, hints, as_json):
+    """deploy-acme-cert: per algorithm what was done and why, main.cf's
+    changes, the reload, the live server; the records to publish for a
+    staged key, ready for a zone file; or JSON."""
+    if as_json:
+        _write(json.dumps({
+            "source": outcome.source.name, "exit_status": outcome.exit_status,
+            "deployments": [_deployment_document(d) for d in outcome.deployments],
+            "main_cf": outcome.settings, "postfix_running": outcome.running,
+            "reloaded": outcome.reload or None, "notes": outcome.notes}, indent=2) + "\n")
+        return
+    lines = []
+    for material in sorted(set((d.material.source, d.material.keyfile, d.material.chainfile)
+                               for d in outcome.deployments)):
+        lines.append(messages.ACME_FROM.format(source=material[0], keyfile=material[1],
+                                               chainfile=material[2]))
+    for deployment in outcome.deployments:
+        if deployment.action == "unchanged":
+            lines.append(messages.ACME_UNCHANGED.format(algorithm=deployment.algorithm,
+                                                        path=deployment.loaded.certfile))
+        elif deployment.action == "stage":
+            lines.append(messages.ACME_STAGED.format(algorithm=deployment.algorithm,
+                                                     path=deployment.path, why=deployment.why))
+            if deployment.publish:
+                lines.append(messages.ACME_PUBLISH.format(command=hints.tls))
+                lines += deployment.publish
+        else:
+            lines.append(messages.ACME_DEPLOYED.format(algorithm=deployment.algorithm,
+                                                       path=deployment.path,
+                                                       why=deployment.why))
+    if outcome.settings:
+        lines.append(messages.ACME_MAIN_CF.format(settings="; ".join(outcome.settings)))
+    if outcome.reload:
+        lines.append(messages.ACME_RELOADED.format(command=outcome.reload))
+    for deployment in outcome.deployments:
+        for address, port, dane_verified in deployment.live:
+            lines.append(messages.ACME_LIVE_OK.format(
+                address=address, port=port, algorithm=deployment.algorithm,
+                dane=messages.ACME_LIVE_DANE if dane_verified else ""))
+    lines += outcome.notes
+    _write("".join(line + "\n" for line in lines))
+
+
+def _deployment_document(deployment):
+    material = deployment.material
+    return collections.OrderedDict((
+        ("algorithm", deployment.algorithm), ("action", deployment.action),
+        ("source", material.source), ("keyfile", material.keyfile),
+        ("chainfile", material.chainfile), ("path", deployment.path),
+        ("key_changed", deployment.key_changed), ("spki_sha256", material.digest),
+        ("why", deployment.why or None), ("publish", deployment.publish),
+        ("live", [collections.OrderedDict((("address", address), ("port", port),
+                                           ("dane_verified", dane_verified)))
+                  for address, port, dane_verified in deployment.live])))

@@ -201,6 +201,16 @@ DECLARED = (
         help_lines=["DNS and the live server against the keys",
                     "(-n ADDRESS[:PORT]: the resolver to ask)"]),
     Subcommand(
+        "deploy-acme-cert", "usage: postfix tls deploy-acme-cert [-h hostname[,...]]"
+        " [-p ports] [-n nameserver[:port]] [-s address] [-t seconds]"
+        " [keyfile fullchainfile]",
+        "acme:deploy_acme_cert", "acme:prefetch", letters="hpnst",
+        our_synopsis="deploy-acme-cert [-h hostnames] [-p ports] [-n nameserver]"
+        " [-s address] [-t seconds] [keyfile fullchainfile]",
+        help_lines=["an ACME client's deploy hook (certbot, lego,",
+                    "dehydrated): checked, held back until DNS has",
+                    "the new key's TLSA record, reloaded, verified"]),
+    Subcommand(
         "status", "usage: postfix tls status [-w days] [-c days]",
         "status:status", "status:prefetch", letters="wc", operands=0,
         our_synopsis="status [-w days] [-c days]",
@@ -210,7 +220,7 @@ DECLARED = (
 
 # Those that deploy, or suggest deploying: what --chain-file goes with.
 CHAIN_FILE_SUBCOMMANDS = ("deploy-server-cert", "enable-server", "new-server-key",
-                          "new-server-cert")
+                          "new-server-cert", "deploy-acme-cert")
 
 BY_NAME = dict((subcommand.name, subcommand) for subcommand in DECLARED)
 UPSTREAM = tuple(subcommand.name for subcommand in DECLARED if not subcommand.ours)

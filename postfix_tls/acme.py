@@ -1,0 +1,617 @@
+"""``deploy-acme-cert`` (ours): the deploy step of an ACME client's renewal.
+
+certbot (``--deploy-hook``), lego (``--run-hook``/``--renew-hook``),
+dehydrated (its hook's ``deploy_cert`` call) or any client (a key and a
+full chain, as operands) hand over a new key and chain.  Deploying them
+must not take the host off line:
+
+1. The material is checked before anything changes: the key matches the
+   leaf, each certificate is signed by the next, none has expired or is
+   yet to come, the leaf names the host.  A refusal changes nothing.
+2. The DANE gate.  A key that changed is deployed only once a TLSA record
+   matching it ("3 1 1" of the key, or "2 1 1" of an issuer in its chain)
+   is served by every authoritative nameserver on every port that has
+   records, and the zone's TTL has passed since a run first saw it there
+   (caches may hold the old RRset until then).  Until then it is staged
+   in the configuration directory (mode 0600), the records to publish are
+   printed and the exit status is EXIT_STAGED; a later run deploys it.
+   No records at all: nobody does DANE with the host, it is deployed.
+3. Key and chain go into one file renamed into place: the chain file
+   Postfix loads (smtpd_tls_chain_files, 3.4+: the other algorithms'
+   entries kept), else acme-ALGORITHM.pem named by the legacy key and
+   certificate parameters (the key in the certificate's file).  Postfix
+   never reads a key without its certificate.  main.cf changes only when a
+   parameter does.
+4. ``postfix check``, then ``postfix reload``, only when something changed;
+   a Postfix that is not running is not started.
+5. The live server must then present the new key on every port (and pass
+   openssl's DANE verification where records are published); otherwise the
+   old files and main.cf are put back and Postfix is reloaded again.
+
+Every step runs through the runner (``--dry-run``, ``--trace``,
+``--trace-json``); a failure or SIGTERM at any step puts the old files and
+main.cf back (Runner.restore_replaced).
+"""
+
+import os
+import time
+
+from . import chaindeploy, chainfiles, dane, messages, openssl, validate
+from .certificates import covers, iso, parse_certificate_facts
+from .command import TO_STDOUT, Command
+from .keys import (
+    CHAIN_FILES,
+    KEY_FILE_PARAMETERS,
+    chain_key_digest,
+    checked_key,
+    deployed_chains,
+    in_order,
+    pubkey_digest,
+    set_fqdn,
+    set_keyfile,
+)
+from .tlsa import tlsa_ports
+
+CERT_PARAMETERS = {"rsa": "smtpd_tls_cert_file", "ecdsa": "smtpd_tls_eccert_file"}
+# In the configuration directory: what Postfix loads (legacy parameters),
+# a key waiting for its TLSA record, and when its record was first seen.
+DEPLOYED_FILE = "acme-{}.pem"
+STAGED_FILE = "acme-{}.staged.pem"
+SEEN_FILE = "acme-{}.staged.seen"
+
+# dehydrated's hook calls: deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE
+# CHAINFILE TIMESTAMP deploys; unchanged_cert (every run that renews
+# nothing) deploys what is staged; every other call is ignored, as
+# dehydrated asks of its hooks.
+DEHYDRATED_DEPLOY = "deploy_cert"
+DEHYDRATED_UNCHANGED = "unchanged_cert"
+
+VERIFY_SECONDS = 30  # -t: how long the live server has to present the new key
+_RETRY_SECONDS = 0.5  # an smtpd started before the reload may answer once more
+
+UNCHANGED, DEPLOY, STAGE = "unchanged", "deploy", "stage"
+
+
+class Source(object):
+    """Where the material comes from: the client, and [(keyfile, chainfile)]."""
+
+    def __init__(self, name, pairs=(), dehydrated=False):
+        self.name = name
+        self.pairs = list(pairs)
+        self.dehydrated = dehydrated
+
+
+class Material(object):
+    """A key and its certificate chain (leaf first), checked."""
+
+    def __init__(self, source, keyfile, chainfile, key_pem, algorithm, digest, certificates,
+                 issuer_digests, not_after):
+        self.source = source
+        self.keyfile = keyfile
+        self.chainfile = chainfile
+        self.key_pem = key_pem
+        self.algorithm = algorithm
+        self.digest = digest  # SHA-256 of the public key: its "3 1 1" record
+        self.certificates = certificates
+        self.issuer_digests = issuer_digests  # the chain's keys: "2 1 1" records
+        self.not_after = not_after
+
+    @property
+    def text(self):
+        """Key, then chain: what Postfix reads from one file."""
+        return self.key_pem.decode("ascii") + "".join(self.certificates)
+
+
+class Loaded(object):
+    """What Postfix loads now for an algorithm."""
+
+    def __init__(self, keyfile="", certfile="", digest="", certificates=()):
+        self.keyfile = keyfile
+        self.certfile = certfile
+        self.digest = digest
+        self.certificates = list(certificates)
+
+
+class Deployment(object):
+    """One algorithm's new material, and what this run does with it."""
+
+    def __init__(self, material, loaded, path, chain_file):
+        self.material = material
+        self.loaded = loaded
+        self.path = path  # the file Postfix will load it from
+        self.chain_file = chain_file  # path is one of smtpd_tls_chain_files
+        self.action = DEPLOY
+        self.why = ""
+        self.publish = []  # records to publish before it is deployed
+        self.seen = None  # when every nameserver was first seen serving its record
+        self.live = []  # (address, port, dane_verified)
+
+    @property
+    def algorithm(self):
+        return self.material.algorithm
+
+    @property
+    def key_changed(self):
+        return self.loaded.digest != self.material.digest
+
+
+class Outcome(object):
+    """What the run did, for render.acme_deploy."""
+
+    def __init__(self, source):
+        self.source = source
+        self.deployments = []
+        self.settings = []
+        self.reload = ""
+        self.running = None
+        self.notes = []
+
+    @property
+    def exit_status(self):
+        if any(deployment.action == STAGE for deployment in self.deployments):
+            return messages.EXIT_OK if self.source.dehydrated else messages.EXIT_STAGED
+        return messages.EXIT_OK
+
+
+# ----- the subcommand
+
+def deploy_acme_cert(tls, options, operands):
+    hostnames = _hostnames(tls, options)
+    ports = tlsa_ports(tls, options.get("p", "25"))
+    address = options.get("s", "") or hostnames[0]
+    if not (validate.hostname(address, wildcard=False) or dane._is_address(address)):
+        tls.fail(messages.BAD_ADDRESS.format(validate.shown(address)))
+    nameserver = options.get("n", "")
+    if nameserver and not dane._valid_nameserver(nameserver):
+        tls.fail(messages.BAD_NAMESERVER.format(validate.shown(nameserver)))
+    seconds = options.get("t", str(VERIFY_SECONDS))
+    if not (validate.digits(seconds) and 0 < int(seconds) <= 3600):
+        tls.fail(messages.BAD_SECONDS.format(validate.shown(seconds)))
+    source = find_source(tls, operands)
+    if source is None:
+        return messages.EXIT_OK  # a dehydrated call that is not ours
+    outcome = Outcome(source)
+    materials = [check_material(tls, source.name, keyfile, chainfile, hostnames)
+                 for keyfile, chainfile in source.pairs]
+    materials += staged_materials(tls, hostnames, [m.algorithm for m in materials])
+    if not materials:
+        outcome.notes.append(messages.ACME_NOTHING)
+        return _done(tls, outcome)
+    chains = dict((chain.algorithm, chain) for chain in deployed_chains(tls))
+    outcome.deployments = [plan(tls, material, chains) for material in materials]
+    gated = [d for d in outcome.deployments if d.action == DEPLOY and d.key_changed]
+    records = dane_gate(tls, hostnames[0], ports, nameserver, gated) if gated else {}
+    deploying = [d for d in outcome.deployments if d.action == DEPLOY]
+    if deploying:
+        deploy(tls, outcome, deploying, ports, hostnames[0], address, int(seconds), records)
+    for deployment in outcome.deployments:
+        if deployment.action == STAGE:
+            stage(tls, deployment)
+    if not deploying and not any(d.action == STAGE for d in outcome.deployments):
+        outcome.notes.append(messages.ACME_NOTHING_CHANGED)
+    return _done(tls, outcome)
+
+
+def _done(tls, outcome):
+    from . import render
+
+    render.acme_deploy(outcome, tls.hints, tls.json)
+    return outcome.exit_status
+
+
+def _hostnames(tls, options):
+    """-h NAME[,NAME...], else myhostname: the names the leaf must have;
+    the first is the TLSA records' host."""
+    names = [name for name in options.get("h", "").split(",") if name] or [set_fqdn(tls, "")]
+    for name in names:
+        if not validate.hostname(name, wildcard=False):
+            tls.fail(messages.BAD_HOSTNAME.format(validate.shown(name)))
+    return names
+
+
+def find_source(tls, operands):
+    """The client's material; None for a dehydrated call to ignore."""
+    if operands and operands[0].replace("_", "").isalpha() and operands[0].islower():
+        if operands[0] == DEHYDRATED_DEPLOY and len(operands) >= 5:
+            return Source("dehydrated", [(operands[2], operands[4])], dehydrated=True)
+        if operands[0] == DEHYDRATED_UNCHANGED:
+            return Source("dehydrated", dehydrated=True)  # what is staged, if anything
+        return None
+    if len(operands) == 2:
+        return Source("given", [tuple(_in_config_directory(tls, path) for path in operands)])
+    if operands:
+        tls.fail(messages.ACME_USAGE_SOURCE)
+    env = os.environ
+    if env.get("RENEWED_LINEAGE"):
+        lineage = env["RENEWED_LINEAGE"]
+        return _client_files(tls, "certbot", "RENEWED_LINEAGE",
+                             os.path.join(lineage, "privkey.pem"),
+                             os.path.join(lineage, "fullchain.pem"))
+    if env.get("LEGO_CERT_PATH") or env.get("LEGO_CERT_KEY_PATH"):
+        return _client_files(tls, "lego", "LEGO_CERT_PATH and LEGO_CERT_KEY_PATH",
+                             env.get("LEGO_CERT_KEY_PATH", ""), env.get("LEGO_CERT_PATH", ""))
+    return Source("staged")  # a timer's run: what is staged, if anything
+
+
+def _client_files(tls, name, variable, keyfile, chainfile):
+    for path in (keyfile, chainfile):
+        if not os.path.isfile(path):
+            tls.fail(messages.ACME_LINEAGE_MISSING.format(source=name, path=path or '""',
+                                                          variable=variable))
+    return Source(name, [(keyfile, chainfile)])
+
+
+def _in_config_directory(tls, path):
+    return path if path.startswith("/") else os.path.join(tls.config_directory, path)
+
+
+# ----- 1. the material
+
+def check_material(tls, source, keyfile, chainfile, hostnames):
+    """The key and chain in keyfile and chainfile, checked; fails (nothing
+    changed) when Postfix should not serve them."""
+    for path in (keyfile, chainfile):
+        if not os.path.isfile(path):
+            tls.fail(messages.NOT_A_FILE.format(path))
+    key_pem, key_type = checked_key(tls, keyfile)
+    if key_type.algorithm not in tls.setup.algorithms():
+        tls.fail(messages.ACME_UNSUPPORTED.format(keyfile=keyfile, algorithm=key_type.algorithm))
+    if keyfile == chainfile:  # staged: key, then chain, in one file
+        certificates = _pem_certificates(chainfile)
+        if not certificates:
+            tls.fail(messages.CHAIN_FILE_NO_CERTIFICATE.format(chainfile))
+    else:
+        certificates = chaindeploy.certificates(tls, chainfile)
+    digest = _digest(tls, openssl.pem_key_digest(tls.openssl, key_pem.decode("ascii")))
+    if not digest:
+        tls.fail(messages.KEY_DIGEST_FAILED)
+    if _certificate_digest(tls, certificates[0]) != digest:
+        tls.fail(messages.ACME_KEY_MISMATCH.format(chainfile=chainfile, keyfile=keyfile))
+    if not in_order(tls, certificates):
+        tls.fail(messages.CHAIN_FILE_NOT_IN_ORDER.format(chainfile))
+    now = time.time()
+    leaf = None
+    for position, certificate in enumerate(certificates, 1):
+        facts = parse_certificate_facts(tls.runner.run(openssl.certificate_facts(
+            tls.openssl, chainfile, certificate)).stdout)
+        if "not_after" not in facts or "not_before" not in facts:
+            tls.fail(messages.ACME_NOT_A_CERTIFICATE.format(position=position,
+                                                            chainfile=chainfile))
+        what = dict(position=position, chainfile=chainfile, subject=facts.get("subject", ""))
+        if facts["not_after"] <= now:
+            tls.fail(messages.ACME_EXPIRED.format(when=iso(facts["not_after"]), **what))
+        if facts["not_before"] > now:
+            tls.fail(messages.ACME_NOT_YET_VALID.format(when=iso(facts["not_before"]), **what))
+        leaf = leaf or facts
+    names = leaf["names"] or [leaf.get("subject", "").partition("CN=")[2].split(",")[0]]
+    for hostname in hostnames:
+        if not any(covers(name, hostname) for name in names):
+            tls.fail(messages.ACME_NAME_MISSING.format(chainfile=chainfile, hostname=hostname,
+                                                       names=", ".join(names)))
+    issuers = [_certificate_digest(tls, certificate) for certificate in certificates[1:]]
+    return Material(source, keyfile, chainfile, key_pem, key_type.algorithm, digest,
+                    certificates, [issuer for issuer in issuers if issuer], leaf["not_after"])
+
+
+def _digest(tls, pipeline):
+    return openssl.hex_digest(tls.runner.run(*pipeline).stdout)
+
+
+def _certificate_digest(tls, certificate):
+    return _digest(tls, openssl.presented_key_digest(tls.openssl, certificate))
+
+
+def _config_file(tls, template, algorithm):
+    return os.path.join(tls.config_directory, template.format(algorithm))
+
+
+def staged_materials(tls, hostnames, given):
+    """What earlier runs staged, for the algorithms not given now (checked
+    again: a date may have passed)."""
+    found = []
+    for algorithm in tls.setup.algorithms():
+        path = _config_file(tls, STAGED_FILE, algorithm)
+        if algorithm not in given and os.path.isfile(path):
+            found.append(check_material(tls, "staged", path, path, hostnames))
+    return found
+
+
+# ----- what Postfix loads, and where the new material goes
+
+def loaded(tls, algorithm, chains):
+    chain = chains.get(algorithm)
+    if chain:
+        return Loaded(chain.key_path, chain.key_path, chain_key_digest(tls, chain),
+                      chain.certificates)
+    certfile = tls.postconf.get("-nx", CERT_PARAMETERS[algorithm])
+    keyfile = set_keyfile(tls, algorithm) or certfile
+    if not (os.path.isfile(certfile) and os.path.isfile(keyfile)):
+        return Loaded(keyfile, certfile)
+    return Loaded(keyfile, certfile, pubkey_digest(tls, keyfile), _pem_certificates(certfile))
+
+
+def _pem_certificates(path):
+    try:
+        with open(path) as stream:
+            objects = chainfiles.pem_objects(stream.read(), path)
+    except (OSError, chainfiles.ChainFileError, UnicodeDecodeError):
+        return []
+    return [item.text for item in objects if item.label == "CERTIFICATE"]
+
+
+def _same_file(one, other):
+    return bool(one and other) and os.path.realpath(one) == os.path.realpath(other)
+
+
+def plan(tls, material, chains):
+    """Where material goes, and whether it is already what Postfix loads."""
+    algorithm = material.algorithm
+    now = loaded(tls, algorithm, chains)
+    if chains or tls.chain_file:
+        if not tls.postconf.knows(CHAIN_FILES):
+            tls.fail(messages.CHAIN_FILE_NEEDS_3_4.format(
+                version=tls.postconf.release.mail_version or "before 3.4"))
+        names = chainfiles.split_names(tls.postconf.get("-nx", CHAIN_FILES))
+        chain = chains.get(algorithm)
+        path = chain.key_path if chain else (tls.chain_file or names[0])
+        deployment = Deployment(material, now, path, chain_file=True)
+    else:
+        deployment = Deployment(material, now, _config_file(tls, DEPLOYED_FILE, algorithm),
+                                chain_file=False)
+    # Postfix loading the client's own files (certbot's live/ links, say)
+    # is no sign of a deployment: the client has replaced them already.
+    from_client = any(_same_file(path, own) for path in (now.keyfile, now.certfile)
+                      for own in (material.keyfile, material.chainfile))
+    if (not deployment.key_changed and _normal(now.certificates) == _normal(
+            material.certificates) and not from_client and material.source != "staged"):
+        deployment.action = UNCHANGED
+    elif not deployment.key_changed:
+        deployment.why = messages.ACME_SAME_KEY
+    return deployment
+
+
+def _normal(certificates):
+    return ["".join(certificate.split()) for certificate in certificates]
+
+
+# ----- 2. the DANE gate
+
+def dane_gate(tls, hostname, ports, nameserver, deployments):
+    """Stage the deployments whose new key no published record matches yet
+    everywhere; {port: records} as the nameservers serve them."""
+    try:
+        from . import tlsa_dns
+    except ImportError:
+        tls.fail(messages.ACME_NO_DNSPYTHON)
+    resolver = tlsa_dns.resolver(*dane.split_nameserver(nameserver))
+    check = dane.Check(hostname, ports, nameserver)
+    for port in ports:
+        entry = dane.ask_dns(tlsa_dns, resolver, check, "_%d._tcp.%s." % (port, hostname))
+        if not entry.error:
+            dane.judge_nameservers(check, entry)
+        check.dns[port] = entry
+    errors = [entry for entry in check.dns.values() if entry.error]
+    published = [entry for entry in check.dns.values() if not entry.error and (
+        entry.records or any(served.records for served in entry.nameservers))]
+    records = dict((port, list(entry.records)) for port, entry in check.dns.items()
+                   if not entry.error)
+    for deployment in deployments:
+        material = deployment.material
+        wanted = set(["3 1 1 " + material.digest] + [
+            "2 1 1 " + digest for digest in material.issuer_digests])
+        deployment.publish = ["%s IN TLSA 3 1 1 %s" % (entry.owner, material.digest)
+                              for entry in published]
+        reasons = [messages.ACME_STAGED_DNS_ERROR.format(owner=entry.owner, error=entry.error)
+                   for entry in errors]
+        if not reasons and not published:
+            deployment.why = messages.ACME_NEW_KEY_NO_RECORDS.format(
+                owners=", ".join(entry.owner for entry in check.dns.values()))
+            continue
+        for entry in published:
+            if not entry.nameservers:
+                reasons.append(messages.ACME_STAGED_NO_NAMESERVERS.format(
+                    owner=entry.owner, error=" ".join(check.notes) or "none"))
+            for served in entry.nameservers:
+                if served.error:
+                    reasons.append(messages.ACME_STAGED_NOT_ASKED.format(
+                        owner=entry.owner, **served.to_json()))
+                elif not wanted & set(served.records):
+                    reasons.append(messages.ACME_STAGED_NOT_SERVED.format(
+                        owner=entry.owner, **served.to_json()))
+        if reasons:
+            deployment.action, deployment.why = STAGE, "; ".join(reasons)
+            continue
+        ttl = max([entry.zone_ttl or 0 for entry in published] + [0])
+        seen = _first_seen(tls, material) or time.time()
+        deployment.seen = seen
+        if time.time() < seen + ttl:
+            deployment.action = STAGE
+            deployment.why = messages.ACME_STAGED_WAIT.format(
+                since=iso(seen), ttl=ttl, after=iso(seen + ttl))
+            deployment.publish = []
+        else:
+            deployment.why = messages.ACME_NEW_KEY_PUBLISHED
+            deployment.publish = []
+    return records
+
+
+def _first_seen(tls, material):
+    """When a run first saw material's record served everywhere, or None."""
+    try:
+        with open(_config_file(tls, SEEN_FILE, material.algorithm)) as stream:
+            digest, _, seen = stream.read().strip().partition(" ")
+        return float(seen) if digest == material.digest else None
+    except (OSError, ValueError):
+        return None
+
+
+def stage(tls, deployment):
+    """Keep the material for a later run, mode 0600; and when its record was
+    first seen everywhere, for the wait."""
+    material, algorithm = deployment.material, deployment.algorithm
+    path = _config_file(tls, STAGED_FILE, algorithm)
+    seen_file = _config_file(tls, SEEN_FILE, algorithm)
+    try:
+        if material.source != "staged":
+            tls.runner.replace_file(path, material.text.encode("ascii"), 0o600)
+        if deployment.seen is not None:
+            if _first_seen(tls, material) is None:
+                tls.runner.replace_file(seen_file, ("%s %d\n" % (
+                    material.digest, deployment.seen)).encode("ascii"), 0o600)
+        elif os.path.exists(seen_file):
+            tls.runner.remove_file(seen_file)
+    except OSError as error:
+        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+    deployment.path = path
+    tls.runner.keep_replaced()  # staged: nothing to put back
+
+
+# ----- 3. to 5.: write, check, reload, verify
+
+def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records):
+    for deployment in deployments:
+        _write(tls, deployment)
+    outcome.settings = _settings(tls, deployments)
+    if outcome.settings:
+        _edit_main_cf(tls, outcome.settings)
+    outcome.running = _postfix(tls, "status").returncode == 0
+    result = _postfix(tls, "check")
+    if result.returncode:
+        tls.runner.restore_replaced()
+        tls.fail(messages.ACME_CHECK_FAILED.format(output=_text(result)))
+    if tls.runner.dry_run:
+        outcome.notes.append(messages.ACME_DRY_RUN)
+    elif not outcome.running:
+        outcome.notes.append(messages.ACME_NOT_RUNNING)
+    else:
+        outcome.reload = _reload(tls)
+        verify(tls, outcome, deployments, ports, hostname, address, seconds, records)
+    tls.runner.keep_replaced()
+    _remove_staged(tls, deployments)
+    if not tls.runner.dry_run:
+        tls.log.record([messages.ACME_DEPLOYED.format(
+            algorithm=d.algorithm, path=d.path, why=d.why) for d in deployments])
+
+
+def _write(tls, deployment):
+    material = deployment.material
+    if deployment.chain_file:
+        text = chaindeploy.file_text(tls, deployment.path, material.algorithm,
+                                     material.key_pem, material.certificates)
+    else:
+        text = material.text
+    try:
+        tls.runner.replace_file(deployment.path, text.encode("ascii"), 0o600)
+    except OSError as error:
+        tls.fail(messages.CANNOT_CREATE.format(deployment.path, error.strerror))
+
+
+def _settings(tls, deployments):
+    """The main.cf lines that point Postfix at the deployments' files (none
+    when it loads them already)."""
+    settings = []
+    chain_paths = [d.path for d in deployments if d.chain_file]
+    if chain_paths:
+        names = chainfiles.split_names(tls.postconf.get("-nx", CHAIN_FILES))
+        wanted = names + [path for path in chain_paths if path not in names]
+        if wanted != names:
+            settings.append("%s = %s" % (CHAIN_FILES, ", ".join(wanted)))
+        legacy = tls.postconf.read("-n", chaindeploy.LEGACY_PARAMETERS)
+        settings += ["%s =" % name for name in chaindeploy.LEGACY_PARAMETERS if legacy[name]]
+    for deployment in deployments:
+        if deployment.chain_file:
+            continue
+        names = (KEY_FILE_PARAMETERS[deployment.algorithm], CERT_PARAMETERS[deployment.algorithm])
+        values = tls.postconf.read("-nx", names)
+        settings += ["%s = %s" % (name, deployment.path) for name in names
+                     if values[name] != deployment.path]
+    return settings
+
+
+def _edit_main_cf(tls, settings):
+    names = [setting.partition("=")[0].strip() for setting in settings]
+    old = tls.postconf.read("-n", names)
+    # Put back before the files are: main.cf never names a file that is gone.
+    tls.runner.on_restore(lambda: _restore_main_cf(tls, old))
+    if tls.postconf.edit(settings):
+        tls.fail(messages.POSTCONF_EDIT_FAILED.format(tls.config_directory))
+
+
+def _restore_main_cf(tls, old):
+    settings = ["%s = %s" % (name, value) for name, value in sorted(old.items()) if value]
+    unset = [name for name, value in sorted(old.items()) if not value]
+    if settings:
+        tls.postconf.edit(settings)
+    if unset:
+        tls.runner.run(Command([tls.postconf.path, "-X"] + unset, changes=True))
+
+
+def _postfix_command(tls, action):
+    argv = [os.path.join(tls.env.get("command_directory", "/usr/sbin"), "postfix")]
+    if tls.hints is not messages.POSTFIX_HINTS:  # standalone: its instance
+        argv += ["-c", tls.config_directory]
+    return Command(argv + [action], stderr=TO_STDOUT, changes=action != "status")
+
+
+def _postfix(tls, action):
+    return tls.runner.run(_postfix_command(tls, action))
+
+
+def _text(result):
+    return result.stdout.decode("utf-8", "replace").strip()
+
+
+def _reload(tls):
+    command = _postfix_command(tls, "reload")
+    shown = " ".join(["postfix"] + list(command.argv[1:]))
+    result = tls.runner.run(command)
+    if result.returncode:
+        tls.runner.restore_replaced()
+        tls.fail(messages.ACME_RELOAD_FAILED.format(command=shown, output=_text(result)))
+    # From now on, putting the old files back takes a reload too (last).
+    tls.runner.on_restore(lambda: tls.runner.run(command), last=True)
+    return shown
+
+
+def verify(tls, outcome, deployments, ports, hostname, address, seconds, records):
+    """Every port presents each new key; DANE verifies where records are
+    published.  Otherwise: the old files back, reloaded, and fail."""
+    check = dane.Check(hostname, ports, "", seconds=min(seconds, dane.SECONDS))
+    deadline = time.time() + seconds
+    for deployment in deployments:
+        for port in ports:
+            published = records.get(port, [])
+            while True:
+                verified, digest, error = dane.probe(tls, check, address, port,
+                                                     deployment.algorithm, published)
+                if digest == deployment.material.digest and (verified or not published):
+                    deployment.live.append((address, port, bool(published)))
+                    break
+                if time.time() >= deadline:
+                    if digest and digest != deployment.material.digest:
+                        error = messages.ACME_LIVE_OTHER_KEY.format(digest=digest)
+                    elif digest:
+                        error = messages.ACME_LIVE_UNVERIFIED.format(error=error or "no match")
+                    tls.runner.restore_replaced()
+                    tls.fail(messages.ACME_LIVE_FAILED.format(
+                        address=address, port=port, algorithm=deployment.algorithm,
+                        reload=outcome.reload, error=error or "no TLS handshake"))
+                time.sleep(_RETRY_SECONDS)
+
+
+def _remove_staged(tls, deployments):
+    """A deployed algorithm's staged material is done with (a newer one
+    deployed supersedes it too)."""
+    for deployment in deployments:
+        for template in (STAGED_FILE, SEEN_FILE):
+            path = _config_file(tls, template, deployment.algorithm)
+            if os.path.exists(path):
+                tls.runner.remove_file(path)
+
+
+# ----- the subcommand table's hooks
+
+def prefetch(options, operands):
+    names = tuple(KEY_FILE_PARAMETERS.values()) + tuple(CERT_PARAMETERS.values()) + (
+        CHAIN_FILES,)
+    return [("-x", () if options.get("h") else ("myhostname",)), ("-nx", names)], []

@@ -1,0 +1,357 @@
+"""deploy-acme-cert (ours) as the deploy hook of real ACME clients: Debian's
+certbot, dehydrated and lego against Debian's pebble on 127.0.0.1, a
+Postfix instance started by postfix(1) on 127.0.0.10 (ports 25, 465,
+587), the zone's nameservers on 127.0.0.11 and 127.0.0.12 with unbound as
+the resolver; every step asserted on the live server with openssl
+s_client.  The tests of a client run in order: each starts from what the
+one before left.  Needs root, Postfix, unbound, dnspython, pebble and the
+clients; CI installs them (make test).
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from support import OPENSSL, POSTFIX_PATH, ours_argv
+from support.acmeservers import Certbot, Dehydrated, Lego, Pebble
+from support.liveservers import HOSTNAME, PORTS, LocalZone, ScratchPostfix
+
+pytestmark = [pytest.mark.postfix, pytest.mark.root]
+
+ADDRESS = "127.0.0.10"  # the DANE tests use .1 to .8, the chain files' .9
+AUTHORITIES = (("ns1", "127.0.0.11"), ("ns2", "127.0.0.12"))
+EXIT_STAGED = 75
+
+
+def openssl(*args, stdin=None):
+    return subprocess.run([OPENSSL] + list(args), input=stdin, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, check=True).stdout
+
+
+def spki(pem, kind="x509"):
+    """SHA-256 of the public key of a certificate or (kind "pkey") key, in hex."""
+    public = openssl(kind, "-pubout" if kind == "pkey" else "-pubkey", "-noout"
+                     if kind == "x509" else "-outform", *(["PEM"] if kind == "pkey" else []),
+                     stdin=pem)
+    der = openssl("pkey", "-pubin", "-outform", "DER", stdin=public)
+    return openssl("dgst", "-sha256", "-r", stdin=der).split()[0].decode()
+
+
+def key_digest(path):
+    with open(path, "rb") as stream:
+        return spki(stream.read(), "pkey")
+
+
+def presented(port, records=()):
+    """(SPKI digest of the certificate ADDRESS:port presents, DANE verified)."""
+    argv = ["timeout", "20", OPENSSL, "s_client", "-connect", "%s:%d" % (ADDRESS, port),
+            "-sigalgs", "rsa_pss_rsae_sha256:rsa_pkcs1_sha256"]
+    if port != 465:
+        argv += ["-starttls", "smtp"]
+    if records:
+        argv += ["-dane_tlsa_domain", HOSTNAME]
+        for record in records:
+            argv += ["-dane_tlsa_rrdata", record]
+    output = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT).stdout.decode("utf-8", "replace")
+    begin = output.find("-----BEGIN CERTIFICATE-----")
+    if begin < 0:
+        return None, False
+    end = output.index("-----END CERTIFICATE-----", begin) + len("-----END CERTIFICATE-----")
+    verified = "Verification: OK" in output and "matched EE certificate" in output
+    return spki(output[begin:end].encode() + b"\n"), verified
+
+
+def served_everywhere(digest, records=()):
+    """Whether every port presents digest's key (and DANE verifies, with records)."""
+    return all(presented(port, records) == (digest, bool(records)) for port in PORTS)
+
+
+def snapshot(config):
+    """{name: (bytes, mode, mtime)} of the configuration directory."""
+    found = {}
+    for name in sorted(os.listdir(config)):
+        path = os.path.join(config, name)
+        info = os.stat(path)
+        with open(path, "rb") as stream:
+            found[name] = (stream.read(), info.st_mode & 0o7777, info.st_mtime)
+    return found
+
+
+class Site(object):
+    """pebble, the scratch Postfix, the zone: what the clients deploy to."""
+
+    def __init__(self, base):
+        self.base = base
+        self.postfix = ScratchPostfix(base, ADDRESS)
+        self.config = self.postfix.config
+        self.zone = LocalZone(base, AUTHORITIES)
+        self.pebble = Pebble(os.path.join(base, "pebble"))
+        self.env = self.pebble.client_env(POSTFIX_PATH)
+        try:
+            self.zone.serve([], ttl=1)
+            self.pebble.start()
+            self.postfix.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def hook_argv(self, *args):
+        return ours_argv(["-c", self.config, "deploy-acme-cert", "-s", ADDRESS, "-p",
+                          "25,465,587", "-n", self.zone.nameserver, "-t", "20"] + list(args))
+
+    def hook(self, *args):
+        """The hook's command line, as a client's configuration gives it."""
+        return " ".join(shlex.quote(arg) for arg in self.hook_argv(*args))
+
+    def run(self, *args, env=None):
+        """The hook run by hand (or a timer): (status, stdout, stderr)."""
+        result = subprocess.run(self.hook_argv(*args), env=env or {"PATH": POSTFIX_PATH},
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+        return result.returncode, result.stdout, result.stderr
+
+    def publish(self, digests, ttl=1):
+        self.zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", "3 1 1 " + digest)
+                         for port in PORTS for digest in digests], ttl=ttl)
+
+    def reset(self):
+        """Postfix as first started (no certificate), no TLSA records."""
+        self.postfix.stop()
+        for name in os.listdir(self.config):
+            if name.startswith("acme-"):
+                os.unlink(os.path.join(self.config, name))
+        self.postfix.write_main_cf([])
+        self.zone.serve([], ttl=1)
+        self.postfix.start()
+
+    def reloads(self):
+        return self.postfix.maillog().count("reload -- version")
+
+    def stop(self):
+        self.pebble.stop()
+        self.zone.stop()
+        self.postfix.stop()
+
+
+@pytest.fixture(scope="module")
+def site():
+    for program in ("pebble", "certbot", "dehydrated", "lego"):
+        if not shutil.which(program, path=POSTFIX_PATH):
+            pytest.fail("needs %s: apt-get install pebble certbot dehydrated lego" % program)
+    base = tempfile.mkdtemp(prefix="postfix-tls-acme.")
+    os.chmod(base, 0o755)
+    site = Site(base)
+    try:
+        yield site
+    finally:
+        site.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def certbot(site):
+    return Certbot(os.path.join(site.base, "certbot"), site.pebble, site.env)
+
+
+def lineage_key(certbot, name="mail"):
+    return key_digest(os.path.join(certbot.lineage(name), "privkey.pem"))
+
+
+# ----- certbot, in order
+
+def test_certbot_first_issuance_is_deployed_and_served(site, certbot):
+    result = certbot.certonly("mail", HOSTNAME, "rsa", site.hook())
+    assert result.returncode == 0, result.stdout
+    digest = lineage_key(certbot)
+    assert served_everywhere(digest)
+    main_cf = site.postfix.postconf("-n", "smtpd_tls_cert_file", "smtpd_tls_key_file")
+    ours = os.path.join(site.config, "acme-rsa.pem")
+    assert main_cf == "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n" % (ours, ours)
+    assert os.stat(ours).st_mode & 0o777 == 0o600
+
+
+def test_certbot_renewal_with_the_same_key_is_deployed_with_no_dns_change(site, certbot):
+    digest = lineage_key(certbot)
+    site.publish([digest])
+    with open(os.path.join(certbot.lineage("mail"), "cert.pem"), "rb") as stream:
+        before = stream.read()
+    reloads = site.reloads()
+    result = certbot.renew("mail", "--reuse-key")
+    assert result.returncode == 0, result.stdout
+    with open(os.path.join(certbot.lineage("mail"), "cert.pem"), "rb") as stream:
+        assert stream.read() != before  # a new certificate, for the same key
+    assert lineage_key(certbot) == digest
+    assert site.reloads() == reloads + 1
+    assert served_everywhere(digest, ["3 1 1 " + digest])
+    with open(os.path.join(site.config, "acme-rsa.pem"), "rb") as stream:
+        assert openssl("x509", "-noout", "-serial", stdin=stream.read()) == openssl(
+            "x509", "-noout", "-serial", "-in", os.path.join(certbot.lineage("mail"),
+                                                            "cert.pem"))
+
+
+def test_certbot_renewal_with_a_new_key_is_staged_while_only_the_old_record_is_published(
+        site, certbot):
+    old = lineage_key(certbot)
+    before = snapshot(site.config)
+    reloads = site.reloads()
+    result = certbot.renew("mail", "--no-reuse-key")
+    new = lineage_key(certbot)
+    assert new != old
+    # certbot says the hook failed, with its output: the records to publish.
+    assert "3 1 1 " + new in result.stdout, result.stdout
+    assert "staged in %s/acme-rsa.staged.pem" % site.config in result.stdout
+    assert site.reloads() == reloads
+    assert served_everywhere(old, ["3 1 1 " + old])
+    after = snapshot(site.config)
+    assert set(after) - set(before) == {"acme-rsa.staged.pem"}
+    assert after["acme-rsa.staged.pem"][1] == 0o600
+    assert dict((name, after[name]) for name in before) == before
+    # A timer's run says the same, with EXIT_STAGED.
+    status, out, err = site.run()
+    assert status == EXIT_STAGED, err
+    assert "_25._tcp.%s. IN TLSA 3 1 1 %s" % (HOSTNAME, new) in out.splitlines()
+
+
+def test_once_the_record_is_published_a_later_run_deploys_it(site, certbot):
+    old, new = key_digest(os.path.join(site.config, "acme-rsa.pem")), lineage_key(certbot)
+    site.publish([old, new], ttl=1)
+    status, out, err = site.run()
+    # Seen everywhere now: caches may hold the old RRset for a TTL more.
+    assert status == EXIT_STAGED, err
+    assert "caches may hold the old RRset for 1 s" in out
+    assert served_everywhere(old, ["3 1 1 " + old, "3 1 1 " + new])
+    time.sleep(1.5)
+    status, out, err = site.run()
+    assert status == 0, err
+    assert "rsa: deployed into %s/acme-rsa.pem" % site.config in out
+    assert served_everywhere(new, ["3 1 1 " + old, "3 1 1 " + new])
+    assert not [name for name in os.listdir(site.config) if ".staged." in name]
+
+
+def test_the_same_certificate_again_changes_nothing_and_reloads_nothing(site, certbot):
+    before = snapshot(site.config)
+    reloads = site.reloads()
+    status, out, err = site.run(env={"PATH": POSTFIX_PATH,
+                                     "RENEWED_LINEAGE": certbot.lineage("mail")})
+    assert status == 0, err
+    assert "rsa: unchanged" in out
+    assert snapshot(site.config) == before
+    assert site.reloads() == reloads
+
+
+def test_a_wrong_key_or_a_bad_chain_is_refused_and_nothing_changes(site, certbot):
+    lineage = certbot.lineage("mail")
+    work = os.path.join(site.base, "bad")
+    os.makedirs(work, exist_ok=True)
+    wrong_key = os.path.join(work, "other.key")
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+            "-out", wrong_key)
+    with open(os.path.join(lineage, "cert.pem")) as leaf, \
+            open(os.path.join(lineage, "chain.pem")) as chain:
+        reversed_chain = chain.read() + leaf.read()
+    with open(os.path.join(work, "reversed.pem"), "w") as stream:
+        stream.write(reversed_chain)
+    digest = key_digest(os.path.join(site.config, "acme-rsa.pem"))
+    before = snapshot(site.config)
+    for key, chain, said in (
+            (wrong_key, os.path.join(lineage, "fullchain.pem"), "does not match the key"),
+            (os.path.join(lineage, "privkey.pem"), os.path.join(work, "reversed.pem"),
+             "does not match the key"),
+            (os.path.join(lineage, "privkey.pem"), os.path.join(lineage, "cert.pem") + "x",
+             "no such file")):
+        status, out, err = site.run(key, chain)
+        assert status == 1, out
+        assert said in err
+        assert snapshot(site.config) == before
+    assert served_everywhere(digest)
+
+
+# ----- dehydrated, in order: its hook is a function in its configuration
+
+@pytest.fixture(scope="module")
+def dehydrated(site):
+    site.reset()
+    client = Dehydrated(os.path.join(site.base, "dehydrated"), site.pebble, site.env,
+                        HOSTNAME, site.hook())
+    result = client.register()
+    assert result.returncode == 0, result.stdout
+    return client
+
+
+def dehydrated_key(client):
+    return key_digest(os.path.join(client.certdir(), "privkey.pem"))
+
+
+def test_dehydrated_first_issuance_is_deployed_and_served(site, dehydrated):
+    result = dehydrated.cron()
+    assert result.returncode == 0, result.stdout
+    assert "rsa: deployed into %s/acme-rsa.pem" % site.config in result.stdout
+    assert served_everywhere(dehydrated_key(dehydrated))
+
+
+def test_dehydrated_new_key_is_staged_and_dehydrated_goes_on(site, dehydrated):
+    old = dehydrated_key(dehydrated)
+    site.publish([old])
+    reloads = site.reloads()
+    result = dehydrated.cron(force=True)  # PRIVATE_KEY_RENEW=yes: a new key
+    new = dehydrated_key(dehydrated)
+    assert new != old
+    # dehydrated stops at a failing hook: staged is 0 for it, and said.
+    assert result.returncode == 0, result.stdout
+    assert "rsa: staged in" in result.stdout
+    assert "_587._tcp.%s. IN TLSA 3 1 1 %s" % (HOSTNAME, new) in result.stdout
+    assert site.reloads() == reloads
+    assert served_everywhere(old, ["3 1 1 " + old])
+
+
+def test_dehydrated_next_run_deploys_the_staged_key_once_published(site, dehydrated):
+    old, new = key_digest(os.path.join(site.config, "acme-rsa.pem")), dehydrated_key(dehydrated)
+    site.publish([old, new], ttl=1)
+    result = dehydrated.cron()  # nothing to renew: its unchanged_cert call
+    assert result.returncode == 0, result.stdout
+    assert "caches may hold the old RRset" in result.stdout
+    time.sleep(1.5)
+    result = dehydrated.cron()
+    assert result.returncode == 0, result.stdout
+    assert "rsa: deployed into %s/acme-rsa.pem" % site.config in result.stdout
+    assert served_everywhere(new, ["3 1 1 " + old, "3 1 1 " + new])
+
+
+def test_dehydrated_calls_that_are_not_ours_do_nothing(site):
+    before = snapshot(site.config)
+    for call in (["this_hookscript_is_broken__dehydrated_is_working_fine__please_ignore_unknown_"
+                  "hooks_in_your_script"], ["startup_hook"], ["deploy_challenge", HOSTNAME,
+                                                              "token", "value"]):
+        status, out, err = site.run(*call)
+        assert (status, out) == (0, ""), err
+    assert snapshot(site.config) == before
+
+
+# ----- lego
+
+@pytest.fixture(scope="module")
+def lego(site):
+    site.reset()
+    return Lego(os.path.join(site.base, "lego"), site.pebble, site.env, HOSTNAME)
+
+
+def test_lego_run_and_renew_with_the_same_key_are_deployed(site, lego):
+    result = lego.run(site.hook())
+    assert result.returncode == 0, result.stdout
+    keyfile = os.path.join(lego.directory, "certificates", HOSTNAME + ".key")
+    digest = key_digest(keyfile)
+    assert served_everywhere(digest)
+    site.publish([digest])
+    reloads = site.reloads()
+    result = lego.renew(site.hook(), "--reuse-key")
+    assert result.returncode == 0, result.stdout
+    assert key_digest(keyfile) == digest
+    assert "lego: key %s" % keyfile in result.stdout
+    assert site.reloads() == reloads + 1
+    assert served_everywhere(digest, ["3 1 1 " + digest])
