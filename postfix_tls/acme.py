@@ -479,10 +479,11 @@ def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records
     if result.returncode:
         tls.runner.restore_replaced()
         tls.fail(messages.ACME_CHECK_FAILED.format(output=_text(result)))
-    if tls.runner.dry_run:
-        outcome.notes.append(messages.ACME_DRY_RUN)
-    elif not outcome.running:
+    if not outcome.running:
         outcome.notes.append(messages.ACME_NOT_RUNNING)
+    elif tls.runner.dry_run:
+        _reload(tls)  # traced, not run
+        outcome.notes.append(messages.ACME_DRY_RUN)
     else:
         outcome.reload = _reload(tls)
         verify(tls, outcome, deployments, ports, hostname, address, seconds, records)

@@ -11,6 +11,7 @@ clients; CI installs them (make test).
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -47,10 +48,13 @@ def key_digest(path):
         return spki(stream.read(), "pkey")
 
 
-def presented(port, records=()):
+SIGALGS = {"rsa": "rsa_pss_rsae_sha256:rsa_pkcs1_sha256", "ecdsa": "ecdsa_secp256r1_sha256"}
+
+
+def presented(port, records=(), algorithm="rsa"):
     """(SPKI digest of the certificate ADDRESS:port presents, DANE verified)."""
     argv = ["timeout", "20", OPENSSL, "s_client", "-connect", "%s:%d" % (ADDRESS, port),
-            "-sigalgs", "rsa_pss_rsae_sha256:rsa_pkcs1_sha256"]
+            "-sigalgs", SIGALGS[algorithm]]
     if port != 465:
         argv += ["-starttls", "smtp"]
     if records:
@@ -67,9 +71,10 @@ def presented(port, records=()):
     return spki(output[begin:end].encode() + b"\n"), verified
 
 
-def served_everywhere(digest, records=()):
+def served_everywhere(digest, records=(), algorithm="rsa"):
     """Whether every port presents digest's key (and DANE verifies, with records)."""
-    return all(presented(port, records) == (digest, bool(records)) for port in PORTS)
+    return all(presented(port, records, algorithm) == (digest, bool(records))
+               for port in PORTS)
 
 
 def snapshot(config):
@@ -355,3 +360,247 @@ def test_lego_run_and_renew_with_the_same_key_are_deployed(site, lego):
     assert "lego: key %s" % keyfile in result.stdout
     assert site.reloads() == reloads + 1
     assert served_everywhere(digest, ["3 1 1 " + digest])
+
+
+# ----- smtpd_tls_chain_files, two algorithms (certbot: a lineage each)
+
+def self_signed(directory, name, algorithm="rsa", hostname=HOSTNAME):
+    """(keyfile, certfile): a key and a self-signed certificate naming hostname."""
+    keyfile, certfile = (os.path.join(directory, name + suffix) for suffix in (".key", ".crt"))
+    new_key = (["-newkey", "rsa:2048"] if algorithm == "rsa" else
+               ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+    openssl("req", "-x509", "-nodes", *new_key, "-keyout", keyfile, "-subj", "/CN=" + hostname,
+            "-addext", "subjectAltName=DNS:" + hostname, "-days", "10", "-out", certfile)
+    return keyfile, certfile
+
+
+def test_certbot_lineages_per_algorithm_share_a_chain_file_each_kept(site, certbot):
+    site.reset()
+    work = os.path.join(site.base, "chains")
+    os.makedirs(work, exist_ok=True)
+    rsa_key, rsa_cert = self_signed(work, "first")
+    chain_file = os.path.join(site.config, "chains.pem")
+    with open(chain_file, "w") as stream:
+        for path in (rsa_key, rsa_cert):
+            with open(path) as part:
+                stream.write(part.read())
+    os.chmod(chain_file, 0o600)
+    site.postfix.stop()
+    site.postfix.write_main_cf(["smtpd_tls_chain_files = " + chain_file])
+    site.postfix.start()
+    with open(os.path.join(site.config, "main.cf"), "rb") as stream:
+        main_cf = stream.read()
+    result = certbot.certonly("mail-ecdsa", HOSTNAME, "ecdsa", site.hook())
+    assert result.returncode == 0, result.stdout
+    ecdsa = key_digest(os.path.join(certbot.lineage("mail-ecdsa"), "privkey.pem"))
+    assert served_everywhere(ecdsa, algorithm="ecdsa")
+    assert served_everywhere(key_digest(rsa_key))  # kept
+    result = certbot.certonly("mail-rsa", HOSTNAME, "rsa", site.hook())
+    assert result.returncode == 0, result.stdout
+    rsa = key_digest(os.path.join(certbot.lineage("mail-rsa"), "privkey.pem"))
+    assert served_everywhere(rsa)
+    assert served_everywhere(ecdsa, algorithm="ecdsa")  # kept
+    with open(os.path.join(site.config, "main.cf"), "rb") as stream:
+        assert stream.read() == main_cf  # one file, renamed into place: main.cf untouched
+    assert not [name for name in os.listdir(site.config) if name.startswith("acme-")]
+
+
+# ----- the live server must serve it, or the old files come back
+
+def test_a_live_server_that_does_not_serve_the_new_key_gets_the_old_files_back(site):
+    site.reset()
+    work = os.path.join(site.base, "live")
+    os.makedirs(work, exist_ok=True)
+    first = self_signed(work, "first")
+    status, out, err = site.run(*first)
+    assert status == 0, err
+    before = snapshot(site.config)
+    reloads = site.reloads()
+    second = self_signed(work, "second")
+    # Nothing listens on port 2525: the new certificate is never seen there.
+    argv = [arg if arg != "25,465,587" else "25,2525" for arg in site.hook_argv(*second)]
+    argv[argv.index("-t") + 1] = "3"
+    result = subprocess.run(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=300)
+    assert result.returncode == 1, result.stdout
+    assert "port 2525 does not serve the new rsa certificate" in result.stderr
+    assert "the old files are back and Postfix was reloaded again" in result.stderr
+    after = snapshot(site.config)
+    assert dict((name, after[name][:2]) for name in after) == dict(
+        (name, before[name][:2]) for name in before)
+    assert site.reloads() == reloads + 2
+    deadline = time.time() + 20
+    while not served_everywhere(key_digest(first[0])) and time.time() < deadline:
+        time.sleep(0.5)
+    assert served_everywhere(key_digest(first[0]))
+
+
+def test_postfix_not_running_is_said_and_not_started(site):
+    work = os.path.join(site.base, "stopped")
+    os.makedirs(work, exist_ok=True)
+    material = self_signed(work, "stopped")
+    site.postfix.stop()
+    try:
+        status, out, err = site.run(*material)
+        assert status == 0, err
+        assert "Postfix is not running: not started" in out
+        assert site.postfix.postfix("status").returncode != 0
+        with open(os.path.join(site.config, "acme-rsa.pem"), "rb") as stream:
+            assert spki(stream.read(), "pkey") == key_digest(material[0])
+    finally:
+        site.postfix.start()
+    assert served_everywhere(key_digest(material[0]))
+
+
+def test_dry_run_changes_nothing_and_says_what_it_would(site):
+    work = os.path.join(site.base, "dry")
+    os.makedirs(work, exist_ok=True)
+    material = self_signed(work, "dry")
+    before = snapshot(site.config)
+    reloads = site.reloads()
+    argv = site.hook_argv(*material)
+    argv.insert(argv.index("deploy-acme-cert"), "--dry-run")
+    argv.insert(argv.index("deploy-acme-cert"), "--trace")
+    result = subprocess.run(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "# replace %s/acme-rsa.pem (mode 0600) (dry run: not done)" % site.config \
+        in result.stderr
+    assert "postfix -c %s reload" % site.config in result.stderr
+    assert "dry run: nothing was written" in result.stdout
+    assert snapshot(site.config) == before
+    assert site.reloads() == reloads
+
+
+# ----- interrupted at every step, a failing postconf, a full disk
+
+def loaded_pair(site):
+    """(key digest, leaf digest) of the RSA key and certificate main.cf names."""
+    values = dict(line.split(" = ", 1) for line in site.postfix.postconf(
+        "-x", "smtpd_tls_key_file", "smtpd_tls_cert_file").splitlines())
+    with open(values["smtpd_tls_key_file"], "rb") as stream:
+        key = spki(stream.read(), "pkey")
+    with open(values["smtpd_tls_cert_file"], "rb") as stream:
+        leaf = spki(stream.read())
+    return key, leaf
+
+
+def _is_step(line):
+    """--trace's line for a command starting, or a file changed."""
+    return line.startswith("+ ") and not line.startswith("+ export ") or line.startswith(
+        ("# replace ", "# remove "))
+
+
+def run_killed(site, material, step):
+    """The hook with --trace, sent SIGTERM as its step-th step starts (0:
+    never); (status, steps, stderr)."""
+    argv = site.hook_argv(*material)
+    argv.insert(argv.index("deploy-acme-cert"), "--trace")
+    process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               universal_newlines=True)
+    steps, lines = 0, []
+    for line in process.stderr:
+        lines.append(line)
+        if _is_step(line):
+            steps += 1
+            if steps == step:
+                process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=120), steps, "".join(lines)
+
+
+def test_interrupted_at_any_step_postfix_loads_the_old_files_or_the_new(site):
+    """SIGTERM as each command starts and after each file change: what
+    Postfix loads is the old pair or the new, and never a temporary file."""
+    site.reset()
+    work = os.path.join(site.base, "killed")
+    os.makedirs(work)
+    old, new = self_signed(work, "old"), self_signed(work, "new")
+    old_digest, new_digest = key_digest(old[0]), key_digest(new[0])
+    assert site.run(*old)[0] == 0  # the first deployment: main.cf names acme-rsa.pem
+    status, steps, err = run_killed(site, new, 0)
+    assert status == 0, err
+    assert steps > 20, err
+    assert site.run(*old)[0] == 0
+    outcomes = []
+    for step in range(1, steps + 1):
+        status, _, err = run_killed(site, new, step)
+        pair = loaded_pair(site)
+        assert pair in ((old_digest, old_digest), (new_digest, new_digest)), (step, err)
+        assert not [name for name in os.listdir(site.config) if name.startswith(".")], step
+        assert site.postfix.postfix("check").returncode == 0
+        outcomes.append(status)
+        if status == -signal.SIGTERM:  # before the handler, while it only reads
+            assert pair[0] == old_digest, (step, err)
+        elif status:
+            assert "interrupted by signal SIGTERM" in err, (step, err)
+            # Put back; unless the signal came once the new pair was served,
+            # as the mail log was told (the trace lags behind the steps).
+            committed = "-p info" in err
+            assert pair[0] == old_digest or committed, (step, err)
+        else:
+            assert pair[0] == new_digest, (step, err)  # the signal came after the last step
+        if pair[0] == new_digest:
+            assert site.run(*old)[0] == 0
+    assert outcomes.count(1) >= steps - 3, outcomes
+    deadline = time.time() + 20
+    while not served_everywhere(old_digest) and time.time() < deadline:
+        time.sleep(0.5)
+    assert served_everywhere(old_digest)
+
+
+def test_a_failing_postconf_changes_nothing(site):
+    """The first deployment edits main.cf; postconf -e fails (main.cf is a
+    read-only mount): the new file goes again."""
+    site.reset()
+    work = os.path.join(site.base, "postconf-fails")
+    os.makedirs(work)
+    main_cf = os.path.join(site.config, "main.cf")
+    subprocess.run(["mount", "--bind", main_cf, main_cf], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", main_cf], check=True)
+        before = snapshot(site.config)
+        status, out, err = site.run(*self_signed(work, "new"))
+        assert status == 1
+        assert "postconf -e failed" in err
+        assert snapshot(site.config) == before
+    finally:
+        subprocess.run(["umount", main_cf], check=True)
+
+
+def test_a_full_disk_changes_nothing(site):
+    """The configuration directory on a small tmpfs, filled up."""
+    site.reset()
+    work = os.path.join(site.base, "full")
+    os.makedirs(work)
+    old, new = self_signed(work, "old"), self_signed(work, "new")
+    assert site.run(*old)[0] == 0
+    site.postfix.stop()
+    saved = os.path.join(work, "etc")
+    shutil.copytree(site.config, saved)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", site.config],
+                   check=True)
+    try:
+        for name in os.listdir(saved):
+            shutil.copy2(os.path.join(saved, name), site.config)
+        site.postfix.start()
+        fd = os.open(os.path.join(site.config, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:
+            pass  # full
+        finally:
+            os.close(fd)
+        before = snapshot(site.config)
+        status, out, err = site.run(*new)
+        assert status == 1
+        assert "No space left on device" in err
+        assert snapshot(site.config) == before
+        assert served_everywhere(key_digest(old[0]))
+    finally:
+        site.postfix.stop()
+        subprocess.run(["umount", site.config], check=True)
+        site.postfix.start()

@@ -649,6 +649,87 @@ def status_reads_settings_then_each_certificate_and_key(host, capsys, mail_versi
     assert capsys.readouterr().out.startswith("TLS OK - 1 server certificate(s) valid")
 
 
+# ----- deploy-acme-cert (ours)
+
+LEAF = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+OLD_LEAF = "-----BEGIN CERTIFICATE-----\nMIIA\n-----END CERTIFICATE-----\n"
+
+
+def acme_material_checked(host, deployed_leaf):
+    """A renewed RSA key and one-certificate chain, checked; main.cf names
+    acme-rsa.pem, which holds the same key and deployed_leaf."""
+    from postfix_tls import acme
+
+    keyfile = write(os.path.join(host.config_directory, "new.key"), mode=0o600)
+    chainfile = write(os.path.join(host.config_directory, "new.crt"), LEAF)
+    ours = write(os.path.join(host.config_directory, "acme-rsa.pem"),
+                 RSA_PEM.decode() + deployed_leaf, mode=0o600)
+    files = collections.OrderedDict((name, None) for name in acme.prefetch({}, [])[0][1][1])
+    files.update(smtpd_tls_key_file=ours, smtpd_tls_cert_file=ours)
+    expected = host.startup(reads=[("-nx", files)], x_reads={"myhostname": "mail.example.com"})
+    # The read with smtpd_tls_chain_files waits for mail_version; myhostname
+    # (in it) is the first name needed.
+    expected += host.deferred
+    expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
+    expected += [host.openssl("pkey", "-pubout"),
+                 host.openssl("pkey", "-pubin", "-outform", "DER"),
+                 host.openssl(*DIGEST[1:], stdout=KEY_DIGEST)]
+    expected += presented_digest(host)
+    expected.append(host.openssl("x509", "-noout", "-nameopt", "RFC2253", "-subject",
+                                 "-startdate", "-enddate", "-ext", "subjectAltName",
+                                 stdout=CERT_FACTS))
+    expected += key_digest(host, "ec", ours)
+    return keyfile, chainfile, ours, expected
+
+
+def presented_digest(host):
+    return [host.openssl("x509", "-pubkey", "-noout"),
+            host.openssl("pkey", "-pubin", "-outform", "DER"),
+            host.openssl(*DIGEST[1:], stdout=KEY_DIGEST)]
+
+
+@also_traced
+def test_deploy_acme_cert_of_the_deployed_chain_checks_and_stops(host, capsys):
+    keyfile, chainfile, ours, expected = acme_material_checked(host, LEAF)
+    assert host.run("deploy-acme-cert", keyfile, chainfile) == 0
+    assert host.calls() == expected
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        messages.ACME_UNCHANGED.format(algorithm="rsa", path=ours),
+        messages.ACME_NOTHING_CHANGED]
+
+
+@also_traced
+def test_deploy_acme_cert_same_key_writes_checks_reloads_then_connects_per_port(host,
+                                                                              capsys):
+    keyfile, chainfile, ours, expected = acme_material_checked(host, OLD_LEAF)
+    postfix = os.path.join(host.command_directory, "postfix")
+    # The key is the deployed one: no DNS asked; main.cf already names the file.
+    expected += [host.register([postfix, "status"]), host.register([postfix, "check"]),
+                 host.register([postfix, "reload"])]
+    for port, starttls in ((25, ["-starttls", "smtp"]), (587, ["-starttls", "smtp"])):
+        from postfix_tls import dane
+
+        expected.append(host.register(
+            ["timeout", "30", OPENSSL, "s_client", "-connect", "192.0.2.1:%d" % port]
+            + starttls + ["-sigalgs", dane.SIGALGS["rsa"]], stdout=PRESENTED))
+        expected += presented_digest(host)
+    log = host.log("info")
+    expected.append(log)
+    assert host.run("deploy-acme-cert", "-p", "25,587", "-s", "192.0.2.1", keyfile,
+                    chainfile) == 0
+    assert host.calls() == expected
+    with open(ours) as stream:
+        assert stream.read() == RSA_PEM.decode() + LEAF
+    assert oct(os.stat(ours).st_mode & 0o777) == "0o600"
+    deployed = messages.ACME_DEPLOYED.format(algorithm="rsa", path=ours,
+                                             why=messages.ACME_SAME_KEY)
+    assert host.input_of(log) == deployed + "\n"
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        deployed, messages.ACME_RELOADED.format(command="postfix reload")] + [
+        messages.ACME_LIVE_OK.format(address="192.0.2.1", port=port, algorithm="rsa",
+                                     dane="") for port in (25, 587)]
+
+
 # ----- the command line
 
 def test_unknown_subcommand_logs_an_error_and_the_usage(host):

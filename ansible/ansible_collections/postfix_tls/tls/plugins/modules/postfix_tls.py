@@ -24,11 +24,15 @@ description:
   - Failures leave nothing half-done on the host, as C(postfix-tls) guarantees.
   - C(status) reports a verdict and does not fail on it; C(check-server-tlsa) is a gate
     before a key rollover's next step, and fails when it finds a problem.
+  - C(deploy-acme-cert) deploys an ACME client's key and full chain (O(keyfile),
+    O(certfile)), or what an earlier run staged; a new key still waiting for its TLSA
+    record is staged, which does not fail the task (RV(acme) says so).
 options:
   command:
     description:
       - The subcommand, in C(postfix tls)'s names, or one of postfix-tls's own
-        (C(status), C(output-server-tlsa-rollover), C(check-server-tlsa)).
+        (C(status), C(output-server-tlsa-rollover), C(check-server-tlsa),
+        C(deploy-acme-cert)).
     type: str
     required: true
     choices:
@@ -43,6 +47,7 @@ options:
       - all-default-server
       - output-server-tlsa-rollover
       - check-server-tlsa
+      - deploy-acme-cert
       - status
   config_directory:
     description: The Postfix configuration directory; the default instance when omitted.
@@ -65,9 +70,12 @@ options:
         files' algorithm names or paths for C(output-server-tlsa).
       - The next key (C(-k)) for C(output-server-tlsa-rollover) and C(check-server-tlsa),
         when it is not the newest one C(new-server-key) made.
+      - The new key for C(deploy-acme-cert) (with O(certfile), its full chain).
     type: str
   certfile:
-    description: The certificate file for C(deploy-server-cert).
+    description:
+      - The certificate file for C(deploy-server-cert).
+      - The full chain (leaf first) for C(deploy-acme-cert).
     type: str
   randsource:
     description: The TLS random source (C(-r)), C(dev:/path) or C(egd:/path).
@@ -75,22 +83,28 @@ options:
   ports:
     description:
       - Ports for the TLSA records (C(-p)) of C(output-server-tlsa),
-        C(output-server-tlsa-rollover) and C(check-server-tlsa).
+        C(output-server-tlsa-rollover), C(check-server-tlsa) and C(deploy-acme-cert).
     type: list
     elements: int
   tlsa_hostname:
     description:
       - The host name of the TLSA records (C(-h)) of C(output-server-tlsa),
-        C(output-server-tlsa-rollover) and C(check-server-tlsa).
+        C(output-server-tlsa-rollover), C(check-server-tlsa) and C(deploy-acme-cert).
     type: str
   nameserver:
-    description: The resolver C(check-server-tlsa) asks (C(-n)), an address with C(:port) if not 53.
+    description:
+      - The resolver C(check-server-tlsa) and C(deploy-acme-cert) ask (C(-n)), an address
+        with C(:port) if not 53.
     type: str
   address:
-    description: The address C(check-server-tlsa) connects to (C(-s)); the host name when omitted.
+    description:
+      - The address C(check-server-tlsa) and C(deploy-acme-cert) connect to (C(-s)); the
+        host name when omitted.
     type: str
   timeout:
-    description: Seconds each of C(check-server-tlsa)'s connections may take (C(-t)).
+    description:
+      - Seconds each of C(check-server-tlsa)'s connections may take (C(-t)); for
+        C(deploy-acme-cert), the seconds the live server has to present the new key.
     type: int
   warning_days:
     description: C(status) warns when a certificate expires within these days (C(-w)).
@@ -141,6 +155,14 @@ EXAMPLES = r"""
   postfix_tls.tls.postfix_tls:
     command: check-server-tlsa
     ports: [25, 465, 587]
+
+- name: Deploy a certificate an ACME client renewed (staged while DNS lacks its record)
+  postfix_tls.tls.postfix_tls:
+    command: deploy-acme-cert
+    keyfile: /etc/letsencrypt/live/mail.example.org/privkey.pem
+    certfile: /etc/letsencrypt/live/mail.example.org/fullchain.pem
+    ports: [25, 465, 587]
+  register: acme
 """
 
 RETURN = r"""
@@ -154,6 +176,11 @@ commands:
        "stdin": null, "umask": null, "returncode": 0, "seconds": 0.012, "dry_run": false}
 messages:
   description: What postfix-tls logged (its lines on stderr, in postlog's format).
+  returned: always
+  type: list
+  elements: str
+replaced:
+  description: Files the run replaced, renamed into place (or, in check mode, would replace).
   returned: always
   type: list
   elements: str
@@ -188,6 +215,13 @@ status:
     - A WARNING, CRITICAL or UNKNOWN verdict does not fail the task; use C(failed_when).
   returned: when command is status
   type: dict
+acme:
+  description:
+    - The report of C(deploy-acme-cert) (per algorithm deployed, unchanged or staged, and
+      why; the records to publish for a staged key; main.cf changes; the reload; the live
+      check); C(exit_status) 75 means staged.
+  returned: when command is deploy-acme-cert
+  type: dict
 all_default:
   description: Whether the settings are all at their defaults (C(all-default-client), C(all-default-server)).
   returned: when command is all-default-client or all-default-server
@@ -209,8 +243,10 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 TAG = "postfix-tls-script: "
-DANE_COMMANDS = ("output-server-tlsa", "output-server-tlsa-rollover", "check-server-tlsa")
+DANE_COMMANDS = ("output-server-tlsa", "output-server-tlsa-rollover", "check-server-tlsa",
+                 "deploy-acme-cert")
 JSON_COMMANDS = DANE_COMMANDS + ("status",)
+EXIT_STAGED = 75  # deploy-acme-cert: a new key waits for its TLSA record
 
 
 def build_argv(params, check_mode, trace_file):
@@ -244,11 +280,14 @@ def build_argv(params, check_mode, trace_file):
             argv += ["-h", params["tlsa_hostname"]]
         if params.get("ports"):
             argv += ["-p", ",".join(str(port) for port in params["ports"])]
-        if command == "check-server-tlsa":
+        if command in ("check-server-tlsa", "deploy-acme-cert"):
             for option, name in (("-n", "nameserver"), ("-s", "address"), ("-t", "timeout")):
                 if params.get(name):
                     argv += [option, str(params[name])]
-        if params.get("keyfile"):
+        if command == "deploy-acme-cert":
+            if params.get("keyfile") or params.get("certfile"):
+                argv += [params.get("keyfile") or "", params.get("certfile") or ""]
+        elif params.get("keyfile"):
             argv += [params["keyfile"]] if command == "output-server-tlsa" \
                 else ["-k", params["keyfile"]]
     elif command == "status":
@@ -287,6 +326,8 @@ def effects(records, check_mode):
     or in check mode what the dry run planned."""
     created, settings = [], []
     for record in records:
+        if record.get("action") == "replace":
+            continue  # replaced(): renamed into place
         if record.get("action") in ("create", "write"):
             if record["path"] not in created:
                 created.append(record["path"])
@@ -302,6 +343,17 @@ def effects(records, check_mode):
             if path not in created:
                 created.append(path)
     return created, settings, bool(created or settings)
+
+
+def replaced(records):
+    """Files renamed into place (deploy-acme-cert), or planned to be."""
+    found = []
+    for record in records:
+        if record.get("action") == "replace" and record["path"] not in found:
+            found.append(record["path"])
+        elif record.get("action") in ("remove", "restore") and record["path"] in found:
+            found.remove(record["path"])
+    return found
 
 
 def read_main_cf(config_directory):
@@ -346,7 +398,7 @@ def run_module():
                 "enable-client", "enable-server", "new-server-key", "new-server-cert",
                 "deploy-server-cert", "output-server-csr", "output-server-tlsa",
                 "all-default-client", "all-default-server", "output-server-tlsa-rollover",
-                "check-server-tlsa", "status"]),
+                "check-server-tlsa", "deploy-acme-cert", "status"]),
             config_directory=dict(type="path"),
             algorithm=dict(type="str", choices=["rsa", "ecdsa"]),
             bits=dict(type="str"),
@@ -383,8 +435,10 @@ def run_module():
         os.unlink(trace_file)
     messages = [line.split(TAG, 1)[1] for line in err.splitlines() if TAG in line]
     created, settings, changed = effects(records, module.check_mode)
-    result = dict(changed=changed, commands=records, messages=messages,
-                  created=created, settings=settings, stdout=out)
+    replaced_files = replaced(records)
+    result = dict(changed=changed or bool(replaced_files), commands=records,
+                  messages=messages, created=created, replaced=replaced_files,
+                  settings=settings, stdout=out)
     if module._diff and changed:
         result["diff"] = diff_of(main_cf_before, settings, created)
     failed, result = outcome(params["command"], rc, out, err, result)
@@ -412,6 +466,10 @@ def outcome(command, rc, out, err, result):
         problems = report["problems"]
         result["msg"] = "%d problem(s): %s" % (len(problems), "; ".join(problems))
         return True, result
+    if command == "deploy-acme-cert" and rc in (0, EXIT_STAGED) and \
+            out.strip().startswith("{"):
+        result["acme"] = json.loads(out)
+        return False, result
     if rc != 0:
         fatal = [line for line in result["messages"] if line.startswith("fatal: ")]
         result["rc"] = rc

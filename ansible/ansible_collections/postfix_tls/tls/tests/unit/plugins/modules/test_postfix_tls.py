@@ -134,3 +134,27 @@ def test_a_dane_check_with_problems_fails_and_says_them():
     failed, result = postfix_tls.outcome("check-server-tlsa", 0, '{"ok": true, "problems": []}',
                                          "", _result())
     assert not failed and "rc" not in result and result["dane_check"]["ok"] is True
+
+
+def test_argv_for_deploying_an_acme_certificate():
+    params = dict(PARAMS, command="deploy-acme-cert", config_directory=None, ports=[25, 465],
+                  tlsa_hostname="mx1.example.com", nameserver=None, address="192.0.2.25",
+                  timeout=None, keyfile="/le/privkey.pem", certfile="/le/fullchain.pem")
+    assert postfix_tls.build_argv(params, False, "/t")[3:] == [
+        "--json", "deploy-acme-cert", "-h", "mx1.example.com", "-p", "25,465",
+        "-s", "192.0.2.25", "/le/privkey.pem", "/le/fullchain.pem"]
+    params = dict(params, keyfile=None, certfile=None, ports=None, tlsa_hostname=None,
+                  address=None)
+    assert postfix_tls.build_argv(params, False, "/t")[3:] == ["--json", "deploy-acme-cert"]
+
+
+def test_a_staged_acme_certificate_is_a_change_not_a_failure():
+    replace = {"action": "replace", "path": "/etc/postfix/acme-rsa.staged.pem",
+               "mode": "0600", "dry_run": False}
+    assert postfix_tls.replaced([replace]) == ["/etc/postfix/acme-rsa.staged.pem"]
+    report = '{"source": "given", "exit_status": 75, "deployments": []}'
+    failed, result = postfix_tls.outcome("deploy-acme-cert", 75, report, "", _result())
+    assert not failed and "rc" not in result and result["acme"]["exit_status"] == 75
+    failed, result = postfix_tls.outcome("deploy-acme-cert", 1, "", "",
+                                         _result(["fatal: the certificate does not match"]))
+    assert failed and result["msg"] == "the certificate does not match"
