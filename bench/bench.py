@@ -46,6 +46,18 @@ SCENARIOS = [
     ("output-server-tlsa", ["output-server-tlsa"], RSA_CF + EC_CF, RSA + EC),
 ]
 
+# Ours alone (no upstream counterpart): the deploy hook's run when the
+# client hands over what Postfix already loads (every renewal check of a
+# client that renewed nothing, every timer run), against status.
+ACME_CF = ["smtpd_tls_key_file = $DIR/acme-rsa.pem", "smtpd_tls_cert_file = $DIR/acme-rsa.pem"]
+ACME = [("acme-rsa.pem", "rsa.pem"), ("new.key", "rsa.key"), ("new.crt", "rsa.crt")]
+OUR_SCENARIOS = [
+    ("status", ["status"], RSA_CF, RSA),
+    ("deploy-acme-cert (no change)", ["deploy-acme-cert", "new.key", "new.crt"], ACME_CF, ACME),
+]
+# Issue #23's target: the no-change run no slower than status.
+OUR_TARGETS = {"deploy-acme-cert (no change)": "status"}
+
 # Issue #4's targets: wall-time ratio (1.0 unless named here), processes at
 # most half of upstream's, peak RSS in MiB.
 TIME_TARGETS = {"deploy-server-cert": 0.3, "enable-server -a ecdsa": 0.5}
@@ -76,6 +88,10 @@ def make_keys(directory):
     for name in ("rsa", "ec"):
         openssl("req", "-x509", "-new", "-key", name + ".key", "-subj", "/CN=mail.example.com",
                 "-days", "30", "-out", name + ".crt")
+    with open(os.path.join(directory, "rsa.pem"), "w") as stream:  # key, then certificate
+        for name in ("rsa.key", "rsa.crt"):
+            with open(os.path.join(directory, name)) as part:
+                stream.write(part.read())
 
 
 def make_config(root, keys, main_cf, files):
@@ -156,6 +172,9 @@ def main():
             print("ours with %s (Python %s)" % (python, version), flush=True)
             rows = measure(python, options.pairs, options.only, keys, root)
             sections.append(render(python, version, rows))
+            ours = measure_ours(python, options.pairs, options.only, keys, root)
+            if ours:
+                sections.append(render_ours(ours))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -229,6 +248,48 @@ def measure(python, pairs, only, keys, root):
         print("%-24s upstream %.3f s  ours %.3f s  ratio %.2f  processes %d/%d  %.1f MiB"
               % rows[-1][:7], flush=True)
     return rows
+
+
+def measure_ours(python, pairs, only, keys, root):
+    """A row per subcommand of ours alone: median time, processes, peak RSS."""
+    strace = shutil.which("strace") is not None
+    rows = []
+    for name, args, main_cf, files in OUR_SCENARIOS:
+        if only and only != name:
+            continue
+        argv = [python, OURS] + args
+        times, statuses = [], set()
+        for index in range(pairs + 1):
+            directory = make_config(root, keys, main_cf, files)
+            seconds, status = timed(argv, directory)
+            statuses.add(status)
+            if index:
+                times.append(seconds)
+            shutil.rmtree(directory)
+        directory = make_config(root, keys, main_cf, files)
+        processes = count_processes(argv, directory, root) if strace else 0
+        directory = make_config(root, keys, main_cf, files)
+        memory = peak_memory(python, args, directory, root)
+        rows.append((name, statistics.median(times), processes, memory, sorted(statuses)))
+        print("%-28s ours %.3f s  processes %d  %.1f MiB  exit %s" % rows[-1], flush=True)
+    return rows
+
+
+def render_ours(rows):
+    seconds = dict((row[0], row[1]) for row in rows)
+    lines = ["", "### Ours alone (same Python)", "",
+             "| subcommand | ours s | processes | our peak RSS MiB | exit status | target |",
+             "|---|---:|---:|---:|---|---|"]
+    for name, median, processes, memory, statuses in rows:
+        target = ""
+        if name in OUR_TARGETS and OUR_TARGETS[name] in seconds:
+            other = OUR_TARGETS[name]
+            target = "%s (no slower than %s: %.3f s)" % (
+                "met" if median <= seconds[other] else "missed", other, seconds[other])
+        lines.append("| %s | %.3f | %d | %.1f | %s | %s |" % (
+            name, median, processes, memory, ", ".join(str(status) for status in statuses),
+            target))
+    return lines
 
 
 def render(python, version, rows):

@@ -54,10 +54,11 @@ from .tlsa import tlsa_ports
 
 CERT_PARAMETERS = {"rsa": "smtpd_tls_cert_file", "ecdsa": "smtpd_tls_eccert_file"}
 # In the configuration directory: what Postfix loads (legacy parameters),
-# a key waiting for its TLSA record, and when its record was first seen.
+# a key waiting for its TLSA record, and when a run first saw each TLSA
+# record served by every nameserver ("owner record seconds" lines).
 DEPLOYED_FILE = "acme-{}.pem"
 STAGED_FILE = "acme-{}.staged.pem"
-SEEN_FILE = "acme-{}.staged.seen"
+SEEN_FILE = "acme-tlsa.seen"
 
 # dehydrated's hook calls: deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE
 # CHAINFILE TIMESTAMP deploys; unchanged_cert (every run that renews
@@ -123,7 +124,6 @@ class Deployment(object):
         self.action = DEPLOY
         self.why = ""
         self.publish = []  # records to publish before it is deployed
-        self.seen = None  # when every nameserver was first seen serving its record
         self.live = []  # (address, port, dane_verified)
 
     @property
@@ -171,14 +171,20 @@ def deploy_acme_cert(tls, options, operands):
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
     outcome = Outcome(source)
-    materials = [check_material(tls, source.name, keyfile, chainfile, hostnames)
-                 for keyfile, chainfile in source.pairs]
-    materials += staged_materials(tls, hostnames, [m.algorithm for m in materials])
-    if not materials:
+    chains = dict((chain.algorithm, chain) for chain in deployed_chains(tls))
+    materials = []
+    for keyfile, chainfile in source.pairs:
+        unchanged = already_loaded(tls, source.name, keyfile, chainfile, chains)
+        if unchanged:
+            outcome.deployments.append(unchanged)
+        else:
+            materials.append(check_material(tls, source.name, keyfile, chainfile, hostnames))
+    given = [deployment.algorithm for deployment in outcome.deployments]
+    materials += staged_materials(tls, hostnames, given + [m.algorithm for m in materials])
+    if not materials and not outcome.deployments:
         outcome.notes.append(messages.ACME_NOTHING)
         return _done(tls, outcome)
-    chains = dict((chain.algorithm, chain) for chain in deployed_chains(tls))
-    outcome.deployments = [plan(tls, material, chains) for material in materials]
+    outcome.deployments += [plan(tls, material, chains) for material in materials]
     gated = [d for d in outcome.deployments if d.action == DEPLOY and d.key_changed]
     records = dane_gate(tls, hostnames[0], ports, nameserver, gated) if gated else {}
     deploying = [d for d in outcome.deployments if d.action == DEPLOY]
@@ -254,6 +260,11 @@ def check_material(tls, source, keyfile, chainfile, hostnames):
         if not os.path.isfile(path):
             tls.fail(messages.NOT_A_FILE.format(path))
     key_pem, key_type = checked_key(tls, keyfile)
+    # Deployed as the client wrote it (openssl rewrites some formats), so that
+    # the next run can tell it is what Postfix loads without running openssl.
+    original = _private_key(keyfile)
+    if original is not None:
+        key_pem = original.text.encode("ascii")
     if key_type.algorithm not in tls.setup.algorithms():
         tls.fail(messages.ACME_UNSUPPORTED.format(keyfile=keyfile, algorithm=key_type.algorithm))
     if keyfile == chainfile:  # staged: key, then chain, in one file
@@ -330,13 +341,59 @@ def loaded(tls, algorithm, chains):
     return Loaded(keyfile, certfile, pubkey_digest(tls, keyfile), _pem_certificates(certfile))
 
 
-def _pem_certificates(path):
+def _pem_objects(path):
     try:
         with open(path) as stream:
-            objects = chainfiles.pem_objects(stream.read(), path)
+            return chainfiles.pem_objects(stream.read(), path)
     except (OSError, chainfiles.ChainFileError, UnicodeDecodeError):
         return []
-    return [item.text for item in objects if item.label == "CERTIFICATE"]
+
+
+def _pem_certificates(path):
+    return [item.text for item in _pem_objects(path) if item.label == "CERTIFICATE"]
+
+
+def _private_key(path):
+    """The first private key's PEM object in path, or None."""
+    for item in _pem_objects(path):
+        if item.label.endswith("PRIVATE KEY") and item.label != "ENCRYPTED PRIVATE KEY":
+            return item
+    return None
+
+
+def already_loaded(tls, source, keyfile, chainfile, chains):
+    """An unchanged Deployment when Postfix loads this very key and chain,
+    from files of its own (not the client's), else None.  Read in Python,
+    without openssl: what Postfix loads was checked when it was deployed,
+    and a client's every no-change run (a timer's) stays cheap."""
+    key, certificates = _private_key(keyfile), _pem_certificates(chainfile)
+    if key is None or not certificates:
+        return None
+    algorithm = chainfiles.key_algorithm(key)
+    if algorithm not in CERT_PARAMETERS:
+        return None
+    chain = chains.get(algorithm)
+    if chain:
+        loaded_key, now = chain.key_text, Loaded(chain.key_path, chain.key_path,
+                                                 certificates=chain.certificates)
+    elif chains:
+        return None  # smtpd_tls_chain_files set: the legacy files are not loaded
+    else:
+        certfile = tls.postconf.get("-nx", CERT_PARAMETERS[algorithm])
+        loaded_keyfile = set_keyfile(tls, algorithm) or certfile
+        found = _private_key(loaded_keyfile) if loaded_keyfile else None
+        loaded_key = found.text if found else ""
+        now = Loaded(loaded_keyfile, certfile, certificates=_pem_certificates(certfile))
+    from_client = any(_same_file(path, own) for path in (now.keyfile, now.certfile)
+                      for own in (keyfile, chainfile))
+    if from_client or _normal([loaded_key]) != _normal([key.text]) or _normal(
+            now.certificates) != _normal(certificates):
+        return None
+    material = Material(source, keyfile, chainfile, key.text.encode("ascii"), algorithm, "",
+                        certificates, [], None)
+    deployment = Deployment(material, now, now.certfile, chain_file=bool(chain))
+    deployment.action = UNCHANGED
+    return deployment
 
 
 def _same_file(one, other):
@@ -395,6 +452,7 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
         entry.records or any(served.records for served in entry.nameservers))]
     records = dict((port, list(entry.records)) for port, entry in check.dns.items()
                    if not entry.error)
+    seen = _seen(tls, published)
     for deployment in deployments:
         material = deployment.material
         wanted = set(["3 1 1 " + material.digest] + [
@@ -421,45 +479,59 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
         if reasons:
             deployment.action, deployment.why = STAGE, "; ".join(reasons)
             continue
+        # Since when each port has had a matching record everywhere: a
+        # cache may hold the RRset from before, for up to the zone's TTL.
+        since = max(min(when for (owner, record), when in seen.items()
+                        if owner == entry.owner and record in wanted) for entry in published)
         ttl = max([entry.zone_ttl or 0 for entry in published] + [0])
-        seen = _first_seen(tls, material) or time.time()
-        deployment.seen = seen
-        if time.time() < seen + ttl:
+        deployment.publish = []
+        if time.time() < since + ttl:
             deployment.action = STAGE
             deployment.why = messages.ACME_STAGED_WAIT.format(
-                since=iso(seen), ttl=ttl, after=iso(seen + ttl))
-            deployment.publish = []
+                since=iso(since), ttl=ttl, after=iso(since + ttl))
         else:
             deployment.why = messages.ACME_NEW_KEY_PUBLISHED
-            deployment.publish = []
     return records
 
 
-def _first_seen(tls, material):
-    """When a run first saw material's record served everywhere, or None."""
+def _seen(tls, published):
+    """{(owner, record): when a run first saw every nameserver serve it},
+    for the records they all serve now; kept in SEEN_FILE for later runs."""
+    path = os.path.join(tls.config_directory, SEEN_FILE)
+    known = {}
     try:
-        with open(_config_file(tls, SEEN_FILE, material.algorithm)) as stream:
-            digest, _, seen = stream.read().strip().partition(" ")
-        return float(seen) if digest == material.digest else None
+        with open(path) as stream:
+            for line in stream:
+                owner, _, rest = line.strip().partition(" ")
+                record, _, when = rest.rpartition(" ")
+                known[owner, record] = int(when)
     except (OSError, ValueError):
-        return None
+        known = {}
+    now = int(time.time())
+    seen = {}
+    for entry in published:
+        if not entry.nameservers or any(served.error for served in entry.nameservers):
+            continue
+        everywhere = set.intersection(*[set(served.records) for served in entry.nameservers])
+        for record in everywhere:
+            seen[entry.owner, record] = known.get((entry.owner, record), now)
+    if seen != known:
+        text = "".join("%s %s %d\n" % (owner, record, when)
+                       for (owner, record), when in sorted(seen.items()))
+        try:
+            tls.runner.replace_file(path, text.encode("ascii"), 0o644)
+        except OSError as error:
+            tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+    return seen
 
 
 def stage(tls, deployment):
-    """Keep the material for a later run, mode 0600; and when its record was
-    first seen everywhere, for the wait."""
+    """Keep the material for a later run, mode 0600."""
     material, algorithm = deployment.material, deployment.algorithm
     path = _config_file(tls, STAGED_FILE, algorithm)
-    seen_file = _config_file(tls, SEEN_FILE, algorithm)
     try:
         if material.source != "staged":
             tls.runner.replace_file(path, material.text.encode("ascii"), 0o600)
-        if deployment.seen is not None:
-            if _first_seen(tls, material) is None:
-                tls.runner.replace_file(seen_file, ("%s %d\n" % (
-                    material.digest, deployment.seen)).encode("ascii"), 0o600)
-        elif os.path.exists(seen_file):
-            tls.runner.remove_file(seen_file)
     except OSError as error:
         tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
     deployment.path = path
@@ -604,10 +676,9 @@ def _remove_staged(tls, deployments):
     """A deployed algorithm's staged material is done with (a newer one
     deployed supersedes it too)."""
     for deployment in deployments:
-        for template in (STAGED_FILE, SEEN_FILE):
-            path = _config_file(tls, template, deployment.algorithm)
-            if os.path.exists(path):
-                tls.runner.remove_file(path)
+        path = _config_file(tls, STAGED_FILE, deployment.algorithm)
+        if os.path.exists(path):
+            tls.runner.remove_file(path)
 
 
 # ----- the subcommand table's hooks

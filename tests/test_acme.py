@@ -67,7 +67,8 @@ def presented(port, records=(), algorithm="rsa"):
     if begin < 0:
         return None, False
     end = output.index("-----END CERTIFICATE-----", begin) + len("-----END CERTIFICATE-----")
-    verified = "Verification: OK" in output and "matched EE certificate" in output
+    verified = "Verification: OK" in output and (
+        "matched EE certificate" in output or "matched TA certificate" in output)
     return spki(output[begin:end].encode() + b"\n"), verified
 
 
@@ -214,7 +215,8 @@ def test_certbot_renewal_with_a_new_key_is_staged_while_only_the_old_record_is_p
     assert site.reloads() == reloads
     assert served_everywhere(old, ["3 1 1 " + old])
     after = snapshot(site.config)
-    assert set(after) - set(before) == {"acme-rsa.staged.pem"}
+    # Staged, and when the records were first seen everywhere (for a later run).
+    assert set(after) - set(before) == {"acme-rsa.staged.pem", "acme-tlsa.seen"}
     assert after["acme-rsa.staged.pem"][1] == 0o600
     assert dict((name, after[name]) for name in before) == before
     # A timer's run says the same, with EXIT_STAGED.
@@ -275,6 +277,30 @@ def test_a_wrong_key_or_a_bad_chain_is_refused_and_nothing_changes(site, certbot
         assert said in err
         assert snapshot(site.config) == before
     assert served_everywhere(digest)
+
+
+def test_a_2_1_1_record_seen_for_a_ttl_lets_a_new_key_in_at_once(site, certbot):
+    """DANE-TA: the "2 1 1" record of pebble's intermediate matches every
+    certificate it signs, whatever the key."""
+    with open(os.path.join(certbot.lineage("mail"), "chain.pem"), "rb") as stream:
+        issuer = "2 1 1 " + spki(stream.read())
+    deployed = key_digest(os.path.join(site.config, "acme-rsa.pem"))
+    site.zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data) for port in PORTS
+                     for data in ("3 1 1 " + deployed, issuer)], ttl=1)
+    # The first time the record is seen, caches may not have it yet.
+    result = certbot.renew("mail", "--no-reuse-key")
+    assert "caches may hold the old RRset for 1 s" in result.stdout, result.stdout
+    time.sleep(1.5)
+    status, out, err = site.run()
+    assert status == 0, err
+    new = lineage_key(certbot)
+    assert served_everywhere(new, [issuer])  # DANE-TA: openssl says "matched TA"
+    # Seen a TTL ago: the next new key goes in at once, with no DNS change.
+    result = certbot.renew("mail", "--no-reuse-key")
+    assert result.returncode == 0, result.stdout
+    assert lineage_key(certbot) != new
+    assert "its TLSA record is served by every nameserver" in result.stdout
+    assert served_everywhere(lineage_key(certbot), [issuer])
 
 
 # ----- dehydrated, in order: its hook is a function in its configuration

@@ -655,21 +655,26 @@ LEAF = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 OLD_LEAF = "-----BEGIN CERTIFICATE-----\nMIIA\n-----END CERTIFICATE-----\n"
 
 
-def acme_material_checked(host, deployed_leaf):
-    """A renewed RSA key and one-certificate chain, checked; main.cf names
-    acme-rsa.pem, which holds the same key and deployed_leaf."""
+def acme_host(host, key_text, deployed):
+    """A renewed RSA key (key_text) and one-certificate chain; main.cf names
+    acme-rsa.pem, which holds deployed."""
     from postfix_tls import acme
 
-    keyfile = write(os.path.join(host.config_directory, "new.key"), mode=0o600)
+    keyfile = write(os.path.join(host.config_directory, "new.key"), key_text, mode=0o600)
     chainfile = write(os.path.join(host.config_directory, "new.crt"), LEAF)
-    ours = write(os.path.join(host.config_directory, "acme-rsa.pem"),
-                 RSA_PEM.decode() + deployed_leaf, mode=0o600)
+    ours = write(os.path.join(host.config_directory, "acme-rsa.pem"), deployed, mode=0o600)
     files = collections.OrderedDict((name, None) for name in acme.prefetch({}, [])[0][1][1])
     files.update(smtpd_tls_key_file=ours, smtpd_tls_cert_file=ours)
     expected = host.startup(reads=[("-nx", files)], x_reads={"myhostname": "mail.example.com"})
     # The read with smtpd_tls_chain_files waits for mail_version; myhostname
     # (in it) is the first name needed.
     expected += host.deferred
+    return keyfile, chainfile, ours, expected
+
+
+def acme_material_checked(host, deployed_leaf):
+    """The key (not PEM text Python can compare) and chain checked with openssl."""
+    keyfile, chainfile, ours, expected = acme_host(host, "x\n", RSA_PEM.decode() + deployed_leaf)
     expected.append(host.openssl("rsa", *PASSIN + ["-in", keyfile], stdout=RSA_PEM))
     expected += [host.openssl("pkey", "-pubout"),
                  host.openssl("pkey", "-pubin", "-outform", "DER"),
@@ -688,9 +693,13 @@ def presented_digest(host):
             host.openssl(*DIGEST[1:], stdout=KEY_DIGEST)]
 
 
+RSA_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"
+
+
 @also_traced
-def test_deploy_acme_cert_of_the_deployed_chain_checks_and_stops(host, capsys):
-    keyfile, chainfile, ours, expected = acme_material_checked(host, LEAF)
+def test_deploy_acme_cert_of_what_postfix_loads_runs_no_openssl(host, capsys):
+    # Key and chain as acme-rsa.pem has them: nothing to check or change.
+    keyfile, chainfile, ours, expected = acme_host(host, RSA_KEY, RSA_KEY + "\n" + LEAF)
     assert host.run("deploy-acme-cert", keyfile, chainfile) == 0
     assert host.calls() == expected
     assert capsys.readouterr().out.splitlines()[1:] == [
