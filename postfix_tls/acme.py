@@ -33,6 +33,7 @@ Every step runs through the runner (``--dry-run``, ``--trace``,
 main.cf back (Runner.restore_replaced).
 """
 
+import collections
 import os
 import time
 
@@ -123,6 +124,7 @@ class Deployment(object):
         self.chain_file = chain_file  # path is one of smtpd_tls_chain_files
         self.action = DEPLOY
         self.why = ""
+        self.reasons = []  # why it is staged, one line each
         self.publish = []  # records to publish before it is deployed
         self.live = []  # (address, port, dane_verified)
 
@@ -465,19 +467,25 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
             deployment.why = messages.ACME_NEW_KEY_NO_RECORDS.format(
                 owners=", ".join(entry.owner for entry in check.dns.values()))
             continue
+        lacking = collections.OrderedDict()  # nameservers -> owners without a match
         for entry in published:
             if not entry.nameservers:
                 reasons.append(messages.ACME_STAGED_NO_NAMESERVERS.format(
                     owner=entry.owner, error=" ".join(check.notes) or "none"))
+            servers = []
             for served in entry.nameservers:
                 if served.error:
                     reasons.append(messages.ACME_STAGED_NOT_ASKED.format(
                         owner=entry.owner, **served.to_json()))
                 elif not wanted & set(served.records):
-                    reasons.append(messages.ACME_STAGED_NOT_SERVED.format(
-                        owner=entry.owner, **served.to_json()))
+                    servers.append("%s (%s)" % (served.name, served.address))
+            if servers:
+                lacking.setdefault(", ".join(servers), []).append(entry.owner)
+        reasons += [messages.ACME_STAGED_NOT_SERVED.format(owners=", ".join(owners),
+                                                           nameservers=servers)
+                    for servers, owners in lacking.items()]
         if reasons:
-            deployment.action, deployment.why = STAGE, "; ".join(reasons)
+            deployment.action, deployment.reasons = STAGE, reasons
             continue
         # Since when each port has had a matching record everywhere: a
         # cache may hold the RRset from before, for up to the zone's TTL.
@@ -487,8 +495,8 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
         deployment.publish = []
         if time.time() < since + ttl:
             deployment.action = STAGE
-            deployment.why = messages.ACME_STAGED_WAIT.format(
-                since=iso(since), ttl=ttl, after=iso(since + ttl))
+            deployment.reasons = [messages.ACME_STAGED_WAIT.format(
+                since=iso(since), ttl=ttl, after=iso(since + ttl))]
         else:
             deployment.why = messages.ACME_NEW_KEY_PUBLISHED
     return records

@@ -208,13 +208,12 @@ ACME_DEPLOYED = "{algorithm}: deployed into {path} ({why})"
 ACME_SAME_KEY = "the key is the one deployed"
 ACME_NEW_KEY_NO_RECORDS = "a new key; no TLSA records are published for {owners}"
 ACME_NEW_KEY_PUBLISHED = "a new key; its TLSA record is served by every nameserver"
-ACME_STAGED = ("{algorithm}: staged in {path}, not deployed: {why}; Postfix keeps serving"
-               " the current certificate")
+ACME_STAGED = ("{algorithm}: staged in {path}, not deployed (Postfix keeps serving the"
+               " current certificate):")
 ACME_STAGED_DNS_ERROR = "the TLSA lookup of {owner} failed ({error})"
 ACME_STAGED_NO_NAMESERVERS = "the nameservers of {owner} were not found ({error})"
 ACME_STAGED_NOT_ASKED = "nameserver {name} ({address}) could not be asked for {owner} ({error})"
-ACME_STAGED_NOT_SERVED = ("nameserver {name} ({address}) does not serve a TLSA record of {owner}"
-                          " that matches the new key")
+ACME_STAGED_NOT_SERVED = "no TLSA record of {owners} matches the new key at {nameservers}"
 ACME_STAGED_WAIT = ("every nameserver serves its record since {since}, and caches may hold the"
                     " old RRset for {ttl} s: a run from {after} on deploys it")
 ACME_PUBLISH = ("publish beside the current records (keep them until it is deployed), then run"

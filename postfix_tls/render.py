@@ -214,7 +214,8 @@ def acme_deploy(outcome, hints, as_json):
                                                         path=deployment.loaded.certfile))
         elif deployment.action == "stage":
             lines.append(messages.ACME_STAGED.format(algorithm=deployment.algorithm,
-                                                     path=deployment.path, why=deployment.why))
+                                                     path=deployment.path))
+            lines += ["  " + reason for reason in deployment.reasons]
             if deployment.publish:
                 lines.append(messages.ACME_PUBLISH.format(command=hints.tls))
                 lines += deployment.publish
@@ -242,7 +243,8 @@ def _deployment_document(deployment):
         ("source", material.source), ("keyfile", material.keyfile),
         ("chainfile", material.chainfile), ("path", deployment.path),
         ("key_changed", deployment.key_changed), ("spki_sha256", material.digest),
-        ("why", deployment.why or None), ("publish", deployment.publish),
+        ("why", deployment.why or None), ("staged_because", deployment.reasons),
+        ("publish", deployment.publish),
         ("live", [collections.OrderedDict((("address", address), ("port", port),
                                            ("dane_verified", dane_verified)))
                   for address, port, dane_verified in deployment.live])))
