@@ -489,8 +489,10 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
             continue
         # Since when each port has had a matching record everywhere: a
         # cache may hold the RRset from before, for up to the zone's TTL.
-        since = max(min(when for (owner, record), when in seen.items()
-                        if owner == entry.owner and record in wanted) for entry in published)
+        # (Nameservers that each serve another matching record: seen now.)
+        since = max(min([when for (owner, record), when in seen.items()
+                         if owner == entry.owner and record in wanted] or [time.time()])
+                    for entry in published)
         ttl = max([entry.zone_ttl or 0 for entry in published] + [0])
         deployment.publish = []
         if time.time() < since + ttl:
