@@ -41,6 +41,7 @@ from . import chaindeploy, chainfiles, dane, messages, openssl, validate
 from .certificates import covers, iso, parse_certificate_facts
 from .command import TO_STDOUT, Command
 from .keys import (
+    ACME_STAGED_FILE,
     CHAIN_FILES,
     KEY_FILE_PARAMETERS,
     chain_key_digest,
@@ -58,7 +59,7 @@ CERT_PARAMETERS = {"rsa": "smtpd_tls_cert_file", "ecdsa": "smtpd_tls_eccert_file
 # a key waiting for its TLSA record, and when a run first saw each TLSA
 # record served by every nameserver ("owner record seconds" lines).
 DEPLOYED_FILE = "acme-{}.pem"
-STAGED_FILE = "acme-{}.staged.pem"
+STAGED_FILE = ACME_STAGED_FILE
 SEEN_FILE = "acme-tlsa.seen"
 
 # dehydrated's hook calls: deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE

@@ -10,8 +10,9 @@ current and next; ``check-server-tlsa`` says whether DNS and the live
 server agree with what is deployed, and whether deploying the next key now
 would be safe.
 
-The staged (next) key of an algorithm is the newest ``key-STAMP.pem``
-(RSA) or ``eckey-STAMP.pem`` (ECDSA) in the configuration directory, as
+The staged (next) key of an algorithm is the one deploy-acme-cert staged
+(``acme-ALGORITHM.staged.pem``), else the newest ``key-STAMP.pem`` (RSA)
+or ``eckey-STAMP.pem`` (ECDSA) in the configuration directory, as
 ``new-server-key`` names them, that is not deployed and is newer than the
 deployed key; ``-k keyfile`` names it instead.
 """
@@ -21,6 +22,7 @@ import os
 
 from . import messages, openssl, validate
 from .keys import (
+    ACME_STAGED_FILE,
     CHAIN_FILES,
     KEY_FILE_PARAMETERS,
     chain_key_digest,
@@ -56,7 +58,11 @@ def _stamp(keyfile):
 
 
 def staged_keyfile(tls, algorithm, deployed):
-    """The newest not-deployed key new-server-key made for algorithm, or ""."""
+    """The key deploy-acme-cert staged for algorithm (what it deploys next),
+    else the newest not-deployed key new-server-key made for it, or ""."""
+    acme_staged = os.path.join(tls.config_directory, ACME_STAGED_FILE.format(algorithm))
+    if os.path.isfile(acme_staged):
+        return acme_staged
     prefix = STAGED_PREFIX[algorithm]
     try:
         names = os.listdir(tls.config_directory)

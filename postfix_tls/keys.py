@@ -16,6 +16,10 @@ KEY_FILE_PARAMETERS = {"rsa": "smtpd_tls_key_file", "ecdsa": "smtpd_tls_eckey_fi
 # Postfix 3.4+: when set, the keys and chains Postfix loads (the above are ignored).
 CHAIN_FILES = "smtpd_tls_chain_files"
 
+# deploy-acme-cert's key and chain waiting for their TLSA record, in the
+# configuration directory: the next key of output-server-tlsa-rollover too.
+ACME_STAGED_FILE = "acme-{}.staged.pem"
+
 KeyType = collections.namedtuple("KeyType", "command algorithm key_param cert_param")
 
 

@@ -223,6 +223,13 @@ def test_certbot_renewal_with_a_new_key_is_staged_while_only_the_old_record_is_p
     status, out, err = site.run()
     assert status == EXIT_STAGED, err
     assert "_25._tcp.%s. IN TLSA 3 1 1 %s" % (HOSTNAME, new) in out.splitlines()
+    # The rollover's RRset has it as the next key, beside the deployed one.
+    result = subprocess.run(ours_argv(["-c", site.config, "output-server-tlsa-rollover",
+                                       "-p", "25"]), env={"PATH": POSTFIX_PATH},
+                            stdout=subprocess.PIPE, universal_newlines=True)
+    assert "; rsa: next %s/acme-rsa.staged.pem" % site.config in result.stdout
+    assert {"_25._tcp.%s. IN TLSA 3 1 1 %s" % (HOSTNAME, digest) for digest in (old, new)} <= \
+        set(result.stdout.splitlines())
 
 
 def test_once_the_record_is_published_a_later_run_deploys_it(site, certbot):
