@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from support import OPENSSL, POSTFIX_PATH, ours_argv
+from support import OPENSSL, POSTFIX_PATH, openssl_in, ours_argv
 from support.acmeservers import Certbot, Dehydrated, Lego, Pebble
 from support.liveservers import HOSTNAME, PORTS, LocalZone, ScratchPostfix
 
@@ -308,6 +308,45 @@ def test_a_2_1_1_record_seen_for_a_ttl_lets_a_new_key_in_at_once(site, certbot):
     assert lineage_key(certbot) != new
     assert "its TLSA record is served by every nameserver" in result.stdout
     assert served_everywhere(lineage_key(certbot), [issuer])
+
+
+def signed_chain(directory, name):
+    """(keyfile, chainfile, CA's SPKI digest): a leaf a scratch CA signed, and the CA."""
+    run = openssl_in(directory)
+    with open(os.path.join(directory, "ext.cnf"), "w") as stream:
+        stream.write("[ca]\nbasicConstraints = critical,CA:true\n"
+                     "keyUsage = critical,keyCertSign\n[leaf]\nbasicConstraints = CA:false\n"
+                     "subjectAltName = DNS:%s\n" % HOSTNAME)
+    run("req", "-x509", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", name + "-ca.key",
+        "-subj", "/CN=Scratch CA", "-days", "5", "-config", "ext.cnf", "-extensions", "ca",
+        "-out", name + "-ca.crt")
+    run("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-subj",
+        "/CN=" + HOSTNAME, "-out", name + ".csr")
+    run("x509", "-req", "-in", name + ".csr", "-CA", name + "-ca.crt", "-CAkey", name + "-ca.key",
+        "-CAcreateserial", "-days", "4", "-extfile", "ext.cnf", "-extensions", "leaf",
+        "-out", name + ".crt")
+    chainfile = os.path.join(directory, name + ".chain")
+    with open(chainfile, "w") as stream:
+        for part in (name + ".crt", name + "-ca.crt"):
+            with open(os.path.join(directory, part)) as source:
+                stream.write(source.read())
+    with open(os.path.join(directory, name + "-ca.crt"), "rb") as stream:
+        return os.path.join(directory, name + ".key"), chainfile, spki(stream.read())
+
+
+def test_nameservers_serving_different_matching_records_wait_from_now(site):
+    """ns1 serves the new key's "3 1 1", ns2 its CA's "2 1 1": each matches,
+    but no record is served by both, so none has been seen anywhere yet."""
+    work = os.path.join(site.base, "mixed")
+    os.makedirs(work, exist_ok=True)
+    keyfile, chainfile, ca = signed_chain(work, "mixed")
+    owners = ["_%d._tcp.%s." % (port, HOSTNAME) for port in PORTS]
+    site.zone.serve([(owner, "TLSA", "3 1 1 " + key_digest(keyfile)) for owner in owners],
+                    ttl=1, lagging=[(owner, "TLSA", "2 1 1 " + ca) for owner in owners])
+    status, out, err = site.run(keyfile, chainfile)
+    assert status == EXIT_STAGED, err
+    assert "caches may hold the old RRset for 1 s" in out
+    os.unlink(os.path.join(site.config, "acme-rsa.staged.pem"))
 
 
 # ----- dehydrated, in order: its hook is a function in its configuration
