@@ -218,16 +218,24 @@ def _hostnames(tls, options):
     return names
 
 
+def _dehydrated_call(name):
+    """dehydrated's hook calls are named like deploy_cert, startup_hook."""
+    return "_" in name and name.replace("_", "").isalpha() and name.islower()
+
+
 def find_source(tls, operands):
     """The client's material; None for a dehydrated call to ignore."""
-    if operands and operands[0].replace("_", "").isalpha() and operands[0].islower():
+    given = [_in_config_directory(tls, path) for path in operands]
+    if len(given) == 2 and all(os.path.isfile(path) for path in given):
+        return Source("given", [tuple(given)])
+    if operands and _dehydrated_call(operands[0]):
         if operands[0] == DEHYDRATED_DEPLOY and len(operands) >= 5:
             return Source("dehydrated", [(operands[2], operands[4])], dehydrated=True)
         if operands[0] == DEHYDRATED_UNCHANGED:
             return Source("dehydrated", dehydrated=True)  # what is staged, if anything
         return None
     if len(operands) == 2:
-        return Source("given", [tuple(_in_config_directory(tls, path) for path in operands)])
+        return Source("given", [tuple(given)])  # check_material says which is missing
     if operands:
         tls.fail(messages.ACME_USAGE_SOURCE)
     env = os.environ

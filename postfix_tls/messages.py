@@ -174,10 +174,10 @@ CHAIN_FILE_NOT_IN_ORDER = ("the certificates in {} are not in order (each one si
                            " next, the server's first): nothing deployed")
 
 # deploy-acme-cert (ours): refusals (nothing changed), then what a run did.
-ACME_USAGE_SOURCE = ("deploy-acme-cert: no certificate given: run it as certbot's --deploy-hook"
-                     " (RENEWED_LINEAGE), lego's --run-hook or --renew-hook (LEGO_CERT_PATH,"
-                     " LEGO_CERT_KEY_PATH) or dehydrated's hook (deploy_cert ...), or give"
-                     " keyfile fullchainfile")
+ACME_USAGE_SOURCE = ("deploy-acme-cert takes keyfile fullchainfile; or no operands, as"
+                     " certbot's --deploy-hook (RENEWED_LINEAGE), lego's --run-hook or"
+                     " --renew-hook (LEGO_CERT_PATH, LEGO_CERT_KEY_PATH) or a timer (what is"
+                     " staged); or dehydrated's hook calls (deploy_cert DOMAIN KEYFILE ...)")
 ACME_LINEAGE_MISSING = "{source}: {path} is missing: is {variable} a certificate's directory?"
 ACME_UNSUPPORTED = ("the key in {keyfile} is {algorithm}, which this Postfix does not support:"
                     " nothing deployed")

@@ -410,6 +410,27 @@ def test_dehydrated_calls_that_are_not_ours_do_nothing(site):
     assert snapshot(site.config) == before
 
 
+def test_operands_naming_files_are_the_material_whatever_their_names(site):
+    """Files named like dehydrated's calls are still files; one path is refused."""
+    deployed = os.path.join(site.config, "acme-rsa.pem")
+    with open(deployed) as stream:
+        text = stream.read()
+    split = text.index("-----BEGIN CERTIFICATE-----")
+    for name, part in (("new_key", text[:split]), ("new_chain", text[split:])):
+        with open(os.path.join(site.config, name), "w") as stream:
+            stream.write(part)
+    try:
+        status, out, err = site.run("new_key", "new_chain")
+        assert status == 0, err
+        assert "rsa: unchanged" in out
+        status, out, err = site.run(os.path.join(site.config, "new_key"))
+        assert status == 1
+        assert "deploy-acme-cert takes keyfile fullchainfile" in err
+    finally:
+        for name in ("new_key", "new_chain"):
+            os.unlink(os.path.join(site.config, name))
+
+
 # ----- lego
 
 @pytest.fixture(scope="module")
