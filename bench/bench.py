@@ -217,6 +217,23 @@ def interpreters(pythons):
     return chosen
 
 
+def alternate(sides, pairs, keys, root, main_cf, files):
+    """({side: median seconds}, [(side, exit status)]): pairs + 1 rounds, each
+    side in turn (A B A B ...), each run on a fresh scratch configuration;
+    the first round warms the caches up and is not counted."""
+    times = dict((side, []) for side in sides)
+    statuses = set()
+    for index in range(pairs + 1):
+        for side in sorted(sides, reverse=True):  # upstream, then ours
+            directory = make_config(root, keys, main_cf, files)
+            seconds, status = timed(sides[side], directory)
+            statuses.add((side, status))
+            if index:
+                times[side].append(seconds)
+            shutil.rmtree(directory)
+    return dict((side, statistics.median(values)) for side, values in times.items()), statuses
+
+
 def measure(python, pairs, only, keys, root):
     """A row per scenario: upstream and ours with python, side by side."""
     strace = shutil.which("strace") is not None
@@ -225,17 +242,7 @@ def measure(python, pairs, only, keys, root):
         if only and only != name:
             continue
         sides = {"upstream": [UPSTREAM] + args, "ours": [python, OURS] + args}
-        times = {"upstream": [], "ours": []}
-        statuses = set()
-        for index in range(pairs + 1):
-            for side in ("upstream", "ours"):
-                directory = make_config(root, keys, main_cf, files)
-                seconds, status = timed(sides[side], directory)
-                statuses.add((side, status))
-                if index:  # the first pair warms the caches up
-                    times[side].append(seconds)
-                shutil.rmtree(directory)
-        medians = dict((side, statistics.median(values)) for side, values in times.items())
+        medians, statuses = alternate(sides, pairs, keys, root, main_cf, files)
         processes = {}
         for side in ("upstream", "ours"):
             directory = make_config(root, keys, main_cf, files)
@@ -258,26 +265,20 @@ def measure_ours(python, pairs, only, keys, root):
         if only and only != name:
             continue
         argv = [python, OURS] + args
-        times, statuses = [], set()
-        for index in range(pairs + 1):
-            directory = make_config(root, keys, main_cf, files)
-            seconds, status = timed(argv, directory)
-            statuses.add(status)
-            if index:
-                times.append(seconds)
-            shutil.rmtree(directory)
+        medians, statuses = alternate({"ours": argv}, pairs, keys, root, main_cf, files)
         directory = make_config(root, keys, main_cf, files)
         processes = count_processes(argv, directory, root) if strace else 0
         directory = make_config(root, keys, main_cf, files)
         memory = peak_memory(python, args, directory, root)
-        rows.append((name, statistics.median(times), processes, memory, sorted(statuses)))
+        rows.append((name, medians["ours"], processes, memory,
+                     sorted(status for _side, status in statuses)))
         print("%-28s ours %.3f s  processes %d  %.1f MiB  exit %s" % rows[-1], flush=True)
     return rows
 
 
 def render_ours(rows):
     seconds = dict((row[0], row[1]) for row in rows)
-    lines = ["", "### Ours alone (same Python)", "",
+    lines = ["### Ours alone (same Python)", "",
              "| subcommand | ours s | processes | our peak RSS MiB | exit status | target |",
              "|---|---:|---:|---:|---|---|"]
     for name, median, processes, memory, statuses in rows:

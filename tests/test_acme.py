@@ -13,14 +13,13 @@ import shlex
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
 
 from support import OPENSSL, POSTFIX_PATH, openssl_in, ours_argv
 from support.acmeservers import Certbot, Dehydrated, Lego, Pebble
-from support.liveservers import HOSTNAME, PORTS, LocalZone, ScratchPostfix
+from support.liveservers import HOSTNAME, PORTS, LocalZone, ScratchPostfix, scratch_base
 
 pytestmark = [pytest.mark.postfix, pytest.mark.root]
 
@@ -150,14 +149,12 @@ def site():
     for program in ("pebble", "certbot", "dehydrated", "lego"):
         if not shutil.which(program, path=POSTFIX_PATH):
             pytest.fail("needs %s: apt-get install pebble certbot dehydrated lego" % program)
-    base = tempfile.mkdtemp(prefix="postfix-tls-acme.")
-    os.chmod(base, 0o755)
-    site = Site(base)
-    try:
-        yield site
-    finally:
-        site.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    with scratch_base("postfix-tls-acme.") as base:
+        site = Site(base)
+        try:
+            yield site
+        finally:
+            site.stop()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from support.liveservers import (
     ZONE,
     LocalZone,
     ScratchPostfix,
+    scratch_base,
 )
 
 pytestmark = [pytest.mark.postfix, pytest.mark.root]
@@ -98,14 +99,12 @@ class Host(object):
 
 @pytest.fixture(scope="module")
 def host():
-    base = tempfile.mkdtemp(prefix="postfix-tls-dane.")
-    os.chmod(base, 0o755)
-    host = Host(base)
-    try:
-        yield host
-    finally:
-        host.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    with scratch_base("postfix-tls-dane.") as base:
+        host = Host(base)
+        try:
+            yield host
+        finally:
+            host.stop()
 
 
 def everything(host, keys=None):

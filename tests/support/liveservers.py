@@ -7,6 +7,7 @@ signed zone against a trust anchor.  Each is stopped by the fixture that
 started it.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -25,6 +26,19 @@ MASTER_SERVICES = """\
   -o smtpd_tls_wrappermode=yes
 {address}:587 inet n - n - - smtpd
 """
+
+
+@contextlib.contextmanager
+def scratch_base(prefix):
+    """A directory for live servers, searchable by the postfix user, removed
+    afterwards.  Not under pytest's basetemp: pytest makes that 0700 again
+    whenever a session starts, and the postfix user could no longer reach it."""
+    base = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(base, 0o755)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def searchable(path):
