@@ -601,23 +601,39 @@ def run_killed(site, material, step):
     return process.wait(timeout=120), steps, "".join(lines)
 
 
-def test_interrupted_at_any_step_postfix_loads_the_old_files_or_the_new(site):
+@pytest.mark.parametrize("first", [False, True], ids=["acme-file-in-place", "first-deployment"])
+def test_interrupted_at_any_step_postfix_loads_the_old_files_or_the_new(site, first):
     """SIGTERM as each command starts and after each file change: what
-    Postfix loads is the old pair or the new, and never a temporary file."""
+    Postfix loads is the old pair or the new, and never a temporary file.
+    acme-file-in-place: acme-rsa.pem replaced, main.cf untouched;
+    first-deployment: main.cf named the administrator's own files, and is
+    edited after acme-rsa.pem is written (and put back before it goes)."""
     site.reset()
-    work = os.path.join(site.base, "killed")
+    work = os.path.join(site.base, "killed-%s" % first)
     os.makedirs(work)
     old, new = self_signed(work, "old"), self_signed(work, "new")
     old_digest, new_digest = key_digest(old[0]), key_digest(new[0])
-    assert site.run(*old)[0] == 0  # the first deployment: main.cf names acme-rsa.pem
+    ours = os.path.join(site.config, "acme-rsa.pem")
+
+    def back_to_old():
+        if first:
+            site.postfix.write_main_cf(["smtpd_tls_key_file = " + old[0],
+                                        "smtpd_tls_cert_file = " + old[1]])
+            if os.path.exists(ours):
+                os.unlink(ours)
+            assert site.postfix.postfix("reload").returncode == 0
+        else:
+            assert site.run(*old)[0] == 0
+
+    back_to_old()
     status, steps, err = run_killed(site, new, 0)
     assert status == 0, err
     assert steps > 20, err
-    assert site.run(*old)[0] == 0
+    back_to_old()
     outcomes = []
     for step in range(1, steps + 1):
         status, _, err = run_killed(site, new, step)
-        pair = loaded_pair(site)
+        pair = loaded_pair(site)  # fails if main.cf names a file that is gone
         assert pair in ((old_digest, old_digest), (new_digest, new_digest)), (step, err)
         assert not [name for name in os.listdir(site.config) if name.startswith(".")], step
         assert site.postfix.postfix("check").returncode == 0
@@ -630,10 +646,12 @@ def test_interrupted_at_any_step_postfix_loads_the_old_files_or_the_new(site):
             # as the mail log was told (the trace lags behind the steps).
             committed = "-p info" in err
             assert pair[0] == old_digest or committed, (step, err)
+            if first and not committed:
+                assert not os.path.exists(ours), step  # main.cf back, then the file gone
         else:
             assert pair[0] == new_digest, (step, err)  # the signal came after the last step
-        if pair[0] == new_digest:
-            assert site.run(*old)[0] == 0
+        if pair[0] == new_digest or os.path.exists(ours) != (not first):
+            back_to_old()
     assert outcomes.count(1) >= steps - 3, outcomes
     deadline = time.time() + 20
     while not served_everywhere(old_digest) and time.time() < deadline:
