@@ -8,6 +8,7 @@ one before left.  Needs root, Postfix, unbound, dnspython, pebble and the
 clients; CI installs them (make test).
 """
 
+import json
 import os
 import shlex
 import shutil
@@ -106,17 +107,19 @@ class Site(object):
             self.stop()
             raise
 
-    def hook_argv(self, *args):
-        return ours_argv(["-c", self.config, "deploy-acme-cert", "-s", ADDRESS, "-p",
-                          "25,465,587", "-n", self.zone.nameserver, "-t", "20"] + list(args))
+    def hook_argv(self, *args, options=()):
+        return ours_argv(["-c", self.config] + list(options) + [
+            "deploy-acme-cert", "-s", ADDRESS, "-p", "25,465,587", "-n", self.zone.nameserver,
+            "-t", "20"] + list(args))
 
     def hook(self, *args):
         """The hook's command line, as a client's configuration gives it."""
         return " ".join(shlex.quote(arg) for arg in self.hook_argv(*args))
 
-    def run(self, *args, env=None):
+    def run(self, *args, env=None, options=()):
         """The hook run by hand (or a timer): (status, stdout, stderr)."""
-        result = subprocess.run(self.hook_argv(*args), env=env or {"PATH": POSTFIX_PATH},
+        result = subprocess.run(self.hook_argv(*args, options=options),
+                                env=env or {"PATH": POSTFIX_PATH},
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
         return result.returncode, result.stdout, result.stderr
@@ -254,6 +257,15 @@ def test_the_same_certificate_again_changes_nothing_and_reloads_nothing(site, ce
     assert "rsa: unchanged" in out
     assert snapshot(site.config) == before
     assert site.reloads() == reloads
+    # --json, what the Ansible module reads.
+    status, out, err = site.run(env={"PATH": POSTFIX_PATH,
+                                     "RENEWED_LINEAGE": certbot.lineage("mail")},
+                                options=["--json"])
+    report = json.loads(out)
+    assert (status, report["exit_status"], report["source"]) == (0, 0, "certbot")
+    assert [(d["algorithm"], d["action"], d["path"]) for d in report["deployments"]] == [
+        ("rsa", "unchanged", os.path.join(site.config, "acme-rsa.pem"))]
+    assert (report["main_cf"], report["reloaded"]) == ([], None)
 
 
 def test_a_wrong_key_or_a_bad_chain_is_refused_and_nothing_changes(site, certbot):
