@@ -169,10 +169,6 @@ def _program_name():
     return "postfix-tls"
 
 
-def _on_sigterm(signum, frame):
-    raise Interrupted("SIGTERM")
-
-
 def _open_trace_json(name):
     if name == "-":
         return sys.stderr
@@ -250,7 +246,7 @@ def main(argv=None, extra_help=""):
     tls = Tls(runner, postconf, log, env, config_directory, env.get("data_directory", ""),
               hints=hints, json=options["json"], chain_file=chain_file)
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, runner.on_sigterm)
     try:
         status = dispatch.run(tls, args, startup.check)
         subcommand = subcommands.find(args[0] if args else "")

@@ -59,6 +59,9 @@ class Runner(object):
         self.created = []  # files this run created, removed if interrupted
         self.replaced = []  # (path, old bytes or None, old mode): put back if it fails
         self._current = ()  # processes running now, for the signal handler
+        self._unwaited = []  # every process started and not yet waited for
+        self._starting = False  # SIGTERM waits while processes are being started
+        self._pending = None
         self.running_text = ""  # the command running now, for messages
 
     @property
@@ -69,6 +72,16 @@ class Runner(object):
         """Set name in the children's environment, and say so in the trace."""
         self.env[name] = value
         self.tracer.exported(name, value)
+
+    def on_sigterm(self, signum, frame):
+        """SIGTERM's handler: Interrupted; but while a process is being
+        started, only once it is known (one started and not yet known would
+        be left running: a postconf -e finishing after the old main.cf was
+        put back)."""
+        if self._starting:
+            self._pending = "SIGTERM"
+            return
+        raise Interrupted("SIGTERM")
 
     # ----- running
 
@@ -91,6 +104,7 @@ class Runner(object):
         started = time.time()
         processes = []
         previous = None
+        self._starting = True
         try:
             for index, command in enumerate(commands):
                 if index:
@@ -102,6 +116,7 @@ class Runner(object):
                 last = index == len(commands) - 1
                 stdout = _stream(command.stdout) if last else subprocess.PIPE
                 process = self._popen(command, stdin, stdout)
+                self._unwaited.append(process)
                 if previous is not None and previous.stdout is not None:
                     previous.stdout.close()  # the next process owns it now
                 processes.append(process)
@@ -115,15 +130,24 @@ class Runner(object):
             for process in processes:
                 self._reap(process)
             return _Pipeline(commands, [], started, could_start=False)
+        finally:
+            self._starting = False
+        if self._pending:
+            signame, self._pending = self._pending, None
+            raise Interrupted(signame)  # terminate_children knows them now
         return _Pipeline(commands, processes, started)
 
-    @staticmethod
-    def _reap(process):
+    def _reap(self, process):
         if process.stdout is not None:
             process.stdout.close()
         if process.stdin is not None:
             process.stdin.close()
         process.wait()
+        self._waited(process)
+
+    def _waited(self, process):
+        if process in self._unwaited:
+            self._unwaited.remove(process)
 
     def _communicate(self, processes, stdin_text):
         self._current = processes
@@ -150,6 +174,9 @@ class Runner(object):
             raise
         finally:
             self._current = ()
+            for process in processes:
+                if process.returncode is not None:
+                    self._waited(process)
         return [process.returncode for process in processes], output or b""
 
     def wait(self, pipeline, stdin_text, commands=None):
@@ -334,9 +361,14 @@ class Runner(object):
         self.discard(*list(self.created))
 
     def terminate_children(self):
-        for process in self._current:
+        """Terminate every child still running, and wait for each: none may
+        go on (and change a file) while what it did is being undone."""
+        for process in self._unwaited:
             if process.poll() is None:
                 process.terminate()
+        for process in list(self._unwaited):
+            process.wait()
+            self._waited(process)
 
 
 class Running(object):

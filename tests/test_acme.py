@@ -645,7 +645,10 @@ def test_interrupted_at_any_step_postfix_loads_the_old_files_or_the_new(site, fi
     outcomes = []
     for step in range(1, steps + 1):
         status, _, err = run_killed(site, new, step)
-        pair = loaded_pair(site)  # fails if main.cf names a file that is gone
+        try:
+            pair = loaded_pair(site)
+        except OSError as error:  # main.cf names a file that is gone
+            pytest.fail("step %d: %s\n%s" % (step, error, err))
         assert pair in ((old_digest, old_digest), (new_digest, new_digest)), (step, err)
         assert not [name for name in os.listdir(site.config) if name.startswith(".")], step
         assert site.postfix.postfix("check").returncode == 0
