@@ -44,10 +44,12 @@ from .keys import (
     ACME_STAGED_FILE,
     CHAIN_FILES,
     KEY_FILE_PARAMETERS,
+    certificate_digest,
     chain_key_digest,
     checked_key,
     deployed_chains,
     in_order,
+    key_text_digest,
     pubkey_digest,
     set_fqdn,
     set_keyfile,
@@ -284,10 +286,10 @@ def check_material(tls, source, keyfile, chainfile, hostnames):
             tls.fail(messages.CHAIN_FILE_NO_CERTIFICATE.format(chainfile))
     else:
         certificates = chaindeploy.certificates(tls, chainfile)
-    digest = _digest(tls, openssl.pem_key_digest(tls.openssl, key_pem.decode("ascii")))
+    digest = key_text_digest(tls, key_pem.decode("ascii"))
     if not digest:
         tls.fail(messages.KEY_DIGEST_FAILED)
-    if _certificate_digest(tls, certificates[0]) != digest:
+    if certificate_digest(tls, certificates[0]) != digest:
         tls.fail(messages.ACME_KEY_MISMATCH.format(chainfile=chainfile, keyfile=keyfile))
     if not in_order(tls, certificates):
         tls.fail(messages.CHAIN_FILE_NOT_IN_ORDER.format(chainfile))
@@ -310,17 +312,9 @@ def check_material(tls, source, keyfile, chainfile, hostnames):
         if not any(covers(name, hostname) for name in names):
             tls.fail(messages.ACME_NAME_MISSING.format(chainfile=chainfile, hostname=hostname,
                                                        names=", ".join(names)))
-    issuers = [_certificate_digest(tls, certificate) for certificate in certificates[1:]]
+    issuers = [certificate_digest(tls, certificate) for certificate in certificates[1:]]
     return Material(source, keyfile, chainfile, key_pem, key_type.algorithm, digest,
                     certificates, [issuer for issuer in issuers if issuer], leaf["not_after"])
-
-
-def _digest(tls, pipeline):
-    return openssl.hex_digest(tls.runner.run(*pipeline).stdout)
-
-
-def _certificate_digest(tls, certificate):
-    return _digest(tls, openssl.presented_key_digest(tls.openssl, certificate))
 
 
 def _config_file(tls, template, algorithm):
@@ -635,7 +629,7 @@ def _restore_main_cf(tls, old):
     if settings:
         tls.postconf.edit(settings)
     if unset:
-        tls.runner.run(Command([tls.postconf.path, "-X"] + unset, changes=True))
+        tls.postconf.remove(unset)
 
 
 def _postfix_command(tls, action):

@@ -25,6 +25,7 @@ from .keys import (
     ACME_STAGED_FILE,
     CHAIN_FILES,
     KEY_FILE_PARAMETERS,
+    certificate_digest,
     chain_key_digest,
     check_key,
     deployed_chains,
@@ -256,10 +257,7 @@ def probe(tls, check, address, port, algorithm, published):
     verified = "Verification: OK" in output and (
         "matched EE certificate" in output or "matched TA certificate" in output)
     pem = _first_certificate(output)
-    digest = ""
-    if pem:
-        digest = openssl.hex_digest(tls.runner.run(*openssl.presented_key_digest(
-            tls.openssl, pem)).stdout)
+    digest = certificate_digest(tls, pem) if pem else ""
     error = ""
     for line in output.splitlines():
         if line.startswith("Verification error:"):

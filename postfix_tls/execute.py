@@ -58,7 +58,6 @@ class Runner(object):
         self.tracer = Tracer(trace, trace_json)
         self.created = []  # files this run created, removed if interrupted
         self.replaced = []  # (path, old bytes or None, old mode): put back if it fails
-        self._current = ()  # processes running now, for the signal handler
         self._unwaited = []  # every process started and not yet waited for
         self._starting = False  # SIGTERM waits while processes are being started
         self._pending = None
@@ -150,7 +149,6 @@ class Runner(object):
             self._unwaited.remove(process)
 
     def _communicate(self, processes, stdin_text):
-        self._current = processes
         try:
             data = None if stdin_text is None else stdin_text.encode("utf-8", "surrogateescape")
             if len(processes) > 1 and processes[0].stdin is not None:
@@ -173,7 +171,6 @@ class Runner(object):
                 process.wait()
             raise
         finally:
-            self._current = ()
             for process in processes:
                 if process.returncode is not None:
                     self._waited(process)

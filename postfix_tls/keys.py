@@ -114,10 +114,22 @@ def deployed_chains(tls):
 
 
 def chain_key_digest(tls, chain):
-    """SHA-256 of the public key of a chain's private key (its text goes to
-    openssl on stdin, and is never traced)."""
+    """SHA-256 of the public key of a chain's private key."""
+    return key_text_digest(tls, chain.key_text)
+
+
+def key_text_digest(tls, key_text):
+    """SHA-256 of the public key of a private key given as PEM text (it goes
+    to openssl on stdin, and is never traced)."""
     return openssl.hex_digest(tls.runner.run(*openssl.pem_key_digest(
-        tls.openssl, chain.key_text)).stdout)
+        tls.openssl, key_text)).stdout)
+
+
+def certificate_digest(tls, certificate):
+    """SHA-256 of the public key of a certificate given as PEM text: a chain
+    file's, a client's, or what a live server presented."""
+    return openssl.hex_digest(tls.runner.run(*openssl.presented_key_digest(
+        tls.openssl, certificate)).stdout)
 
 
 def in_order(tls, certificates):

@@ -183,6 +183,11 @@ class Postconf(object):
             known = self.release.knows(name)
         return bool(known)
 
+    def remove(self, names):
+        """One ``postconf -X`` of names (back to their defaults); its status."""
+        command = Command([self.path, "-X"] + list(names), stdout=INHERIT, changes=True)
+        return self.runner.run(command).returncode
+
     def edit(self, settings):
         """One ``postconf -e`` with every "name = value" setting; its status."""
         command = Command([self.path, "-e"] + list(settings), stdout=INHERIT,

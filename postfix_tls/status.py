@@ -14,7 +14,14 @@ import time
 
 from . import messages, openssl, validate
 from .certificates import covers, iso, parse_certificate_facts
-from .keys import CHAIN_FILES, cert_pubkey_digest, chain_key_digest, in_order, pubkey_digest
+from .keys import (
+    CHAIN_FILES,
+    cert_pubkey_digest,
+    certificate_digest,
+    chain_key_digest,
+    in_order,
+    pubkey_digest,
+)
 
 # (algorithm, certificate parameter, key parameter); -x expands the key
 # parameters' defaults, $smtpd_tls_cert_file and $smtpd_tls_eccert_file.
@@ -193,8 +200,7 @@ def _key_matches(tls, report, entry, certfile, keyfile, chain=None):
         cert_digest = cert_pubkey_digest(tls, certfile)
         key_digest = pubkey_digest(tls, keyfile)
     else:
-        cert_digest = openssl.hex_digest(tls.runner.run(*openssl.presented_key_digest(
-            tls.openssl, chain.certificates[0])).stdout)
+        cert_digest = certificate_digest(tls, chain.certificates[0])
         key_digest = chain_key_digest(tls, chain)
     if not key_digest:
         encrypted = chain is None and openssl.is_encrypted(keyfile)
