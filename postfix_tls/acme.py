@@ -108,13 +108,21 @@ class Material(object):
 
 
 class Loaded(object):
-    """What Postfix loads now for an algorithm."""
+    """What Postfix loads now for an algorithm (nothing: all empty)."""
 
-    def __init__(self, keyfile="", certfile="", digest="", certificates=()):
+    def __init__(self, keyfile="", certfile="", key_text="", certificates=(), digest=""):
         self.keyfile = keyfile
         self.certfile = certfile
-        self.digest = digest
+        self.key_text = key_text
         self.certificates = list(certificates)
+        self.digest = digest  # its key's SPKI digest, when asked for
+
+    def from_client(self, material_files):
+        """Whether these are the client's own files (certbot's live/ links,
+        say): then they are no sign of a deployment, the client has replaced
+        them already."""
+        return any(_same_file(path, own) for path in (self.keyfile, self.certfile)
+                   for own in material_files)
 
 
 class Deployment(object):
@@ -163,15 +171,8 @@ class Outcome(object):
 def deploy_acme_cert(tls, options, operands):
     hostnames = _hostnames(tls, options)
     ports = tlsa_ports(tls, options.get("p", "25"))
-    address = options.get("s", "") or hostnames[0]
-    if not (validate.hostname(address, wildcard=False) or dane._is_address(address)):
-        tls.fail(messages.BAD_ADDRESS.format(validate.shown(address)))
-    nameserver = options.get("n", "")
-    if nameserver and not dane._valid_nameserver(nameserver):
-        tls.fail(messages.BAD_NAMESERVER.format(validate.shown(nameserver)))
-    seconds = options.get("t", str(VERIFY_SECONDS))
-    if not (validate.digits(seconds) and 0 < int(seconds) <= 3600):
-        tls.fail(messages.BAD_SECONDS.format(validate.shown(seconds)))
+    nameserver, address, seconds = dane.live_options(tls, options, hostnames[0],
+                                                     VERIFY_SECONDS)
     source = find_source(tls, operands)
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
@@ -194,7 +195,7 @@ def deploy_acme_cert(tls, options, operands):
     records = dane_gate(tls, hostnames[0], ports, nameserver, gated) if gated else {}
     deploying = [d for d in outcome.deployments if d.action == DEPLOY]
     if deploying:
-        deploy(tls, outcome, deploying, ports, hostnames[0], address, int(seconds), records)
+        deploy(tls, outcome, deploying, ports, hostnames[0], address, seconds, records)
     for deployment in outcome.deployments:
         if deployment.action == STAGE:
             stage(tls, deployment)
@@ -334,33 +335,33 @@ def staged_materials(tls, hostnames, given):
 
 # ----- what Postfix loads, and where the new material goes
 
-def loaded(tls, algorithm, chains):
+def loaded(tls, algorithm, chains, digest=True):
+    """What Postfix loads for algorithm: its entry of the chain files; the
+    legacy files when no chain file is set (Postfix ignores them otherwise);
+    else nothing.  digest: with its key's SPKI digest (openssl)."""
     chain = chains.get(algorithm)
     if chain:
-        return Loaded(chain.key_path, chain.key_path, chain_key_digest(tls, chain),
-                      chain.certificates)
+        return Loaded(chain.key_path, chain.key_path, chain.key_text, chain.certificates,
+                      chain_key_digest(tls, chain) if digest else "")
+    if chains:
+        return Loaded()
     certfile = tls.postconf.get("-nx", CERT_PARAMETERS[algorithm])
     keyfile = set_keyfile(tls, algorithm) or certfile
     if not (os.path.isfile(certfile) and os.path.isfile(keyfile)):
         return Loaded(keyfile, certfile)
-    return Loaded(keyfile, certfile, pubkey_digest(tls, keyfile), _pem_certificates(certfile))
-
-
-def _pem_objects(path):
-    try:
-        with open(path) as stream:
-            return chainfiles.pem_objects(stream.read(), path)
-    except (OSError, chainfiles.ChainFileError, UnicodeDecodeError):
-        return []
+    key = _private_key(keyfile)
+    return Loaded(keyfile, certfile, key.text if key else "", _pem_certificates(certfile),
+                  pubkey_digest(tls, keyfile) if digest else "")
 
 
 def _pem_certificates(path):
-    return [item.text for item in _pem_objects(path) if item.label == "CERTIFICATE"]
+    return [item.text for item in chainfiles.file_objects(path)
+            if item.label == "CERTIFICATE"]
 
 
 def _private_key(path):
     """The first private key's PEM object in path, or None."""
-    for item in _pem_objects(path):
+    for item in chainfiles.file_objects(path):
         if item.label.endswith("PRIVATE KEY") and item.label != "ENCRYPTED PRIVATE KEY":
             return item
     return None
@@ -377,26 +378,13 @@ def already_loaded(tls, source, keyfile, chainfile, chains):
     algorithm = chainfiles.key_algorithm(key)
     if algorithm not in CERT_PARAMETERS:
         return None
-    chain = chains.get(algorithm)
-    if chain:
-        loaded_key, now = chain.key_text, Loaded(chain.key_path, chain.key_path,
-                                                 certificates=chain.certificates)
-    elif chains:
-        return None  # smtpd_tls_chain_files set: the legacy files are not loaded
-    else:
-        certfile = tls.postconf.get("-nx", CERT_PARAMETERS[algorithm])
-        loaded_keyfile = set_keyfile(tls, algorithm) or certfile
-        found = _private_key(loaded_keyfile) if loaded_keyfile else None
-        loaded_key = found.text if found else ""
-        now = Loaded(loaded_keyfile, certfile, certificates=_pem_certificates(certfile))
-    from_client = any(_same_file(path, own) for path in (now.keyfile, now.certfile)
-                      for own in (keyfile, chainfile))
-    if from_client or _normal([loaded_key]) != _normal([key.text]) or _normal(
-            now.certificates) != _normal(certificates):
+    now = loaded(tls, algorithm, chains, digest=False)
+    if now.from_client((keyfile, chainfile)) or _normal([now.key_text]) != _normal(
+            [key.text]) or _normal(now.certificates) != _normal(certificates):
         return None
     material = Material(source, keyfile, chainfile, key.text.encode("ascii"), algorithm, "",
                         certificates, [], None)
-    deployment = Deployment(material, now, now.certfile, chain_file=bool(chain))
+    deployment = Deployment(material, now, now.certfile, chain_file=algorithm in chains)
     deployment.action = UNCHANGED
     return deployment
 
@@ -420,10 +408,7 @@ def plan(tls, material, chains):
     else:
         deployment = Deployment(material, now, _config_file(tls, DEPLOYED_FILE, algorithm),
                                 chain_file=False)
-    # Postfix loading the client's own files (certbot's live/ links, say)
-    # is no sign of a deployment: the client has replaced them already.
-    from_client = any(_same_file(path, own) for path in (now.keyfile, now.certfile)
-                      for own in (material.keyfile, material.chainfile))
+    from_client = now.from_client((material.keyfile, material.chainfile))
     if (not deployment.key_changed and _normal(now.certificates) == _normal(
             material.certificates) and not from_client and material.source != "staged"):
         deployment.action = UNCHANGED

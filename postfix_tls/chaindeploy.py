@@ -22,11 +22,7 @@ LEGACY_PARAMETERS = ("smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_ecc
 
 def certificates(tls, certfile):
     """The PEM certificates in certfile; fails unless it holds certificates only."""
-    try:
-        with open(certfile) as stream:
-            objects = chainfiles.pem_objects(stream.read(), certfile)
-    except (OSError, chainfiles.ChainFileError, UnicodeDecodeError):
-        objects = []
+    objects = chainfiles.file_objects(certfile)
     found = [item.text for item in objects if item.label == "CERTIFICATE"]
     if not found or len(found) != len(objects):
         tls.fail(messages.CHAIN_FILE_NO_CERTIFICATE.format(certfile))

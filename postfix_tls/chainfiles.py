@@ -179,6 +179,17 @@ def parse(files):
     return result
 
 
+def file_objects(path):
+    # type: (str) -> List[PemObject]
+    """The PEM objects of the file at path; none when it cannot be read or
+    parsed (a certificate file given, a client's file: not a chain file)."""
+    try:
+        with open(path) as stream:
+            return pem_objects(stream.read(), path)
+    except (OSError, ChainFileError, UnicodeDecodeError):
+        return []
+
+
 def read(paths):
     # type: (List[str]) -> List[Chain]
     """[Chain] of the files smtpd_tls_chain_files names; ChainFileError

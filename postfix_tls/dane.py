@@ -315,18 +315,25 @@ def judge_live(tls, check, keys, address):
                     address=address, port=port, algorithm=algorithm, error=error))
 
 
-def check_server_tlsa(tls, options, operands):
-    """DNS and the live server against what Postfix deploys (and stages)."""
-    hostname, ports = _hostname_and_ports(tls, options)
+def live_options(tls, options, hostname, seconds):
+    """(nameserver, address, seconds) of -n (the resolver, "": this host's),
+    -s (default: hostname) and -t (default: seconds), checked."""
     nameserver = options.get("n", "")
     if nameserver and not _valid_nameserver(nameserver):
         tls.fail(messages.BAD_NAMESERVER.format(validate.shown(nameserver)))
     address = options.get("s", "") or hostname
     if not (validate.hostname(address, wildcard=False) or _is_address(address)):
         tls.fail(messages.BAD_ADDRESS.format(validate.shown(address)))
-    seconds = options.get("t", str(SECONDS))
+    seconds = options.get("t", str(seconds))
     if not (validate.digits(seconds) and 0 < int(seconds) <= 3600):
         tls.fail(messages.BAD_SECONDS.format(validate.shown(seconds)))
+    return nameserver, address, int(seconds)
+
+
+def check_server_tlsa(tls, options, operands):
+    """DNS and the live server against what Postfix deploys (and stages)."""
+    hostname, ports = _hostname_and_ports(tls, options)
+    nameserver, address, seconds = live_options(tls, options, hostname, SECONDS)
     try:
         from . import tlsa_dns
     except ImportError:
@@ -337,7 +344,7 @@ def check_server_tlsa(tls, options, operands):
     keys = known_keys(tls, options.get("k", ""))
     if not any(key.role == "deployed" for key in keys):
         tls.fail(messages.NO_USABLE_KEYFILES)
-    check = Check(hostname, ports, nameserver, int(seconds))
+    check = Check(hostname, ports, nameserver, seconds)
     for port in ports:
         check.dns[port] = ask_dns(tlsa_dns, resolver, check, "_%d._tcp.%s." % (port, hostname))
     judge_dns(check, keys)
