@@ -47,7 +47,6 @@ from .keys import (
     certificate_digest,
     chain_key_digest,
     checked_key,
-    deployed_chains,
     in_order,
     key_text_digest,
     pubkey_digest,
@@ -177,10 +176,11 @@ def deploy_acme_cert(tls, options, operands):
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
     outcome = Outcome(source)
-    chains = dict((chain.algorithm, chain) for chain in deployed_chains(tls))
+    setting = chaindeploy.read_setting(tls)
+    chains = dict((chain.algorithm, chain) for chain in setting.chains)
     materials = []
     for keyfile, chainfile in source.pairs:
-        unchanged = already_loaded(tls, source.name, keyfile, chainfile, chains)
+        unchanged = already_loaded(tls, source.name, keyfile, chainfile, chains, setting)
         if unchanged:
             outcome.deployments.append(unchanged)
         else:
@@ -190,12 +190,12 @@ def deploy_acme_cert(tls, options, operands):
     if not materials and not outcome.deployments:
         outcome.notes.append(messages.ACME_NOTHING)
         return _done(tls, outcome)
-    outcome.deployments += [plan(tls, material, chains) for material in materials]
+    outcome.deployments += [plan(tls, material, chains, setting) for material in materials]
     gated = [d for d in outcome.deployments if d.action == DEPLOY and d.key_changed]
     records = dane_gate(tls, hostnames[0], ports, nameserver, gated) if gated else {}
     deploying = [d for d in outcome.deployments if d.action == DEPLOY]
     if deploying:
-        deploy(tls, outcome, deploying, ports, hostnames[0], address, seconds, records)
+        deploy(tls, outcome, deploying, ports, hostnames[0], address, seconds, records, setting)
     for deployment in outcome.deployments:
         if deployment.action == STAGE:
             stage(tls, deployment)
@@ -335,7 +335,7 @@ def staged_materials(tls, hostnames, given):
 
 # ----- what Postfix loads, and where the new material goes
 
-def loaded(tls, algorithm, chains, digest=True):
+def loaded(tls, algorithm, chains, setting, digest=True):
     """What Postfix loads for algorithm: its entry of the chain files; the
     legacy files when no chain file is set (Postfix ignores them otherwise);
     else nothing.  digest: with its key's SPKI digest (openssl)."""
@@ -343,7 +343,7 @@ def loaded(tls, algorithm, chains, digest=True):
     if chain:
         return Loaded(chain.key_path, chain.key_path, chain.key_text, chain.certificates,
                       chain_key_digest(tls, chain) if digest else "")
-    if chains:
+    if setting.names:
         return Loaded()
     certfile = tls.postconf.get("-nx", CERT_PARAMETERS[algorithm])
     keyfile = set_keyfile(tls, algorithm) or certfile
@@ -367,7 +367,7 @@ def _private_key(path):
     return None
 
 
-def already_loaded(tls, source, keyfile, chainfile, chains):
+def already_loaded(tls, source, keyfile, chainfile, chains, setting):
     """An unchanged Deployment when Postfix loads this very key and chain,
     from files of its own (not the client's), else None.  Read in Python,
     without openssl: what Postfix loads was checked when it was deployed,
@@ -378,7 +378,7 @@ def already_loaded(tls, source, keyfile, chainfile, chains):
     algorithm = chainfiles.key_algorithm(key)
     if algorithm not in CERT_PARAMETERS:
         return None
-    now = loaded(tls, algorithm, chains, digest=False)
+    now = loaded(tls, algorithm, chains, setting, digest=False)
     if now.from_client((keyfile, chainfile)) or _normal([now.key_text]) != _normal(
             [key.text]) or _normal(now.certificates) != _normal(certificates):
         return None
@@ -393,17 +393,19 @@ def _same_file(one, other):
     return bool(one and other) and os.path.realpath(one) == os.path.realpath(other)
 
 
-def plan(tls, material, chains):
+def plan(tls, material, chains, setting):
     """Where material goes, and whether it is already what Postfix loads."""
     algorithm = material.algorithm
-    now = loaded(tls, algorithm, chains)
-    if chains or tls.chain_file:
+    now = loaded(tls, algorithm, chains, setting)
+    if setting.names or tls.chain_file:
         if not tls.postconf.knows(CHAIN_FILES):
             tls.fail(messages.CHAIN_FILE_NEEDS_3_4.format(
                 version=tls.postconf.release.mail_version or "before 3.4"))
-        names = chainfiles.split_names(tls.postconf.get("-nx", CHAIN_FILES))
         chain = chains.get(algorithm)
-        path = chain.key_path if chain else (tls.chain_file or names[0])
+        # A named file that is missing is the first to write into: Postfix
+        # loads nothing until it exists.
+        path = chain.key_path if chain else (tls.chain_file or (
+            setting.missing + setting.names)[0])
         deployment = Deployment(material, now, path, chain_file=True)
     else:
         deployment = Deployment(material, now, _config_file(tls, DEPLOYED_FILE, algorithm),
@@ -538,10 +540,11 @@ def stage(tls, deployment):
 
 # ----- 3. to 5.: write, check, reload, verify
 
-def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records):
-    for deployment in deployments:
-        _write(tls, deployment)
-    outcome.settings = _settings(tls, deployments)
+def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records, setting):
+    for path in _unique(d.path for d in deployments):
+        outcome.notes += _write(tls, path, [d for d in deployments if d.path == path], setting)
+    outcome.settings = _settings(tls, deployments, setting)
+    outcome.notes += setting.notes([d.path for d in deployments if d.chain_file])
     if outcome.settings:
         _edit_main_cf(tls, outcome.settings)
     outcome.running = _postfix(tls, "status").returncode == 0
@@ -564,27 +567,35 @@ def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records
             algorithm=d.algorithm, path=d.path, why=d.why) for d in deployments])
 
 
-def _write(tls, deployment):
-    material = deployment.material
-    if deployment.chain_file:
-        text = chaindeploy.file_text(tls, deployment.path, material.algorithm,
-                                     material.key_pem, material.certificates)
+def _unique(items):
+    return list(collections.OrderedDict((item, None) for item in items))
+
+
+def _write(tls, path, deployments, setting):
+    """Replace path: every deployment into it at once (a chain file may get
+    both algorithms in one run); returns the notes on what else it holds."""
+    notes = []
+    if deployments[0].chain_file:
+        text, notes = chaindeploy.file_text(tls, path, [
+            (d.algorithm, d.material.key_pem, d.material.certificates) for d in deployments],
+            setting)
     else:
-        text = material.text
+        text = deployments[0].material.text  # acme-ALGORITHM.pem: one algorithm's
     try:
-        tls.runner.replace_file(deployment.path, text.encode("ascii"), 0o600)
+        tls.runner.replace_file(path, text.encode("ascii"), 0o600)
     except OSError as error:
-        tls.fail(messages.CANNOT_CREATE.format(deployment.path, error.strerror))
+        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+    return notes
 
 
-def _settings(tls, deployments):
+def _settings(tls, deployments, setting):
     """The main.cf lines that point Postfix at the deployments' files (none
     when it loads them already)."""
     settings = []
     chain_paths = [d.path for d in deployments if d.chain_file]
     if chain_paths:
-        names = chainfiles.split_names(tls.postconf.get("-nx", CHAIN_FILES))
-        wanted = names + [path for path in chain_paths if path not in names]
+        names = setting.names
+        wanted = setting.written(chain_paths)
         if wanted != names:
             settings.append("%s = %s" % (CHAIN_FILES, ", ".join(wanted)))
         legacy = tls.postconf.read("-n", chaindeploy.LEGACY_PARAMETERS)

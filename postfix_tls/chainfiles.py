@@ -23,7 +23,7 @@ from . import messages
 
 _BEGIN = "-----BEGIN "
 _END = "-----END "
-_KEY_LABELS = {
+KEY_LABELS = {
     "RSA PRIVATE KEY": "rsa",
     "EC PRIVATE KEY": "ecdsa",
     "PRIVATE KEY": None,  # PKCS#8: the algorithm is in the key
@@ -74,6 +74,11 @@ class Chain(object):
         return "%s, object %d" % (self.key_path, self.key_position)
 
 
+def is_key_or_certificate(item):
+    # type: (PemObject) -> bool
+    return item.label in KEY_LABELS or item.label in _CERTIFICATE_LABELS
+
+
 def split_names(value):
     # type: (str) -> List[str]
     """The file names of smtpd_tls_chain_files (commas and/or whitespace)."""
@@ -107,7 +112,7 @@ def pem_objects(text, path):
 def key_algorithm(key):
     # type: (PemObject) -> Optional[str]
     """rsa, ecdsa, ed25519, ed448 (or "encrypted", or None: not known)."""
-    algorithm = _KEY_LABELS[key.label]
+    algorithm = KEY_LABELS[key.label]
     if algorithm is not None:
         return algorithm
     body = "".join(line for line in key.text.splitlines()[1:-1])
@@ -137,7 +142,7 @@ def parse(files):
     chains = []
     key, certificates = None, []
     for item in objects:
-        if item.label in _KEY_LABELS:
+        if item.label in KEY_LABELS:
             if key is not None and not certificates:
                 raise ChainFileError(messages.CHAIN_KEY_WITHOUT_CERT.format(
                     path=key.path, position=key.position))

@@ -242,6 +242,12 @@ def main(argv=None, extra_help=""):
             return messages.EXIT_FAIL
         # Relative to the configuration directory, as key and certificate names are.
         chain_file = os.path.join(config_directory, chain_file)
+        from . import chaindeploy  # only with --chain-file
+
+        problem = chaindeploy.target_problem(chain_file)
+        if problem:  # before anything runs
+            log.fatal(problem)
+            return messages.EXIT_FAIL
         hints = hints._replace(tls="%s --chain-file %s" % (hints.tls, validate.quote(chain_file)))
     tls = Tls(runner, postconf, log, env, config_directory, env.get("data_directory", ""),
               hints=hints, json=options["json"], chain_file=chain_file)

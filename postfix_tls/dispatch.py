@@ -2,6 +2,8 @@
 parsed as upstream's getopts would, its reads started with the start-up
 checks, then the checks, then the subcommand, or the usage message."""
 
+import os
+
 from . import messages, validate
 from .context import Failed
 from .getopts import UsageError, getopts
@@ -19,6 +21,25 @@ def parse(subcommand, args):
     return options, operands
 
 
+def _lock(tls):
+    """Hold the configuration directory's lock before the first read (a dry
+    run changes nothing and takes none); an exit status when it cannot."""
+    if tls.runner.dry_run:
+        return None
+    from . import lock
+
+    try:
+        lock.acquire(tls.config_directory)
+    except lock.Busy as busy:
+        tls.log.fatal(str(busy))
+        return messages.EXIT_BUSY
+    except OSError as error:
+        tls.log.fatal(messages.LOCK_FAILED.format(
+            path=os.path.join(tls.config_directory, lock.LOCK_FILE), error=error.strerror))
+        return messages.EXIT_FAIL
+    return None
+
+
 def run(tls, args, check_startup):
     """Run ``postfix tls ARGS``; returns the exit status."""
     name = args[0] if args else ""
@@ -32,6 +53,10 @@ def run(tls, args, check_startup):
         except UsageError:
             pass
     reads = [(flags, names) for flags, names in reads if names]
+    if subcommand is not None and (subcommand.locks or tls.chain_file):
+        status = _lock(tls)
+        if status:
+            return status
     setup = check_startup(tls, reads, lines)
     if setup is None:
         tls.postconf.finish()

@@ -14,6 +14,9 @@ EXIT_FAIL = 1
 # a later run deploys it); dehydrated is told 0 (it stops at a hook's failure).
 EXIT_STAGED = 75
 
+# Ours: another run holds the configuration directory's lock (lock.py).
+EXIT_BUSY = 75
+
 # Where the log tag starts; postlog gets "$MAIL_LOGTAG/postfix-tls-script".
 PROGRAM = "postfix-tls-script"
 
@@ -172,6 +175,29 @@ CHAIN_FILE_OTHER_FILE = ("--chain-file {path}: the {algorithm} key Postfix loads
 CHAIN_FILE_NO_CERTIFICATE = "no certificate found in {}"
 CHAIN_FILE_NOT_IN_ORDER = ("the certificates in {} are not in order (each one signed by the"
                            " next, the server's first): nothing deployed")
+
+# --chain-file and deploy-acme-cert (ours): what may be a chain file.
+CHAIN_FILE_BAD_NAME = ("--chain-file {path}: Postfix cannot list a file whose name has {what} in"
+                       " smtpd_tls_chain_files (it splits the list there): choose another name")
+CHAIN_FILE_IS_CONFIGURATION = ("--chain-file {path}: Postfix reads that file as its configuration:"
+                               " choose a file of its own for the key and certificates")
+CHAIN_FILE_NOT_REGULAR = ("--chain-file {path}: {what}, not a regular file: choose a file of its"
+                          " own for the key and certificates")
+CHAIN_FILE_NOT_PEM = ("--chain-file {path}: the file exists and holds {what}, not only PEM"
+                      " private keys and certificates: it is not a chain file, and is not"
+                      " overwritten; choose another name, or move it away first")
+CHAIN_FILE_NO_DIRECTORY = "--chain-file {path}: no such directory: {directory}"
+CHAIN_FILE_DROPS = ("moving to smtpd_tls_chain_files would drop the {algorithm} key and"
+                    " certificate Postfix loads now ({parameters}): {why}; nothing deployed")
+CHAIN_FILE_DROPS_DSA = ("DSA is not deployed into chain files; take it out first: postconf -X"
+                        " smtpd_tls_dcert_file smtpd_tls_dkey_file")
+CHAIN_FILE_CARRIED = ("{algorithm}: the key and certificate of {parameters} are carried into"
+                      " {path}")
+CHAIN_FILE_MISSING_DROPPED = ("smtpd_tls_chain_files names {path}, which does not exist: it is"
+                              " left out of the setting")
+LOCK_BUSY = ("another postfix-tls run (pid {pid}) is changing this configuration; it holds {path}"
+             " (waited {seconds:g} s): run again once it has finished")
+LOCK_FAILED = "cannot create the lock file {path}: {error}"
 
 # deploy-acme-cert (ours): refusals (nothing changed), then what a run did.
 ACME_USAGE_SOURCE = ("deploy-acme-cert takes keyfile fullchainfile; or no operands, as"

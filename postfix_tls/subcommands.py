@@ -28,8 +28,10 @@ class Subcommand(object):
     """One subcommand's declaration."""
 
     def __init__(self, name, usage, run, prefetch, letters=None, operands=None,
-                 upstream_synopsis=None, our_synopsis=None, help_lines=()):
+                 upstream_synopsis=None, our_synopsis=None, help_lines=(), locks=False):
         """letters: its getopts options (None: it takes no options at all);
+        locks: it holds the configuration directory's lock (lock.py), as
+        every run with --chain-file does;
         operands: how many operands it takes (None: any number);
         upstream_synopsis: its --help line as upstream's, None for ours;
         our_synopsis and help_lines: its --help lines with our options."""
@@ -44,6 +46,7 @@ class Subcommand(object):
         self.upstream_synopsis = upstream_synopsis
         self.our_synopsis = our_synopsis
         self.help_lines = tuple(help_lines)
+        self.locks = locks
         self._run = run
         self._prefetch = prefetch
 
@@ -204,7 +207,7 @@ DECLARED = (
         "deploy-acme-cert", "usage: postfix tls deploy-acme-cert [-h hostname[,...]]"
         " [-p ports] [-n nameserver[:port]] [-s address] [-t seconds]"
         " [keyfile fullchainfile]",
-        "acme:deploy_acme_cert", "acme:prefetch", letters="hpnst",
+        "acme:deploy_acme_cert", "acme:prefetch", letters="hpnst", locks=True,
         our_synopsis="deploy-acme-cert [-h hostnames] [-p ports] [-n nameserver]"
         " [-s address] [-t seconds] [keyfile fullchainfile]",
         help_lines=["an ACME client's deploy hook (certbot, lego,",

@@ -184,7 +184,8 @@ def deploy_server_cert(tls, certfile, keyfile, info, then_log, enable=False, ran
     if tls.chain_file:  # ours: into a chain file, for smtpd_tls_chain_files
         from . import chaindeploy
 
-        settings = chaindeploy.deploy(tls, certfile, keyfile, key_pem, key_type)
+        settings, notes = chaindeploy.deploy(tls, certfile, keyfile, key_pem, key_type)
+        then_log = notes + list(then_log)
     else:
         settings = ["%s = %s" % (key_type.key_param, keyfile),
                     "%s = %s" % (key_type.cert_param, certfile)]

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -284,6 +285,17 @@ def main_cf_settings(directory):
                 for line in output.splitlines())
 
 
+def unchanged_directory(directory):
+    """{name: (bytes, mode)} of a configuration directory, but the lock file."""
+    found = {}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name != "postfix-tls.lock" and os.path.isfile(path):
+            with open(path, "rb") as stream:
+                found[name] = (stream.read(), os.stat(path).st_mode)
+    return found
+
+
 def test_deploy_into_one_chain_file_keeps_the_other_algorithm(make_config, made, tmp_path):
     directory = make_config(["smtpd_tls_cert_file = /etc/postfix/old-cert.pem",
                              "myhostname = " + HOSTNAME])
@@ -316,14 +328,13 @@ def test_deploy_into_one_chain_file_keeps_the_other_algorithm(make_config, made,
 
 def test_deploy_refuses_a_chain_out_of_order_and_writes_nothing(make_config, made, tmp_path):
     directory = make_config()
-    before = sorted(os.listdir(directory)), open(os.path.join(directory, "main.cf")).read()
+    before = unchanged_directory(directory)
     # The leaf, then a certificate that did not sign it.
     status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
                                    fullchain(made, tmp_path, "bad.pem", "rsa.crt", "ec.crt"),
                                    made["rsa.key"])
     assert status == 1 and "are not in order" in err and "nothing deployed" in err
-    assert (sorted(os.listdir(directory)), open(os.path.join(directory, "main.cf")).read()) \
-        == before
+    assert unchanged_directory(directory) == before
 
 
 def test_deploy_into_a_chain_file_in_a_dry_run_changes_nothing(make_config, made, tmp_path):
@@ -516,3 +527,150 @@ def test_deploy_refuses_a_certificate_that_is_not_the_keys(make_config, made, tm
                                        made["rsa.key"])
         assert status == 1 and "does not match key in" in err, parts
         assert not os.path.exists(os.path.join(directory, "chains.pem"))
+
+
+# ----- what may be a chain file (issue 27): refused before anything changes
+
+@pytest.mark.parametrize("name, message", [
+    ("my chain.pem", "has a space in"),
+    ("a,b.pem", "has a comma in"),
+    ("main.cf", "reads that file as its configuration"),
+    ("master.cf", "reads that file as its configuration"),
+    ("notes.txt", "not only PEM private keys and certificates"),
+    ("subdir", "it is a directory, not a regular file"),
+    ("fifo.pem", "it is a FIFO, not a regular file"),
+    ("link.pem", "it is a symbolic link, not a regular file"),
+    ("csr.pem", "holds a CERTIFICATE REQUEST"),
+    ("nowhere/chain.pem", "no such directory"),
+])
+def test_a_chain_file_postfix_cannot_hold_or_not_ours_is_refused(make_config, made, tmp_path,
+                                                                  name, message):
+    directory = make_config(["smtpd_tls_cert_file = " + made["rsa.pem"],
+                             "smtpd_tls_key_file = " + made["rsa.pem"]])
+    with open(os.path.join(directory, "notes.txt"), "w") as stream:
+        stream.write("the administrator's notes\n")
+    os.mkdir(os.path.join(directory, "subdir"))
+    os.mkfifo(os.path.join(directory, "fifo.pem"))
+    os.symlink(made["ec.pem"], os.path.join(directory, "link.pem"))
+    subprocess.run([OPENSSL, "req", "-new", "-key", made["rsa.key"], "-subj", "/CN=x", "-out",
+                    os.path.join(directory, "csr.pem")], check=True)
+    before = unchanged_directory(directory)
+    status, out, err = postfix_tls(directory, "--chain-file", name, "deploy-server-cert",
+                                   fullchain(made, tmp_path, "full.pem", "ec.crt", "ca.crt"),
+                                   made["ec.key"])
+    assert status == 1 and message in err, err
+    assert unchanged_directory(directory) == before
+    assert not os.path.exists(os.path.join(directory, "postfix-tls.lock"))  # refused before it
+
+
+def test_moving_to_a_chain_file_carries_the_other_legacy_algorithm(make_config, made, tmp_path):
+    """RSA and ECDSA legacy pairs set; --chain-file deploys a new ECDSA key:
+    the RSA key and certificate Postfix loads go into the chain file too."""
+    directory = make_config(["smtpd_tls_cert_file = " + made["rsa.crt"],
+                             "smtpd_tls_key_file = " + made["rsa.key"],
+                             "smtpd_tls_eccert_file = " + made["ec.crt"],
+                             "smtpd_tls_eckey_file = " + made["ec.key"]])
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   fullchain(made, tmp_path, "full.pem", "ec384.crt", "ca.crt"),
+                                   made["ec384.key"])
+    assert status == 0, err
+    assert "rsa: the key and certificate of smtpd_tls_key_file" in err
+    chains = chainfiles.read([os.path.join(directory, "chains.pem")])
+    assert [(chain.algorithm, len(chain.certificates)) for chain in chains] == [
+        ("rsa", 1), ("ecdsa", 2)]
+    assert chains[0].key_text == open(made["rsa.key"]).read()
+    settings = main_cf_settings(directory)
+    assert settings["smtpd_tls_cert_file"] == settings["smtpd_tls_eccert_file"] == ""
+
+
+def test_moving_to_a_chain_file_refuses_to_drop_an_unreadable_legacy_pair(make_config, made,
+                                                                          tmp_path):
+    directory = make_config(["smtpd_tls_cert_file = " + made["rsa.crt"],
+                             "smtpd_tls_key_file = " + made["ec.key"]])  # not the cert's key
+    before = unchanged_directory(directory)
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   fullchain(made, tmp_path, "full.pem", "ec.crt", "ca.crt"),
+                                   made["ec.key"])
+    assert status == 1
+    assert "would drop the rsa key and certificate" in err and "nothing deployed" in err, err
+    assert unchanged_directory(directory) == before
+
+
+def test_a_deploy_repairs_a_setting_that_names_a_missing_file(make_config, made, tmp_path):
+    """smtpd_tls_chain_files names files that are gone: no deploy could
+    repair it before; now the file is written (into that very file), and
+    another missing name is left out, said."""
+    directory = make_config(["smtpd_tls_chain_files = $DIR/chains.pem, $DIR/gone.pem"])
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   fullchain(made, tmp_path, "full.pem", "ec.crt", "ca.crt"),
+                                   made["ec.key"])
+    assert status == 0, err
+    assert "gone.pem, which does not exist: it is left out" in err
+    assert main_cf_settings(directory)["smtpd_tls_chain_files"] == os.path.join(
+        directory, "chains.pem")
+    assert [chain.algorithm for chain in chainfiles.read(
+        [os.path.join(directory, "chains.pem")])] == ["ecdsa"]
+
+
+# ----- one run at a time (issue 27)
+
+def start_postfix_tls(directory, *args, extra_env=None):
+    env = {"PATH": POSTFIX_PATH, "LANG": "C"}
+    env.update(extra_env or {})
+    return subprocess.Popen(ours_argv(["-c", directory] + list(args)), env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def test_two_runs_at_once_into_one_new_chain_file_keep_both_keys(make_config, made, tmp_path):
+    """As certbot runs an RSA and an ECDSA lineage's hooks, or a hook and a
+    timer: without the lock, each read the file, added its key and renamed
+    its version over the other's (one key lost, 10 times in 10)."""
+    rsa_full = fullchain(made, tmp_path, "rsa-full.pem", "rsa.crt", "ca.crt")
+    ec_full = fullchain(made, tmp_path, "ec-full.pem", "ec.crt", "ca.crt")
+    for attempt in range(4):
+        directory = make_config(name="race%d" % attempt)
+        runs = [start_postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                  full, key)
+                for full, key in ((rsa_full, made["rsa.key"]), (ec_full, made["ec.key"]))]
+        for run in runs:
+            out, err = run.communicate(timeout=120)
+            assert run.returncode == 0, err
+        chains = chainfiles.read([os.path.join(directory, "chains.pem")])
+        assert sorted(chain.algorithm for chain in chains) == ["ecdsa", "rsa"], attempt
+
+
+HOLD_LOCK = """
+import sys, time
+sys.path.insert(0, %r)
+from postfix_tls import lock
+lock.acquire(sys.argv[1])
+print("held", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_second_run_waits_then_says_who_holds_the_lock(make_config, made, tmp_path):
+    directory = make_config()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK % os.path.dirname(os.path.dirname(chainfiles.__file__)),
+         directory], stdout=subprocess.PIPE, universal_newlines=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        before = unchanged_directory(directory)
+        run = start_postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                fullchain(made, tmp_path, "full.pem", "rsa.crt", "ca.crt"),
+                                made["rsa.key"], extra_env={"POSTFIX_TLS_LOCK_WAIT": "1"})
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 75, err
+        assert "another postfix-tls run (pid %d)" % holder.pid in err
+        assert "waited 1 s" in err
+        assert unchanged_directory(directory) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    # Gone with its holder: the next run goes ahead.
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   fullchain(made, tmp_path, "full.pem", "rsa.crt", "ca.crt"),
+                                   made["rsa.key"])
+    assert status == 0, err
