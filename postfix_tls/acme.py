@@ -550,8 +550,8 @@ def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records
     outcome.running = _postfix(tls, "status").returncode == 0
     result = _postfix(tls, "check")
     if result.returncode:
-        tls.runner.restore_replaced()
-        tls.fail(messages.ACME_CHECK_FAILED.format(output=_text(result)))
+        tls.fail(messages.ACME_CHECK_FAILED.format(output=_text(result),
+                                                   undone=_undo(tls, messages.UNDONE)))
     if not outcome.running:
         outcome.notes.append(messages.ACME_NOT_RUNNING)
     elif tls.runner.dry_run:
@@ -620,12 +620,37 @@ def _edit_main_cf(tls, settings):
 
 
 def _restore_main_cf(tls, old):
-    settings = ["%s = %s" % (name, value) for name, value in sorted(old.items()) if value]
-    unset = [name for name, value in sorted(old.items()) if not value]
-    if settings:
-        tls.postconf.edit(settings)
-    if unset:
-        tls.postconf.remove(unset)
+    """main.cf's old settings back; UndoFailed saying what it still has,
+    and the commands that would finish the job."""
+    from .execute import UndoFailed
+
+    # Only what differs: an edit that failed changed nothing to undo.
+    changed = tls.postconf.read_now("-n", sorted(old))
+    differs = sorted(name for name in old if changed[name] != old[name])
+    settings = ["%s = %s" % (name, old[name]) for name in differs if old[name]]
+    unset = [name for name in differs if not old[name]]
+    steps = ([("-e", settings)] if settings else []) + ([("-X", unset)] if unset else [])
+    for flag, arguments in steps:
+        status = tls.postconf.edit(arguments) if flag == "-e" else tls.postconf.remove(arguments)
+        if status:
+            command = "postconf %s" % flag
+            now = tls.postconf.read_now("-n", differs)
+            commands = "; ".join("postconf -c %s %s %s" % (
+                validate.quote(tls.config_directory), f, " ".join(
+                    validate.quote(argument) for argument in a)) for f, a in steps)
+            raise UndoFailed(messages.UNDO_MAIN_CF_FAILED.format(
+                command=command, output="exit status %d" % status,
+                now=", ".join("%s = %s" % (name, value) for name, value in sorted(now.items())),
+                commands=commands))
+
+
+def _undo(tls, undone):
+    """Put the old files and main.cf back; what to say of it: undone, or
+    exactly what is left and what to run."""
+    problems = tls.runner.restore_replaced()
+    if not problems:
+        return undone
+    return messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems), tls=tls.hints.tls)
 
 
 def _postfix_command(tls, action):
@@ -648,11 +673,20 @@ def _reload(tls):
     shown = " ".join(["postfix"] + list(command.argv[1:]))
     result = tls.runner.run(command)
     if result.returncode:
-        tls.runner.restore_replaced()
-        tls.fail(messages.ACME_RELOAD_FAILED.format(command=shown, output=_text(result)))
+        tls.fail(messages.ACME_RELOAD_FAILED.format(command=shown, output=_text(result),
+                                                    undone=_undo(tls, messages.UNDONE)))
     # From now on, putting the old files back takes a reload too (last).
-    tls.runner.on_restore(lambda: tls.runner.run(command), last=True)
+    tls.runner.on_restore(lambda: _reload_again(tls, command, shown), last=True)
     return shown
+
+
+def _reload_again(tls, command, shown):
+    from .execute import UndoFailed
+
+    result = tls.runner.run(command)
+    if result.returncode:
+        raise UndoFailed(messages.UNDO_RELOAD_FAILED.format(command=shown,
+                                                            output=_text(result)))
 
 
 def verify(tls, outcome, deployments, ports, hostname, address, seconds, records):
@@ -674,10 +708,10 @@ def verify(tls, outcome, deployments, ports, hostname, address, seconds, records
                         error = messages.ACME_LIVE_OTHER_KEY.format(digest=digest)
                     elif digest:
                         error = messages.ACME_LIVE_UNVERIFIED.format(error=error or "no match")
-                    tls.runner.restore_replaced()
                     tls.fail(messages.ACME_LIVE_FAILED.format(
                         address=address, port=port, algorithm=deployment.algorithm,
-                        reload=outcome.reload, error=error or "no TLS handshake"))
+                        reload=outcome.reload, error=error or "no TLS handshake",
+                        undone=_undo(tls, messages.ACME_UNDONE_RELOADED)))
                 time.sleep(_RETRY_SECONDS)
 
 

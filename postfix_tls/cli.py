@@ -268,8 +268,11 @@ def main(argv=None, extra_help=""):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         runner.terminate_children()
-        runner.discard_created()
+        problems = runner.discard_created()
         signame = getattr(error, "signame", "SIGINT")
+        if problems:
+            log.error(messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems),
+                                                      tls=tls.hints.tls))
         log.fatal(messages.INTERRUPTED.format(signame, runner.running_text or "postfix-tls"))
         return messages.EXIT_FAIL
     finally:

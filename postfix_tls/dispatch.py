@@ -75,7 +75,10 @@ def run(tls, args, check_startup):
             tls.fail(messages.BAD_OPERAND.format(validate.shown(bad)))
         return subcommand.run(tls, *parsed)
     except Failed:
-        tls.runner.discard_created()
+        problems = tls.runner.discard_created()
+        if problems:
+            tls.log.error(messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems),
+                                                          tls=tls.hints.tls))
         return messages.EXIT_FAIL
     finally:
         tls.postconf.finish()

@@ -13,12 +13,17 @@ import subprocess
 import sys
 import time
 
+from . import messages
 from .command import CAPTURE, DEVNULL, INHERIT, TO_STDOUT, Result
 from .plan import Plan
 from .trace import Tracer
 
 # As sh says when it cannot execute a program.
 _CANNOT_RUN = 127
+
+
+class UndoFailed(Exception):
+    """An undo step (on_restore) failed; the text says what is left as it is."""
 
 
 class Interrupted(Exception):
@@ -301,19 +306,34 @@ class Runner(object):
 
     def restore_replaced(self):
         """Put back what replace_file replaced, and undo what on_restore was
-        given, last first (after a failure or a signal)."""
+        given, last first (after a failure or a signal).  Every step runs,
+        even when one fails; returns what could not be undone, [text].  Once
+        an undo step (main.cf) fails, the files it may still name are kept."""
+        problems = []
         while self.replaced:
             entry = self.replaced.pop()
             if callable(entry):
-                entry()
+                try:
+                    entry()
+                except UndoFailed as failed:
+                    problems.append(str(failed))
+                except OSError as error:
+                    problems.append(messages.UNDO_STEP_FAILED.format(error=error.strerror))
                 continue
             path, old, mode = entry
-            if old is None:
-                os.unlink(path)
-                self.tracer.file_changed("remove", path)
-            else:
-                self._write_and_rename(path, old, mode)
-                self.tracer.file_changed("restore", path, mode)
+            try:
+                if old is None and problems:
+                    problems.append(messages.UNDO_KEPT.format(path=path))
+                elif old is None:
+                    os.unlink(path)
+                    self.tracer.file_changed("remove", path)
+                else:
+                    self._write_and_rename(path, old, mode)
+                    self.tracer.file_changed("restore", path, mode)
+            except OSError as error:
+                problems.append(messages.UNDO_FILE_FAILED.format(path=path,
+                                                                 error=error.strerror))
+        return problems
 
     def on_restore(self, undo, last=False):
         """Call undo() when restore_replaced puts the files back: before the
@@ -353,9 +373,10 @@ class Runner(object):
 
     def discard_created(self):
         """Remove every file this run created, and put back every file it
-        replaced (after a failure or a signal)."""
-        self.restore_replaced()
+        replaced (after a failure or a signal); what could not be, [text]."""
+        problems = self.restore_replaced()
         self.discard(*list(self.created))
+        return problems
 
     def terminate_children(self):
         """Terminate every child still running, and wait for each: none may

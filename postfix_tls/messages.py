@@ -199,6 +199,20 @@ LOCK_BUSY = ("another postfix-tls run (pid {pid}) is changing this configuration
              " (waited {seconds:g} s): run again once it has finished")
 LOCK_FAILED = "cannot create the lock file {path}: {error}"
 
+# Ours: putting back what a failed or interrupted run changed (every step
+# is tried; these say what is left as it is, and what to run).
+UNDO_FILE_FAILED = ("{path} could not be put back ({error}): it holds the new key and"
+                    " certificate")
+UNDO_KEPT = "{path} is kept (main.cf may name it): it holds the new key and certificate"
+UNDO_STEP_FAILED = "an undo step failed ({error})"
+UNDO_MAIN_CF_FAILED = ("main.cf could not be put back ({command} failed: {output}); it still"
+                       " has: {now}; to put it back, run: {commands}")
+UNDO_RELOAD_FAILED = ("{command} failed after the old files were put back: Postfix may still"
+                      " serve the new ones ({output})")
+UNDO_INCOMPLETE = ("the old state could not be fully restored:\n  {problems}\nCheck with"
+                   " \"postfix check\" and \"{tls} status\", then run \"postfix reload\"")
+UNDONE = "the old files are back"
+
 # deploy-acme-cert (ours): refusals (nothing changed), then what a run did.
 ACME_USAGE_SOURCE = ("deploy-acme-cert takes keyfile fullchainfile; or no operands, as"
                      " certbot's --deploy-hook (RENEWED_LINEAGE), lego's --run-hook or"
@@ -219,12 +233,12 @@ ACME_NAME_MISSING = ("the certificate in {chainfile} does not name {hostname} (i
                      " myhostname")
 ACME_NO_DNSPYTHON = ("deploy-acme-cert needs dnspython to check the TLSA records of a new key:"
                      " apt-get install python3-dnspython: nothing deployed")
-ACME_CHECK_FAILED = ("postfix check failed after the new certificate was written; the old"
-                     " files are back:\n{output}")
-ACME_RELOAD_FAILED = "{command} failed; the old files are back:\n{output}"
+ACME_CHECK_FAILED = ("postfix check failed after the new certificate was written; {undone}:"
+                     "\n{output}")
+ACME_RELOAD_FAILED = "{command} failed; {undone}:\n{output}"
 ACME_LIVE_FAILED = ("{address} port {port} does not serve the new {algorithm} certificate"
-                    " after {reload}: {error}; the old files are back and Postfix was reloaded"
-                    " again")
+                    " after {reload}: {error}; {undone}")
+ACME_UNDONE_RELOADED = "the old files are back and Postfix was reloaded again"
 ACME_LIVE_OTHER_KEY = "it presents another key ({digest})"
 ACME_LIVE_UNVERIFIED = "openssl's DANE verification failed ({error})"
 

@@ -160,6 +160,13 @@ class Postconf(object):
         return dict((name, self._values.get((flags, config_directory, name)) or "")
                     for name in names)
 
+    def read_now(self, flags, names):
+        """{name: value} as main.cf has them now, asked again (read()
+        answers from earlier reads: main.cf may have changed since)."""
+        result = self.runner.run(self._command([flags] + list(names)))
+        values = parse(result.stdout)
+        return dict((name, values.get(name) or "") for name in names)
+
     def get(self, flags, name, config_directory=None):
         return self.read(flags, (name,), config_directory)[name]
 

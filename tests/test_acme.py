@@ -727,3 +727,50 @@ def test_a_full_disk_changes_nothing(site):
         site.postfix.stop()
         subprocess.run(["umount", site.config], check=True)
         site.postfix.start()
+
+
+UNDO_FAILS = {
+    # postfix check fails after the new file was written; so does the undo's
+    # postconf -X (main.cf keeps naming the new file).
+    "postfix": 'case " $* " in *" check "*) echo "postfix: fatal: broken" >&2; exit 1;;'
+               ' *" status "*) exit 1;; esac; exec /usr/sbin/postfix "$@"',
+    "postconf": 'case " $* " in *" -X "*) exit 1;; esac; exec /usr/sbin/postconf "$@"',
+    "postlog": 'exec /usr/sbin/postlog "$@"',
+}
+
+
+def test_an_undo_that_fails_says_what_is_left_and_keeps_what_main_cf_names(site):
+    """Before: the undo's failing postconf -X was not noticed, acme-rsa.pem
+    was removed while main.cf named it, and the message said "the old
+    files are back"."""
+    work = os.path.join(site.base, "undo-fails")
+    config, sbin = os.path.join(work, "etc"), os.path.join(work, "sbin")
+    os.makedirs(config)
+    os.makedirs(sbin)
+    for name, body in UNDO_FAILS.items():
+        with open(os.path.join(sbin, name), "w") as stream:
+            stream.write("#!/bin/sh\n%s\n" % body)
+        os.chmod(os.path.join(sbin, name), 0o755)
+    shutil.copy("/etc/postfix/master.cf", config)
+    main_cf = os.path.join(config, "main.cf")
+    with open(main_cf, "w") as stream:
+        stream.write("compatibility_level = 3.6\nmyhostname = %s\ncommand_directory = %s\n"
+                     % (HOSTNAME, sbin))
+    os.utime(main_cf, (0, 0))
+    result = subprocess.run(ours_argv(["-c", config, "deploy-acme-cert", "-s", ADDRESS, "-p",
+                                       "25", "-n", site.zone.nameserver, "-t", "5"]
+                                      + list(self_signed(work, "new"))),
+                            env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=120)
+    assert result.returncode == 1
+    err = result.stderr
+    assert "the old files are back" not in err, err
+    assert "the old state could not be fully restored" in err
+    assert "main.cf could not be put back (postconf -X failed" in err
+    assert "postconf -c %s -X smtpd_tls_cert_file smtpd_tls_key_file" % config in err
+    deployed = os.path.join(config, "acme-rsa.pem")
+    assert "%s is kept (main.cf may name it)" % deployed in err
+    named = subprocess.run(["postconf", "-c", config, "-nh", "smtpd_tls_cert_file"],
+                           stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+    assert named == deployed and os.path.isfile(deployed)  # never a name of a missing file
