@@ -560,7 +560,8 @@ def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records
     else:
         outcome.reload = _reload(tls)
         verify(tls, outcome, deployments, ports, hostname, address, seconds, records)
-    tls.runner.keep_replaced()
+    # Deployed: a signal from now on no longer makes it a failure.
+    tls.runner.finishing()
     _remove_staged(tls, deployments)
     if not tls.runner.dry_run:
         tls.log.record([messages.ACME_DEPLOYED.format(

@@ -253,6 +253,7 @@ def main(argv=None, extra_help=""):
               hints=hints, json=options["json"], chain_file=chain_file)
 
     signal.signal(signal.SIGTERM, runner.on_sigterm)
+    signal.signal(signal.SIGINT, runner.on_sigint)
     try:
         status = dispatch.run(tls, args, startup.check)
         subcommand = subcommands.find(args[0] if args else "")
@@ -286,7 +287,14 @@ def run(extra_help=""):
     so after flushing them there is nothing left to finalise; skipping it
     saves about 5 ms of a run that upstream's shell finishes in 0.1 s.
     """
-    status = main(extra_help=extra_help)
+    try:
+        status = main(extra_help=extra_help)
+    except KeyboardInterrupt:
+        # Before the subcommand started (its own interrupts are handled
+        # in main): nothing was changed.
+        sys.stderr.write("postfix-tls: %s\n" % messages.INTERRUPTED.format(
+            "SIGINT", "postfix-tls"))
+        status = messages.EXIT_FAIL
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -66,6 +66,7 @@ class Runner(object):
         self._unwaited = []  # every process started and not yet waited for
         self._starting = False  # SIGTERM waits while processes are being started
         self._pending = None
+        self._finishing = False  # see finishing()
         self.running_text = ""  # the command running now, for messages
 
     @property
@@ -82,10 +83,25 @@ class Runner(object):
         started, only once it is known (one started and not yet known would
         be left running: a postconf -e finishing after the old main.cf was
         put back)."""
-        if self._starting:
+        if self._starting or self._finishing:
             self._pending = "SIGTERM"
             return
         raise Interrupted("SIGTERM")
+
+    def on_sigint(self, signum, frame):
+        """SIGINT's handler: KeyboardInterrupt, as Python's own, but not
+        once the run is finishing (see :meth:`finishing`)."""
+        if self._finishing:
+            self._pending = "SIGINT"
+            return
+        raise KeyboardInterrupt()
+
+    def finishing(self):
+        """The change is made and verified, nothing is to be put back: a
+        signal no longer ends the run as a failure, and what is left (the
+        log line, the output) is done before it exits."""
+        del self.replaced[:]
+        self._finishing = True
 
     # ----- running
 
@@ -136,7 +152,7 @@ class Runner(object):
             return _Pipeline(commands, [], started, could_start=False)
         finally:
             self._starting = False
-        if self._pending:
+        if self._pending and not self._finishing:
             signame, self._pending = self._pending, None
             raise Interrupted(signame)  # terminate_children knows them now
         return _Pipeline(commands, processes, started)

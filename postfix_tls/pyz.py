@@ -45,7 +45,7 @@ def main():
         python = _interpreter()
         payload = dropin.with_mark(python, _archive()) if args[0] == "--install-dropin" else None
         sys.exit(dropin.main([ACTIONS[args[0]]] + args[1:], payload=payload, python=python))
-    from .cli import run
+    from . import run
 
     run(extra_help=HELP)
 

@@ -30,7 +30,7 @@ PACKAGE = "postfix-tls"
 DAEMON_SCRIPT = "usr/lib/postfix/sbin/postfix-tls-script"
 MODULES = "usr/lib/python3/dist-packages/postfix_tls"
 MANPAGE = "man/postfix-tls-python.1"
-COMMAND = "#!/usr/bin/python3\nfrom postfix_tls.cli import run\n\nrun()\n"
+COMMAND = "#!/usr/bin/python3\nfrom postfix_tls import run\n\nrun()\n"
 PYZ_MAIN = "from postfix_tls.pyz import main\n\nmain()\n"
 
 

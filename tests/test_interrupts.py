@@ -1,0 +1,59 @@
+"""SIGINT at the moments no other test reaches (issue 27): while our
+modules load, and while the first postconf read runs, before anything is
+read or changed: no traceback, a short message or none, exit non-zero.
+
+Python raises KeyboardInterrupt wherever it is when SIGINT comes; to be at
+every such moment for sure, the harness raises it there itself: at the
+import of each module of the package, and at the first process started.
+(Before Python's own start-up is done, its site module prints a
+traceback of its own: not ours to change.)
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import postfix_tls
+
+from support import OURS, POSTFIX_PATH
+
+HARNESS = """
+import runpy, subprocess, sys
+where, script = sys.argv[1], sys.argv[2]
+sys.argv = [script] + sys.argv[3:]
+
+class Interrupting(object):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == where:
+            raise KeyboardInterrupt
+        return None
+
+if where == "Popen":
+    real = subprocess.Popen.__init__
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+    subprocess.Popen.__init__ = interrupted
+else:
+    sys.meta_path.insert(0, Interrupting())
+runpy.run_path(script, run_name="__main__")
+"""
+
+MODULES = sorted("postfix_tls." + name[:-3] for name in os.listdir(
+    os.path.dirname(postfix_tls.__file__)) if name.endswith(".py") and not name.startswith("_"))
+
+
+@pytest.mark.parametrize("where", ["postfix_tls.cli", "postfix_tls.execute",
+                                   "postfix_tls.dispatch", "postfix_tls.messages", "Popen"])
+def test_sigint_while_starting_up_never_gives_a_traceback(make_config, where):
+    """Before: "Traceback (most recent call last)" and KeyboardInterrupt."""
+    assert where == "Popen" or where in MODULES
+    directory = make_config()
+    result = subprocess.run([sys.executable, "-c", HARNESS, where, OURS, "-c", directory,
+                             "status"], env={"PATH": POSTFIX_PATH, "LANG": "C",
+                                             "PYTHONPATH": os.path.dirname(OURS) + "/.."},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode in (1, 130), result.stderr
