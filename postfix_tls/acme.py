@@ -651,7 +651,7 @@ def _undo(tls, undone):
     problems = tls.runner.restore_replaced()
     if not problems:
         return undone
-    return messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems), tls=tls.hints.tls)
+    return messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems), tls=tls.hints.reads)
 
 
 def _postfix_command(tls, action):

@@ -273,7 +273,7 @@ def main(argv=None, extra_help=""):
         signame = getattr(error, "signame", "SIGINT")
         if problems:
             log.error(messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems),
-                                                      tls=tls.hints.tls))
+                                                      tls=tls.hints.reads))
         log.fatal(messages.INTERRUPTED.format(signame, runner.running_text or "postfix-tls"))
         return messages.EXIT_FAIL
     finally:

@@ -78,7 +78,7 @@ def run(tls, args, check_startup):
         problems = tls.runner.discard_created()
         if problems:
             tls.log.error(messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems),
-                                                          tls=tls.hints.tls))
+                                                          tls=tls.hints.reads))
         return messages.EXIT_FAIL
     finally:
         tls.postconf.finish()

@@ -299,14 +299,17 @@ STATUS_CACHE_TYPE = "{parameter} uses map type {type}, which this Postfix does n
 
 # The commands these blocks tell the administrator to run: upstream's in
 # postfix mode; in standalone mode, ones that act on the -c configuration.
-Hints = collections.namedtuple("Hints", "tls reload")
-POSTFIX_HINTS = Hints("postfix tls", "postfix reload")
+# tls: the command to suggest (with --chain-file when given: the deploying
+# subcommands take it); reads: the same without it, for the others.
+Hints = collections.namedtuple("Hints", "tls reload reads")
+POSTFIX_HINTS = Hints("postfix tls", "postfix reload", "postfix tls")
 
 
 def standalone_hints(program, config_directory):
     from .validate import quote
     directory = quote(config_directory)
-    return Hints("%s -c %s" % (program, directory), "postfix -c %s reload" % directory)
+    return Hints("%s -c %s" % (program, directory), "postfix -c %s reload" % directory,
+                 "%s -c %s" % (program, directory))
 
 
 def enable_client_suggestion(cache_type):
@@ -375,7 +378,7 @@ def server_deployed(hints, enabled=False):
 def csr_hint(certfile, keyfile, deployed, hints):
     return [
         "To generate a CSR run:",
-        "  # %s output-server-csr -k %s [<hostname> ...]" % (hints.tls, keyfile),
+        "  # %s output-server-csr -k %s [<hostname> ...]" % (hints.reads, keyfile),
         "Save the signed certificate chain in %s%s"
         % (certfile, "." if deployed else ", and deploy as above."),
     ]
@@ -386,7 +389,8 @@ def tlsa_hint(keyfile, deployed, hints):
     # (and a trailing space, kept).
     return [
         "To generate TLSA records run:",
-        "  # %s output-server-tlsa [-h <hostname>] %s" % (hints.tls, "" if deployed else keyfile),
+        "  # %s output-server-tlsa [-h <hostname>] %s" % (hints.reads,
+                                                          "" if deployed else keyfile),
     ]
 
 

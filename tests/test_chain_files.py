@@ -674,3 +674,19 @@ def test_a_second_run_waits_then_says_who_holds_the_lock(make_config, made, tmp_
                                    fullchain(made, tmp_path, "full.pem", "rsa.crt", "ca.crt"),
                                    made["rsa.key"])
     assert status == 0, err
+
+
+def test_every_command_new_server_cert_suggests_with_a_chain_file_is_accepted(make_config):
+    """Before: output-server-csr and output-server-tlsa were suggested with
+    --chain-file, which they refuse."""
+    directory = make_config()
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "new-server-cert")
+    assert status == 0, err
+    suggested = [line.split("# ", 1)[1] for line in err.splitlines() if "  # postfix-tls" in line]
+    assert len(suggested) == 3, err
+    for command in suggested:
+        args = [arg for arg in command.split()[3:] if not arg.startswith(("[", "<"))]
+        args = [arg for arg in args if arg not in ("-h", "...]")]
+        os.utime(os.path.join(directory, "main.cf"), (0, 0))
+        status, out, err = postfix_tls(directory, *args)
+        assert status == 0, (command, err)
