@@ -176,13 +176,44 @@ def _open_trace_json(name):
 
 
 def main(argv=None, extra_help=""):
+    """Run; returns the exit status.  With --json, a failure that showed
+    nothing on stdout shows its message there as a JSON object."""
     args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        status = _main(args, extra_help)
+    except KeyboardInterrupt:
+        # Before the subcommand started (its own interrupts are handled in
+        # _main): nothing was changed.
+        _say(messages.INTERRUPTED.format("SIGINT", "postfix-tls"))
+        status = messages.EXIT_FAIL
+    if status and _wants_json(args):
+        render = sys.modules.get(__package__ + ".render")
+        if render is None or not render.written():
+            from . import render
+            render.failure(Logger.last_fatal or messages.FAILED, status)
+    return status
+
+
+def _say(text):
+    """A fatal message of ours on stderr, where no logger runs yet."""
+    Logger.last_fatal = text
+    sys.stderr.write("postfix-tls: %s\n" % text)
+
+
+def _wants_json(args):
+    try:
+        return parse_global_options(args, False)[0]["json"]
+    except _Usage:
+        return "--json" in args
+
+
+def _main(args, extra_help):
     env = dict(os.environ)
     postfix_mode = bool(env.get("daemon_directory"))
     try:
         options, args = parse_global_options(args, postfix_mode)
     except _Usage as error:
-        sys.stderr.write("postfix-tls: %s\n%s\n" % (error, messages.GLOBAL_USAGE))
+        _say("%s\n%s" % (error, messages.GLOBAL_USAGE))
         return messages.EXIT_FAIL
     if options.get("help"):
         sys.stdout.write(help_text() + extra_help)
@@ -193,8 +224,7 @@ def main(argv=None, extra_help=""):
     try:
         trace_json = options["trace_json"] and _open_trace_json(options["trace_json"])
     except OSError as error:
-        sys.stderr.write("postfix-tls: --trace-json %s: %s\n" % (
-            options["trace_json"], error.strerror))
+        _say("--trace-json %s: %s" % (options["trace_json"], error.strerror))
         return messages.EXIT_FAIL
 
     # Upstream runs under umask 022; files it makes get 0644 unless it says otherwise.
@@ -209,7 +239,7 @@ def main(argv=None, extra_help=""):
     else:
         path = _which("postconf", env.get("PATH", ""))
         if path is None:
-            sys.stderr.write("postfix-tls: fatal: %s\n" % messages.STANDALONE_NO_POSTCONF)
+            _say("fatal: " + messages.STANDALONE_NO_POSTCONF)
             return messages.EXIT_FAIL
         postconf = Postconf(runner, path)
         if not _standalone_environment(runner, postconf, options["config_directory"], env):
@@ -238,7 +268,7 @@ def main(argv=None, extra_help=""):
     chain_file = options["chain_file"]
     if chain_file:
         if (args[0] if args else "") not in subcommands.CHAIN_FILE_SUBCOMMANDS:
-            sys.stderr.write("postfix-tls: %s\n" % messages.CHAIN_FILE_SUBCOMMANDS)
+            _say(messages.CHAIN_FILE_SUBCOMMANDS)
             return messages.EXIT_FAIL
         # Relative to the configuration directory, as key and certificate names are.
         chain_file = os.path.join(config_directory, chain_file)
@@ -287,14 +317,7 @@ def run(extra_help=""):
     so after flushing them there is nothing left to finalise; skipping it
     saves about 5 ms of a run that upstream's shell finishes in 0.1 s.
     """
-    try:
-        status = main(extra_help=extra_help)
-    except KeyboardInterrupt:
-        # Before the subcommand started (its own interrupts are handled
-        # in main): nothing was changed.
-        sys.stderr.write("postfix-tls: %s\n" % messages.INTERRUPTED.format(
-            "SIGINT", "postfix-tls"))
-        status = messages.EXIT_FAIL
+    status = main(extra_help=extra_help)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -22,6 +22,10 @@ _LEVEL_LABELS = {"info": "", "warn": "warning: ", "error": "error: ", "fatal": "
 
 
 class Logger(object):
+    # The last fatal message of the run, whichever logger said it: --json's
+    # error object (cli.main) repeats it on stdout.
+    last_fatal = ""
+
     def __init__(self, runner, postlog, logtag, echo=False):
         self.runner = runner
         self.tag = "%s/%s" % (logtag, PROGRAM)
@@ -86,6 +90,7 @@ class Logger(object):
 
         (Info blocks go through start_block: every one is started early.)
         """
+        Logger.last_fatal = text
         self.message("fatal", text)
 
 
@@ -112,6 +117,7 @@ class PendingBlock(object):
 
 def fallback_fatal(text):
     """Upstream's last resort when no postlog runs: stderr, then sleep 1."""
+    Logger.last_fatal = text
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
     time.sleep(1)

@@ -212,6 +212,8 @@ UNDO_RELOAD_FAILED = ("{command} failed after the old files were put back: Postf
 UNDO_INCOMPLETE = ("the old state could not be fully restored:\n  {problems}\nCheck with"
                    " \"postfix check\" and \"{tls} status\", then run \"postfix reload\"")
 UNDONE = "the old files are back"
+# --json: a failure that said nothing of its own (cli.main).
+FAILED = "failed"
 
 # deploy-acme-cert (ours): refusals (nothing changed), then what a run did.
 ACME_USAGE_SOURCE = ("deploy-acme-cert takes keyfile fullchainfile; or no operands, as"

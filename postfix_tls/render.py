@@ -9,10 +9,23 @@ import sys
 
 from . import messages
 
+_written = []  # whether anything was shown: a failure's JSON goes only where nothing was
+
 
 def _write(text):
+    _written.append(True)
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def written():
+    return bool(_written)
+
+
+def failure(text, status):
+    """--json: a failure as a JSON object on stdout, for programs that
+    read nothing else (the message itself went to stderr and the log)."""
+    _write(json.dumps({"error": text, "exit_status": status}, indent=2) + "\n")
 
 
 def tlsa_records(records):
