@@ -16,7 +16,7 @@ read again, by openssl, only where a digest is needed.
 import base64
 import binascii
 
-from . import messages
+from . import material, messages
 
 # The type comments name typing's List, Optional and Tuple, unimported:
 # typing would cost start-up time.
@@ -182,12 +182,19 @@ def parse(files):
 def file_objects(path):
     # type: (str) -> List[PemObject]
     """The PEM objects of the file at path; none when it cannot be read or
-    parsed (a certificate file given, a client's file: not a chain file)."""
+    parsed (a certificate file given, a client's file: not a chain file;
+    a FIFO or device: see material.py)."""
     try:
-        with open(path) as stream:
-            return pem_objects(stream.read(), path)
-    except (OSError, ChainFileError, UnicodeDecodeError):
+        return read_objects(path)
+    except (OSError, ChainFileError):
         return []
+
+
+def read_objects(path):
+    # type: (str) -> List[PemObject]
+    """The PEM objects of the file at path; OSError (material.NotMaterial:
+    a FIFO, a device, a huge file) or ChainFileError saying why not."""
+    return pem_objects(material.read_text(path), path)
 
 
 def read(paths):
@@ -197,8 +204,7 @@ def read(paths):
     files = []
     for path in paths:
         try:
-            with open(path, "rb") as stream:
-                files.append((path, stream.read().decode("ascii", "replace")))
+            files.append((path, material.read_text(path)))
         except OSError as error:
             raise ChainFileError(messages.CHAIN_UNREADABLE.format(
                 path=path, error=error.strerror))

@@ -76,6 +76,12 @@ BAD_RANDOM_SOURCE = (
 )
 BAD_OPERAND = "invalid argument: {}: not valid UTF-8 text, or contains a NUL or control character"
 NOT_A_FILE = "no such file, or not a regular file: {}"
+# Ours: what keeps a path from being read as key or certificate material
+# (material.py), after the path: "PATH is a FIFO, not a regular file".
+MATERIAL_NOT_REGULAR = "is {kind}, not a regular file"
+MATERIAL_TOO_LARGE = ("is {size} bytes, more than any key and certificate chain (at most {limit}"
+                      " bytes are read)")
+NOT_MATERIAL = "{problem}: nothing deployed, the old certificate stays"
 KEY_ENCRYPTED = ("{0} holds an encrypted (passphrase-protected) private key; Postfix needs it"
                  " unencrypted: openssl pkey -in {0} -out NEWFILE")
 KEY_ENCRYPTED_NO_TERMINAL = ("the private key in {} is encrypted (passphrase-protected), and"
@@ -234,6 +240,7 @@ STATUS_ALL_OK = "{count} server certificate(s) valid, the nearest expiry in {day
 STATUS_BAD_DAYS = "invalid {option} value: {value}: expected a number of days"
 STATUS_MISSING = "{role} {path} is missing: create it, or point main.cf at the right file"
 STATUS_UNREADABLE = "{role} {path} is not readable: check its mode and owner"
+STATUS_NOT_MATERIAL = "{role} {problem}: point main.cf at the file itself"
 STATUS_KEY_WORLD_READABLE = ("private key {path} is readable by others (mode {mode}):"
                              " chmod 600 {path}")
 STATUS_KEY_GROUP_READABLE = ("private key {path} is readable by its group (mode {mode}):"

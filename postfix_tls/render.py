@@ -161,8 +161,9 @@ def status_lines(report):
 def _file_state(facts):
     if not facts.exists:
         return "missing"
-    return "mode %s, owner %s%s" % (facts.mode, facts.owner,
-                                     "" if facts.readable else ", NOT readable")
+    return "mode %s, owner %s%s%s" % (facts.mode, facts.owner,
+                                       "" if facts.readable else ", NOT readable",
+                                       "" if facts.regular else ", NOT a regular file")
 
 
 def _text(value):

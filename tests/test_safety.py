@@ -19,12 +19,15 @@ from postfix_tls import cli, messages
 
 from support import (
     OPENSSL,
+    POSTFIX_PATH,
+    SPECIAL_FILES,
     openssl_wrapper,
     ours_argv,
     path_with,
     postfix_environment,
     run_on_pty,
     snapshot,
+    special_file,
 )
 
 pytestmark = pytest.mark.postfix
@@ -251,6 +254,50 @@ def test_passphrase_protected_key_is_never_prompted_for(make_config, keys):
     assert status == 1
     assert "no private key found in file: %s/key.pem" % directory in transcript
     assert "pass phrase" not in transcript.lower()
+
+
+# ----- FIFOs, devices, directories and huge files as keys or certificates (issue 27)
+
+def standalone(directory, *args):
+    """(status, stdout, stderr) of ours with -c directory, which must not hang."""
+    result = subprocess.run(ours_argv(["-c", directory] + list(args)),
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=30)
+    return result.returncode, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("kind, what", SPECIAL_FILES)
+@pytest.mark.parametrize("operand", ["key", "chain"])
+@pytest.mark.parametrize("command", [["deploy-acme-cert"],
+                                     ["--chain-file", "chains.pem", "deploy-server-cert"]])
+def test_deploys_of_ours_name_what_is_no_regular_file_and_never_read_it(
+        make_config, keys, tmp_path, kind, what, operand, command):
+    directory = make_config()
+    path = special_file(str(tmp_path), kind)
+    key, chain = (path, keys["rsa.crt"]) if operand == "key" else (keys["rsa.key"], path)
+    before = snapshot(directory)
+    # deploy-acme-cert takes keyfile fullchainfile; deploy-server-cert certfile keyfile.
+    operands = [key, chain] if command == ["deploy-acme-cert"] else [chain, key]
+    status, out, err = standalone(directory, *(command + operands))
+    assert status == 1, err
+    assert "fatal: %s %s: nothing deployed, the old certificate stays" % (path, what) in err
+    assert snapshot(directory) == before
+
+
+@pytest.mark.parametrize("args", [["output-server-tlsa"], ["output-server-tlsa-rollover"],
+                                  ["--chain-file", "chains.pem", "deploy-server-cert",
+                                   "CERT", "KEY"],
+                                  ["deploy-acme-cert", "KEY", "CERT"]])
+def test_a_fifo_in_smtpd_tls_chain_files_is_named_not_waited_for(make_config, keys, tmp_path,
+                                                                 args):
+    fifo = special_file(str(tmp_path), "fifo")
+    directory = make_config(["smtpd_tls_chain_files = " + fifo])
+    args = [{"CERT": keys["rsa.crt"], "KEY": keys["rsa.key"]}.get(arg, arg) for arg in args]
+    status, out, err = standalone(directory, *args)
+    assert status == 1
+    assert ("fatal: smtpd_tls_chain_files: cannot read %s: it is a FIFO, not a regular file"
+            % fifo) in err
 
 
 # ----- any argv: exit 0 or 1, never a traceback

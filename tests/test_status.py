@@ -9,7 +9,15 @@ import subprocess
 
 import pytest
 
-from support import MYHOSTNAME, POSTFIX_PATH, openssl_in, ours_argv, postfix_environment
+from support import (
+    MYHOSTNAME,
+    POSTFIX_PATH,
+    SPECIAL_FILES,
+    openssl_in,
+    ours_argv,
+    postfix_environment,
+    special_file,
+)
 
 pytestmark = pytest.mark.postfix
 
@@ -107,11 +115,13 @@ def configure(make_config, made, cert=None, key="key.pem", lines=(), key_mode=0o
 def status(directory, *args):
     """(exit status, first line of text, JSON document) of status, standalone."""
     env = {"PATH": POSTFIX_PATH, "LANG": "C"}
+    # A timeout: status must never hang (on a FIFO, say).
     text = subprocess.run(ours_argv(["-c", directory, "status"] + list(args)), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+                          universal_newlines=True, timeout=30)
     document = subprocess.run(ours_argv(["-c", directory, "--json", "status"] + list(args)),
-                              env=env, stdout=subprocess.PIPE, universal_newlines=True)
+                              env=env, stdout=subprocess.PIPE, universal_newlines=True,
+                              timeout=30)
     assert document.returncode == text.returncode
     summary = text.stdout.splitlines()[0].split(" | ")[0]  # without performance data
     return text.returncode, summary, json.loads(document.stdout)
@@ -287,3 +297,22 @@ def test_bad_days_value_is_refused(make_config, made):
                             universal_newlines=True)
     assert result.returncode == 1
     assert "fatal: invalid -w value: soon: expected a number of days" in result.stderr
+
+
+# ----- what is not a file, and a configuration that cannot be read (issue 27)
+
+@pytest.mark.parametrize("kind, what", SPECIAL_FILES)
+@pytest.mark.parametrize("parameter, role", [("smtpd_tls_cert_file", "certificate"),
+                                             ("smtpd_tls_chain_files", "chain file")])
+def test_a_certificate_that_is_no_regular_file_is_named_not_read(make_config, made, kind, what,
+                                                                 parameter, role):
+    directory = configure(make_config, made, key=None)
+    path = special_file(directory, kind)
+    with open(os.path.join(directory, "main.cf"), "a") as stream:
+        stream.write("%s = %s\n" % (parameter, path))
+    os.utime(os.path.join(directory, "main.cf"), (0, 0))
+    code, summary, document = status(directory)
+    assert code == 2, summary
+    assert summary == "TLS CRITICAL - %s %s %s: point main.cf at the file itself" % (
+        role, path, what)
+    assert document["server"][0]["cert_file"]["regular"] is (kind == "huge")

@@ -144,6 +144,31 @@ def new_files(directory, prefix="", before=()):
                   if name.startswith(prefix) and name not in before)
 
 
+def special_file(directory, kind):
+    """A path in directory that is no key or certificate file."""
+    path = os.path.join(directory, kind)
+    if kind == "fifo":
+        os.mkfifo(path)  # openssl -in would wait for a writer forever
+    elif kind == "dev-zero":
+        os.symlink("/dev/zero", path)  # never ends
+    elif kind == "directory":
+        os.mkdir(path)
+    else:  # 67 MB, sparse: refused by its size, never read
+        with open(path, "wb") as stream:
+            stream.truncate(67 * 1000 * 1000)
+    return path
+
+
+# What special_file makes, and how postfix-tls names each (after the path).
+SPECIAL_FILES = [
+    ("fifo", "is a FIFO, not a regular file"),
+    ("dev-zero", "is a character device, not a regular file"),
+    ("directory", "is a directory, not a regular file"),
+    ("huge", "is 67000000 bytes, more than any key and certificate chain (at most 1048576"
+             " bytes are read)"),
+]
+
+
 def openssl_wrapper(directory, script):
     """directory/openssl: runs script (sh, openssl's arguments in "$@"), then
     the real openssl unless script exits; returns directory as a string."""
