@@ -20,6 +20,10 @@ from .messages import DRY_RUN_MARK, PROGRAM
 # postlog(1) prints no level for info.
 _LEVEL_LABELS = {"info": "", "warn": "warning: ", "error": "error: ", "fatal": "fatal: "}
 
+# This run's fatal messages, in order: a status run that ends before its
+# report shows the last as its UNKNOWN line (status.always_a_line).
+FATAL_TEXTS = []
+
 
 class Logger(object):
     def __init__(self, runner, postlog, logtag, echo=False):
@@ -86,6 +90,7 @@ class Logger(object):
 
         (Info blocks go through start_block: every one is started early.)
         """
+        FATAL_TEXTS.append(text)
         self.message("fatal", text)
 
 
@@ -112,6 +117,7 @@ class PendingBlock(object):
 
 def fallback_fatal(text):
     """Upstream's last resort when no postlog runs: stderr, then sleep 1."""
+    FATAL_TEXTS.append(text)
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
     time.sleep(1)

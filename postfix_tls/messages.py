@@ -236,6 +236,7 @@ ACME_NOTHING_CHANGED = "nothing changed: nothing written, Postfix not reloaded"
 
 # status (ours): the verdict line, and one line per problem found.
 STATUS_SUMMARY = "TLS {verdict} - {text}"
+STATUS_NOT_RUN = "status could not run: see the messages of postfix-tls on stderr"
 STATUS_ALL_OK = "{count} server certificate(s) valid, the nearest expiry in {days} days ({what})"
 STATUS_BAD_DAYS = "invalid {option} value: {value}: expected a number of days"
 STATUS_MISSING = "{role} {path} is missing: create it, or point main.cf at the right file"

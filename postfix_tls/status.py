@@ -354,6 +354,8 @@ def status(tls, options, operands):
     # A parameter the release lacks is not read (release.py), nor shown.
     settings = [name for name in SETTINGS if tls.postconf.knows(name)]
     report.settings.update(sorted(tls.postconf.read("-x", settings).items()))
+    if tls.postconf.failed("-x", settings):  # not "nothing configured": UNKNOWN
+        tls.fail(messages.STANDALONE_BAD_CONFIG.format(tls.config_directory))
     if tls.setup.assumed:
         report.assumed.append(messages.STATUS_ASSUMED.format(
             version=tls.postconf.release.mail_version,
@@ -365,6 +367,29 @@ def status(tls, options, operands):
     from . import render
 
     render.status(report, tls.json)
+    _shown.append(report)
+    return report.exit_status
+
+
+_shown = []  # the report this run printed (always_a_line prints one if none)
+
+
+def always_a_line(run, as_json, config_directory):
+    """run() (the whole command), and status's line even when the run
+    ended before status judged anything: no configuration directory, no
+    postconf, main.cf unreadable, a start-up check or an option failing.
+    Then the verdict is UNKNOWN (exit 3), with the fatal message as its
+    cause, as monitoring plugins do: a monitoring system reads only the
+    first line (or the JSON document) and the exit status."""
+    from . import render
+    from .log import FATAL_TEXTS
+
+    code = run()
+    if _shown:
+        return code
+    report = Report(config_directory, None, None)
+    report.problem(UNKNOWN, FATAL_TEXTS[-1] if FATAL_TEXTS else messages.STATUS_NOT_RUN)
+    render.status_unknown(report, as_json)
     return report.exit_status
 
 

@@ -291,12 +291,14 @@ def test_status_in_postfix_mode(make_config, made):
 
 
 def test_bad_days_value_is_refused(make_config, made):
+    # UNKNOWN, as monitoring plugins answer invalid arguments: its one line too.
     directory = configure(make_config, made, cert="fresh.pem")
     result = subprocess.run(ours_argv(["-c", directory, "status", "-w", "soon"]),
-                            env={"PATH": POSTFIX_PATH}, stderr=subprocess.PIPE,
-                            universal_newlines=True)
-    assert result.returncode == 1
+                            env={"PATH": POSTFIX_PATH}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    assert result.returncode == 3
     assert "fatal: invalid -w value: soon: expected a number of days" in result.stderr
+    assert result.stdout == "TLS UNKNOWN - invalid -w value: soon: expected a number of days\n"
 
 
 # ----- what is not a file, and a configuration that cannot be read (issue 27)
@@ -316,3 +318,39 @@ def test_a_certificate_that_is_no_regular_file_is_named_not_read(make_config, ma
     assert summary == "TLS CRITICAL - %s %s %s: point main.cf at the file itself" % (
         role, path, what)
     assert document["server"][0]["cert_file"]["regular"] is (kind == "huge")
+
+
+def postfix_mode_status(directory, *args, **extra):
+    env = postfix_environment(directory, extra)
+    return subprocess.run(ours_argv(list(args) + ["status"]), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+
+
+def test_a_missing_configuration_directory_is_unknown(tmp_path):
+    missing = str(tmp_path / "nowhere")
+    code, summary, document = status(missing)
+    assert code == 3
+    assert summary == "TLS UNKNOWN - no Postfix configuration directory %s!" % missing
+    assert document["verdict"] == "UNKNOWN" and document["exit_status"] == 3
+    assert document["problems"] == [{"severity": "UNKNOWN",
+                                     "text": summary[len("TLS UNKNOWN - "):]}]
+    for as_json in ((), ("--json",)):
+        result = postfix_mode_status(missing, *as_json)
+        assert result.returncode == 3
+        assert "TLS UNKNOWN - no Postfix configuration directory %s!" % missing in result.stdout
+
+
+def test_an_unreadable_main_cf_is_unknown_not_ok(make_config, made):
+    # As root every file is readable: main.cf is missing, then a directory.
+    directory = configure(make_config, made, cert="fresh.pem")
+    os.unlink(os.path.join(directory, "main.cf"))
+    expected = "TLS UNKNOWN - cannot read the Postfix configuration in %s" % directory
+    code, summary, document = status(directory)
+    assert (code, summary, document["verdict"]) == (3, expected, "UNKNOWN")
+    # postfix(1) gave the directory: postconf fails reading main.cf, no "TLS OK".
+    for as_json in ((), ("--json",)):
+        result = postfix_mode_status(directory, *as_json)
+        assert result.returncode == 3 and expected in result.stdout, result.stdout
+    os.mkdir(os.path.join(directory, "main.cf"))
+    code, summary, document = status(directory)
+    assert (code, summary) == (3, expected)
