@@ -277,7 +277,7 @@ def check_material(tls, source, keyfile, chainfile, hostnames):
             tls.fail(messages.NOT_MATERIAL.format(problem=error))
         except OSError:
             tls.fail(messages.NOT_A_FILE.format(path))
-    key_pem, key_type = checked_key(tls, keyfile)
+    key_pem, key_type = checked_key(tls, keyfile, ours=True)
     # Deployed as the client wrote it (openssl rewrites some formats), so that
     # the next run can tell it is what Postfix loads without running openssl.
     original = _private_key(keyfile)

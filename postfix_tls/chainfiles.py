@@ -22,6 +22,7 @@ from . import material, messages
 # typing would cost start-up time.
 
 _BEGIN = "-----BEGIN "
+_BOM = "\ufeff"  # U+FEFF, as material.read_text decodes a UTF-8 byte-order mark
 _END = "-----END "
 _KEY_LABELS = {
     "RSA PRIVATE KEY": "rsa",
@@ -88,6 +89,13 @@ def pem_objects(text, path):
     index = 0
     while index < len(lines):
         line = lines[index].strip()
+        if line.lstrip(_BOM).startswith(_BEGIN) and line.startswith(_BOM):
+            # An editor's UTF-8 byte-order mark: OpenSSL's PEM reader skips
+            # lines until one starts with "-----BEGIN " (OpenSSL 3 first
+            # drops a mark on the first line it reads), and with it the
+            # object: what is left would seem another key or certificate.
+            raise ChainFileError(messages.PEM_BYTE_ORDER_MARK.format(
+                path=path, position=len(objects) + 1, label=line.lstrip(_BOM)[len(_BEGIN):-5]))
         if line.startswith(_BEGIN) and line.endswith("-----"):
             label = line[len(_BEGIN):-5]
             end = _END + label + "-----"

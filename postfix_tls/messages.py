@@ -44,6 +44,10 @@ NO_SHA256_STDERR = (
     "'openssl_path' parameter in {default_config_directory}/main.cf accordingly.",
 )
 NO_SHA256 = "No 'postfix tls' support when openssl(1) is obsolete"
+# Ours, where upstream's sh says "postconf: not found" and then finds no
+# openssl (openssl_path comes from postconf): the first failure's words.
+NO_POSTCONF = ("no postconf(1) command at {}: it is missing or not executable; is"
+               " command_directory right?")
 
 # Option checks.  Upstream words them differently per subcommand.
 EMPTY_ALGORITHM = "Internal error: empty algorithm "
@@ -84,6 +88,8 @@ MATERIAL_TOO_LARGE = ("is {size} bytes, more than any key and certificate chain 
 NOT_MATERIAL = "{problem}: nothing deployed, the old certificate stays"
 KEY_ENCRYPTED = ("{0} holds an encrypted (passphrase-protected) private key; Postfix needs it"
                  " unencrypted: openssl pkey -in {0} -out NEWFILE")
+KEY_NOT_DEPLOYED = ("the key in {keyfile} is an {algorithm} key, and postfix-tls deploys only RSA"
+                    " and ECDSA keys: nothing deployed")
 KEY_ENCRYPTED_NO_TERMINAL = ("the private key in {} is encrypted (passphrase-protected), and"
                              " there is no terminal to ask for its pass phrase")
 UNKNOWN_CURVE = "openssl ecparam -name {} fails: the real run would fail here"
@@ -165,6 +171,11 @@ CHAIN_KEY_ENCRYPTED = ("smtpd_tls_chain_files: the private key at {path}, object
                        " is encrypted: Postfix cannot read it")
 CHAIN_KEY_UNKNOWN = ("smtpd_tls_chain_files: the private key at {path}, object {position}:"
                      " unknown algorithm")
+# Ours: in any PEM file of ours to read (a chain file, a full chain, a key).
+PEM_BYTE_ORDER_MARK = ("{path} has a byte-order mark (U+FEFF) before object {position} ({label}):"
+                       " OpenSSL before 3.0 (and Postfix built with it) skips that object, and"
+                       " OpenSSL 3 too unless the mark is the file's first bytes or directly"
+                       " follows an END line; save the file without the byte-order mark")
 
 CHAIN_CSR_NOT_FIRST = ("output-server-csr: the {algorithm} key at {where} is not its file's"
                        " first key, and openssl req reads only that: give -k a file whose"

@@ -517,3 +517,47 @@ def test_deploy_refuses_a_certificate_that_is_not_the_keys(make_config, made, tm
                                        made["rsa.key"])
         assert status == 1 and "does not match key in" in err, parts
         assert not os.path.exists(os.path.join(directory, "chains.pem"))
+
+
+# ----- a byte-order mark before a BEGIN line (issue 27)
+
+BOM = "\ufeff"  # what an editor saving "UTF-8 with BOM" puts first: EF BB BF
+
+
+def with_byte_order_mark(made, tmp_path, name, *parts, before=0):
+    """parts concatenated, a byte-order mark before part number before."""
+    texts = [open(made[part]).read() for part in parts]
+    texts[before] = BOM + texts[before]
+    path = tmp_path / name
+    path.write_bytes("".join(texts).encode("utf-8"))
+    path.chmod(0o600)
+    return str(path)
+
+
+def test_a_byte_order_mark_before_the_leaf_is_named_not_a_mismatch(make_config, made, tmp_path):
+    # Our parser (and OpenSSL before 3.0) skipped the leaf: the issuer
+    # seemed the server's certificate, "does not match the key", or worse,
+    # was deployed as it.
+    directory = make_config()
+    chain = with_byte_order_mark(made, tmp_path, "fullchain.pem", "rsa.crt", "ca.crt")
+    said = ("%s has a byte-order mark (U+FEFF) before object 1 (CERTIFICATE): OpenSSL before 3.0"
+            " (and Postfix built with it) skips that object" % chain)
+    for args in (["--chain-file", "chains.pem", "deploy-server-cert", chain, made["rsa.key"]],
+                 ["deploy-acme-cert", made["rsa.key"], chain]):
+        status, out, err = postfix_tls(directory, *args)
+        assert status == 1 and said in err, (args, status, err)
+        assert "does not match" not in err
+        assert not os.path.exists(os.path.join(directory, "chains.pem"))
+
+
+def test_status_names_a_byte_order_mark_in_a_chain_file(make_config, made, tmp_path):
+    path = with_byte_order_mark(made, tmp_path, "chains.pem", "rsa.key", "rsa.crt", "ca.crt",
+                                before=1)
+    directory = configure(make_config, path)
+    status, out, err = postfix_tls(directory, "status")
+    assert status == 2
+    assert out.splitlines()[0] == (
+        "TLS CRITICAL - %s has a byte-order mark (U+FEFF) before object 2 (CERTIFICATE):"
+        " OpenSSL before 3.0 (and Postfix built with it) skips that object, and OpenSSL 3 too"
+        " unless the mark is the file's first bytes or directly follows an END line; save the"
+        " file without the byte-order mark" % path)

@@ -21,6 +21,7 @@ from support import (
     OPENSSL,
     POSTFIX_PATH,
     SPECIAL_FILES,
+    openssl_in,
     openssl_wrapper,
     ours_argv,
     path_with,
@@ -76,6 +77,25 @@ def test_openssl_missing(make_config, tmp_path):
     status, transcript = run_on_pty(ours_argv(["enable-server"]), env)
     assert status == 1
     assert "fatal: No working openssl(1) command found with 'openssl_path = openssl'" in transcript
+
+
+@pytest.mark.parametrize("mode", [None, 0o644])
+def test_postconf_missing_is_said_not_openssl(make_config, tmp_path, mode):
+    # Upstream's sh says "postconf: not found", then finds no openssl (its
+    # openssl_path is postconf's answer); we say the first failure.
+    directory = make_config()
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    os.symlink("/usr/sbin/postlog", str(sbin / "postlog"))
+    if mode is not None:  # there, but not executable
+        (sbin / "postconf").write_bytes(open("/usr/sbin/postconf", "rb").read())
+        (sbin / "postconf").chmod(mode)
+    status, transcript = run_on_pty(ours_argv(["enable-client"]), postfix_environment(
+        directory, {"command_directory": str(sbin)}), timeout=30)
+    assert status == 1
+    assert ("fatal: no postconf(1) command at %s/postconf: it is missing or not executable;"
+            " is command_directory right?" % sbin) in transcript
+    assert "openssl" not in transcript
 
 
 def test_openssl_not_executable(make_config, tmp_path):
@@ -298,6 +318,26 @@ def test_a_fifo_in_smtpd_tls_chain_files_is_named_not_waited_for(make_config, ke
     assert status == 1
     assert ("fatal: smtpd_tls_chain_files: cannot read %s: it is a FIFO, not a regular file"
             % fifo) in err
+
+
+@pytest.mark.parametrize("algorithm, name", [("ED25519", "Ed25519"), ("ED448", "Ed448")])
+def test_an_ed25519_or_ed448_key_is_named_not_missing(make_config, tmp_path, algorithm, name):
+    openssl = openssl_in(str(tmp_path))
+    openssl("genpkey", "-algorithm", algorithm, "-out", "key.pem")
+    openssl("req", "-x509", "-new", "-key", "key.pem", "-subj", "/CN=mail.example.com",
+            "-addext", "subjectAltName=DNS:mail.example.com", "-days", "30", "-out", "cert.pem")
+    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    directory = make_config()
+    said = ("fatal: the key in %s is an %s key, and postfix-tls deploys only RSA and ECDSA keys:"
+            " nothing deployed" % (key, name))
+    for args in (["deploy-acme-cert", key, cert],
+                 ["--chain-file", "chains.pem", "deploy-server-cert", cert, key]):
+        status, out, err = standalone(directory, *args)
+        assert status == 1 and said in err, err
+    # Upstream's deploy-server-cert keeps upstream's words.
+    status, out, err = standalone(directory, "deploy-server-cert", cert, key)
+    assert status == 1 and err.endswith("fatal: no private key found in file: %s\n" % key), err
+    assert "chains.pem" not in os.listdir(directory)
 
 
 # ----- any argv: exit 0 or 1, never a traceback

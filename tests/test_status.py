@@ -354,3 +354,15 @@ def test_an_unreadable_main_cf_is_unknown_not_ok(make_config, made):
     os.mkdir(os.path.join(directory, "main.cf"))
     code, summary, document = status(directory)
     assert (code, summary) == (3, expected)
+
+
+def test_no_postconf_is_unknown_and_says_so(make_config, made, tmp_path):
+    directory = configure(make_config, made, cert="fresh.pem")
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    os.symlink("/usr/sbin/postlog", str(sbin / "postlog"))
+    result = postfix_mode_status(directory, "--json", command_directory=str(sbin))
+    assert result.returncode == 3
+    assert json.loads(result.stdout)["summary"] == (
+        "TLS UNKNOWN - no postconf(1) command at %s/postconf: it is missing or not executable;"
+        " is command_directory right?" % sbin)
