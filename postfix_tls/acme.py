@@ -37,7 +37,7 @@ import collections
 import os
 import time
 
-from . import chaindeploy, chainfiles, dane, messages, openssl, validate
+from . import chaindeploy, chainfiles, dane, material, messages, openssl, validate
 from .certificates import covers, iso, parse_certificate_facts
 from .command import TO_STDOUT, Command
 from .keys import (
@@ -271,9 +271,13 @@ def check_material(tls, source, keyfile, chainfile, hostnames):
     """The key and chain in keyfile and chainfile, checked; fails (nothing
     changed) when Postfix should not serve them."""
     for path in (keyfile, chainfile):
-        if not os.path.isfile(path):
+        try:
+            material.check(path)  # before openssl reads it: a FIFO would block it
+        except material.NotMaterial as error:
+            tls.fail(messages.NOT_MATERIAL.format(problem=error))
+        except OSError:
             tls.fail(messages.NOT_A_FILE.format(path))
-    key_pem, key_type = checked_key(tls, keyfile)
+    key_pem, key_type = checked_key(tls, keyfile, ours=True)
     # Deployed as the client wrote it (openssl rewrites some formats), so that
     # the next run can tell it is what Postfix loads without running openssl.
     original = _private_key(keyfile)

@@ -160,7 +160,12 @@ def carried_chains(tls, algorithms):
 
 def certificates(tls, certfile):
     """The PEM certificates in certfile; fails unless it holds certificates only."""
-    objects = chainfiles.file_objects(certfile)
+    try:
+        objects = chainfiles.read_objects(certfile)
+    except chainfiles.ChainFileError as error:  # a byte-order mark: openssl would skip the leaf
+        tls.fail(str(error))
+    except OSError:
+        objects = []
     found = [item.text for item in objects if item.label == "CERTIFICATE"]
     if not found or len(found) != len(objects):
         tls.fail(messages.CHAIN_FILE_NO_CERTIFICATE.format(certfile))

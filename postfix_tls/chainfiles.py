@@ -16,12 +16,13 @@ read again, by openssl, only where a digest is needed.
 import base64
 import binascii
 
-from . import messages
+from . import material, messages
 
 # The type comments name typing's List, Optional and Tuple, unimported:
 # typing would cost start-up time.
 
 _BEGIN = "-----BEGIN "
+_BOM = "\ufeff"  # U+FEFF, as material.read_text decodes a UTF-8 byte-order mark
 _END = "-----END "
 KEY_LABELS = {
     "RSA PRIVATE KEY": "rsa",
@@ -93,6 +94,13 @@ def pem_objects(text, path):
     index = 0
     while index < len(lines):
         line = lines[index].strip()
+        if line.lstrip(_BOM).startswith(_BEGIN) and line.startswith(_BOM):
+            # An editor's UTF-8 byte-order mark: OpenSSL's PEM reader skips
+            # lines until one starts with "-----BEGIN " (OpenSSL 3 first
+            # drops a mark on the first line it reads), and with it the
+            # object: what is left would seem another key or certificate.
+            raise ChainFileError(messages.PEM_BYTE_ORDER_MARK.format(
+                path=path, position=len(objects) + 1, label=line.lstrip(_BOM)[len(_BEGIN):-5]))
         if line.startswith(_BEGIN) and line.endswith("-----"):
             label = line[len(_BEGIN):-5]
             end = _END + label + "-----"
@@ -187,12 +195,19 @@ def parse(files):
 def file_objects(path):
     # type: (str) -> List[PemObject]
     """The PEM objects of the file at path; none when it cannot be read or
-    parsed (a certificate file given, a client's file: not a chain file)."""
+    parsed (a certificate file given, a client's file: not a chain file;
+    a FIFO or device: see material.py)."""
     try:
-        with open(path) as stream:
-            return pem_objects(stream.read(), path)
-    except (OSError, ChainFileError, UnicodeDecodeError):
+        return read_objects(path)
+    except (OSError, ChainFileError):
         return []
+
+
+def read_objects(path):
+    # type: (str) -> List[PemObject]
+    """The PEM objects of the file at path; OSError (material.NotMaterial:
+    a FIFO, a device, a huge file) or ChainFileError saying why not."""
+    return pem_objects(material.read_text(path), path)
 
 
 def read(paths):
@@ -202,8 +217,7 @@ def read(paths):
     files = []
     for path in paths:
         try:
-            with open(path, "rb") as stream:
-                files.append((path, stream.read().decode("ascii", "replace")))
+            files.append((path, material.read_text(path)))
         except OSError as error:
             raise ChainFileError(messages.CHAIN_UNREADABLE.format(
                 path=path, error=error.strerror))

@@ -16,7 +16,7 @@ from . import __version__, dispatch, messages, startup, subcommands, validate
 from .command import INHERIT, Command
 from .context import Tls
 from .execute import Interrupted, Runner
-from .log import Logger, fallback_fatal
+from .log import FATAL_TEXTS, Logger, fallback_fatal
 from .postconf import Postconf
 from .release import POSTFIX_TLS, Release
 
@@ -190,13 +190,13 @@ def main(argv=None, extra_help=""):
         render = sys.modules.get(__package__ + ".render")
         if render is None or not render.written():
             from . import render
-            render.failure(Logger.last_fatal or messages.FAILED, status)
+            render.failure(FATAL_TEXTS[-1] if FATAL_TEXTS else messages.FAILED, status)
     return status
 
 
 def _say(text):
     """A fatal message of ours on stderr, where no logger runs yet."""
-    Logger.last_fatal = text
+    FATAL_TEXTS.append(text)
     sys.stderr.write("postfix-tls: %s\n" % text)
 
 
@@ -221,6 +221,17 @@ def _main(args, extra_help):
     if options.get("version"):
         sys.stdout.write("postfix-tls %s\n" % __version__)
         return messages.EXIT_OK
+    if args[:1] == ["status"]:
+        # Ours: a monitoring check prints its one line however the run ends.
+        from .status import always_a_line
+
+        return always_a_line(lambda: _run(args, options, env, postfix_mode), options["json"],
+                             options["config_directory"] or env.get("config_directory", ""))
+    return _run(args, options, env, postfix_mode)
+
+
+def _run(args, options, env, postfix_mode):
+    """The run, once our options are read: environment, context, subcommand."""
     try:
         trace_json = options["trace_json"] and _open_trace_json(options["trace_json"])
     except OSError as error:

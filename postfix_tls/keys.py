@@ -64,14 +64,44 @@ def read_key(tls, keyfile):
     return None
 
 
-def checked_key(tls, keyfile):
-    """(key PEM, KeyType) of keyfile's private key; fails when there is none."""
+def checked_key(tls, keyfile, ours=False):
+    """(key PEM, KeyType) of keyfile's private key; fails when there is none.
+    ours: for a subcommand of ours (with --chain-file too), which says why
+    openssl found no RSA or ECDSA key where it can tell, not upstream's words."""
     key = read_key(tls, keyfile)
     if key is None:
         if openssl.is_encrypted(keyfile):  # ours: say why, before upstream's message
             tls.log.warn([messages.KEY_ENCRYPTED.format(keyfile)])
+        if ours or tls.chain_file:
+            why = _no_key_found(keyfile)
+            if why:
+                tls.fail(why)
         tls.fail(messages.NO_PRIVATE_KEY.format(keyfile))
     return key
+
+
+# The algorithms of keys Postfix can load (from chain files) but "postfix
+# tls" neither makes nor deploys, as messages name them.
+_NOT_DEPLOYED = {"ed25519": "Ed25519", "ed448": "Ed448"}
+
+
+def _no_key_found(keyfile):
+    """Why openssl read no RSA or ECDSA key from keyfile, when the file
+    says: an Ed25519 or Ed448 key, a byte-order mark; else ""."""
+    from . import chainfiles
+
+    try:
+        objects = chainfiles.read_objects(keyfile)
+    except chainfiles.ChainFileError as error:
+        return str(error)
+    except OSError:
+        return ""
+    for item in objects:
+        if item.label.endswith("PRIVATE KEY"):
+            name = _NOT_DEPLOYED.get(chainfiles.key_algorithm(item) or "")
+            return messages.KEY_NOT_DEPLOYED.format(keyfile=keyfile, algorithm=name) \
+                if name else ""
+    return ""
 
 
 def check_key(tls, keyfile):

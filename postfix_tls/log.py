@@ -20,12 +20,13 @@ from .messages import DRY_RUN_MARK, PROGRAM
 # postlog(1) prints no level for info.
 _LEVEL_LABELS = {"info": "", "warn": "warning: ", "error": "error: ", "fatal": "fatal: "}
 
+# This run's fatal messages, in order, whichever logger said them: a status
+# run that ends before its report shows the last as its UNKNOWN line
+# (status.always_a_line), and --json's error object repeats it (cli.main).
+FATAL_TEXTS = []
+
 
 class Logger(object):
-    # The last fatal message of the run, whichever logger said it: --json's
-    # error object (cli.main) repeats it on stdout.
-    last_fatal = ""
-
     def __init__(self, runner, postlog, logtag, echo=False):
         self.runner = runner
         self.tag = "%s/%s" % (logtag, PROGRAM)
@@ -90,7 +91,7 @@ class Logger(object):
 
         (Info blocks go through start_block: every one is started early.)
         """
-        Logger.last_fatal = text
+        FATAL_TEXTS.append(text)
         self.message("fatal", text)
 
 
@@ -117,7 +118,7 @@ class PendingBlock(object):
 
 def fallback_fatal(text):
     """Upstream's last resort when no postlog runs: stderr, then sleep 1."""
-    Logger.last_fatal = text
+    FATAL_TEXTS.append(text)
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
     time.sleep(1)

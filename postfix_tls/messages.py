@@ -47,6 +47,10 @@ NO_SHA256_STDERR = (
     "'openssl_path' parameter in {default_config_directory}/main.cf accordingly.",
 )
 NO_SHA256 = "No 'postfix tls' support when openssl(1) is obsolete"
+# Ours, where upstream's sh says "postconf: not found" and then finds no
+# openssl (openssl_path comes from postconf): the first failure's words.
+NO_POSTCONF = ("no postconf(1) command at {}: it is missing or not executable; is"
+               " command_directory right?")
 
 # Option checks.  Upstream words them differently per subcommand.
 EMPTY_ALGORITHM = "Internal error: empty algorithm "
@@ -79,8 +83,16 @@ BAD_RANDOM_SOURCE = (
 )
 BAD_OPERAND = "invalid argument: {}: not valid UTF-8 text, or contains a NUL or control character"
 NOT_A_FILE = "no such file, or not a regular file: {}"
+# Ours: what keeps a path from being read as key or certificate material
+# (material.py), after the path: "PATH is a FIFO, not a regular file".
+MATERIAL_NOT_REGULAR = "is {kind}, not a regular file"
+MATERIAL_TOO_LARGE = ("is {size} bytes, more than any key and certificate chain (at most {limit}"
+                      " bytes are read)")
+NOT_MATERIAL = "{problem}: nothing deployed, the old certificate stays"
 KEY_ENCRYPTED = ("{0} holds an encrypted (passphrase-protected) private key; Postfix needs it"
                  " unencrypted: openssl pkey -in {0} -out NEWFILE")
+KEY_NOT_DEPLOYED = ("the key in {keyfile} is an {algorithm} key, and postfix-tls deploys only RSA"
+                    " and ECDSA keys: nothing deployed")
 KEY_ENCRYPTED_NO_TERMINAL = ("the private key in {} is encrypted (passphrase-protected), and"
                              " there is no terminal to ask for its pass phrase")
 UNKNOWN_CURVE = "openssl ecparam -name {} fails: the real run would fail here"
@@ -162,6 +174,11 @@ CHAIN_KEY_ENCRYPTED = ("smtpd_tls_chain_files: the private key at {path}, object
                        " is encrypted: Postfix cannot read it")
 CHAIN_KEY_UNKNOWN = ("smtpd_tls_chain_files: the private key at {path}, object {position}:"
                      " unknown algorithm")
+# Ours: in any PEM file of ours to read (a chain file, a full chain, a key).
+PEM_BYTE_ORDER_MARK = ("{path} has a byte-order mark (U+FEFF) before object {position} ({label}):"
+                       " OpenSSL before 3.0 (and Postfix built with it) skips that object, and"
+                       " OpenSSL 3 too unless the mark is the file's first bytes or directly"
+                       " follows an END line; save the file without the byte-order mark")
 
 CHAIN_CSR_NOT_FIRST = ("output-server-csr: the {algorithm} key at {where} is not its file's"
                        " first key, and openssl req reads only that: give -k a file whose"
@@ -272,10 +289,12 @@ ACME_NOTHING_CHANGED = "nothing changed: nothing written, Postfix not reloaded"
 
 # status (ours): the verdict line, and one line per problem found.
 STATUS_SUMMARY = "TLS {verdict} - {text}"
+STATUS_NOT_RUN = "status could not run: see the messages of postfix-tls on stderr"
 STATUS_ALL_OK = "{count} server certificate(s) valid, the nearest expiry in {days} days ({what})"
 STATUS_BAD_DAYS = "invalid {option} value: {value}: expected a number of days"
 STATUS_MISSING = "{role} {path} is missing: create it, or point main.cf at the right file"
 STATUS_UNREADABLE = "{role} {path} is not readable: check its mode and owner"
+STATUS_NOT_MATERIAL = "{role} {problem}: point main.cf at the file itself"
 STATUS_KEY_WORLD_READABLE = ("private key {path} is readable by others (mode {mode}):"
                              " chmod 600 {path}")
 STATUS_KEY_GROUP_READABLE = ("private key {path} is readable by its group (mode {mode}):"

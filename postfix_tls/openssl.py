@@ -77,10 +77,12 @@ def curve_check(openssl, curve):
 
 def is_encrypted(keyfile):
     """Whether keyfile holds an encrypted PEM private key (PKCS#8, or a
-    traditional key with a Proc-Type header); False if it cannot be read."""
+    traditional key with a Proc-Type header); False if it cannot be read,
+    or is no regular file (a FIFO would block the read: material.py)."""
+    from .material import read
+
     try:
-        with open(keyfile, "rb") as stream:
-            head = stream.read(4096)
+        head = read(keyfile)[:4096]
     except OSError:
         return False
     return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head

@@ -39,6 +39,7 @@ class Postconf(object):
         self._lines = {}  # ("-T", "public-key-algorithms") -> output
         self._running = []  # prefetched reads not yet waited for
         self._deferred = []  # prefetched reads waiting for mail_version (see prefetch)
+        self._failed = set()  # (flags, config_directory, name) of reads postconf failed
 
     def _command(self, args, config_directory=None):
         """postconf ARGS, for MAIL_CONFIG's instance, config_directory's, or the default."""
@@ -92,6 +93,8 @@ class Postconf(object):
         absent = None if flags.startswith("-n") else ""
         for name in names:
             self._values[flags, config_directory, name] = values.get(name, absent)
+            if result.returncode:
+                self._failed.add((flags, config_directory, name))
 
     def prefetch(self, reads=(), lines=()):
         """Start reads [(flags, names[, config_directory])] and lines
@@ -166,6 +169,11 @@ class Postconf(object):
         result = self.runner.run(self._command([flags] + list(names)))
         values = parse(result.stdout)
         return dict((name, values.get(name) or "") for name in names)
+
+    def failed(self, flags, names, config_directory=None):
+        """Whether postconf failed (main.cf unreadable, say) when it was asked
+        for one of names: then read() said "" for what it could not read."""
+        return any((flags, config_directory, name) in self._failed for name in names)
 
     def get(self, flags, name, config_directory=None):
         return self.read(flags, (name,), config_directory)[name]

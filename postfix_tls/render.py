@@ -107,6 +107,15 @@ def status(report, as_json):
     _write("".join(line + "\n" for line in status_lines(report)))
 
 
+def status_unknown(report, as_json):
+    """status when the run ended before its report: the summary line alone
+    (its cause was logged as fatal), or the JSON document."""
+    if as_json:
+        _write(json.dumps(status_document(report), indent=2) + "\n")
+        return
+    _write(status_summary(report) + "\n")
+
+
 def status_summary(report):
     if report.problems:
         worst = [problem.text for problem in report.problems
@@ -174,8 +183,9 @@ def status_lines(report):
 def _file_state(facts):
     if not facts.exists:
         return "missing"
-    return "mode %s, owner %s%s" % (facts.mode, facts.owner,
-                                     "" if facts.readable else ", NOT readable")
+    return "mode %s, owner %s%s%s" % (facts.mode, facts.owner,
+                                       "" if facts.readable else ", NOT readable",
+                                       "" if facts.regular else ", NOT a regular file")
 
 
 def _text(value):

@@ -94,6 +94,10 @@ def check(tls, reads=(), lines=()):
     tls.runner.plan.learn_openssl(results[0].stdout)
 
     if not version_ok:
+        if postconf.failed("-x", ("openssl_path",), DEFAULT_INSTANCE) and not (
+                os.path.isfile(postconf.path) and os.access(postconf.path, os.X_OK)):
+            # Ours: openssl_path could not be read at all, for want of postconf.
+            return log.fatal(messages.NO_POSTCONF.format(postconf.path))
         return log.fatal(messages.NO_OPENSSL.format(openssl_path))
     if not (tls.config_directory and os.path.isdir(tls.config_directory)):
         # Upstream passes the directory unquoted: sh collapses its spaces.

@@ -10,9 +10,10 @@ JSON.
 
 import collections
 import os
+import stat
 import time
 
-from . import messages, openssl, validate
+from . import material, messages, openssl, validate
 from .certificates import covers, iso, parse_certificate_facts
 from .keys import (
     CHAIN_FILES,
@@ -81,9 +82,17 @@ class Facts(object):
 
 
 class FileFacts(Facts):
-    """A configured file: whether it exists, is readable, its mode and owner."""
+    """A configured file: whether it exists, is readable, its mode and owner,
+    whether it is a regular file (not a FIFO, device or directory)."""
 
-    FIELDS = ("path", "exists", "readable", "mode", "owner")
+    FIELDS = ("path", "exists", "readable", "mode", "owner", "regular")
+    refused = ""  # why material.py would not read it, if it would not
+
+    @property
+    def usable(self):
+        """Whether its keys and certificates can be read: openssl is given
+        only what material.py accepts (it would block on a FIFO)."""
+        return self.found("readable") and self.readable and not self.refused
 
 
 class ServerEntry(Facts):
@@ -140,7 +149,13 @@ def _file_facts(report, path, role, private):
         report.problem(CRITICAL, messages.STATUS_MISSING.format(role=role, path=path))
         return FileFacts(path=path, exists=False)
     facts = FileFacts(path=path, exists=True, readable=os.access(path, os.R_OK),
-                      mode="%04o" % (info.st_mode & 0o7777), owner=_owner(info.st_uid))
+                      mode="%04o" % (info.st_mode & 0o7777), owner=_owner(info.st_uid),
+                      regular=stat.S_ISREG(info.st_mode))
+    facts.refused = material.problem(path)  # a FIFO, a device, a directory, a huge file
+    if facts.refused:  # its mode is beside the point
+        report.problem(CRITICAL, messages.STATUS_NOT_MATERIAL.format(
+            role=role, problem=facts.refused))
+        return facts
     if not facts.readable:
         report.problem(CRITICAL, messages.STATUS_UNREADABLE.format(role=role, path=path))
     if private and info.st_mode & 0o004:
@@ -218,8 +233,10 @@ def _chain(tls, report, entry, path, certificates=None):
     """Each certificate in path (or certificates, a chain file's key's)
     signed by the next: the order Postfix sends."""
     if certificates is None:
-        with open(path, "rb") as stream:
-            blocks = stream.read().decode("ascii", "replace").split(_PEM_CERTIFICATE)[1:]
+        try:
+            blocks = material.read_text(path).split(_PEM_CERTIFICATE)[1:]
+        except OSError:  # no longer what _file_facts found: said by openssl's reads
+            return
         certificates = [_PEM_CERTIFICATE + block.split("-----END CERTIFICATE-----")[0]
                         + "-----END CERTIFICATE-----\n" for block in blocks]
     entry.chain_length = len(certificates)
@@ -248,7 +265,7 @@ def check_chain_files(tls, report, now, names):
 
     facts = collections.OrderedDict(
         (path, _file_facts(report, path, "chain file", True)) for path in names)
-    if not all(found.found("readable") and found.readable for found in facts.values()):
+    if not all(found.usable for found in facts.values()):
         report.server += [ServerEntry(algorithm="chain", cert_file=found)
                           for found in facts.values()]
         return
@@ -292,7 +309,7 @@ def check_server(tls, report, now):
         if keyfile != certfile:
             entry.key_file = _file_facts(report, keyfile, "private key", True)
         files = [entry.cert_file] + ([entry.key_file] if entry.found("key_file") else [])
-        if not all(facts.found("readable") and facts.readable for facts in files):
+        if not all(facts.usable for facts in files):
             continue
         _certificate(tls, report, entry, certfile, now)
         _key_matches(tls, report, entry, certfile, keyfile)
@@ -337,6 +354,8 @@ def status(tls, options, operands):
     # A parameter the release lacks is not read (release.py), nor shown.
     settings = [name for name in SETTINGS if tls.postconf.knows(name)]
     report.settings.update(sorted(tls.postconf.read("-x", settings).items()))
+    if tls.postconf.failed("-x", settings):  # not "nothing configured": UNKNOWN
+        tls.fail(messages.STANDALONE_BAD_CONFIG.format(tls.config_directory))
     if tls.setup.assumed:
         report.assumed.append(messages.STATUS_ASSUMED.format(
             version=tls.postconf.release.mail_version,
@@ -348,6 +367,29 @@ def status(tls, options, operands):
     from . import render
 
     render.status(report, tls.json)
+    _shown.append(report)
+    return report.exit_status
+
+
+_shown = []  # the report this run printed (always_a_line prints one if none)
+
+
+def always_a_line(run, as_json, config_directory):
+    """run() (the whole command), and status's line even when the run
+    ended before status judged anything: no configuration directory, no
+    postconf, main.cf unreadable, a start-up check or an option failing.
+    Then the verdict is UNKNOWN (exit 3), with the fatal message as its
+    cause, as monitoring plugins do: a monitoring system reads only the
+    first line (or the JSON document) and the exit status."""
+    from . import render
+    from .log import FATAL_TEXTS
+
+    code = run()
+    if _shown:
+        return code
+    report = Report(config_directory, None, None)
+    report.problem(UNKNOWN, FATAL_TEXTS[-1] if FATAL_TEXTS else messages.STATUS_NOT_RUN)
+    render.status_unknown(report, as_json)
     return report.exit_status
 
 

@@ -199,6 +199,20 @@ def deploy_server_cert(tls, certfile, keyfile, info, then_log, enable=False, ran
     edit_main_cf(tls, settings, info, then_log)
 
 
+def _check_material(tls, *paths):
+    """Fail on a FIFO, a device, a directory or a huge file (material.py);
+    what is missing is for the checks that follow (a dry run's planned files)."""
+    from . import material
+
+    for path in paths:
+        try:
+            material.check(path)
+        except material.NotMaterial as error:
+            tls.fail(messages.NOT_MATERIAL.format(problem=error))
+        except OSError:
+            pass
+
+
 def resolve_hostnames(tls, hostnames):
     """The certificate's names: an empty or missing first one is $myhostname."""
     names = [set_fqdn(tls, hostnames[0] if hostnames else "")] + list(hostnames[1:])
@@ -327,6 +341,8 @@ def _in_config_directory(tls, path):
 
 def deploy_server_cert_command(tls, options, operands):
     certfile, keyfile = (_in_config_directory(tls, path) for path in operands)
+    if tls.chain_file:  # ours: openssl is given key and certificate files only
+        _check_material(tls, keyfile, certfile)
     if not tls.is_file(keyfile):  # ours: upstream says "no private key found in file"
         tls.fail(messages.NOT_A_FILE.format(keyfile))
     with tls.log.start_block("info") as info:

@@ -17,7 +17,7 @@ import pytest
 
 from postfix_tls import chainfiles, dane
 
-from support import OPENSSL, POSTFIX_PATH, openssl_in, ours_argv
+from support import LOCK_FILE, OPENSSL, POSTFIX_PATH, openssl_in, ours_argv, snapshot
 from support.liveservers import HOSTNAME, ScratchPostfix
 
 pytestmark = pytest.mark.postfix
@@ -286,14 +286,8 @@ def main_cf_settings(directory):
 
 
 def unchanged_directory(directory):
-    """{name: (bytes, mode)} of a configuration directory, but the lock file."""
-    found = {}
-    for name in sorted(os.listdir(directory)):
-        path = os.path.join(directory, name)
-        if name != "postfix-tls.lock" and os.path.isfile(path):
-            with open(path, "rb") as stream:
-                found[name] = (stream.read(), os.stat(path).st_mode)
-    return found
+    """Every file of a configuration directory, but the lock file."""
+    return snapshot(directory, but=[LOCK_FILE])
 
 
 def test_deploy_into_one_chain_file_keeps_the_other_algorithm(make_config, made, tmp_path):
@@ -467,7 +461,8 @@ def test_chain_file_needs_postfix_3_4(make_config, made, tmp_path):
 
 def test_chain_file_goes_only_with_subcommands_that_deploy(make_config):
     status, out, err = postfix_tls(make_config(), "--chain-file", "x.pem", "status")
-    assert status == 1 and "--chain-file goes with deploy-server-cert" in err
+    assert status == 3 and "--chain-file goes with deploy-server-cert" in err
+    assert out.startswith("TLS UNKNOWN - ")  # status's one line, whatever stops it
 
 
 def test_enable_server_deploys_into_the_chain_file_and_new_server_key_says_how(make_config):
@@ -690,3 +685,47 @@ def test_every_command_new_server_cert_suggests_with_a_chain_file_is_accepted(ma
         os.utime(os.path.join(directory, "main.cf"), (0, 0))
         status, out, err = postfix_tls(directory, *args)
         assert status == 0, (command, err)
+
+
+# ----- a byte-order mark before a BEGIN line (issue 27)
+
+BOM = "\ufeff"  # what an editor saving "UTF-8 with BOM" puts first: EF BB BF
+
+
+def with_byte_order_mark(made, tmp_path, name, *parts, before=0):
+    """parts concatenated, a byte-order mark before part number before."""
+    texts = [open(made[part]).read() for part in parts]
+    texts[before] = BOM + texts[before]
+    path = tmp_path / name
+    path.write_bytes("".join(texts).encode("utf-8"))
+    path.chmod(0o600)
+    return str(path)
+
+
+def test_a_byte_order_mark_before_the_leaf_is_named_not_a_mismatch(make_config, made, tmp_path):
+    # Our parser (and OpenSSL before 3.0) skipped the leaf: the issuer
+    # seemed the server's certificate, "does not match the key", or worse,
+    # was deployed as it.
+    directory = make_config()
+    chain = with_byte_order_mark(made, tmp_path, "fullchain.pem", "rsa.crt", "ca.crt")
+    said = ("%s has a byte-order mark (U+FEFF) before object 1 (CERTIFICATE): OpenSSL before 3.0"
+            " (and Postfix built with it) skips that object" % chain)
+    for args in (["--chain-file", "chains.pem", "deploy-server-cert", chain, made["rsa.key"]],
+                 ["deploy-acme-cert", made["rsa.key"], chain]):
+        status, out, err = postfix_tls(directory, *args)
+        assert status == 1 and said in err, (args, status, err)
+        assert "does not match" not in err
+        assert not os.path.exists(os.path.join(directory, "chains.pem"))
+
+
+def test_status_names_a_byte_order_mark_in_a_chain_file(make_config, made, tmp_path):
+    path = with_byte_order_mark(made, tmp_path, "chains.pem", "rsa.key", "rsa.crt", "ca.crt",
+                                before=1)
+    directory = configure(make_config, path)
+    status, out, err = postfix_tls(directory, "status")
+    assert status == 2
+    assert out.splitlines()[0] == (
+        "TLS CRITICAL - %s has a byte-order mark (U+FEFF) before object 2 (CERTIFICATE):"
+        " OpenSSL before 3.0 (and Postfix built with it) skips that object, and OpenSSL 3 too"
+        " unless the mark is the file's first bytes or directly follows an END line; save the"
+        " file without the byte-order mark" % path)

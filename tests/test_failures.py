@@ -59,7 +59,7 @@ def test_an_undo_step_that_fails_keeps_the_files_main_cf_may_name(tmp_path):
      "no such file, or not a regular file: /nonexistent/key"),
     (["--chain-file", "a b.pem", "deploy-server-cert", "c", "k"], "a space"),
     (["output-server-tlsa", "-p", "x"], "invalid -p value"),
-    (["--chain-file", "c.pem", "status"], "--chain-file goes with"),
+    (["--chain-file", "c.pem", "output-server-tlsa"], "--chain-file goes with"),
     (["no-such-subcommand"], "usage: postfix tls"),
 ])
 def test_every_failure_under_json_prints_a_json_error_object(make_config, args, message):

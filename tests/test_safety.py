@@ -18,13 +18,18 @@ from hypothesis import strategies as st
 from postfix_tls import cli, messages
 
 from support import (
+    LOCK_FILE,
     OPENSSL,
+    POSTFIX_PATH,
+    SPECIAL_FILES,
+    openssl_in,
     openssl_wrapper,
     ours_argv,
     path_with,
     postfix_environment,
     run_on_pty,
     snapshot,
+    special_file,
 )
 
 pytestmark = pytest.mark.postfix
@@ -73,6 +78,25 @@ def test_openssl_missing(make_config, tmp_path):
     status, transcript = run_on_pty(ours_argv(["enable-server"]), env)
     assert status == 1
     assert "fatal: No working openssl(1) command found with 'openssl_path = openssl'" in transcript
+
+
+@pytest.mark.parametrize("mode", [None, 0o644])
+def test_postconf_missing_is_said_not_openssl(make_config, tmp_path, mode):
+    # Upstream's sh says "postconf: not found", then finds no openssl (its
+    # openssl_path is postconf's answer); we say the first failure.
+    directory = make_config()
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    os.symlink("/usr/sbin/postlog", str(sbin / "postlog"))
+    if mode is not None:  # there, but not executable
+        (sbin / "postconf").write_bytes(open("/usr/sbin/postconf", "rb").read())
+        (sbin / "postconf").chmod(mode)
+    status, transcript = run_on_pty(ours_argv(["enable-client"]), postfix_environment(
+        directory, {"command_directory": str(sbin)}), timeout=30)
+    assert status == 1
+    assert ("fatal: no postconf(1) command at %s/postconf: it is missing or not executable;"
+            " is command_directory right?" % sbin) in transcript
+    assert "openssl" not in transcript
 
 
 def test_openssl_not_executable(make_config, tmp_path):
@@ -251,6 +275,70 @@ def test_passphrase_protected_key_is_never_prompted_for(make_config, keys):
     assert status == 1
     assert "no private key found in file: %s/key.pem" % directory in transcript
     assert "pass phrase" not in transcript.lower()
+
+
+# ----- FIFOs, devices, directories and huge files as keys or certificates (issue 27)
+
+def standalone(directory, *args):
+    """(status, stdout, stderr) of ours with -c directory, which must not hang."""
+    result = subprocess.run(ours_argv(["-c", directory] + list(args)),
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=30)
+    return result.returncode, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("kind, what", SPECIAL_FILES)
+@pytest.mark.parametrize("operand", ["key", "chain"])
+@pytest.mark.parametrize("command", [["deploy-acme-cert"],
+                                     ["--chain-file", "chains.pem", "deploy-server-cert"]])
+def test_deploys_of_ours_name_what_is_no_regular_file_and_never_read_it(
+        make_config, keys, tmp_path, kind, what, operand, command):
+    directory = make_config()
+    path = special_file(str(tmp_path), kind)
+    key, chain = (path, keys["rsa.crt"]) if operand == "key" else (keys["rsa.key"], path)
+    before = snapshot(directory, but=[LOCK_FILE])
+    # deploy-acme-cert takes keyfile fullchainfile; deploy-server-cert certfile keyfile.
+    operands = [key, chain] if command == ["deploy-acme-cert"] else [chain, key]
+    status, out, err = standalone(directory, *(command + operands))
+    assert status == 1, err
+    assert "fatal: %s %s: nothing deployed, the old certificate stays" % (path, what) in err
+    assert snapshot(directory, but=[LOCK_FILE]) == before
+
+
+@pytest.mark.parametrize("args", [["output-server-tlsa"], ["output-server-tlsa-rollover"],
+                                  ["--chain-file", "chains.pem", "deploy-server-cert",
+                                   "CERT", "KEY"],
+                                  ["deploy-acme-cert", "KEY", "CERT"]])
+def test_a_fifo_in_smtpd_tls_chain_files_is_named_not_waited_for(make_config, keys, tmp_path,
+                                                                 args):
+    fifo = special_file(str(tmp_path), "fifo")
+    directory = make_config(["smtpd_tls_chain_files = " + fifo])
+    args = [{"CERT": keys["rsa.crt"], "KEY": keys["rsa.key"]}.get(arg, arg) for arg in args]
+    status, out, err = standalone(directory, *args)
+    assert status == 1
+    assert ("fatal: smtpd_tls_chain_files: cannot read %s: it is a FIFO, not a regular file"
+            % fifo) in err
+
+
+@pytest.mark.parametrize("algorithm, name", [("ED25519", "Ed25519"), ("ED448", "Ed448")])
+def test_an_ed25519_or_ed448_key_is_named_not_missing(make_config, tmp_path, algorithm, name):
+    openssl = openssl_in(str(tmp_path))
+    openssl("genpkey", "-algorithm", algorithm, "-out", "key.pem")
+    openssl("req", "-x509", "-new", "-key", "key.pem", "-subj", "/CN=mail.example.com",
+            "-addext", "subjectAltName=DNS:mail.example.com", "-days", "30", "-out", "cert.pem")
+    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    directory = make_config()
+    said = ("fatal: the key in %s is an %s key, and postfix-tls deploys only RSA and ECDSA keys:"
+            " nothing deployed" % (key, name))
+    for args in (["deploy-acme-cert", key, cert],
+                 ["--chain-file", "chains.pem", "deploy-server-cert", cert, key]):
+        status, out, err = standalone(directory, *args)
+        assert status == 1 and said in err, err
+    # Upstream's deploy-server-cert keeps upstream's words.
+    status, out, err = standalone(directory, "deploy-server-cert", cert, key)
+    assert status == 1 and err.endswith("fatal: no private key found in file: %s\n" % key), err
+    assert "chains.pem" not in os.listdir(directory)
 
 
 # ----- any argv: exit 0 or 1, never a traceback

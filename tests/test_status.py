@@ -9,7 +9,15 @@ import subprocess
 
 import pytest
 
-from support import MYHOSTNAME, POSTFIX_PATH, openssl_in, ours_argv, postfix_environment
+from support import (
+    MYHOSTNAME,
+    POSTFIX_PATH,
+    SPECIAL_FILES,
+    openssl_in,
+    ours_argv,
+    postfix_environment,
+    special_file,
+)
 
 pytestmark = pytest.mark.postfix
 
@@ -107,11 +115,13 @@ def configure(make_config, made, cert=None, key="key.pem", lines=(), key_mode=0o
 def status(directory, *args):
     """(exit status, first line of text, JSON document) of status, standalone."""
     env = {"PATH": POSTFIX_PATH, "LANG": "C"}
+    # A timeout: status must never hang (on a FIFO, say).
     text = subprocess.run(ours_argv(["-c", directory, "status"] + list(args)), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+                          universal_newlines=True, timeout=30)
     document = subprocess.run(ours_argv(["-c", directory, "--json", "status"] + list(args)),
-                              env=env, stdout=subprocess.PIPE, universal_newlines=True)
+                              env=env, stdout=subprocess.PIPE, universal_newlines=True,
+                              timeout=30)
     assert document.returncode == text.returncode
     summary = text.stdout.splitlines()[0].split(" | ")[0]  # without performance data
     return text.returncode, summary, json.loads(document.stdout)
@@ -281,9 +291,78 @@ def test_status_in_postfix_mode(make_config, made):
 
 
 def test_bad_days_value_is_refused(make_config, made):
+    # UNKNOWN, as monitoring plugins answer invalid arguments: its one line too.
     directory = configure(make_config, made, cert="fresh.pem")
     result = subprocess.run(ours_argv(["-c", directory, "status", "-w", "soon"]),
-                            env={"PATH": POSTFIX_PATH}, stderr=subprocess.PIPE,
-                            universal_newlines=True)
-    assert result.returncode == 1
+                            env={"PATH": POSTFIX_PATH}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    assert result.returncode == 3
     assert "fatal: invalid -w value: soon: expected a number of days" in result.stderr
+    assert result.stdout == "TLS UNKNOWN - invalid -w value: soon: expected a number of days\n"
+
+
+# ----- what is not a file, and a configuration that cannot be read (issue 27)
+
+@pytest.mark.parametrize("kind, what", SPECIAL_FILES)
+@pytest.mark.parametrize("parameter, role", [("smtpd_tls_cert_file", "certificate"),
+                                             ("smtpd_tls_chain_files", "chain file")])
+def test_a_certificate_that_is_no_regular_file_is_named_not_read(make_config, made, kind, what,
+                                                                 parameter, role):
+    directory = configure(make_config, made, key=None)
+    path = special_file(directory, kind)
+    with open(os.path.join(directory, "main.cf"), "a") as stream:
+        stream.write("%s = %s\n" % (parameter, path))
+    os.utime(os.path.join(directory, "main.cf"), (0, 0))
+    code, summary, document = status(directory)
+    assert code == 2, summary
+    assert summary == "TLS CRITICAL - %s %s %s: point main.cf at the file itself" % (
+        role, path, what)
+    assert document["server"][0]["cert_file"]["regular"] is (kind == "huge")
+
+
+def postfix_mode_status(directory, *args, **extra):
+    env = postfix_environment(directory, extra)
+    return subprocess.run(ours_argv(list(args) + ["status"]), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+
+
+def test_a_missing_configuration_directory_is_unknown(tmp_path):
+    missing = str(tmp_path / "nowhere")
+    code, summary, document = status(missing)
+    assert code == 3
+    assert summary == "TLS UNKNOWN - no Postfix configuration directory %s!" % missing
+    assert document["verdict"] == "UNKNOWN" and document["exit_status"] == 3
+    assert document["problems"] == [{"severity": "UNKNOWN",
+                                     "text": summary[len("TLS UNKNOWN - "):]}]
+    for as_json in ((), ("--json",)):
+        result = postfix_mode_status(missing, *as_json)
+        assert result.returncode == 3
+        assert "TLS UNKNOWN - no Postfix configuration directory %s!" % missing in result.stdout
+
+
+def test_an_unreadable_main_cf_is_unknown_not_ok(make_config, made):
+    # As root every file is readable: main.cf is missing, then a directory.
+    directory = configure(make_config, made, cert="fresh.pem")
+    os.unlink(os.path.join(directory, "main.cf"))
+    expected = "TLS UNKNOWN - cannot read the Postfix configuration in %s" % directory
+    code, summary, document = status(directory)
+    assert (code, summary, document["verdict"]) == (3, expected, "UNKNOWN")
+    # postfix(1) gave the directory: postconf fails reading main.cf, no "TLS OK".
+    for as_json in ((), ("--json",)):
+        result = postfix_mode_status(directory, *as_json)
+        assert result.returncode == 3 and expected in result.stdout, result.stdout
+    os.mkdir(os.path.join(directory, "main.cf"))
+    code, summary, document = status(directory)
+    assert (code, summary) == (3, expected)
+
+
+def test_no_postconf_is_unknown_and_says_so(make_config, made, tmp_path):
+    directory = configure(make_config, made, cert="fresh.pem")
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    os.symlink("/usr/sbin/postlog", str(sbin / "postlog"))
+    result = postfix_mode_status(directory, "--json", command_directory=str(sbin))
+    assert result.returncode == 3
+    assert json.loads(result.stdout)["summary"] == (
+        "TLS UNKNOWN - no postconf(1) command at %s/postconf: it is missing or not executable;"
+        " is command_directory right?" % sbin)

@@ -126,11 +126,18 @@ def normalise(text, directory):
     return OPENSSL_THREAD.sub("THREAD", text)
 
 
-def snapshot(directory):
-    """{name: (mode, bytes)} of every file in directory."""
+# The lock our deploying runs hold (postfix_tls/lock.py): made once, never
+# written; no configuration.
+LOCK_FILE = "postfix-tls.lock"
+
+
+def snapshot(directory, but=()):
+    """{name: (mode, bytes)} of every file in directory, but those named."""
     state = {}
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
+        if name in but or not os.path.isfile(path):
+            continue
         with open(path, "rb") as stream:
             state[name] = (oct(os.stat(path).st_mode & 0o7777), stream.read())
     return state
@@ -142,6 +149,31 @@ def new_files(directory, prefix="", before=()):
     """The names in directory starting with prefix, not among before, sorted."""
     return sorted(name for name in os.listdir(directory)
                   if name.startswith(prefix) and name not in before)
+
+
+def special_file(directory, kind):
+    """A path in directory that is no key or certificate file."""
+    path = os.path.join(directory, kind)
+    if kind == "fifo":
+        os.mkfifo(path)  # openssl -in would wait for a writer forever
+    elif kind == "dev-zero":
+        os.symlink("/dev/zero", path)  # never ends
+    elif kind == "directory":
+        os.mkdir(path)
+    else:  # 67 MB, sparse: refused by its size, never read
+        with open(path, "wb") as stream:
+            stream.truncate(67 * 1000 * 1000)
+    return path
+
+
+# What special_file makes, and how postfix-tls names each (after the path).
+SPECIAL_FILES = [
+    ("fifo", "is a FIFO, not a regular file"),
+    ("dev-zero", "is a character device, not a regular file"),
+    ("directory", "is a directory, not a regular file"),
+    ("huge", "is 67000000 bytes, more than any key and certificate chain (at most 1048576"
+             " bytes are read)"),
+]
 
 
 def openssl_wrapper(directory, script):
