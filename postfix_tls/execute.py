@@ -21,11 +21,11 @@ from .trace import Tracer
 _CANNOT_RUN = 127
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):
     """SIGTERM arrived (SIGINT arrives as KeyboardInterrupt)."""
 
     def __init__(self, signame):
-        Exception.__init__(self, signame)
+        BaseException.__init__(self, signame)
         self.signame = signame
 
 

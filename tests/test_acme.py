@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -727,3 +728,59 @@ def test_a_full_disk_changes_nothing(site):
         site.postfix.stop()
         subprocess.run(["umount", site.config], check=True)
         site.postfix.start()
+
+
+# ----- without pebble: a scratch Postfix that is never started
+
+@pytest.fixture
+def idle():
+    """A scratch Postfix configuration (its own queue and data directories),
+    never started: deploy-acme-cert says it is not running, and deploys."""
+    with scratch_base("postfix-tls-acme-idle.") as base:
+        yield ScratchPostfix(base, ADDRESS)
+
+
+def idle_run(idle, *args, options=()):
+    """deploy-acme-cert on the idle instance: (status, stdout, stderr)."""
+    result = subprocess.run(ours_argv(["-c", idle.config] + list(options) + [
+        "deploy-acme-cert", "-s", ADDRESS] + list(args)), env={"PATH": POSTFIX_PATH},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=120)
+    return result.returncode, result.stdout, result.stderr
+
+
+SILENT_NAMESERVER = "127.0.0.13"  # the zone's are .11 and .12
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_the_dns_step_ends_the_run_at_once_and_deploys_nothing(idle, signum):
+    """The resolver (-n) never answers; the signal comes once it has been
+    asked.  dnspython catches Exception around each query: the interrupt
+    must not be one, or the run goes on, stages or deploys, and exits 0."""
+    work = os.path.join(idle.base, "work")
+    os.makedirs(work)
+    material = self_signed(work, "new")
+    before = snapshot(idle.config)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((SILENT_NAMESERVER, 0))
+        silent.settimeout(60)
+        argv = ours_argv(["-c", idle.config, "deploy-acme-cert", "-s", ADDRESS, "-n",
+                          "%s:%d" % silent.getsockname()] + list(material))
+        process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   universal_newlines=True)
+        try:
+            silent.recvfrom(4096)  # the first TLSA query: the DNS step has begun
+            sent = time.time()
+            process.send_signal(signum)
+            out, err = process.communicate(timeout=60)
+            seconds = time.time() - sent
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 1, out + err
+    assert "interrupted by signal %s" % signal.Signals(signum).name in err
+    # postlog -p fatal sleeps a second by design: the rest is the run ending.
+    assert seconds < 2.5, seconds
+    assert snapshot(idle.config) == before
