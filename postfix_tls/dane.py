@@ -20,9 +20,8 @@ deployed key; ``-k keyfile`` names it instead.
 import collections
 import os
 
-from . import messages, openssl, validate
+from . import messages, openssl, staged, validate
 from .keys import (
-    ACME_STAGED_FILE,
     CHAIN_FILES,
     KEY_FILE_PARAMETERS,
     certificate_digest,
@@ -30,6 +29,7 @@ from .keys import (
     check_key,
     deployed_chains,
     pubkey_digest,
+    read_key,
     set_fqdn,
     set_keyfile,
 )
@@ -60,10 +60,17 @@ def _stamp(keyfile):
 
 def staged_keyfile(tls, algorithm, deployed):
     """The key deploy-acme-cert staged for algorithm (what it deploys next),
-    else the newest not-deployed key new-server-key made for it, or ""."""
-    acme_staged = os.path.join(tls.config_directory, ACME_STAGED_FILE.format(algorithm))
+    else the newest not-deployed key new-server-key made for it, or "".
+    A staged file that cannot be deployed any more is not the next key: a
+    warning says so (deploy-acme-cert sets it aside), and the others are
+    looked at."""
+    acme_staged = staged.staged_path(tls, algorithm)
     if os.path.isfile(acme_staged):
-        return acme_staged
+        refusal = staged.next_key_refusal(tls, algorithm, acme_staged)
+        if refusal is None:
+            return acme_staged
+        tls.log.warn([messages.ACME_STAGED_IGNORED.format(algorithm=algorithm,
+                                                          path=acme_staged, reason=refusal)])
     prefix = STAGED_PREFIX[algorithm]
     try:
         names = os.listdir(tls.config_directory)
@@ -99,12 +106,26 @@ def known_keys(tls, keyfile_option=""):
             keys.append(_key(tls, algorithm, "deployed", deployed))
         if keyfile_option:
             continue
-        staged = staged_keyfile(tls, algorithm, deployed)
-        if staged:
-            keys.append(_key(tls, algorithm, "staged", staged))
+        next_keyfile = staged_keyfile(tls, algorithm, deployed)
+        if next_keyfile:
+            next_key = _next_key(tls, algorithm, next_keyfile)
+            if next_key:
+                keys.append(next_key)
     if keyfile_option:
         keys.append(_key(tls, None, "staged", set_keyfile(tls, keyfile_option)))
     return keys
+
+
+def _next_key(tls, algorithm, keyfile):
+    """The staged Key of keyfile, or None (warned): a next key that cannot be
+    read is no reason to stop showing or checking the deployed ones."""
+    key = read_key(tls, keyfile)
+    digest = pubkey_digest(tls, keyfile) if key else ""
+    if not digest:
+        tls.log.warn([messages.NEXT_KEY_LEFT_OUT.format(
+            algorithm=algorithm, path=keyfile, reason=messages.NO_PRIVATE_KEY.format(keyfile))])
+        return None
+    return Key(algorithm, "staged", keyfile, digest)
 
 
 def _key(tls, algorithm, role, keyfile):
