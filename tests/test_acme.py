@@ -925,3 +925,35 @@ def test_rollover_and_check_go_on_with_a_staged_key_that_cannot_be_deployed(idle
     assert "the key staged in %s is not taken as the next key" % staged in result.stderr
     with open(staged) as stream:
         assert stream.read() == text  # read-only: left for deploy-acme-cert
+
+
+# ----- wrong words: a certificate about to expire, dehydrated's arguments
+
+def test_a_certificate_expiring_within_the_margin_is_refused_unless_e_allows_it(idle):
+    work, renewed = renewal_setup(idle)
+    soon = dated(work, "soon", stamp(-60), stamp(2 * 86400), key=renewed[0])
+    before = snapshot(idle.config)
+    status, out, err = idle_run(idle, *soon)
+    assert status == 1
+    assert "certificate 1 in %s (CN=%s) expires on " % (soon[1], HOSTNAME) in err
+    assert ", within 7 days: nothing deployed, the old certificate stays" in err
+    assert snapshot(idle.config) == before
+    status, out, err = idle_run(idle, "-e", "3", *soon)
+    assert status == 1 and "within 3 days: nothing deployed" in err
+    status, out, err = idle_run(idle, "-e", "7d", *soon)
+    assert status == 1 and "fatal: invalid -e value: 7d: expected days, 0 to 3650" in err
+    assert snapshot(idle.config) == before
+    status, out, err = idle_run(idle, "-e", "1", *soon)
+    assert status == 0, err
+    assert "rsa: deployed into" in out
+    assert "warning: certificate 1 in %s (CN=%s) expires on " % (soon[1], HOSTNAME) in err
+    assert "within 7 days: deployed, as -e 1 allows" in err
+
+
+@pytest.mark.parametrize("call", [["deploy_cert"], ["deploy_cert", HOSTNAME],
+                                  ["deploy_cert", HOSTNAME, "/k.pem", "/c.pem"]])
+def test_dehydrated_deploy_cert_with_too_few_arguments_fails(idle, call):
+    status, out, err = idle_run(idle, *call)
+    assert status == 1
+    assert "fatal: dehydrated's deploy_cert call needs DOMAIN KEYFILE CERTFILE FULLCHAINFILE" \
+        " (then CHAINFILE TIMESTAMP), not: %s: nothing deployed" % " ".join(call) in err
