@@ -37,7 +37,7 @@ import collections
 import os
 import time
 
-from . import chaindeploy, chainfiles, dane, messages, openssl, validate
+from . import chaindeploy, chainfiles, dane, messages, openssl, tlsa_seen, validate
 from .certificates import covers, iso, parse_certificate_facts
 from .command import TO_STDOUT, Command
 from .keys import (
@@ -551,17 +551,10 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
 
 def _seen(tls, published):
     """{(owner, record): when a run first saw every nameserver serve it},
-    for the records they all serve now; kept in SEEN_FILE for later runs."""
+    for the records they all serve now; kept in SEEN_FILE for later runs
+    (tlsa_seen: times this host's clock cannot have written are reset)."""
     path = os.path.join(tls.config_directory, SEEN_FILE)
-    known = {}
-    try:
-        with open(path) as stream:
-            for line in stream:
-                owner, _, rest = line.strip().partition(" ")
-                record, _, when = rest.rpartition(" ")
-                known[owner, record] = int(when)
-    except (OSError, ValueError):
-        known = {}
+    known, dirty = tlsa_seen.read(tls, path)
     now = int(time.time())
     seen = {}
     for entry in published:
@@ -570,13 +563,8 @@ def _seen(tls, published):
         everywhere = set.intersection(*[set(served.records) for served in entry.nameservers])
         for record in everywhere:
             seen[entry.owner, record] = known.get((entry.owner, record), now)
-    if seen != known:
-        text = "".join("%s %s %d\n" % (owner, record, when)
-                       for (owner, record), when in sorted(seen.items()))
-        try:
-            tls.runner.replace_file(path, text.encode("ascii"), 0o644)
-        except OSError as error:
-            tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+    if dirty or seen != known:
+        tlsa_seen.write(tls, path, seen)
     return seen
 
 

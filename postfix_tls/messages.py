@@ -239,6 +239,17 @@ ACME_LIVE_OK = "{address} port {port}: presents the new {algorithm} certificate{
 ACME_LIVE_DANE = ", and openssl's DANE verification succeeds"
 ACME_NOTHING = "nothing to deploy: no certificate given and none staged"
 ACME_NOTHING_CHANGED = "nothing changed: nothing written, Postfix not reloaded"
+# acme-tlsa.seen (tlsa_seen.py): what is not trusted, and why.
+ACME_SEEN_BAD_LINE = ("{path} line {number}: not an \"owner record seconds\" line, dropped:"
+                      " {line}")
+ACME_SEEN_RESET = ("{path} line {number}: {owner} {record} first seen at second {seconds},"
+                   " before 2000 or more than {skew} s ahead of this host's clock: counted as"
+                   " first seen now")
+ACME_SEEN_NOT_A_FILE = "{path} is not a regular file: every TLSA record counts as first seen now"
+ACME_SEEN_UNREADABLE = ("cannot read {path}: {error}: every TLSA record counts as first seen"
+                        " now")
+ACME_SEEN_UNWRITABLE = ("cannot write {path}: {error}: when TLSA records were first seen is not"
+                        " kept, and a new key waits until a run can keep it")
 # A staged key concerns its own algorithm only (staged.py): never fatal to another.
 ACME_STAGED_WRONG_ALGORITHM = "the key in {path} is {found}, not {algorithm}"
 ACME_STAGED_REMOVED = ("{algorithm}: the key staged in {path} is removed, not deployed: {reason}"

@@ -957,3 +957,51 @@ def test_dehydrated_deploy_cert_with_too_few_arguments_fails(idle, call):
     assert status == 1
     assert "fatal: dehydrated's deploy_cert call needs DOMAIN KEYFILE CERTFILE FULLCHAINFILE" \
         " (then CHAINFILE TIMESTAMP), not: %s: nothing deployed" % " ".join(call) in err
+
+
+# ----- acme-tlsa.seen: times this host's clock cannot have written
+
+def test_nonsense_and_future_times_in_the_seen_file_are_reset_not_trusted(site):
+    site.reset()
+    work = os.path.join(site.base, "seen")
+    os.makedirs(work)
+    first, second = self_signed(work, "first"), self_signed(work, "second")
+    assert site.run(*first)[0] == 0
+    old, new = key_digest(first[0]), key_digest(second[0])
+    site.publish([old, new], ttl=1)
+    owners = ["_%d._tcp.%s." % (port, HOSTNAME) for port in PORTS]
+    long_ago = int(time.time()) - 3600
+    lines = ["%s 3 1 1 %s %d" % (owner, old, long_ago) for owner in owners] + [
+        "%s 3 1 1 %s 99999999999999999999" % (owners[0], new),  # a traceback before
+        "%s 3 1 1 %s %d" % (owners[1], new, time.time() + 86400),  # clock skew: a day ahead
+        "%s 3 1 1 %s 0" % (owners[2], new)]  # would let the key in at once
+    path = os.path.join(site.config, "acme-tlsa.seen")
+    with open(path, "w") as stream:
+        stream.write("\n".join(lines) + "\n")
+    started = int(time.time())
+    status, out, err = site.run(*second)
+    assert status == EXIT_STAGED, err
+    assert "caches may hold the old RRset for 1 s" in out
+    for number, seconds in ((4, "99999999999999999999"), (5, str(int(time.time() + 86400))[:5]),
+                            (6, "0")):
+        assert "warning: %s line %d: _" % (path, number) in err
+        assert " first seen at second %s" % seconds in err
+    assert "before 2000 or more than 300 s ahead of this host's clock: counted as first seen" \
+        " now" in err
+    with open(path) as stream:
+        rewritten = dict((" ".join(line.split()[:5]), int(line.split()[5]))
+                         for line in stream.read().splitlines())
+    assert len(rewritten) == 6
+    for owner in owners:
+        assert rewritten["%s 3 1 1 %s" % (owner, old)] == long_ago  # the sane lines kept
+        assert started <= rewritten["%s 3 1 1 %s" % (owner, new)] <= time.time()
+    # Lines that do not parse are dropped, the others kept: the TTL has passed.
+    with open(path, "ab") as stream:
+        stream.write(b"garbage\n\xff\xfe\n")
+    time.sleep(1.5)
+    status, out, err = site.run()
+    assert status == 0, err
+    assert "rsa: deployed into" in out
+    assert "%s line 7: not an \"owner record seconds\" line, dropped: garbage" % path in err
+    assert "%s line 8: not an \"owner record seconds\" line, dropped: " % path in err
+    assert served_everywhere(new, ["3 1 1 " + old, "3 1 1 " + new])
