@@ -500,10 +500,14 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
     records = dict((port, list(entry.records)) for port, entry in check.dns.items()
                    if not entry.error)
     seen = _seen(tls, published)
+    served = [record for entry in published for record in entry.records + [
+        record for answer in entry.nameservers for record in answer.records]]
+    # SHA-512 ("3 1 2", "2 1 2") only when some record has it: openssl runs
+    # for nothing else.
+    sha512 = any(record.split()[2:3] == ["2"] for record in served)
     for deployment in deployments:
         material = deployment.material
-        wanted = set(["3 1 1 " + material.digest] + [
-            "2 1 1 " + digest for digest in material.issuer_digests])
+        wanted = _matching_records(tls, material, sha512)
         deployment.publish = ["%s IN TLSA 3 1 1 %s" % (entry.owner, material.digest)
                               for entry in published]
         reasons = [messages.ACME_STAGED_DNS_ERROR.format(owner=entry.owner, error=entry.error)
@@ -547,6 +551,20 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
         else:
             deployment.why = messages.ACME_NEW_KEY_PUBLISHED
     return records
+
+
+def _matching_records(tls, material, sha512):
+    """The records that match material: "3 1 1" of its key, "2 1 1" of an
+    issuer in its chain; with sha512, "3 1 2" and "2 1 2" too."""
+    wanted = set(["3 1 1 " + material.digest] + [
+        "2 1 1 " + digest for digest in material.issuer_digests])
+    if sha512:
+        digests = [key_text_digest(tls, material.key_pem.decode("ascii"), "sha512")]
+        digests += [certificate_digest(tls, certificate, "sha512")
+                    for certificate in material.certificates[1:]]
+        wanted |= set(("3 1 2 " if position == 0 else "2 1 2 ") + digest
+                      for position, digest in enumerate(digests) if digest)
+    return wanted
 
 
 def _seen(tls, published):

@@ -28,6 +28,8 @@ from .keys import (
     chain_key_digest,
     check_key,
     deployed_chains,
+    key_file_digest,
+    key_text_digest,
     pubkey_digest,
     read_key,
     set_fqdn,
@@ -210,10 +212,40 @@ def _digest_record(digest):
     return "3 1 1 " + digest
 
 
-def judge_dns(check, keys):
+# The records that can be told from keys: SHA-256 and SHA-512 of the SPKI.
+KEY_RECORD_PREFIXES = ("3 1 1 ", "3 1 2 ")
+
+
+def _key_records(key, sha512):
+    """The "3 1 1" record of key, and its "3 1 2" when sha512 has it."""
+    records = set([_digest_record(key.digest)])
+    if sha512.get(key.keyfile, {}).get(key.algorithm):
+        records.add("3 1 2 " + sha512[key.keyfile][key.algorithm])
+    return records
+
+
+def _sha512_digests(tls, check, keys):
+    """{keyfile: {algorithm: SHA-512 of its SPKI}} when some record is a
+    "3 1 2" (only then: openssl runs for nothing else)."""
+    records = [record for entry in check.dns.values() for record in entry.records + [
+        record for served in entry.nameservers for record in served.records]]
+    if not any(record.startswith("3 1 2 ") for record in records):
+        return {}
+    chains = dict(((chain.key_path, chain.algorithm), chain) for chain in deployed_chains(tls))
+    digests = {}
+    for key in keys:
+        chain = chains.get((key.keyfile, key.algorithm))
+        digest = (key_text_digest(tls, chain.key_text, "sha512") if chain
+                  else key_file_digest(tls, key.keyfile, "sha512"))
+        digests.setdefault(key.keyfile, {})[key.algorithm] = digest
+    return digests
+
+
+def judge_dns(check, keys, sha512=None):
     """One line per port and algorithm: deployed published, staged published,
-    stale records."""
-    known = set(_digest_record(key.digest) for key in keys)
+    stale records.  sha512: see _sha512_digests."""
+    sha512 = sha512 or {}
+    known = set(record for key in keys for record in _key_records(key, sha512))
     for port, entry in check.dns.items():
         if entry.error:
             check.problem(messages.TLSA_DNS_ERROR.format(owner=entry.owner, error=entry.error))
@@ -225,15 +257,17 @@ def judge_dns(check, keys):
                 if key.algorithm != algorithm:
                     continue
                 line[key.role] = key.keyfile
-                line[key.role + "_published"] = _digest_record(key.digest) in published
+                line[key.role + "_published"] = bool(_key_records(key, sha512) & published)
                 if not line[key.role + "_published"]:
                     record = "%s IN TLSA %s" % (entry.owner, _digest_record(key.digest))
                     check.problem((messages.TLSA_PUBLISH_DEPLOYED if key.role == "deployed"
                                    else messages.TLSA_PUBLISH_STAGED).format(
                                        record=record, keyfile=key.keyfile))
             check.lines.append(line)
-        # Only "3 1 1" records can be told from keys; others (2 1 1) are left alone.
-        stale = sorted(record for record in published - known if record.startswith("3 1 1 "))
+        # Only "3 1 1" and "3 1 2" records can be told from keys; others
+        # (2 1 1, 2 1 2) are left alone.
+        stale = sorted(record for record in published - known
+                       if record.startswith(KEY_RECORD_PREFIXES))
         entry.stale = stale
         for record in stale:
             check.problem(messages.TLSA_STALE.format(owner=entry.owner, record=record))
@@ -241,7 +275,7 @@ def judge_dns(check, keys):
             check.notes.append(messages.TLSA_NOT_VALIDATED.format(owner=entry.owner))
         judge_nameservers(check, entry)
         staged = [key for key in keys if key.role == "staged"]
-        if published and staged and all(_digest_record(key.digest) in published
+        if published and staged and all(_key_records(key, sha512) & published
                                         for key in staged):
             check.notes.append(messages.TLSA_WAIT.format(owner=entry.owner,
                                                          ttl=entry.zone_ttl))
@@ -309,7 +343,8 @@ def judge_live(tls, check, keys, address):
             openssl=tls.openssl, version=tls.setup.openssl_version.decode(
                 "utf-8", "replace").strip() or "unknown"))
     for port, entry in check.dns.items():
-        published = [record for record in entry.records if record.startswith("3 1 1 ")]
+        published = [record for record in entry.records
+                     if record.startswith(KEY_RECORD_PREFIXES)]
         for algorithm, key in sorted(deployed.items()):
             verified, digest, error = probe(tls, check, address, port, algorithm,
                                             published if dane_client else [])
@@ -368,7 +403,7 @@ def check_server_tlsa(tls, options, operands):
     check = Check(hostname, ports, nameserver, seconds)
     for port in ports:
         check.dns[port] = ask_dns(tlsa_dns, resolver, check, "_%d._tcp.%s." % (port, hostname))
-    judge_dns(check, keys)
+    judge_dns(check, keys, _sha512_digests(tls, check, keys))
     judge_live(tls, check, keys, address)
     from . import render
 

@@ -1005,3 +1005,25 @@ def test_nonsense_and_future_times_in_the_seen_file_are_reset_not_trusted(site):
     assert "%s line 7: not an \"owner record seconds\" line, dropped: garbage" % path in err
     assert "%s line 8: not an \"owner record seconds\" line, dropped: " % path in err
     assert served_everywhere(new, ["3 1 1 " + old, "3 1 1 " + new])
+
+
+def test_a_3_1_2_record_lets_a_new_key_in_as_a_3_1_1_does(site):
+    """SHA-512 of the new key ("3 1 2") matches it, as its SHA-256 does."""
+    site.reset()
+    work = os.path.join(site.base, "sha512")
+    os.makedirs(work)
+    first, second = self_signed(work, "first"), self_signed(work, "second")
+    assert site.run(*first)[0] == 0
+    old = key_digest(first[0])
+    der = openssl("pkey", "-in", second[0], "-pubout", "-outform", "DER")
+    record = "3 1 2 " + openssl("dgst", "-sha512", "-r", stdin=der).split()[0].decode()
+    site.zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data) for port in PORTS
+                     for data in ("3 1 1 " + old, record)], ttl=1)
+    status, out, err = site.run(*second)
+    assert status == EXIT_STAGED, err
+    assert "caches may hold the old RRset for 1 s" in out  # matched: the TTL's wait
+    time.sleep(1.5)
+    status, out, err = site.run()
+    assert status == 0, err
+    assert "its TLSA record is served by every nameserver" in out
+    assert served_everywhere(key_digest(second[0]), [record])
