@@ -766,9 +766,12 @@ def test_a_signal_during_the_dns_step_ends_the_run_at_once_and_deploys_nothing(i
         silent.settimeout(60)
         argv = ours_argv(["-c", idle.config, "deploy-acme-cert", "-s", ADDRESS, "-n",
                           "%s:%d" % silent.getsockname()] + list(material))
+        # SIGINT as from a terminal: a test run started in the background
+        # (sh without job control) would pass SIGINT on ignored.
         process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   universal_newlines=True)
+                                   universal_newlines=True, preexec_fn=lambda: signal.signal(
+                                       signal.SIGINT, signal.SIG_DFL))
         try:
             silent.recvfrom(4096)  # the first TLSA query: the DNS step has begun
             sent = time.time()
