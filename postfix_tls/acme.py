@@ -37,7 +37,7 @@ import collections
 import os
 import time
 
-from . import chaindeploy, chainfiles, dane, material, messages, openssl, validate
+from . import chaindeploy, chainfiles, dane, material, messages, openssl, tlsa_seen, validate
 from .certificates import covers, iso, parse_certificate_facts
 from .command import TO_STDOUT, Command
 from .keys import (
@@ -50,9 +50,11 @@ from .keys import (
     in_order,
     key_text_digest,
     pubkey_digest,
+    read_key,
     set_fqdn,
     set_keyfile,
 )
+from .staged import Refused, set_aside, staged_path
 from .tlsa import tlsa_ports
 
 CERT_PARAMETERS = {"rsa": "smtpd_tls_cert_file", "ecdsa": "smtpd_tls_eccert_file"}
@@ -71,6 +73,12 @@ DEHYDRATED_DEPLOY = "deploy_cert"
 DEHYDRATED_UNCHANGED = "unchanged_cert"
 
 VERIFY_SECONDS = 30  # -t: how long the live server has to present the new key
+# -e: a certificate that expires within this many days is refused (an
+# ACME client renews about 30 days ahead: one this close means renewals
+# have been failing, and deploying it only postpones the outage a little);
+# -e 0 deploys whatever has not expired, with a warning within these days.
+MARGIN_DAYS = 7
+_DAY = 86400
 _RETRY_SECONDS = 0.5  # an smtpd started before the reload may answer once more
 
 UNCHANGED, DEPLOY, STAGE = "unchanged", "deploy", "stage"
@@ -172,6 +180,7 @@ def deploy_acme_cert(tls, options, operands):
     ports = tlsa_ports(tls, options.get("p", "25"))
     nameserver, address, seconds = dane.live_options(tls, options, hostnames[0],
                                                      VERIFY_SECONDS)
+    margin = _margin(tls, options)
     source = find_source(tls, operands)
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
@@ -184,7 +193,11 @@ def deploy_acme_cert(tls, options, operands):
         if unchanged:
             outcome.deployments.append(unchanged)
         else:
-            materials.append(check_material(tls, source.name, keyfile, chainfile, hostnames))
+            try:
+                materials.append(check_material(tls, source.name, keyfile, chainfile,
+                                                hostnames, margin))
+            except Refused as refusal:
+                tls.fail(str(refusal))
     given = [deployment.algorithm for deployment in outcome.deployments]
     materials += staged_materials(tls, hostnames, given + [m.algorithm for m in materials])
     if not materials and not outcome.deployments:
@@ -221,6 +234,14 @@ def _hostnames(tls, options):
     return names
 
 
+def _margin(tls, options):
+    """-e DAYS (default MARGIN_DAYS), in seconds."""
+    days = options.get("e", str(MARGIN_DAYS))
+    if not (validate.digits(days) and int(days) <= 3650):
+        tls.fail(messages.BAD_MARGIN_DAYS.format(validate.shown(days)))
+    return int(days) * _DAY
+
+
 def _dehydrated_call(name):
     """dehydrated's hook calls are named like deploy_cert, startup_hook."""
     return "_" in name and name.replace("_", "").isalpha() and name.islower()
@@ -232,7 +253,10 @@ def find_source(tls, operands):
     if len(given) == 2 and all(os.path.isfile(path) for path in given):
         return Source("given", [tuple(given)])
     if operands and _dehydrated_call(operands[0]):
-        if operands[0] == DEHYDRATED_DEPLOY and len(operands) >= 5:
+        if operands[0] == DEHYDRATED_DEPLOY:
+            if len(operands) < 5:  # a hook that drops arguments: say so, not "done"
+                tls.fail(messages.ACME_DEHYDRATED_ARGUMENTS.format(
+                    " ".join(validate.shown(operand) for operand in operands)))
             return Source("dehydrated", [(operands[2], operands[4])], dehydrated=True)
         if operands[0] == DEHYDRATED_UNCHANGED:
             return Source("dehydrated", dehydrated=True)  # what is staged, if anything
@@ -267,59 +291,86 @@ def _in_config_directory(tls, path):
 
 # ----- 1. the material
 
-def check_material(tls, source, keyfile, chainfile, hostnames):
-    """The key and chain in keyfile and chainfile, checked; fails (nothing
-    changed) when Postfix should not serve them."""
+def check_material(tls, source, keyfile, chainfile, hostnames, margin=0, algorithm=None):
+    """The key and chain in keyfile and chainfile, checked; staged.Refused
+    (nothing changed) when Postfix should not serve them.  margin: seconds
+    every certificate must still be valid for; algorithm: the key's, when
+    the file's name says it (staged)."""
     for path in (keyfile, chainfile):
         try:
             material.check(path)  # before openssl reads it: a FIFO would block it
         except material.NotMaterial as error:
-            tls.fail(messages.NOT_MATERIAL.format(problem=error))
+            raise Refused(messages.NOT_MATERIAL.format(problem=error))
         except OSError:
-            tls.fail(messages.NOT_A_FILE.format(path))
-    key_pem, key_type = checked_key(tls, keyfile, ours=True)
+            raise Refused(messages.NOT_A_FILE.format(path))
+    if algorithm:  # staged: a key that is not readable is a file to set aside
+        key = read_key(tls, keyfile)
+        if key is None:
+            raise Refused(messages.NO_PRIVATE_KEY.format(keyfile))
+        key_pem, key_type = key
+        if key_type.algorithm != algorithm:
+            raise Refused(messages.ACME_STAGED_WRONG_ALGORITHM.format(
+                path=keyfile, found=key_type.algorithm, algorithm=algorithm))
+    else:
+        key_pem, key_type = checked_key(tls, keyfile, ours=True)
     # Deployed as the client wrote it (openssl rewrites some formats), so that
     # the next run can tell it is what Postfix loads without running openssl.
     original = _private_key(keyfile)
     if original is not None:
         key_pem = original.text.encode("ascii")
     if key_type.algorithm not in tls.setup.algorithms():
-        tls.fail(messages.ACME_UNSUPPORTED.format(keyfile=keyfile, algorithm=key_type.algorithm))
+        raise Refused(messages.ACME_UNSUPPORTED.format(keyfile=keyfile,
+                                                       algorithm=key_type.algorithm))
     if keyfile == chainfile:  # staged: key, then chain, in one file
         certificates = _pem_certificates(chainfile)
         if not certificates:
-            tls.fail(messages.CHAIN_FILE_NO_CERTIFICATE.format(chainfile))
+            raise Refused(messages.CHAIN_FILE_NO_CERTIFICATE.format(chainfile))
     else:
         certificates = chaindeploy.certificates(tls, chainfile)
     digest = key_text_digest(tls, key_pem.decode("ascii"))
     if not digest:
-        tls.fail(messages.KEY_DIGEST_FAILED)
+        raise Refused(messages.KEY_DIGEST_FAILED)
     if certificate_digest(tls, certificates[0]) != digest:
-        tls.fail(messages.ACME_KEY_MISMATCH.format(chainfile=chainfile, keyfile=keyfile))
+        raise Refused(messages.ACME_KEY_MISMATCH.format(chainfile=chainfile, keyfile=keyfile))
     if not in_order(tls, certificates):
-        tls.fail(messages.CHAIN_FILE_NOT_IN_ORDER.format(chainfile))
+        raise Refused(messages.CHAIN_FILE_NOT_IN_ORDER.format(chainfile))
     now = time.time()
     leaf = None
+    soon = []  # certificates expiring within the warning's days (-e 0 lets them in)
     for position, certificate in enumerate(certificates, 1):
         facts = parse_certificate_facts(tls.runner.run(openssl.certificate_facts(
             tls.openssl, chainfile, certificate)).stdout)
         if "not_after" not in facts or "not_before" not in facts:
-            tls.fail(messages.ACME_NOT_A_CERTIFICATE.format(position=position,
-                                                            chainfile=chainfile))
+            raise Refused(messages.ACME_NOT_A_CERTIFICATE.format(position=position,
+                                                                 chainfile=chainfile))
         what = dict(position=position, chainfile=chainfile, subject=facts.get("subject", ""))
         if facts["not_after"] <= now:
-            tls.fail(messages.ACME_EXPIRED.format(when=iso(facts["not_after"]), **what))
+            raise Refused(messages.ACME_EXPIRED.format(when=iso(facts["not_after"]), **what),
+                          expired=True)
         if facts["not_before"] > now:
-            tls.fail(messages.ACME_NOT_YET_VALID.format(when=iso(facts["not_before"]), **what))
+            raise Refused(messages.ACME_NOT_YET_VALID.format(when=iso(facts["not_before"]),
+                                                             **what))
+        if facts["not_after"] <= now + margin:
+            raise Refused(messages.ACME_EXPIRES_SOON.format(
+                when=iso(facts["not_after"]), days=_days(margin), **what))
+        if source != "staged" and facts["not_after"] <= now + MARGIN_DAYS * _DAY:
+            soon.append(messages.ACME_EXPIRES_SOON_DEPLOYED.format(
+                when=iso(facts["not_after"]), days=MARGIN_DAYS, margin=_days(margin), **what))
         leaf = leaf or facts
     names = leaf["names"] or [leaf.get("subject", "").partition("CN=")[2].split(",")[0]]
     for hostname in hostnames:
         if not any(covers(name, hostname) for name in names):
-            tls.fail(messages.ACME_NAME_MISSING.format(chainfile=chainfile, hostname=hostname,
-                                                       names=", ".join(names)))
+            raise Refused(messages.ACME_NAME_MISSING.format(
+                chainfile=chainfile, hostname=hostname, names=", ".join(names)))
+    if soon:
+        tls.log.warn(soon)
     issuers = [certificate_digest(tls, certificate) for certificate in certificates[1:]]
     return Material(source, keyfile, chainfile, key_pem, key_type.algorithm, digest,
                     certificates, [issuer for issuer in issuers if issuer], leaf["not_after"])
+
+
+def _days(seconds):
+    return "%g" % (seconds / float(_DAY))
 
 
 def _config_file(tls, template, algorithm):
@@ -328,12 +379,18 @@ def _config_file(tls, template, algorithm):
 
 def staged_materials(tls, hostnames, given):
     """What earlier runs staged, for the algorithms not given now (checked
-    again: a date may have passed)."""
+    again: a date may have passed).  One that cannot be deployed any more
+    is set aside, with a warning: it concerns its own algorithm only."""
     found = []
     for algorithm in tls.setup.algorithms():
-        path = _config_file(tls, STAGED_FILE, algorithm)
-        if algorithm not in given and os.path.isfile(path):
-            found.append(check_material(tls, "staged", path, path, hostnames))
+        path = staged_path(tls, algorithm)
+        if algorithm in given or not os.path.isfile(path):
+            continue
+        try:
+            found.append(check_material(tls, "staged", path, path, hostnames,
+                                        algorithm=algorithm))
+        except Refused as refusal:
+            set_aside(tls, algorithm, path, refusal)
     return found
 
 
@@ -449,10 +506,14 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
     records = dict((port, list(entry.records)) for port, entry in check.dns.items()
                    if not entry.error)
     seen = _seen(tls, published)
+    served = [record for entry in published for record in entry.records + [
+        record for answer in entry.nameservers for record in answer.records]]
+    # SHA-512 ("3 1 2", "2 1 2") only when some record has it: openssl runs
+    # for nothing else.
+    sha512 = any(record.split()[2:3] == ["2"] for record in served)
     for deployment in deployments:
         material = deployment.material
-        wanted = set(["3 1 1 " + material.digest] + [
-            "2 1 1 " + digest for digest in material.issuer_digests])
+        wanted = _matching_records(tls, material, sha512)
         deployment.publish = ["%s IN TLSA 3 1 1 %s" % (entry.owner, material.digest)
                               for entry in published]
         reasons = [messages.ACME_STAGED_DNS_ERROR.format(owner=entry.owner, error=entry.error)
@@ -498,19 +559,26 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
     return records
 
 
+def _matching_records(tls, material, sha512):
+    """The records that match material: "3 1 1" of its key, "2 1 1" of an
+    issuer in its chain; with sha512, "3 1 2" and "2 1 2" too."""
+    wanted = set(["3 1 1 " + material.digest] + [
+        "2 1 1 " + digest for digest in material.issuer_digests])
+    if sha512:
+        digests = [key_text_digest(tls, material.key_pem.decode("ascii"), "sha512")]
+        digests += [certificate_digest(tls, certificate, "sha512")
+                    for certificate in material.certificates[1:]]
+        wanted |= set(("3 1 2 " if position == 0 else "2 1 2 ") + digest
+                      for position, digest in enumerate(digests) if digest)
+    return wanted
+
+
 def _seen(tls, published):
     """{(owner, record): when a run first saw every nameserver serve it},
-    for the records they all serve now; kept in SEEN_FILE for later runs."""
+    for the records they all serve now; kept in SEEN_FILE for later runs
+    (tlsa_seen: times this host's clock cannot have written are reset)."""
     path = os.path.join(tls.config_directory, SEEN_FILE)
-    known = {}
-    try:
-        with open(path) as stream:
-            for line in stream:
-                owner, _, rest = line.strip().partition(" ")
-                record, _, when = rest.rpartition(" ")
-                known[owner, record] = int(when)
-    except (OSError, ValueError):
-        known = {}
+    known, dirty = tlsa_seen.read(tls, path)
     now = int(time.time())
     seen = {}
     for entry in published:
@@ -519,13 +587,8 @@ def _seen(tls, published):
         everywhere = set.intersection(*[set(served.records) for served in entry.nameservers])
         for record in everywhere:
             seen[entry.owner, record] = known.get((entry.owner, record), now)
-    if seen != known:
-        text = "".join("%s %s %d\n" % (owner, record, when)
-                       for (owner, record), when in sorted(seen.items()))
-        try:
-            tls.runner.replace_file(path, text.encode("ascii"), 0o644)
-        except OSError as error:
-            tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+    if dirty or seen != known:
+        tlsa_seen.write(tls, path, seen)
     return seen
 
 

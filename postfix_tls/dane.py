@@ -20,16 +20,18 @@ deployed key; ``-k keyfile`` names it instead.
 import collections
 import os
 
-from . import messages, openssl, validate
+from . import messages, openssl, staged, validate
 from .keys import (
-    ACME_STAGED_FILE,
     CHAIN_FILES,
     KEY_FILE_PARAMETERS,
     certificate_digest,
     chain_key_digest,
     check_key,
     deployed_chains,
+    key_file_digest,
+    key_text_digest,
     pubkey_digest,
+    read_key,
     set_fqdn,
     set_keyfile,
 )
@@ -60,10 +62,17 @@ def _stamp(keyfile):
 
 def staged_keyfile(tls, algorithm, deployed):
     """The key deploy-acme-cert staged for algorithm (what it deploys next),
-    else the newest not-deployed key new-server-key made for it, or ""."""
-    acme_staged = os.path.join(tls.config_directory, ACME_STAGED_FILE.format(algorithm))
+    else the newest not-deployed key new-server-key made for it, or "".
+    A staged file that cannot be deployed any more is not the next key: a
+    warning says so (deploy-acme-cert sets it aside), and the others are
+    looked at."""
+    acme_staged = staged.staged_path(tls, algorithm)
     if os.path.isfile(acme_staged):
-        return acme_staged
+        refusal = staged.next_key_refusal(tls, algorithm, acme_staged)
+        if refusal is None:
+            return acme_staged
+        tls.log.warn([messages.ACME_STAGED_IGNORED.format(algorithm=algorithm,
+                                                          path=acme_staged, reason=refusal)])
     prefix = STAGED_PREFIX[algorithm]
     try:
         names = os.listdir(tls.config_directory)
@@ -99,12 +108,26 @@ def known_keys(tls, keyfile_option=""):
             keys.append(_key(tls, algorithm, "deployed", deployed))
         if keyfile_option:
             continue
-        staged = staged_keyfile(tls, algorithm, deployed)
-        if staged:
-            keys.append(_key(tls, algorithm, "staged", staged))
+        next_keyfile = staged_keyfile(tls, algorithm, deployed)
+        if next_keyfile:
+            next_key = _next_key(tls, algorithm, next_keyfile)
+            if next_key:
+                keys.append(next_key)
     if keyfile_option:
         keys.append(_key(tls, None, "staged", set_keyfile(tls, keyfile_option)))
     return keys
+
+
+def _next_key(tls, algorithm, keyfile):
+    """The staged Key of keyfile, or None (warned): a next key that cannot be
+    read is no reason to stop showing or checking the deployed ones."""
+    key = read_key(tls, keyfile)
+    digest = pubkey_digest(tls, keyfile) if key else ""
+    if not digest:
+        tls.log.warn([messages.NEXT_KEY_LEFT_OUT.format(
+            algorithm=algorithm, path=keyfile, reason=messages.NO_PRIVATE_KEY.format(keyfile))])
+        return None
+    return Key(algorithm, "staged", keyfile, digest)
 
 
 def _key(tls, algorithm, role, keyfile):
@@ -189,10 +212,40 @@ def _digest_record(digest):
     return "3 1 1 " + digest
 
 
-def judge_dns(check, keys):
+# The records that can be told from keys: SHA-256 and SHA-512 of the SPKI.
+KEY_RECORD_PREFIXES = ("3 1 1 ", "3 1 2 ")
+
+
+def _key_records(key, sha512):
+    """The "3 1 1" record of key, and its "3 1 2" when sha512 has it."""
+    records = set([_digest_record(key.digest)])
+    if sha512.get(key.keyfile, {}).get(key.algorithm):
+        records.add("3 1 2 " + sha512[key.keyfile][key.algorithm])
+    return records
+
+
+def _sha512_digests(tls, check, keys):
+    """{keyfile: {algorithm: SHA-512 of its SPKI}} when some record is a
+    "3 1 2" (only then: openssl runs for nothing else)."""
+    records = [record for entry in check.dns.values() for record in entry.records + [
+        record for served in entry.nameservers for record in served.records]]
+    if not any(record.startswith("3 1 2 ") for record in records):
+        return {}
+    chains = dict(((chain.key_path, chain.algorithm), chain) for chain in deployed_chains(tls))
+    digests = {}
+    for key in keys:
+        chain = chains.get((key.keyfile, key.algorithm))
+        digest = (key_text_digest(tls, chain.key_text, "sha512") if chain
+                  else key_file_digest(tls, key.keyfile, "sha512"))
+        digests.setdefault(key.keyfile, {})[key.algorithm] = digest
+    return digests
+
+
+def judge_dns(check, keys, sha512=None):
     """One line per port and algorithm: deployed published, staged published,
-    stale records."""
-    known = set(_digest_record(key.digest) for key in keys)
+    stale records.  sha512: see _sha512_digests."""
+    sha512 = sha512 or {}
+    known = set(record for key in keys for record in _key_records(key, sha512))
     for port, entry in check.dns.items():
         if entry.error:
             check.problem(messages.TLSA_DNS_ERROR.format(owner=entry.owner, error=entry.error))
@@ -204,15 +257,17 @@ def judge_dns(check, keys):
                 if key.algorithm != algorithm:
                     continue
                 line[key.role] = key.keyfile
-                line[key.role + "_published"] = _digest_record(key.digest) in published
+                line[key.role + "_published"] = bool(_key_records(key, sha512) & published)
                 if not line[key.role + "_published"]:
                     record = "%s IN TLSA %s" % (entry.owner, _digest_record(key.digest))
                     check.problem((messages.TLSA_PUBLISH_DEPLOYED if key.role == "deployed"
                                    else messages.TLSA_PUBLISH_STAGED).format(
                                        record=record, keyfile=key.keyfile))
             check.lines.append(line)
-        # Only "3 1 1" records can be told from keys; others (2 1 1) are left alone.
-        stale = sorted(record for record in published - known if record.startswith("3 1 1 "))
+        # Only "3 1 1" and "3 1 2" records can be told from keys; others
+        # (2 1 1, 2 1 2) are left alone.
+        stale = sorted(record for record in published - known
+                       if record.startswith(KEY_RECORD_PREFIXES))
         entry.stale = stale
         for record in stale:
             check.problem(messages.TLSA_STALE.format(owner=entry.owner, record=record))
@@ -220,7 +275,7 @@ def judge_dns(check, keys):
             check.notes.append(messages.TLSA_NOT_VALIDATED.format(owner=entry.owner))
         judge_nameservers(check, entry)
         staged = [key for key in keys if key.role == "staged"]
-        if published and staged and all(_digest_record(key.digest) in published
+        if published and staged and all(_key_records(key, sha512) & published
                                         for key in staged):
             check.notes.append(messages.TLSA_WAIT.format(owner=entry.owner,
                                                          ttl=entry.zone_ttl))
@@ -288,7 +343,8 @@ def judge_live(tls, check, keys, address):
             openssl=tls.openssl, version=tls.setup.openssl_version.decode(
                 "utf-8", "replace").strip() or "unknown"))
     for port, entry in check.dns.items():
-        published = [record for record in entry.records if record.startswith("3 1 1 ")]
+        published = [record for record in entry.records
+                     if record.startswith(KEY_RECORD_PREFIXES)]
         for algorithm, key in sorted(deployed.items()):
             verified, digest, error = probe(tls, check, address, port, algorithm,
                                             published if dane_client else [])
@@ -347,7 +403,7 @@ def check_server_tlsa(tls, options, operands):
     check = Check(hostname, ports, nameserver, seconds)
     for port in ports:
         check.dns[port] = ask_dns(tlsa_dns, resolver, check, "_%d._tcp.%s." % (port, hostname))
-    judge_dns(check, keys)
+    judge_dns(check, keys, _sha512_digests(tls, check, keys))
     judge_live(tls, check, keys, address)
     from . import render
 

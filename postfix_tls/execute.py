@@ -26,11 +26,11 @@ class UndoFailed(Exception):
     """An undo step (on_restore) failed; the text says what is left as it is."""
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):
     """SIGTERM arrived (SIGINT arrives as KeyboardInterrupt)."""
 
     def __init__(self, signame):
-        Exception.__init__(self, signame)
+        BaseException.__init__(self, signame)
         self.signame = signame
 
 

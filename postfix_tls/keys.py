@@ -148,18 +148,24 @@ def chain_key_digest(tls, chain):
     return key_text_digest(tls, chain.key_text)
 
 
-def key_text_digest(tls, key_text):
-    """SHA-256 of the public key of a private key given as PEM text (it goes
-    to openssl on stdin, and is never traced)."""
+def key_text_digest(tls, key_text, hash_name="sha256"):
+    """SHA-256 (or hash_name) of the public key of a private key given as PEM
+    text (it goes to openssl on stdin, and is never traced)."""
     return openssl.hex_digest(tls.runner.run(*openssl.pem_key_digest(
-        tls.openssl, key_text)).stdout)
+        tls.openssl, key_text, hash_name)).stdout)
 
 
-def certificate_digest(tls, certificate):
-    """SHA-256 of the public key of a certificate given as PEM text: a chain
-    file's, a client's, or what a live server presented."""
+def certificate_digest(tls, certificate, hash_name="sha256"):
+    """SHA-256 (or hash_name) of the public key of a certificate given as PEM
+    text: a chain file's, a client's, or what a live server presented."""
     return openssl.hex_digest(tls.runner.run(*openssl.presented_key_digest(
-        tls.openssl, certificate)).stdout)
+        tls.openssl, certificate, hash_name)).stdout)
+
+
+def key_file_digest(tls, keyfile, hash_name):
+    """hash_name of the public key of keyfile's private key ("" if none)."""
+    return openssl.hex_digest(tls.runner.run(*openssl.key_file_digest(
+        tls.openssl, keyfile, hash_name)).stdout)
 
 
 def in_order(tls, certificates):

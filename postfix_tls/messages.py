@@ -121,6 +121,7 @@ OLD_DNSPYTHON = ("check-server-tlsa needs dnspython 2.0 or later, not {}: pip in
 BAD_SECONDS = "invalid -t value: {}: expected seconds, 1 to 3600"
 ROLLOVER_DEPLOYED = "; {algorithm}: deployed {keyfile}"
 ROLLOVER_NEXT = "; {algorithm}: next {keyfile}"
+NEXT_KEY_LEFT_OUT = "{algorithm}: the next key {path} is left out: {reason}"
 ROLLOVER_NO_NEXT = "; {algorithm}: no next key yet: {command} new-server-key -a {algorithm}"
 ROLLOVER_PUBLISH = ("; publish this RRset now (current + next); deploy a next key only once"
                     " the old RRset's TTL has passed on every nameserver")
@@ -247,6 +248,17 @@ ACME_EXPIRED = ("certificate {position} in {chainfile} ({subject}) expired on {w
                 " nothing deployed, the old certificate stays")
 ACME_NOT_YET_VALID = ("certificate {position} in {chainfile} ({subject}) is not valid before"
                       " {when}: nothing deployed, the old certificate stays")
+ACME_EXPIRES_SOON = ("certificate {position} in {chainfile} ({subject}) expires on {when},"
+                     " within {days} days: nothing deployed, the old certificate stays; is the"
+                     " ACME client renewing? (-e 0 deploys it anyway)")
+ACME_EXPIRES_SOON_DEPLOYED = ("certificate {position} in {chainfile} ({subject}) expires on"
+                              " {when}, within {days} days: deployed, as -e {margin} allows;"
+                              " is the ACME client renewing?")
+ACME_DEHYDRATED_ARGUMENTS = ("dehydrated's deploy_cert call needs DOMAIN KEYFILE CERTFILE"
+                             " FULLCHAINFILE (then CHAINFILE TIMESTAMP), not: {}: nothing"
+                             " deployed; pass every argument on: postfix-tls deploy-acme-cert"
+                             " \"$@\"")
+BAD_MARGIN_DAYS = "invalid -e value: {}: expected days, 0 to 3650"
 ACME_NAME_MISSING = ("the certificate in {chainfile} does not name {hostname} (it names {names}):"
                      " nothing deployed; give -h with the host's names if they differ from"
                      " myhostname")
@@ -286,6 +298,27 @@ ACME_LIVE_OK = "{address} port {port}: presents the new {algorithm} certificate{
 ACME_LIVE_DANE = ", and openssl's DANE verification succeeds"
 ACME_NOTHING = "nothing to deploy: no certificate given and none staged"
 ACME_NOTHING_CHANGED = "nothing changed: nothing written, Postfix not reloaded"
+# acme-tlsa.seen (tlsa_seen.py): what is not trusted, and why.
+ACME_SEEN_BAD_LINE = ("{path} line {number}: not an \"owner record seconds\" line, dropped:"
+                      " {line}")
+ACME_SEEN_RESET = ("{path} line {number}: {owner} {record} first seen at second {seconds},"
+                   " before 2000 or more than {skew} s ahead of this host's clock: counted as"
+                   " first seen now")
+ACME_SEEN_NOT_A_FILE = "{path} is not a regular file: every TLSA record counts as first seen now"
+ACME_SEEN_UNREADABLE = ("cannot read {path}: {error}: every TLSA record counts as first seen"
+                        " now")
+ACME_SEEN_UNWRITABLE = ("cannot write {path}: {error}: when TLSA records were first seen is not"
+                        " kept, and a new key waits until a run can keep it")
+# A staged key concerns its own algorithm only (staged.py): never fatal to another.
+ACME_STAGED_WRONG_ALGORITHM = "the key in {path} is {found}, not {algorithm}"
+ACME_STAGED_REMOVED = ("{algorithm}: the key staged in {path} is removed, not deployed: {reason}"
+                       "; the next renewal stages or deploys a new one")
+ACME_STAGED_MOVED_ASIDE = ("{algorithm}: the key staged in {path} cannot be deployed, and was"
+                           " moved aside to {aside} (look at it, then remove it): {reason}")
+ACME_STAGED_NOT_MOVED = ("{algorithm}: the key staged in {path} cannot be deployed, and could"
+                         " not be moved aside ({command} failed), so it is left alone: {reason}")
+ACME_STAGED_IGNORED = ("{algorithm}: the key staged in {path} is not taken as the next key:"
+                       " {reason}; deploy-acme-cert's next run sets it aside")
 
 # status (ours): the verdict line, and one line per problem found.
 STATUS_SUMMARY = "TLS {verdict} - {text}"

@@ -10,6 +10,9 @@ from .command import CAPTURE, DEVNULL, INHERIT, TO_STDOUT, Command
 
 # SHA-256 of nothing: upstream's marker of a pipeline that produced no key.
 NULL_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+# SHA-512 of nothing: the same marker for the "3 1 2" and "2 1 2" records' digests.
+NULL_SHA512 = ("cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+               "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e")
 
 # Upstream gives every key-reading command a password, so that a
 # passphrase-protected key fails instead of prompting.
@@ -89,7 +92,12 @@ def is_encrypted(keyfile):
 
 
 def sha256(openssl, **options):
-    return Command([openssl, "dgst", "-binary", "-sha256"], **options)
+    return digest(openssl, "sha256", **options)
+
+
+def digest(openssl, hash_name, **options):
+    """hash_name: sha256 (TLSA matching type 1) or sha512 (2)."""
+    return Command([openssl, "dgst", "-binary", "-" + hash_name], **options)
 
 
 def sha256_check(openssl):
@@ -191,14 +199,25 @@ def certificate_facts(openssl, certfile, certificate_pem=None):
         reads=[certfile] if certificate_pem is None else [])
 
 
-def pem_key_digest(openssl, key_pem):
-    """SHA-256 of the DER public key of a private key given as text (one
-    of several in a chain file: openssl -in reads only the first)."""
+def pem_key_digest(openssl, key_pem, hash_name="sha256"):
+    """SHA-256 (or hash_name) of the DER public key of a private key given as
+    text (one of several in a chain file: openssl -in reads only the first)."""
     return (
         Command([openssl, "pkey", "-pubout"], stdin=key_pem, stderr=DEVNULL,
                 secret_stdin=True),
         Command([openssl, "pkey", "-pubin", "-outform", "DER"], stderr=DEVNULL),
-        sha256(openssl, stderr=DEVNULL),
+        digest(openssl, hash_name, stderr=DEVNULL),
+    )
+
+
+def key_file_digest(openssl, keyfile, hash_name):
+    """hash_name of the DER public key of keyfile's private key, whatever
+    its type (pkey; the "3 1 2" records of check-server-tlsa's keys)."""
+    return (
+        Command([openssl, "pkey"] + list(PASSIN) + ["-in", keyfile, "-pubout"],
+                stderr=DEVNULL, reads=[keyfile]),
+        Command([openssl, "pkey", "-pubin", "-outform", "DER"], stderr=DEVNULL),
+        digest(openssl, hash_name, stderr=DEVNULL),
     )
 
 
@@ -227,17 +246,17 @@ def s_client(openssl, address, port, starttls, hostname, sigalgs, tlsa_records, 
     return Command(argv, stderr=TO_STDOUT)
 
 
-def presented_key_digest(openssl, certificate_pem):
-    """SHA-256 of the public key of a certificate given as text."""
+def presented_key_digest(openssl, certificate_pem, hash_name="sha256"):
+    """SHA-256 (or hash_name) of the public key of a certificate given as text."""
     return (
         Command([openssl, "x509", "-pubkey", "-noout"], stdin=certificate_pem,
                 stderr=DEVNULL),
         Command([openssl, "pkey", "-pubin", "-outform", "DER"], stderr=DEVNULL),
-        sha256(openssl, stderr=DEVNULL),
+        digest(openssl, hash_name, stderr=DEVNULL),
     )
 
 
 def hex_digest(output):
     """What upstream's ``od | tr | egrep -v`` keeps: a non-empty digest or ""."""
-    digest = "".join("%02x" % byte for byte in bytearray(output))
-    return "" if digest == NULL_SHA256 else digest
+    text = "".join("%02x" % byte for byte in bytearray(output))
+    return "" if text in (NULL_SHA256, NULL_SHA512) else text

@@ -205,14 +205,15 @@ DECLARED = (
                     "(-n ADDRESS[:PORT]: the resolver to ask)"]),
     Subcommand(
         "deploy-acme-cert", "usage: postfix tls deploy-acme-cert [-h hostname[,...]]"
-        " [-p ports] [-n nameserver[:port]] [-s address] [-t seconds]"
+        " [-p ports] [-n nameserver[:port]] [-s address] [-t seconds] [-e days]"
         " [keyfile fullchainfile]",
-        "acme:deploy_acme_cert", "acme:prefetch", letters="hpnst", locks=True,
+        "acme:deploy_acme_cert", "acme:prefetch", letters="hpnste", locks=True,
         our_synopsis="deploy-acme-cert [-h hostnames] [-p ports] [-n nameserver]"
-        " [-s address] [-t seconds] [keyfile fullchainfile]",
+        " [-s address] [-t seconds] [-e days] [keyfile fullchainfile]",
         help_lines=["an ACME client's deploy hook (certbot, lego,",
                     "dehydrated): checked, held back until DNS has",
-                    "the new key's TLSA record, reloaded, verified"]),
+                    "the new key's TLSA record, reloaded, verified",
+                    "(-e: refuse certificates expiring within days, 7)"]),
     Subcommand(
         "status", "usage: postfix tls status [-w days] [-c days]",
         "status:status", "status:prefetch", letters="wc", operands=0,

@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -327,12 +328,12 @@ def signed_chain(directory, name):
                      "keyUsage = critical,keyCertSign\n[leaf]\nbasicConstraints = CA:false\n"
                      "subjectAltName = DNS:%s\n" % HOSTNAME)
     run("req", "-x509", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", name + "-ca.key",
-        "-subj", "/CN=Scratch CA", "-days", "5", "-config", "ext.cnf", "-extensions", "ca",
+        "-subj", "/CN=Scratch CA", "-days", "30", "-config", "ext.cnf", "-extensions", "ca",
         "-out", name + "-ca.crt")
     run("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-subj",
         "/CN=" + HOSTNAME, "-out", name + ".csr")
     run("x509", "-req", "-in", name + ".csr", "-CA", name + "-ca.crt", "-CAkey", name + "-ca.key",
-        "-CAcreateserial", "-days", "4", "-extfile", "ext.cnf", "-extensions", "leaf",
+        "-CAcreateserial", "-days", "20", "-extfile", "ext.cnf", "-extensions", "leaf",
         "-out", name + ".crt")
     chainfile = os.path.join(directory, name + ".chain")
     with open(chainfile, "w") as stream:
@@ -816,3 +817,305 @@ def test_a_signal_during_the_last_log_line_is_no_failure_after_a_deployment(site
     assert process.returncode == 0, err
     assert "interrupted" not in err
     assert os.path.isfile(os.path.join(config, "acme-rsa.pem"))
+
+
+# ----- without pebble: a scratch Postfix that is never started
+
+@pytest.fixture
+def idle():
+    """A scratch Postfix configuration (its own queue and data directories),
+    never started: deploy-acme-cert says it is not running, and deploys."""
+    with scratch_base("postfix-tls-acme-idle.") as base:
+        yield ScratchPostfix(base, ADDRESS)
+
+
+def idle_run(idle, *args, options=()):
+    """deploy-acme-cert on the idle instance: (status, stdout, stderr)."""
+    result = subprocess.run(ours_argv(["-c", idle.config] + list(options) + [
+        "deploy-acme-cert", "-s", ADDRESS] + list(args)), env={"PATH": POSTFIX_PATH},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=120)
+    return result.returncode, result.stdout, result.stderr
+
+
+SILENT_NAMESERVER = "127.0.0.13"  # the zone's are .11 and .12
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_the_dns_step_ends_the_run_at_once_and_deploys_nothing(idle, signum):
+    """The resolver (-n) never answers; the signal comes once it has been
+    asked.  dnspython catches Exception around each query: the interrupt
+    must not be one, or the run goes on, stages or deploys, and exits 0."""
+    work = os.path.join(idle.base, "work")
+    os.makedirs(work)
+    material = self_signed(work, "new")
+    before = snapshot(idle.config)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((SILENT_NAMESERVER, 0))
+        silent.settimeout(60)
+        argv = ours_argv(["-c", idle.config, "deploy-acme-cert", "-s", ADDRESS, "-n",
+                          "%s:%d" % silent.getsockname()] + list(material))
+        # SIGINT as from a terminal: a test run started in the background
+        # (sh without job control) would pass SIGINT on ignored.
+        process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   universal_newlines=True, preexec_fn=lambda: signal.signal(
+                                       signal.SIGINT, signal.SIG_DFL))
+        try:
+            silent.recvfrom(4096)  # the first TLSA query: the DNS step has begun
+            sent = time.time()
+            process.send_signal(signum)
+            out, err = process.communicate(timeout=60)
+            seconds = time.time() - sent
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 1, out + err
+    assert "interrupted by signal %s" % signal.Signals(signum).name in err
+    # postlog -p fatal sleeps a second by design: the rest is the run ending.
+    assert seconds < 2.5, seconds
+    assert snapshot(idle.config) == before
+
+
+# ----- a staged key concerns its own algorithm only
+
+def dated(directory, name, start, end, algorithm="ecdsa", key=None):
+    """(keyfile, certfile): a self-signed certificate valid from start to end
+    (openssl ca's YYYYmmddHHMMSSZ), of a new key or of key."""
+    run = openssl_in(directory)
+    with open(os.path.join(directory, name + ".cnf"), "w") as stream:
+        stream.write("[ca]\ndefault_ca = d\n[d]\ndatabase = %s.index\nnew_certs_dir = .\n"
+                     "serial = %s.serial\ndefault_md = sha256\npolicy = p\n"
+                     "copy_extensions = copy\n[p]\ncommonName = supplied\n" % (name, name))
+    open(os.path.join(directory, name + ".index"), "w").close()
+    with open(os.path.join(directory, name + ".serial"), "w") as stream:
+        stream.write("01\n")
+    new_key = (["-key", key] if key else ["-nodes", "-keyout", name + ".key", "-newkey"] + (
+        ["rsa:2048"] if algorithm == "rsa" else ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]))
+    run("req", "-new", *new_key, "-subj", "/CN=" + HOSTNAME, "-addext",
+        "subjectAltName=DNS:" + HOSTNAME, "-out", name + ".csr")
+    run("ca", "-batch", "-config", name + ".cnf", "-selfsign", "-keyfile", key or name + ".key",
+        "-in", name + ".csr", "-out", name + ".crt", "-notext", "-startdate", start,
+        "-enddate", end)
+    return key or os.path.join(directory, name + ".key"), os.path.join(directory, name + ".crt")
+
+
+def stamp(seconds_from_now):
+    return time.strftime("%Y%m%d%H%M%SZ", time.gmtime(time.time() + seconds_from_now))
+
+
+def joined(*paths):
+    text = ""
+    for path in paths:
+        with open(path) as stream:
+            text += stream.read()
+    return text
+
+
+def renewal_setup(idle):
+    """The administrator's RSA pair loaded (legacy parameters), and its
+    renewal: the same key, a new certificate (no DNS step)."""
+    work = os.path.join(idle.base, "work")
+    os.makedirs(work, exist_ok=True)
+    keyfile, certfile = self_signed(work, "admin")
+    idle.write_main_cf(["smtpd_tls_key_file = " + keyfile, "smtpd_tls_cert_file = " + certfile])
+    renewed = dated(work, "renewed", stamp(-60), stamp(60 * 86400), key=keyfile)
+    return work, renewed
+
+
+def write_staged(idle, text, algorithm="ecdsa"):
+    path = os.path.join(idle.config, "acme-%s.staged.pem" % algorithm)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as stream:
+        stream.write(text)
+    return path
+
+
+def test_an_expired_staged_key_is_removed_and_the_other_algorithm_deployed(idle):
+    work, renewed = renewal_setup(idle)
+    staged = write_staged(idle, joined(*dated(work, "expired", "20200101000000Z",
+                                              "20200201000000Z")))
+    status, out, err = idle_run(idle, *renewed)
+    assert status == 0, err
+    assert "rsa: deployed into %s/acme-rsa.pem (the key is the one deployed)" % idle.config \
+        in out
+    assert "warning: ecdsa: the key staged in %s is removed, not deployed: certificate 1 in" \
+        " %s (CN=%s) expired on 2020-02-01" % (staged, staged, HOSTNAME) in err
+    assert not [name for name in os.listdir(idle.config) if ".staged." in name]
+
+
+def corrupt_staged(work, kind):
+    """The text of a staged file that can no longer be deployed, by kind."""
+    if kind == "garbage":
+        return "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n"
+    if kind == "no-key":
+        return joined(self_signed(work, "nokey", "ecdsa")[1])
+    if kind == "mismatch":
+        return joined(self_signed(work, "one", "ecdsa")[0], self_signed(work, "two", "ecdsa")[1])
+    if kind == "rsa-key":
+        return joined(*self_signed(work, "rsa-in-ecdsa", "rsa"))
+    assert kind == "not-yet-valid"
+    return joined(*dated(work, "future", stamp(86400), stamp(90 * 86400)))
+
+
+@pytest.mark.parametrize("kind", ["garbage", "no-key", "mismatch", "rsa-key", "not-yet-valid"])
+def test_a_corrupt_staged_key_is_moved_aside_and_the_other_algorithm_deployed(idle, kind):
+    work, renewed = renewal_setup(idle)
+    text = corrupt_staged(work, kind)
+    staged = write_staged(idle, text)
+    status, out, err = idle_run(idle, *renewed)
+    assert status == 0, err
+    assert "rsa: deployed into %s/acme-rsa.pem" % idle.config in out
+    aside = [name for name in os.listdir(idle.config) if ".staged." in name]
+    assert len(aside) == 1 and aside[0].startswith("acme-ecdsa.staged.pem.corrupt-"), aside
+    path = os.path.join(idle.config, aside[0])
+    assert "warning: ecdsa: the key staged in %s cannot be deployed, and was moved aside to" \
+        " %s (look at it, then remove it): " % (staged, path) in err
+    with open(path) as stream:
+        assert stream.read() == text  # never lost
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_a_dry_run_only_says_it_would_move_a_corrupt_staged_key_aside(idle):
+    work, renewed = renewal_setup(idle)
+    staged = write_staged(idle, corrupt_staged(work, "mismatch"))
+    before = snapshot(idle.config)
+    status, out, err = idle_run(idle, *renewed, options=["--dry-run", "--trace"])
+    assert status == 0, err
+    assert "+ mv %s %s.corrupt-" % (staged, staged) in err
+    assert "# (dry run: not run)" in err
+    assert snapshot(idle.config) == before
+
+
+@pytest.mark.parametrize("kind", ["garbage", "expired"])
+def test_rollover_and_check_go_on_with_a_staged_key_that_cannot_be_deployed(idle, kind):
+    work, renewed = renewal_setup(idle)
+    text = corrupt_staged(work, "garbage") if kind == "garbage" else joined(*dated(
+        work, "expired", "20200101000000Z", "20200201000000Z"))
+    staged = write_staged(idle, text)
+    argv = ["-c", idle.config, "output-server-tlsa-rollover"]
+    result = subprocess.run(ours_argv(argv), env={"PATH": POSTFIX_PATH},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "; rsa: deployed %s" % os.path.join(work, "admin.key") in result.stdout
+    assert "; ecdsa: next" not in result.stdout
+    assert "warning: ecdsa: the key staged in %s is not taken as the next key: " % staged \
+        in result.stderr
+    # Nothing answers at 127.0.0.13: DNS and the live server are problems, reported.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as closed:
+        closed.bind((SILENT_NAMESERVER, 0))
+        port = closed.getsockname()[1]
+    argv = ["-c", idle.config, "check-server-tlsa", "-n", "%s:%d" % (SILENT_NAMESERVER, port),
+            "-s", SILENT_NAMESERVER, "-t", "2"]
+    result = subprocess.run(ours_argv(argv), env={"PATH": POSTFIX_PATH},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+    assert result.returncode == 1
+    assert "fatal" not in result.stderr, result.stderr
+    assert "problem(s):" in result.stdout
+    assert "the key staged in %s is not taken as the next key" % staged in result.stderr
+    with open(staged) as stream:
+        assert stream.read() == text  # read-only: left for deploy-acme-cert
+
+
+# ----- wrong words: a certificate about to expire, dehydrated's arguments
+
+def test_a_certificate_expiring_within_the_margin_is_refused_unless_e_allows_it(idle):
+    work, renewed = renewal_setup(idle)
+    soon = dated(work, "soon", stamp(-60), stamp(2 * 86400), key=renewed[0])
+    before = snapshot(idle.config)
+    status, out, err = idle_run(idle, *soon)
+    assert status == 1
+    assert "certificate 1 in %s (CN=%s) expires on " % (soon[1], HOSTNAME) in err
+    assert ", within 7 days: nothing deployed, the old certificate stays" in err
+    assert snapshot(idle.config) == before
+    status, out, err = idle_run(idle, "-e", "3", *soon)
+    assert status == 1 and "within 3 days: nothing deployed" in err
+    status, out, err = idle_run(idle, "-e", "7d", *soon)
+    assert status == 1 and "fatal: invalid -e value: 7d: expected days, 0 to 3650" in err
+    assert snapshot(idle.config) == before
+    status, out, err = idle_run(idle, "-e", "1", *soon)
+    assert status == 0, err
+    assert "rsa: deployed into" in out
+    assert "warning: certificate 1 in %s (CN=%s) expires on " % (soon[1], HOSTNAME) in err
+    assert "within 7 days: deployed, as -e 1 allows" in err
+
+
+@pytest.mark.parametrize("call", [["deploy_cert"], ["deploy_cert", HOSTNAME],
+                                  ["deploy_cert", HOSTNAME, "/k.pem", "/c.pem"]])
+def test_dehydrated_deploy_cert_with_too_few_arguments_fails(idle, call):
+    status, out, err = idle_run(idle, *call)
+    assert status == 1
+    assert "fatal: dehydrated's deploy_cert call needs DOMAIN KEYFILE CERTFILE FULLCHAINFILE" \
+        " (then CHAINFILE TIMESTAMP), not: %s: nothing deployed" % " ".join(call) in err
+
+
+# ----- acme-tlsa.seen: times this host's clock cannot have written
+
+def test_nonsense_and_future_times_in_the_seen_file_are_reset_not_trusted(site):
+    site.reset()
+    work = os.path.join(site.base, "seen")
+    os.makedirs(work)
+    first, second = self_signed(work, "first"), self_signed(work, "second")
+    assert site.run(*first)[0] == 0
+    old, new = key_digest(first[0]), key_digest(second[0])
+    site.publish([old, new], ttl=1)
+    owners = ["_%d._tcp.%s." % (port, HOSTNAME) for port in PORTS]
+    long_ago = int(time.time()) - 3600
+    lines = ["%s 3 1 1 %s %d" % (owner, old, long_ago) for owner in owners] + [
+        "%s 3 1 1 %s 99999999999999999999" % (owners[0], new),  # a traceback before
+        "%s 3 1 1 %s %d" % (owners[1], new, time.time() + 86400),  # clock skew: a day ahead
+        "%s 3 1 1 %s 0" % (owners[2], new)]  # would let the key in at once
+    path = os.path.join(site.config, "acme-tlsa.seen")
+    with open(path, "w") as stream:
+        stream.write("\n".join(lines) + "\n")
+    started = int(time.time())
+    status, out, err = site.run(*second)
+    assert status == EXIT_STAGED, err
+    assert "caches may hold the old RRset for 1 s" in out
+    for number, seconds in ((4, "99999999999999999999"), (5, str(int(time.time() + 86400))[:5]),
+                            (6, "0")):
+        assert "warning: %s line %d: _" % (path, number) in err
+        assert " first seen at second %s" % seconds in err
+    assert "before 2000 or more than 300 s ahead of this host's clock: counted as first seen" \
+        " now" in err
+    with open(path) as stream:
+        rewritten = dict((" ".join(line.split()[:5]), int(line.split()[5]))
+                         for line in stream.read().splitlines())
+    assert len(rewritten) == 6
+    for owner in owners:
+        assert rewritten["%s 3 1 1 %s" % (owner, old)] == long_ago  # the sane lines kept
+        assert started <= rewritten["%s 3 1 1 %s" % (owner, new)] <= time.time()
+    # Lines that do not parse are dropped, the others kept: the TTL has passed.
+    with open(path, "ab") as stream:
+        stream.write(b"garbage\n\xff\xfe\n")
+    time.sleep(1.5)
+    status, out, err = site.run()
+    assert status == 0, err
+    assert "rsa: deployed into" in out
+    assert "%s line 7: not an \"owner record seconds\" line, dropped: garbage" % path in err
+    assert "%s line 8: not an \"owner record seconds\" line, dropped: " % path in err
+    assert served_everywhere(new, ["3 1 1 " + old, "3 1 1 " + new])
+
+
+def test_a_3_1_2_record_lets_a_new_key_in_as_a_3_1_1_does(site):
+    """SHA-512 of the new key ("3 1 2") matches it, as its SHA-256 does."""
+    site.reset()
+    work = os.path.join(site.base, "sha512")
+    os.makedirs(work)
+    first, second = self_signed(work, "first"), self_signed(work, "second")
+    assert site.run(*first)[0] == 0
+    old = key_digest(first[0])
+    der = openssl("pkey", "-in", second[0], "-pubout", "-outform", "DER")
+    record = "3 1 2 " + openssl("dgst", "-sha512", "-r", stdin=der).split()[0].decode()
+    site.zone.serve([("_%d._tcp.%s." % (port, HOSTNAME), "TLSA", data) for port in PORTS
+                     for data in ("3 1 1 " + old, record)], ttl=1)
+    status, out, err = site.run(*second)
+    assert status == EXIT_STAGED, err
+    assert "caches may hold the old RRset for 1 s" in out  # matched: the TTL's wait
+    time.sleep(1.5)
+    status, out, err = site.run()
+    assert status == 0, err
+    assert "its TLSA record is served by every nameserver" in out
+    assert served_everywhere(key_digest(second[0]), [record])

@@ -458,3 +458,34 @@ def test_check_with_openssl_before_1_1_0_checks_dns_and_says_what_is_missing(hos
     assert "live %s port 465 ecdsa: presents %s; DANE verification: not run" % (
         POSTFIX_ADDRESS, host.ecdsa) in lines
     assert len([line for line in lines if line.startswith("live ")]) == 6
+
+
+def sha512_record(keyfile):
+    """The "3 1 2" record of keyfile's key: SHA-512 of its DER public key."""
+    der = subprocess.run(["openssl", "pkey", "-in", keyfile, "-pubout", "-outform", "DER"],
+                         stdout=subprocess.PIPE, check=True).stdout
+    digest = subprocess.run(["openssl", "dgst", "-sha512", "-r"], input=der,
+                            stdout=subprocess.PIPE, check=True).stdout.split()[0].decode()
+    return "3 1 2 " + digest
+
+
+def test_check_accepts_3_1_2_records_and_leaves_2_1_2_alone(host):
+    """SHA-512 of the key ("3 1 2") is as valid as SHA-256 ("3 1 1"): port 25
+    has only those; a "2 1 2" (an issuer's, which keys cannot tell) is not stale."""
+    records = [(port, sha512_record(keyfile) if port == 25 else data)
+               for port, data, keyfile in ((port, data, keyfile) for (port, keyfile), data
+                                           in host.records().items())
+               if keyfile in (host.rsa, host.ecdsa, host.next_rsa)]
+    host.publish(records + [(25, "2 1 2 " + "ab" * 64)])
+    status, out, err = host.check()
+    assert status == 0, out + err
+    assert "live %s port 25 rsa: presents %s; DANE verification: OK" % (
+        POSTFIX_ADDRESS, host.rsa) in out
+    assert "live %s port 25 ecdsa: presents %s; DANE verification: OK" % (
+        POSTFIX_ADDRESS, host.ecdsa) in out
+    # A "3 1 2" of no known key is stale, as a "3 1 1" is.
+    wrong = "3 1 2 " + "00" * 64
+    host.publish(records + [(25, wrong)])
+    status, out, err = host.check()
+    assert status == 1
+    assert "remove stale _25._tcp.%s. IN TLSA %s" % (HOSTNAME, wrong) in out

@@ -106,6 +106,11 @@ options:
       - Seconds each of C(check-server-tlsa)'s connections may take (C(-t)); for
         C(deploy-acme-cert), the seconds the live server has to present the new key.
     type: int
+  margin_days:
+    description:
+      - C(deploy-acme-cert) refuses a certificate that expires within these days (C(-e));
+        7 when omitted, 0 deploys whatever has not expired.
+    type: int
   warning_days:
     description: C(status) warns when a certificate expires within these days (C(-w)).
     type: int
@@ -285,6 +290,8 @@ def build_argv(params, check_mode, trace_file):
                 if params.get(name):
                     argv += [option, str(params[name])]
         if command == "deploy-acme-cert":
+            if params.get("margin_days") is not None:
+                argv += ["-e", str(params["margin_days"])]
             if params.get("keyfile") or params.get("certfile"):
                 argv += [params.get("keyfile") or "", params.get("certfile") or ""]
         elif params.get("keyfile"):
@@ -411,6 +418,7 @@ def run_module():
             nameserver=dict(type="str"),
             address=dict(type="str"),
             timeout=dict(type="int"),
+            margin_days=dict(type="int"),
             warning_days=dict(type="int"),
             critical_days=dict(type="int"),
             executable=dict(type="list", elements="str", default=["postfix-tls"]),

@@ -146,6 +146,9 @@ def test_argv_for_deploying_an_acme_certificate():
     params = dict(params, keyfile=None, certfile=None, ports=None, tlsa_hostname=None,
                   address=None)
     assert postfix_tls.build_argv(params, False, "/t")[3:] == ["--json", "deploy-acme-cert"]
+    params = dict(params, margin_days=0)
+    assert postfix_tls.build_argv(params, False, "/t")[3:] == [
+        "--json", "deploy-acme-cert", "-e", "0"]
 
 
 def test_a_staged_acme_certificate_is_a_change_not_a_failure():
