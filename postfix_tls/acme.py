@@ -384,6 +384,9 @@ def staged_materials(tls, hostnames, given):
     found = []
     for algorithm in tls.setup.algorithms():
         path = staged_path(tls, algorithm)
+        if algorithm not in given and os.path.lexists(path) and not os.path.isfile(path):
+            tls.log.warn([messages.ACME_STAGED_NOT_REMOVED.format(
+                path=path, problem=material.problem(path) or "not a regular file")])
         if algorithm in given or not os.path.isfile(path):
             continue
         try:
@@ -462,6 +465,11 @@ def plan(tls, material, chains, setting):
         if not tls.postconf.knows(CHAIN_FILES):
             tls.fail(messages.CHAIN_FILE_NEEDS_3_4.format(
                 version=tls.postconf.release.mail_version or "before 3.4"))
+        if tls.chain_file and not chains.get(algorithm):
+            named = chaindeploy.named_elsewhere(tls, tls.chain_file)
+            if named:
+                tls.fail(messages.CHAIN_FILE_NAMED_ELSEWHERE.format(path=tls.chain_file,
+                                                                    parameter=named))
         chain = chains.get(algorithm)
         # A named file that is missing is the first to write into: Postfix
         # loads nothing until it exists.
@@ -788,8 +796,16 @@ def _remove_staged(tls, deployments):
     deployed supersedes it too)."""
     for deployment in deployments:
         path = _config_file(tls, STAGED_FILE, deployment.algorithm)
-        if os.path.exists(path):
-            tls.runner.remove_file(path)
+        if os.path.isdir(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+            # Deployed already: a warning, not a failure, and not removed.
+            tls.log.warn([messages.ACME_STAGED_NOT_REMOVED.format(
+                path=path, problem=material.problem(path) or "not a regular file")])
+        elif os.path.lexists(path):
+            try:
+                tls.runner.remove_file(path)
+            except OSError as error:
+                tls.log.warn([messages.ACME_STAGED_NOT_REMOVED.format(
+                    path=path, problem=error.strerror)])
 
 
 # ----- the subcommand table's hooks

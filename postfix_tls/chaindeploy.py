@@ -15,7 +15,7 @@ be parses as Postfix would read it.
 import os
 import stat
 
-from . import chainfiles, messages
+from . import chainfiles, messages, openssl
 from .keys import CHAIN_FILES, certificate_digest, in_order, key_text_digest
 
 # Emptied when chain files are deployed: Postfix ignores them then.
@@ -43,9 +43,12 @@ def target_problem(path):
     anything runs: a name Postfix would split, a file of Postfix's own
     configuration, or a file that is there and is no chain file."""
     for character, what in ((",", "a comma"), (" ", "a space"), ("\t", "a tab"),
-                            ("\n", "a newline")):
+                            ("\n", "a newline"), ("\r", "a carriage return"),
+                            ("$", "a $ (main.cf would expand it)")):
         if character in path:
             return messages.CHAIN_FILE_BAD_NAME.format(path=path, what=what)
+    if any(ord(character) < 32 or ord(character) == 127 for character in path):
+        return messages.CHAIN_FILE_BAD_NAME.format(path=path, what="a control character")
     directory, name = os.path.split(path)
     if (name in _CONFIGURATION_NAMES or name.endswith(_CONFIGURATION_ENDINGS)
             or os.path.basename(directory) in _CONFIGURATION_DIRECTORIES):
@@ -84,7 +87,29 @@ def _not_pem(path, size):
     if not found:
         return "no PEM object"
     others = sorted(set(item.label for item in found if not chainfiles.is_key_or_certificate(item)))
-    return "a " + ", a ".join(others) if others else ""
+    if others:
+        return "a " + ", a ".join(others)
+    try:
+        # Keys and certificates only, but in a chain file's order (a CA
+        # bundle, a lone key: not a chain file, whatever else it is).
+        chainfiles.parse([(path, text)])
+    except chainfiles.ChainFileError as error:
+        return "keys and certificates that are no chain file (%s)" % error
+    return ""
+
+
+def named_elsewhere(tls, path):
+    """The main.cf parameter, other than the chain files and the legacy key
+    and certificate ones, that names path (a CA file, a table), or ""."""
+    ours = (CHAIN_FILES,) + LEGACY_PARAMETERS
+    for line in tls.postconf.lines("-nx"):
+        name, _, value = line.partition(" = ")
+        if name.strip() in ours:
+            continue
+        for word in chainfiles.split_names(value):
+            if word == path or word.endswith(":" + path):
+                return name.strip()
+    return ""
 
 
 class Setting(object):
@@ -146,6 +171,9 @@ def carried_chains(tls, algorithms):
                if item.label in chainfiles.KEY_LABELS]
         certificates = [item.text for item in chainfiles.file_objects(certfile)
                         if item.label == "CERTIFICATE"]
+        if openssl.is_encrypted(keyfile):
+            refuse("the key in %s is encrypted (passphrase-protected): Postfix could not"
+                   " load it from a chain file" % keyfile)
         if not key or chainfiles.key_algorithm(key[0]) != other:
             refuse("no %s private key could be read from %s" % (other.upper(), keyfile))
         if not certificates:
@@ -167,7 +195,15 @@ def certificates(tls, certfile):
     except OSError:
         objects = []
     found = [item.text for item in objects if item.label == "CERTIFICATE"]
-    if not found or len(found) != len(objects):
+    # A private key beside them (the legacy key-in-certificate layout) is
+    # passed over: the key deployed is the key file's, checked against the
+    # certificate already.  Anything else is named.
+    others = sorted(set(item.label for item in objects if item.label != "CERTIFICATE"
+                        and item.label not in chainfiles.KEY_LABELS))
+    if others:
+        tls.fail(messages.CHAIN_FILE_OTHER_OBJECTS.format(path=certfile,
+                                                          labels=", ".join(others)))
+    if not found:
         tls.fail(messages.CHAIN_FILE_NO_CERTIFICATE.format(certfile))
     return found
 
@@ -180,6 +216,9 @@ def deploy(tls, certfile, keyfile, key_pem, key_type):
         tls.fail(messages.CHAIN_FILE_NEEDS_3_4.format(
             version=tls.postconf.release.mail_version or "before 3.4"))
     path, algorithm = tls.chain_file, key_type.algorithm
+    named = named_elsewhere(tls, path)
+    if named:
+        tls.fail(messages.CHAIN_FILE_NAMED_ELSEWHERE.format(path=path, parameter=named))
     setting = read_setting(tls)
     notes = []
     if tls.runner.plan.planned(keyfile) or tls.runner.plan.planned(certfile):
@@ -210,7 +249,15 @@ def file_text(tls, path, entries, setting):
         if chain.algorithm in algorithms and chain.key_path != path:
             tls.fail(messages.CHAIN_FILE_OTHER_FILE.format(path=path, algorithm=chain.algorithm,
                                                            other=chain.key_path))
-    kept = [chain for chain in setting.chains
+    chains = setting.chains
+    if path not in setting.names and os.path.isfile(path) and os.path.getsize(path):
+        # Not listed yet, but a chain file (target_problem said so): what it
+        # holds of the other algorithms stays in it.
+        try:
+            chains = chains + chainfiles.read([path])
+        except chainfiles.ChainFileError as error:
+            tls.fail(str(error))
+    kept = [chain for chain in chains
             if chain.key_path == path and chain.algorithm not in algorithms]
     text = "".join(chain.key_text + "".join(chain.certificates) for chain in kept)
     notes = []

@@ -82,8 +82,12 @@ def is_key_or_certificate(item):
 
 def split_names(value):
     # type: (str) -> List[str]
-    """The file names of smtpd_tls_chain_files (commas and/or whitespace)."""
-    return value.replace(",", " ").split()
+    """The file names of smtpd_tls_chain_files, split as Postfix splits a
+    list (CHARS_COMMA_SP: comma, space, tab, CR, LF), and nowhere else:
+    str.split() would also split at a vertical tab or a no-break space."""
+    for separator in ", \t\r":
+        value = value.replace(separator, "\n")
+    return [name for name in value.split("\n") if name]
 
 
 def pem_objects(text, path):

@@ -67,7 +67,7 @@ _FILE_OPTIONS = {"--trace-json": "trace_json", "--chain-file": "chain_file"}
 def parse_global_options(args, postfix_mode):
     """(options, rest): our own options, which come before the subcommand."""
     options = {"config_directory": None, "dry_run": False, "trace": False,
-               "trace_json": None, "json": False, "chain_file": ""}
+               "trace_json": None, "json": False, "chain_file": None}
     args = list(args)
     while args:
         arg = args[0]
@@ -277,6 +277,10 @@ def _run(args, options, env, postfix_mode):
     hints = messages.POSTFIX_HINTS if postfix_mode else messages.standalone_hints(
         _program_name(), config_directory)
     chain_file = options["chain_file"]
+    if chain_file == "":  # given, but empty: not the same as not given
+        _say(messages.CHAIN_FILE_EMPTY)
+        return messages.EXIT_FAIL
+    chain_file = chain_file or ""
     if chain_file:
         if (args[0] if args else "") not in subcommands.CHAIN_FILE_SUBCOMMANDS:
             _say(messages.CHAIN_FILE_SUBCOMMANDS)

@@ -28,15 +28,17 @@ def _lock(tls):
         return None
     from . import lock
 
+    path = os.path.join(tls.config_directory, lock.LOCK_FILE)
+    tls.runner.running_text = messages.LOCK_WAITING.format(path=path)  # if a signal comes
     try:
         lock.acquire(tls.config_directory)
     except lock.Busy as busy:
         tls.log.fatal(str(busy))
         return messages.EXIT_BUSY
     except OSError as error:
-        tls.log.fatal(messages.LOCK_FAILED.format(
-            path=os.path.join(tls.config_directory, lock.LOCK_FILE), error=error.strerror))
+        tls.log.fatal(messages.LOCK_FAILED.format(path=path, error=error.strerror))
         return messages.EXIT_FAIL
+    tls.runner.running_text = ""  # held (an interrupt during the wait still names it)
     return None
 
 

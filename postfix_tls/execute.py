@@ -209,6 +209,7 @@ class Runner(object):
                               time.time() - pipeline.started, False)
             return Result(_CANNOT_RUN, b"", False)
         returncodes, output = self._communicate(pipeline.processes, stdin_text)
+        self.running_text = ""  # ended: an interrupt from now on is not while it runs
         self.tracer.ended(commands, returncodes, time.time() - pipeline.started, False)
         return Result(returncodes[-1], output, False)
 
@@ -291,14 +292,38 @@ class Runner(object):
         if self.dry_run:
             self.tracer.file_changed("replace", path, mode, dry_run=True)
             return
-        try:
-            with open(path, "rb") as stream:
-                old, old_mode = stream.read(), os.fstat(stream.fileno()).st_mode & 0o7777
-        except FileNotFoundError:
-            old, old_mode = None, None
+        old, old_mode = self._old_file(path)
         self._write_and_rename(path, data, mode)
         self.replaced.append((path, old, old_mode))
         self.tracer.file_changed("replace", path, mode)
+
+    @staticmethod
+    def _old_file(path):
+        """(bytes, mode) of the file path names, to put back; (None, None)
+        when there is none.  Only a regular file is read (opened
+        O_NONBLOCK): a FIFO would block the run, /dev/zero never end, and
+        neither is a file this run may replace (NotMaterial, an OSError)."""
+        import stat  # only where a file is replaced
+
+        from .material import NotMaterial
+
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except FileNotFoundError:
+            return None, None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise NotMaterial(path, messages.REPLACED_NOT_REGULAR)
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks), info.st_mode & 0o7777
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _write_and_rename(path, data, mode):
@@ -373,6 +398,8 @@ class Runner(object):
                 os.unlink(path)
             except FileNotFoundError:
                 return
+        elif not os.path.lexists(path):
+            return
         self.tracer.file_changed("remove", path, dry_run=self.dry_run)
 
     def discard(self, *paths):

@@ -27,6 +27,7 @@ LOCK_FILE = "postfix-tls.lock"
 # (DNS, a reload, the live check's -t 30 s), short enough that a hook
 # never hangs an ACME client for long.  POSTFIX_TLS_LOCK_WAIT overrides it.
 WAIT_SECONDS = 120
+MAX_WAIT_SECONDS = 3600
 _POLL_SECONDS = 0.1
 
 
@@ -80,6 +81,9 @@ def _holder(fd):
 def _wait_seconds():
     value = os.environ.get("POSTFIX_TLS_LOCK_WAIT", "")
     try:
-        return max(0.0, float(value)) if value else WAIT_SECONDS
+        seconds = float(value) if value else WAIT_SECONDS
     except ValueError:
         return WAIT_SECONDS
+    if seconds != seconds:  # nan
+        return WAIT_SECONDS
+    return min(max(0.0, seconds), MAX_WAIT_SECONDS)  # never "inf": a bounded wait

@@ -191,12 +191,17 @@ CHAIN_FILE_NEEDS_3_4 = ("--chain-file: smtpd_tls_chain_files is new in Postfix 3
 CHAIN_FILE_OTHER_FILE = ("--chain-file {path}: the {algorithm} key Postfix loads is in {other}:"
                          " deploy into that file, or take it out of smtpd_tls_chain_files first")
 CHAIN_FILE_NO_CERTIFICATE = "no certificate found in {}"
+CHAIN_FILE_OTHER_OBJECTS = ("{path} holds a {labels} besides certificates: give the certificate"
+                            " and its chain only: nothing deployed")
 CHAIN_FILE_NOT_IN_ORDER = ("the certificates in {} are not in order (each one signed by the"
                            " next, the server's first): nothing deployed")
 
 # --chain-file and deploy-acme-cert (ours): what may be a chain file.
 CHAIN_FILE_BAD_NAME = ("--chain-file {path}: Postfix cannot list a file whose name has {what} in"
                        " smtpd_tls_chain_files (it splits the list there): choose another name")
+CHAIN_FILE_NAMED_ELSEWHERE = ("--chain-file {path}: main.cf names it in {parameter}: it is not a"
+                              " chain file of its own; choose another name")
+CHAIN_FILE_EMPTY = "--chain-file needs a file name"
 CHAIN_FILE_IS_CONFIGURATION = ("--chain-file {path}: Postfix reads that file as its configuration:"
                                " choose a file of its own for the key and certificates")
 CHAIN_FILE_NOT_REGULAR = ("--chain-file {path}: {what}, not a regular file: choose a file of its"
@@ -215,7 +220,8 @@ CHAIN_FILE_MISSING_DROPPED = ("smtpd_tls_chain_files names {path}, which does no
                               " left out of the setting")
 LOCK_BUSY = ("another postfix-tls run (pid {pid}) is changing this configuration; it holds {path}"
              " (waited {seconds:g} s): run again once it has finished")
-LOCK_FAILED = "cannot create the lock file {path}: {error}"
+LOCK_FAILED = "cannot open or create the lock file {path}: {error}"
+LOCK_WAITING = "(waiting for the lock {path})"
 
 # Ours: putting back what a failed or interrupted run changed (every step
 # is tried; these say what is left as it is, and what to run).
@@ -230,6 +236,9 @@ UNDO_RELOAD_FAILED = ("{command} failed after the old files were put back: Postf
 UNDO_INCOMPLETE = ("the old state could not be fully restored:\n  {problems}\nCheck with"
                    " \"postfix check\" and \"{tls} status\", then run \"postfix reload\"")
 UNDONE = "the old files are back"
+REPLACED_NOT_REGULAR = "is not a regular file, and is not replaced: move it away first"
+ACME_STAGED_NOT_REMOVED = ("{path} is left as it is ({problem}): a staged key is a regular file;"
+                           " remove it by hand")
 # --json: a failure that said nothing of its own (cli.main).
 FAILED = "failed"
 

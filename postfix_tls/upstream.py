@@ -343,6 +343,9 @@ def deploy_server_cert_command(tls, options, operands):
     certfile, keyfile = (_in_config_directory(tls, path) for path in operands)
     if tls.chain_file:  # ours: openssl is given key and certificate files only
         _check_material(tls, keyfile, certfile)
+        from . import chaindeploy
+
+        chaindeploy.certificates(tls, certfile)  # its own words, before openssl's digest
     if not tls.is_file(keyfile):  # ours: upstream says "no private key found in file"
         tls.fail(messages.NOT_A_FILE.format(keyfile))
     with tls.log.start_block("info") as info:

@@ -9,9 +9,11 @@ records postfix-tls prints.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -537,6 +539,12 @@ def test_deploy_refuses_a_certificate_that_is_not_the_keys(make_config, made, tm
     ("link.pem", "it is a symbolic link, not a regular file"),
     ("csr.pem", "holds a CERTIFICATE REQUEST"),
     ("nowhere/chain.pem", "no such directory"),
+    # Found by the break-it review: main.cf expands $, Postfix splits at CR.
+    ("c$myhostname.pem", "has a $ (main.cf would expand it)"),
+    ("ch\rx.pem", "has a carriage return in"),
+    ("ch\x0bx.pem", "has a control character in"),
+    ("bundle.pem", "keys and certificates that are no chain file"),
+    ("lone-key.pem", "keys and certificates that are no chain file"),
 ])
 def test_a_chain_file_postfix_cannot_hold_or_not_ours_is_refused(make_config, made, tmp_path,
                                                                   name, message):
@@ -549,6 +557,8 @@ def test_a_chain_file_postfix_cannot_hold_or_not_ours_is_refused(make_config, ma
     os.symlink(made["ec.pem"], os.path.join(directory, "link.pem"))
     subprocess.run([OPENSSL, "req", "-new", "-key", made["rsa.key"], "-subj", "/CN=x", "-out",
                     os.path.join(directory, "csr.pem")], check=True)
+    shutil.copy(made["ca.crt"], os.path.join(directory, "bundle.pem"))  # a CA file: certificates
+    shutil.copy(made["ec.key"], os.path.join(directory, "lone-key.pem"))  # a client's key
     before = unchanged_directory(directory)
     status, out, err = postfix_tls(directory, "--chain-file", name, "deploy-server-cert",
                                    fullchain(made, tmp_path, "full.pem", "ec.crt", "ca.crt"),
@@ -729,3 +739,101 @@ def test_status_names_a_byte_order_mark_in_a_chain_file(make_config, made, tmp_p
         " OpenSSL before 3.0 (and Postfix built with it) skips that object, and OpenSSL 3 too"
         " unless the mark is the file's first bytes or directly follows an END line; save the"
         " file without the byte-order mark" % path)
+
+
+def test_a_name_postfix_does_not_split_keeps_both_keys(make_config, made, tmp_path):
+    """Before: a no-break space in the name made our reader split it where
+    Postfix does not; the second algorithm's deploy then dropped the first
+    algorithm's key ("which does not exist: it is left out"), exit 0."""
+    directory = make_config()
+    name = "ch\u00a0x.pem"
+    for key, parts in (("rsa.key", ("rsa.crt", "ca.crt")), ("ec.key", ("ec.crt", "ca.crt"))):
+        status, out, err = postfix_tls(directory, "--chain-file", name, "deploy-server-cert",
+                                       fullchain(made, tmp_path, key + ".full", *parts), made[key])
+        assert status == 0 and "left out" not in err, err
+        os.utime(os.path.join(directory, "main.cf"), (0, 0))
+    assert [chain.algorithm for chain in chainfiles.read([os.path.join(directory, name)])] == [
+        "rsa", "ecdsa"]
+
+
+def test_a_file_main_cf_names_elsewhere_is_no_chain_file_of_ours(make_config, made, tmp_path):
+    """A valid chain file, but the SMTP client's (smtp_tls_chain_files)."""
+    client = os.path.join(str(tmp_path), "client.pem")
+    shutil.copy(made["rsa.pem"], client)
+    directory = make_config(["smtp_tls_chain_files = " + client])
+    before = open(client).read()
+    status, out, err = postfix_tls(directory, "--chain-file", client, "deploy-server-cert",
+                                   fullchain(made, tmp_path, "full.pem", "ec.crt", "ca.crt"),
+                                   made["ec.key"])
+    assert status == 1 and "main.cf names it in smtp_tls_chain_files" in err, err
+    assert open(client).read() == before
+
+
+def test_an_existing_chain_file_not_yet_listed_keeps_its_other_algorithm(make_config, made,
+                                                                           tmp_path):
+    directory = make_config()
+    shutil.copy(made["rsa.pem"], os.path.join(directory, "chains.pem"))
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   fullchain(made, tmp_path, "full.pem", "ec.crt", "ca.crt"),
+                                   made["ec.key"])
+    assert status == 0, err
+    assert [chain.algorithm for chain in chainfiles.read(
+        [os.path.join(directory, "chains.pem")])] == ["rsa", "ecdsa"]
+
+
+def test_an_empty_chain_file_option_is_refused(make_config, made, tmp_path):
+    directory = make_config()
+    status, out, err = postfix_tls(directory, "--chain-file", "", "deploy-server-cert",
+                                   made["rsa.crt"], made["rsa.key"])
+    assert status == 1 and "--chain-file needs a file name" in err
+    assert "smtpd_tls_cert_file" not in main_cf_settings(directory)
+
+
+def test_the_words_for_a_key_beside_the_certificates_and_an_encrypted_legacy_key(
+        make_config, made, tmp_path):
+    # The legacy key-in-certificate layout is taken (before: "no certificate found").
+    directory = make_config()
+    combined = fullchain(made, tmp_path, "combined.pem", "rsa.key", "rsa.crt", "ca.crt")
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   combined, made["rsa.key"])
+    assert status == 0, err
+    # A CSR as the certificate file: named (before: "error computing certificate
+    # public key digest").
+    csr = os.path.join(str(tmp_path), "req.pem")
+    subprocess.run([OPENSSL, "req", "-new", "-key", made["ec.key"], "-subj", "/CN=x", "-out",
+                    csr], check=True)
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   csr, made["ec.key"])
+    assert status == 1 and "holds a CERTIFICATE REQUEST besides certificates" in err, err
+    # Carrying an encrypted legacy key along: named as such.
+    encrypted = os.path.join(str(tmp_path), "enc.key")
+    subprocess.run([OPENSSL, "pkey", "-in", made["rsa.key"], "-aes256", "-passout", "pass:x",
+                    "-out", encrypted], check=True)
+    directory = make_config(["smtpd_tls_cert_file = " + made["rsa.crt"],
+                             "smtpd_tls_key_file = " + encrypted])
+    status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                   fullchain(made, tmp_path, "full.pem", "ec.crt", "ca.crt"),
+                                   made["ec.key"])
+    assert status == 1 and "is encrypted (passphrase-protected)" in err, err
+
+
+def test_a_signal_while_waiting_for_the_lock_says_so(make_config, made, tmp_path):
+    """Before: it named the postconf command that had ended long before."""
+    directory = make_config()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK % os.path.dirname(os.path.dirname(chainfiles.__file__)),
+         directory], stdout=subprocess.PIPE, universal_newlines=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        run = start_postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                                fullchain(made, tmp_path, "full.pem", "rsa.crt", "ca.crt"),
+                                made["rsa.key"], extra_env={"POSTFIX_TLS_LOCK_WAIT": "30"})
+        time.sleep(1.5)
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=30)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.returncode == 1
+    assert "interrupted by signal SIGTERM while running: (waiting for the lock %s/%s)" % (
+        directory, LOCK_FILE) in err, err
