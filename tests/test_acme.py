@@ -1123,3 +1123,34 @@ def test_a_3_1_2_record_lets_a_new_key_in_as_a_3_1_1_does(site):
     assert status == 0, err
     assert "its TLSA record is served by every nameserver" in out
     assert served_everywhere(key_digest(second[0]), [record])
+
+
+def test_special_files_where_deploy_acme_cert_writes_are_named_never_read(site):
+    """Found by the break-it review: a FIFO at acme-rsa.pem hung the run (in
+    replace_file's read of the old file) while it held the lock; a directory
+    at acme-rsa.staged.pem failed the run after the key was deployed
+    (IsADirectoryError in the staged file's removal), exit 1; a FIFO there
+    was removed without a word."""
+    config, work = wrapped_config(site, "special-files", {
+        "postfix": 'case " $* " in *" status "*) exit 1;; esac; exec /usr/sbin/postfix "$@"'})
+    deployed = os.path.join(config, "acme-rsa.pem")
+    os.mkfifo(deployed)
+    result = subprocess.run(wrapped_argv(site, config, *self_signed(work, "one")),
+                            env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+    assert result.returncode == 1
+    assert "cannot create %s: it is not a regular file" % deployed in result.stderr
+    os.unlink(deployed)
+    staged = os.path.join(config, "acme-rsa.staged.pem")
+    for make, kind in ((os.mkdir, "a directory"), (os.mkfifo, "a FIFO")):
+        make(staged)
+        result = subprocess.run(wrapped_argv(site, config, *self_signed(work, "two")),
+                                env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "rsa: deployed into %s" % deployed in result.stdout
+        assert "%s is left as it is (%s is %s" % (staged, staged, kind) in result.stderr
+        assert os.path.lexists(staged)
+        os.rmdir(staged) if kind == "a directory" else os.unlink(staged)
