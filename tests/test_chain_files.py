@@ -6,6 +6,7 @@ an Ed25519 key), and a real Postfix instance loaded from them on
 records postfix-tls prints.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -655,13 +656,23 @@ time.sleep(30)
 """
 
 
-def test_a_second_run_waits_then_says_who_holds_the_lock(make_config, made, tmp_path):
-    directory = make_config()
+@contextlib.contextmanager
+def lock_held(directory):
+    """Another process holds directory's lock while the block runs; its Popen."""
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK % os.path.dirname(os.path.dirname(chainfiles.__file__)),
          directory], stdout=subprocess.PIPE, universal_newlines=True)
     try:
         assert holder.stdout.readline() == "held\n"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_second_run_waits_then_says_who_holds_the_lock(make_config, made, tmp_path):
+    directory = make_config()
+    with lock_held(directory) as holder:
         before = unchanged_directory(directory)
         run = start_postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
                                 fullchain(made, tmp_path, "full.pem", "rsa.crt", "ca.crt"),
@@ -671,9 +682,6 @@ def test_a_second_run_waits_then_says_who_holds_the_lock(make_config, made, tmp_
         assert "another postfix-tls run (pid %d)" % holder.pid in err
         assert "waited 1 s" in err
         assert unchanged_directory(directory) == before
-    finally:
-        holder.kill()
-        holder.wait()
     # Gone with its holder: the next run goes ahead.
     status, out, err = postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
                                    fullchain(made, tmp_path, "full.pem", "rsa.crt", "ca.crt"),
@@ -820,20 +828,13 @@ def test_the_words_for_a_key_beside_the_certificates_and_an_encrypted_legacy_key
 def test_a_signal_while_waiting_for_the_lock_says_so(make_config, made, tmp_path):
     """Before: it named the postconf command that had ended long before."""
     directory = make_config()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK % os.path.dirname(os.path.dirname(chainfiles.__file__)),
-         directory], stdout=subprocess.PIPE, universal_newlines=True)
-    try:
-        assert holder.stdout.readline() == "held\n"
+    with lock_held(directory):
         run = start_postfix_tls(directory, "--chain-file", "chains.pem", "deploy-server-cert",
                                 fullchain(made, tmp_path, "full.pem", "rsa.crt", "ca.crt"),
                                 made["rsa.key"], extra_env={"POSTFIX_TLS_LOCK_WAIT": "30"})
         time.sleep(1.5)
         run.send_signal(signal.SIGTERM)
         out, err = run.communicate(timeout=30)
-    finally:
-        holder.kill()
-        holder.wait()
     assert run.returncode == 1
     assert "interrupted by signal SIGTERM while running: (waiting for the lock %s/%s)" % (
         directory, LOCK_FILE) in err, err
