@@ -11,7 +11,8 @@ help:
 	@echo "make pyz           dist/postfix-tls.pyz, one file for any python3 from 3.6 on"
 	@echo "make test-hosts    the .deb and .pyz on Debian 11, 12 and 13 (debootstrap roots; as root)"
 	@echo "make test-ansible  the Ansible collection: ansible-test sanity and units, and ansible-playbook on a fleet (scratch configurations, Debian 11 and 13 roots; as root)"
-	@echo "make bench         speed and memory side by side with upstream (writes $(BENCH_RESULTS))"
+	@echo "make bench         speed and memory side by side with upstream (writes $(BENCH_RESULTS));"
+	@echo "                   BASE=REV: the working tree against git revision REV, pair by pair"
 	@echo "make install       pip install into VIRTUALENV or the system's python3, with the manual page"
 	@echo "make install-dropin / uninstall-dropin   development drop-in for postfix tls, and back"
 	@echo "make clean         remove virtualenvs, builds, dist/ and demo/scratch"
@@ -125,7 +126,14 @@ BENCH_RESULTS ?= dist/bench-results.md
 # with Debian's own python3 (what a Debian mail server runs), and with
 # $(PYTHON3) when that is another interpreter.
 SYSTEM_PYTHON3 ?= /usr/bin/python3
+# make bench BASE=REV: the working tree against revision REV instead, pair by
+# pair in one run, with Debian's python3 (each side imports its own tree).
+BASE ?=
 bench: deps venv
+ifneq ($(BASE),)
+	@mkdir -p $(dir $(BENCH_RESULTS))
+	$(PYTHON) bench/bench.py --base $(BASE) --python $(SYSTEM_PYTHON3) --output $(BENCH_RESULTS)
+else
 	@$(SYSTEM_PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 	$(SYSTEM_PYTHON3) -m venv .venv-bench-system
@@ -135,6 +143,7 @@ bench: deps venv
 	@mkdir -p $(dir $(BENCH_RESULTS))
 	$(PYTHON) bench/bench.py --output $(BENCH_RESULTS) \
 	    --python .venv-bench-system/bin/python --python .venv-bench/bin/python
+endif
 
 demo: deps venv
 	POSTFIX_TLS=$(VENV)/bin/postfix-tls sh demo/demo.sh

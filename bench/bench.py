@@ -9,6 +9,13 @@ ours reporting its own peak RSS.  All of it for each interpreter given
 bench/results.md.  A benchmark, not a test: it never fails on a ratio.
 
     python bench/bench.py [--pairs N] [--python PYTHON]... [--only NAME]
+
+With --base REV (make bench BASE=REV): instead, ours against ours at git
+revision REV, pair by pair in the same run (working tree, then REV, in
+turn), every subcommand, so that a start-up regression shows in the run of
+the change that made it; each side imports its own tree (PYTHONPATH).
+
+    python bench/bench.py --base 7167cfb [--pairs N] [--python PYTHON]
 """
 
 import argparse
@@ -116,9 +123,11 @@ def environment(directory):
             "data_directory": "/var/lib/postfix", "queue_directory": "/var/spool/postfix"}
 
 
-def timed(argv, directory):
+def timed(argv, directory, extra_env=None):
+    env = environment(directory)
+    env.update(extra_env or {})
     started = time.perf_counter()
-    status = subprocess.run(argv, env=environment(directory), cwd="/var/spool/postfix",
+    status = subprocess.run(argv, env=env, cwd="/var/spool/postfix",
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
     return time.perf_counter() - started, status
 
@@ -158,8 +167,12 @@ def main():
                              "default: this one")
     parser.add_argument("--only", default=None)
     parser.add_argument("--output", default=os.path.join(HERE, "results.md"))
+    parser.add_argument("--base", default=None, metavar="REV",
+                        help="measure the working tree against this git revision instead")
     options = parser.parse_args()
     pythons = interpreters(options.python or [sys.executable])
+    if options.base:
+        return against_base(options, pythons[0])
 
     root = tempfile.mkdtemp(prefix="postfix-tls-bench-")
     keys = os.path.join(root, "keys")
@@ -203,6 +216,54 @@ def main():
     print(text)
 
 
+def against_base(options, python):
+    """make bench BASE=REV: ours (working tree) against ours at REV."""
+    root = tempfile.mkdtemp(prefix="postfix-tls-bench-")
+    try:
+        keys = os.path.join(root, "keys")
+        os.mkdir(keys)
+        make_keys(keys)
+        base = os.path.join(root, "base")
+        os.mkdir(base)
+        archive = subprocess.run(["git", "-C", REPO, "archive", options.base],
+                                 stdout=subprocess.PIPE, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
+        script = os.path.join("scripts", "postfix-tls-script")
+        envs = {"ours": {"PYTHONPATH": REPO}, "base": {"PYTHONPATH": base}}
+        rows = []
+        for name, args, main_cf, files in SCENARIOS + OUR_SCENARIOS:
+            if options.only and options.only != name:
+                continue
+            sides = {"ours": [python, os.path.join(REPO, script)] + args,
+                     "base": [python, os.path.join(base, script)] + args}
+            medians, statuses = alternate(sides, options.pairs, keys, root, main_cf, files,
+                                          envs)
+            rows.append((name, medians["base"], medians["ours"],
+                         medians["ours"] / medians["base"], sorted(statuses)))
+            print("%-28s %s %.4f s  ours %.4f s  ratio %.3f  %s"
+                  % ((name, options.base) + rows[-1][1:]), flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    lines = ["# postfix-tls against %s" % options.base, "",
+             "The working tree against git revision %s, %d alternating pairs per subcommand "
+             "after a warm-up, fresh scratch configuration each run, the environment "
+             "postfix(1) passes, %s (Python %s), %s. Median wall time; ratio ours/base "
+             "(above 1.0: slower than at %s)."
+             % (options.base, options.pairs, python, python_version(python),
+                time.strftime("%Y-%m-%d"), options.base),
+             "", "| subcommand | %s s | ours s | ratio | exit status |" % options.base,
+             "|---|---:|---:|---:|---|"]
+    for name, base_seconds, ours, ratio, statuses in rows:
+        lines.append("| %s | %.4f | %.4f | %.3f | %s |" % (
+            name, base_seconds, ours, ratio,
+            ", ".join("%s %s" % status for status in statuses)))
+    text = "\n".join(lines) + "\n"
+    with open(options.output, "w") as stream:
+        stream.write(text)
+    print()
+    print(text)
+
+
 def interpreters(pythons):
     """Absolute paths (the runs start in /var/spool/postfix, as postfix(1)'s),
     each interpreter once: two virtualenvs of the same python are one."""
@@ -217,16 +278,17 @@ def interpreters(pythons):
     return chosen
 
 
-def alternate(sides, pairs, keys, root, main_cf, files):
+def alternate(sides, pairs, keys, root, main_cf, files, envs=None):
     """({side: median seconds}, [(side, exit status)]): pairs + 1 rounds, each
     side in turn (A B A B ...), each run on a fresh scratch configuration;
-    the first round warms the caches up and is not counted."""
+    the first round warms the caches up and is not counted.  envs: {side:
+    environment added to postfix(1)'s}."""
     times = dict((side, []) for side in sides)
     statuses = set()
     for index in range(pairs + 1):
         for side in sorted(sides, reverse=True):  # upstream, then ours
             directory = make_config(root, keys, main_cf, files)
-            seconds, status = timed(sides[side], directory)
+            seconds, status = timed(sides[side], directory, (envs or {}).get(side))
             statuses.add((side, status))
             if index:
                 times[side].append(seconds)
