@@ -319,7 +319,7 @@ def _run(args, options, env, postfix_mode):
         if problems:
             log.error(messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems),
                                                       tls=tls.hints.reads))
-        log.fatal(messages.INTERRUPTED.format(signame, runner.running_text or "postfix-tls"))
+        log.fatal(messages.INTERRUPTED.format(signame, runner.interrupted_text() or "postfix-tls"))
         return messages.EXIT_FAIL
     finally:
         sys.stdout.flush()

@@ -29,7 +29,7 @@ def _lock(tls):
     from . import lock
 
     path = os.path.join(tls.config_directory, lock.LOCK_FILE)
-    tls.runner.running_text = messages.LOCK_WAITING.format(path=path)  # if a signal comes
+    tls.runner.doing(messages.LOCK_WAITING.format(path=path))  # if a signal comes
     try:
         lock.acquire(tls.config_directory)
     except lock.Busy as busy:
@@ -38,7 +38,7 @@ def _lock(tls):
     except OSError as error:
         tls.log.fatal(messages.LOCK_FAILED.format(path=path, error=error.strerror))
         return messages.EXIT_FAIL
-    tls.runner.running_text = ""  # held (an interrupt during the wait still names it)
+    tls.runner.doing("")  # held (an interrupt during the wait still names it)
     return None
 
 

@@ -20,6 +20,8 @@ from .trace import Tracer
 
 # As sh says when it cannot execute a program.
 _CANNOT_RUN = 127
+# A command that ended this recently is still what a signal interrupted.
+_JUST_ENDED = 0.5
 
 
 class UndoFailed(Exception):
@@ -68,10 +70,24 @@ class Runner(object):
         self._pending = None
         self._finishing = False  # see finishing()
         self.running_text = ""  # the command running now, for messages
+        self._ended = None  # when it ended
 
     @property
     def dry_run(self):
         return self.plan.dry_run
+
+    def doing(self, text):
+        """What the run is doing now (a command, a wait), for an interrupt's message."""
+        self.running_text = text
+        self._ended = None
+
+    def interrupted_text(self):
+        """What a signal interrupted, for its message: the command running,
+        or one that ended an instant ago (a signal to the process group
+        ends the child first); never one that ended long before."""
+        if self._ended is not None and time.time() - self._ended > _JUST_ENDED:
+            return ""
+        return self.running_text
 
     def export(self, name, value):
         """Set name in the children's environment, and say so in the trace."""
@@ -209,7 +225,7 @@ class Runner(object):
                               time.time() - pipeline.started, False)
             return Result(_CANNOT_RUN, b"", False)
         returncodes, output = self._communicate(pipeline.processes, stdin_text)
-        self.running_text = ""  # ended: an interrupt from now on is not while it runs
+        self._ended = time.time()
         self.tracer.ended(commands, returncodes, time.time() - pipeline.started, False)
         return Result(returncodes[-1], output, False)
 
@@ -224,7 +240,7 @@ class Runner(object):
         if skipped is not None:
             self.tracer.ended(commands, [None] * len(commands), 0.0, True)
             return skipped
-        self.running_text = " | ".join(" ".join(command.argv) for command in commands)
+        self.doing(" | ".join(" ".join(command.argv) for command in commands))
         self._record_creations(commands)
         return self.wait(self._start(commands), commands[0].stdin)
 
@@ -447,7 +463,7 @@ class Running(object):
                 self._result = self.runner.run(self.command)
             else:
                 # Named by an interrupt message while we wait for it.
-                self.runner.running_text = " ".join(self.command.argv)
+                self.runner.doing(" ".join(self.command.argv))
                 self._result = self.runner.wait(self.pipeline, self.command.stdin)
         return self._result
 

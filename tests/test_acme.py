@@ -1131,6 +1131,7 @@ def test_special_files_where_deploy_acme_cert_writes_are_named_never_read(site):
     at acme-rsa.staged.pem failed the run after the key was deployed
     (IsADirectoryError in the staged file's removal), exit 1; a FIFO there
     was removed without a word."""
+    site.reset()  # no TLSA records: a new key is deployed at once
     config, work = wrapped_config(site, "special-files", {
         "postfix": 'case " $* " in *" status "*) exit 1;; esac; exec /usr/sbin/postfix "$@"'})
     deployed = os.path.join(config, "acme-rsa.pem")
