@@ -86,10 +86,10 @@ install:
 
 # Keeps the original once as postfix-tls-script.upstream; uninstall-dropin puts it back.
 install-dropin: install
-	$(INSTALL_PYTHON) -m postfix_tls.dropin install $(DAEMON_DIRECTORY)
+	$(INSTALL_PYTHON) -m postfix_tls.packaging.dropin install $(DAEMON_DIRECTORY)
 
 uninstall-dropin:
-	$(INSTALL_PYTHON) -m postfix_tls.dropin uninstall $(DAEMON_DIRECTORY)
+	$(INSTALL_PYTHON) -m postfix_tls.packaging.dropin uninstall $(DAEMON_DIRECTORY)
 
 test-matrix: deps
 	@set -e; for v in $(PYTHONS); do \

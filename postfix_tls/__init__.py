@@ -8,7 +8,7 @@ def run(extra_help=""):
     raises KeyboardInterrupt wherever it is) ends the run quietly: nothing
     has been read or changed yet, so there is nothing to undo or say."""
     try:
-        from .cli import run as run_command
+        from postfix_tls.cli import run as run_command
     except KeyboardInterrupt:
         raise SystemExit(130)  # as a shell reports a SIGINT
     run_command(extra_help=extra_help)

@@ -1,3 +1,3 @@
-from . import run
+from postfix_tls import run
 
 run()

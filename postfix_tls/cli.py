@@ -12,13 +12,14 @@ import os
 import signal
 import sys
 
-from . import __version__, dispatch, messages, startup, subcommands, validate
-from .command import INHERIT, Command
-from .context import Tls
-from .execute import Interrupted, Runner
-from .log import FATAL_TEXTS, Logger, fallback_fatal
-from .postconf import Postconf
-from .release import POSTFIX_TLS, Release
+from postfix_tls import __version__, dispatch, subcommands
+from postfix_tls.core import messages, startup, validate
+from postfix_tls.core.command import INHERIT, Command
+from postfix_tls.core.context import Tls
+from postfix_tls.core.log import FATAL_TEXTS, Logger, fallback_fatal
+from postfix_tls.core.postconf import Postconf
+from postfix_tls.core.release import POSTFIX_TLS, Release
+from postfix_tls.core.runner import Interrupted, Runner
 
 _HELP_TEMPLATE = """\
 %s
@@ -189,7 +190,7 @@ def main(argv=None, extra_help=""):
     if status and _wants_json(args):
         render = sys.modules.get(__package__ + ".render")
         if render is None or not render.written():
-            from . import render
+            from postfix_tls.core import render
             render.failure(FATAL_TEXTS[-1] if FATAL_TEXTS else messages.FAILED, status)
     return status
 
@@ -223,7 +224,7 @@ def _main(args, extra_help):
         return messages.EXIT_OK
     if args[:1] == ["status"]:
         # Ours: a monitoring check prints its one line however the run ends.
-        from .status import always_a_line
+        from postfix_tls.status.command import always_a_line
 
         return always_a_line(lambda: _run(args, options, env, postfix_mode), options["json"],
                              options["config_directory"] or env.get("config_directory", ""))
@@ -287,9 +288,9 @@ def _run(args, options, env, postfix_mode):
             return messages.EXIT_FAIL
         # Relative to the configuration directory, as key and certificate names are.
         chain_file = os.path.join(config_directory, chain_file)
-        from . import chaindeploy  # only with --chain-file
+        from postfix_tls import chain_deploy  # only with --chain-file
 
-        problem = chaindeploy.target_problem(chain_file)
+        problem = chain_deploy.target_problem(chain_file)
         if problem:  # before anything runs
             log.fatal(problem)
             return messages.EXIT_FAIL

@@ -4,10 +4,10 @@ checks, then the checks, then the subcommand, or the usage message."""
 
 import os
 
-from . import messages, validate
-from .context import Failed
-from .getopts import UsageError, getopts
-from .subcommands import find
+from postfix_tls.core import messages, validate
+from postfix_tls.core.context import Failed
+from postfix_tls.core.getopts import UsageError, getopts
+from postfix_tls.subcommands import find
 
 
 def parse(subcommand, args):
@@ -26,7 +26,7 @@ def _lock(tls):
     run changes nothing and takes none); an exit status when it cannot."""
     if tls.runner.dry_run:
         return None
-    from . import lock
+    from postfix_tls.core import lock
 
     path = os.path.join(tls.config_directory, lock.LOCK_FILE)
     tls.runner.doing(messages.LOCK_WAITING.format(path=path))  # if a signal comes

@@ -17,8 +17,19 @@ alone).
 
 import importlib
 
-from . import upstream
-from .keys import CHAIN_FILES, KEY_FILE_PARAMETERS
+from postfix_tls.core.keys import CHAIN_FILES, KEY_FILE_PARAMETERS
+from postfix_tls.upstream.commands import (
+    all_default_client,
+    all_default_server,
+    deploy_server_cert_command,
+    enable_client,
+    enable_server,
+    new_server_cert_command,
+    new_server_key,
+    output_server_csr,
+    output_server_tlsa,
+)
+from postfix_tls.upstream.functions import CLIENT_SETTINGS, SERVER_TLS_SETTINGS
 
 # --help's "Ours:" column: the synopsis, then the first help line at 31.
 _HELP_COLUMN = 31
@@ -94,7 +105,7 @@ def _myhostname_needed(operands):
 
 
 def _reads_enable_client(options, operands):
-    reads = [("-n", upstream.CLIENT_SETTINGS)]
+    reads = [("-n", CLIENT_SETTINGS)]
     if not options.get("r"):
         reads.append(("-x", ("tls_random_source",)))
     return reads, [("-m",)]
@@ -104,7 +115,7 @@ def _reads_enable_server(options, operands):
     names = () if options.get("r") else ("tls_random_source",)
     if _myhostname_needed(operands):
         names += ("myhostname",)
-    return [("-n", upstream.SERVER_TLS_SETTINGS), ("-x", names)], []
+    return [("-n", SERVER_TLS_SETTINGS), ("-x", names)], []
 
 
 def _reads_new_server_key(options, operands):
@@ -136,69 +147,71 @@ def _reads_deploy_server_cert(options, operands):
 
 
 def _reads_all_default_client(options, operands):
-    return [("-n", upstream.CLIENT_SETTINGS)], []
+    return [("-n", CLIENT_SETTINGS)], []
 
 
 def _reads_all_default_server(options, operands):
-    return [("-n", upstream.SERVER_TLS_SETTINGS)], []
+    return [("-n", SERVER_TLS_SETTINGS)], []
 
 
 DECLARED = (
     Subcommand(
         "enable-client", "usage: postfix tls enable-client [-r devrandom]",
-        upstream.enable_client, _reads_enable_client, letters="r", operands=0,
+        enable_client, _reads_enable_client, letters="r", operands=0,
         upstream_synopsis="enable-client [-r randsource]"),
     Subcommand(
         "enable-server", "usage: postfix tls enable-server [-a algorithm] [-b bits ]"
         " [-r devrandom] [hostname ...]",
-        upstream.enable_server, _reads_enable_server, letters="abr",
+        enable_server, _reads_enable_server, letters="abr",
         upstream_synopsis="enable-server [-r randsource] [-a algorithm] [-b bits]"
         " [hostname...]"),
     Subcommand(
         "new-server-key", "usage: postfix tls new-server-key [-a algorithm] [-b bits ]"
         " [hostname ...]",
-        upstream.new_server_key, _reads_new_server_key, letters="ab",
+        new_server_key, _reads_new_server_key, letters="ab",
         upstream_synopsis="new-server-key [-a algorithm] [-b bits] [hostname...]"),
     Subcommand(
         "new-server-cert", "usage: postfix tls new-server-cert [-a algorithm] [-b bits ]"
         " [hostname ...]",
-        upstream.new_server_cert_command, _reads_new_server_cert, letters="ab",
+        new_server_cert_command, _reads_new_server_cert, letters="ab",
         upstream_synopsis="new-server-cert [-a algorithm] [-b bits] [hostname...]"),
     Subcommand(
         "deploy-server-cert", "usage: postfix tls deploy-server-cert certfile keyfile",
-        upstream.deploy_server_cert_command, _reads_deploy_server_cert,
+        deploy_server_cert_command, _reads_deploy_server_cert,
         operands=2, upstream_synopsis="deploy-server-cert certfile keyfile"),
     Subcommand(
         "output-server-csr", "usage: postfix tls output-server-csr [-k keyfile]"
         " [hostname ...]",
-        upstream.output_server_csr, _reads_output_server_csr, letters="k",
+        output_server_csr, _reads_output_server_csr, letters="k",
         upstream_synopsis="output-server-csr [-k keyfile] [hostname...]"),
     Subcommand(
         "output-server-tlsa", "usage: postfix tls output-server-tlsa [-h hostname]"
         " [keyfile ...]",
-        upstream.output_server_tlsa, _reads_output_server_tlsa, letters="hp",
+        output_server_tlsa, _reads_output_server_tlsa, letters="hp",
         upstream_synopsis="output-server-tlsa [-h hostname] [keyfile...]",
         our_synopsis="output-server-tlsa [-h hostname] [-p ports] [keyfile...]",
         help_lines=["-p 25,465,587: records for each port"]),
     Subcommand(
         "all-default-client", "usage: postfix tls all-default-client",
-        upstream.all_default_client, _reads_all_default_client, operands=0,
+        all_default_client, _reads_all_default_client, operands=0,
         upstream_synopsis="all-default-client"),
     Subcommand(
         "all-default-server", "usage: postfix tls all-default-server",
-        upstream.all_default_server, _reads_all_default_server, operands=0,
+        all_default_server, _reads_all_default_server, operands=0,
         upstream_synopsis="all-default-server"),
     # Ours.
     Subcommand(
         "output-server-tlsa-rollover", "usage: postfix tls output-server-tlsa-rollover"
         " [-h hostname] [-p ports] [-k keyfile]",
-        "dane:output_server_tlsa_rollover", "dane:prefetch", letters="hpk", operands=0,
+        "dane.rollover:output_server_tlsa_rollover", "dane.rollover:prefetch",
+        letters="hpk", operands=0,
         our_synopsis="output-server-tlsa-rollover [-h hostname] [-p ports] [-k keyfile]",
         help_lines=["deployed and next keys, the RRset to publish"]),
     Subcommand(
         "check-server-tlsa", "usage: postfix tls check-server-tlsa [-h hostname] [-p ports]"
         " [-n nameserver[:port]] [-s address] [-k keyfile] [-t seconds]",
-        "dane:check_server_tlsa", "dane:prefetch", letters="hpnskt", operands=0,
+        "dane.check:check_server_tlsa", "dane.rollover:prefetch",
+        letters="hpnskt", operands=0,
         our_synopsis="check-server-tlsa [-h hostname] [-p ports] [-n nameserver]"
         " [-s address] [-k keyfile] [-t seconds]",
         help_lines=["DNS and the live server against the keys",
@@ -207,7 +220,7 @@ DECLARED = (
         "deploy-acme-cert", "usage: postfix tls deploy-acme-cert [-h hostname[,...]]"
         " [-p ports] [-n nameserver[:port]] [-s address] [-t seconds] [-e days]"
         " [keyfile fullchainfile]",
-        "acme:deploy_acme_cert", "acme:prefetch", letters="hpnste", locks=True,
+        "acme.deploy:deploy_acme_cert", "acme.deploy:prefetch", letters="hpnste", locks=True,
         our_synopsis="deploy-acme-cert [-h hostnames] [-p ports] [-n nameserver]"
         " [-s address] [-t seconds] [-e days] [keyfile fullchainfile]",
         help_lines=["an ACME client's deploy hook (certbot, lego,",
@@ -216,7 +229,7 @@ DECLARED = (
                     "(-e: refuse certificates expiring within days, 7)"]),
     Subcommand(
         "status", "usage: postfix tls status [-w days] [-c days]",
-        "status:status", "status:prefetch", letters="wc", operands=0,
+        "status.command:status", "status.command:prefetch", letters="wc", operands=0,
         our_synopsis="status [-w days] [-c days]",
         help_lines=["TLS health: OK, WARNING, CRITICAL or UNKNOWN,",
                     "exit status 0 to 3 (warn/critical: days left)"]),

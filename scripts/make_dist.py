@@ -24,14 +24,15 @@ from plumbum import local
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from postfix_tls import __version__, dropin  # noqa: E402
+from postfix_tls import __version__  # noqa: E402
+from postfix_tls.packaging import dropin  # noqa: E402
 
 PACKAGE = "postfix-tls"
 DAEMON_SCRIPT = "usr/lib/postfix/sbin/postfix-tls-script"
 MODULES = "usr/lib/python3/dist-packages/postfix_tls"
 MANPAGE = "man/postfix-tls-python.1"
 COMMAND = "#!/usr/bin/python3\nfrom postfix_tls import run\n\nrun()\n"
-PYZ_MAIN = "from postfix_tls.pyz import main\n\nmain()\n"
+PYZ_MAIN = "from postfix_tls.packaging.pyz import main\n\nmain()\n"
 
 
 def source_date_epoch():
@@ -44,14 +45,18 @@ def source_date_epoch():
 
 
 def package_modules():
-    """(name, bytes) of every module of the package, sorted."""
+    """(path under postfix_tls/, bytes) of every module of the package and
+    its subpackages, sorted."""
     directory = os.path.join(REPO, "postfix_tls")
     modules = []
-    for name in sorted(os.listdir(directory)):
-        if name.endswith(".py"):
-            with open(os.path.join(directory, name), "rb") as stream:
-                modules.append((name, stream.read()))
-    return modules
+    for parent, folders, names in os.walk(directory):
+        folders[:] = [name for name in folders if name != "__pycache__"]
+        for name in names:
+            if name.endswith(".py"):
+                path = os.path.join(parent, name)
+                with open(path, "rb") as stream:
+                    modules.append((os.path.relpath(path, directory), stream.read()))
+    return sorted(modules)
 
 
 def _gzip(data, epoch):
@@ -77,7 +82,7 @@ def _read(path):
 def deb_tree(root, epoch):
     """The package's files under root, and its control directory."""
     for name, data in package_modules():
-        if name != "pyz.py":  # the .pyz's entry point only
+        if name != os.path.join("packaging", "pyz.py"):  # the .pyz's entry point only
             _write(root, os.path.join(MODULES, name), data)
     _write(root, "usr/bin/postfix-tls", COMMAND, 0o755)
     _write(root, DAEMON_SCRIPT, dropin.script("/usr/bin/python3"), 0o755)

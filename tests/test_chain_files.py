@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from postfix_tls import chainfiles, dane
+from postfix_tls.core import chainfiles
+from postfix_tls.dane import check
 
 from support import LOCK_FILE, OPENSSL, POSTFIX_PATH, openssl_in, ours_argv, snapshot
 from support.liveservers import HOSTNAME, ScratchPostfix
@@ -264,7 +265,7 @@ def test_postfix_serves_both_keys_and_the_printed_records_verify_both(made, tmp_
 
 def verified(algorithm, records):
     argv = ["timeout", "30", OPENSSL, "s_client", "-connect", "%s:25" % ADDRESS, "-starttls",
-            "smtp", "-sigalgs", dane.SIGALGS[algorithm], "-dane_tlsa_domain", HOSTNAME]
+            "smtp", "-sigalgs", check.SIGALGS[algorithm], "-dane_tlsa_domain", HOSTNAME]
     for record in records:
         argv += ["-dane_tlsa_rrdata", record]
     output = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -649,7 +650,7 @@ def test_two_runs_at_once_into_one_new_chain_file_keep_both_keys(make_config, ma
 HOLD_LOCK = """
 import sys, time
 sys.path.insert(0, %r)
-from postfix_tls import lock
+from postfix_tls.core import lock
 lock.acquire(sys.argv[1])
 print("held", flush=True)
 time.sleep(30)
@@ -659,9 +660,9 @@ time.sleep(30)
 @contextlib.contextmanager
 def lock_held(directory):
     """Another process holds directory's lock while the block runs; its Popen."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK % os.path.dirname(os.path.dirname(chainfiles.__file__)),
-         directory], stdout=subprocess.PIPE, universal_newlines=True)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(chainfiles.__file__)))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK % repo, directory],
+                              stdout=subprocess.PIPE, universal_newlines=True)
     try:
         assert holder.stdout.readline() == "held\n"
         yield holder

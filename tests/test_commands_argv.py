@@ -11,7 +11,9 @@ import os
 
 import pytest
 
-from postfix_tls import messages, subcommands, upstream
+from postfix_tls import subcommands
+from postfix_tls.core import messages
+from postfix_tls.upstream import functions as upstream_functions
 
 from support.fakehost import (
     DIGEST,
@@ -35,7 +37,7 @@ HINTS = messages.POSTFIX_HINTS  # postfix mode: upstream's commands
 def host(request, fp, tmp_path, monkeypatch):
     """A faked host; with the parameter "traced" (see also_traced), every
     run has --trace-json, and its records' argv must be what ran."""
-    monkeypatch.setattr(upstream.time, "strftime", lambda fmt, when: STAMP)
+    monkeypatch.setattr(upstream_functions.time, "strftime", lambda fmt, when: STAMP)
     host = FakeHost(fp, str(tmp_path), monkeypatch)
     if getattr(request, "param", "plain") == "plain":
         yield host
@@ -472,7 +474,7 @@ def test_output_server_csr_for_the_configured_key(host):
 
 
 def test_output_server_csr_uses_dev_fd_0_without_dev_stdin(host, monkeypatch):
-    from postfix_tls import startup
+    from postfix_tls.core import startup
 
     real_lexists = os.path.lexists
     monkeypatch.setattr(startup.os.path, "lexists",
@@ -579,21 +581,22 @@ PRESENTED = (b"CONNECTED(00000003)\n-----BEGIN CERTIFICATE-----\nMIIB\n"
 @also_traced
 def test_check_server_tlsa_connects_per_port_then_digests_what_is_presented(host, monkeypatch,
                                                                            capsys):
-    from postfix_tls import dane, tlsa, tlsa_dns
+    from postfix_tls.core import tlsa
+    from postfix_tls.dane import check, lookup
 
     deployed, staged, expected = deployed_and_staged_rsa(host)
     published = ["3 1 1 " + KEY_DIGEST.hex(), "3 1 1 " + NEXT_DIGEST.hex()]
     # DNS is test_dane's (unbound): here, the answers are given.
-    monkeypatch.setattr(tlsa_dns, "resolver", lambda address, port: None)
-    monkeypatch.setattr(tlsa_dns, "lookup", lambda owner, resolver: tlsa.Lookup(
+    monkeypatch.setattr(lookup, "resolver", lambda address, port: None)
+    monkeypatch.setattr(lookup, "lookup", lambda owner, resolver: tlsa.Lookup(
         owner, published, 3600, True))
-    monkeypatch.setattr(tlsa_dns, "nameservers", lambda owner, resolver: (
+    monkeypatch.setattr(lookup, "nameservers", lambda owner, resolver: (
         [("ns1.example.com.", "192.0.2.53")], ""))
-    monkeypatch.setattr(tlsa_dns, "ask_nameserver", lambda owner, name, address: tlsa.Served(
+    monkeypatch.setattr(lookup, "ask_nameserver", lambda owner, name, address: tlsa.Served(
         name, address, published, 3600))
     for port, starttls in ((25, ["-starttls", "smtp"]), (465, [])):
         argv = ["timeout", "7", OPENSSL, "s_client", "-connect", "192.0.2.1:%d" % port]
-        argv += starttls + ["-sigalgs", dane.SIGALGS["rsa"]]
+        argv += starttls + ["-sigalgs", check.SIGALGS["rsa"]]
         argv += ["-dane_tlsa_domain", "mail.example.com"]
         for record in published:
             argv += ["-dane_tlsa_rrdata", record]
@@ -624,12 +627,12 @@ def test_status_asks_postfix_3_3_nothing_of_chain_files(host, capsys):
 
 def status_reads_settings_then_each_certificate_and_key(host, capsys, mail_version,
                                                         chain_files_read):
-    from postfix_tls import status
+    from postfix_tls.status import facts as status_facts
 
     certfile = write(os.path.join(host.config_directory, "cert.pem"),
                      "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     keyfile = write(os.path.join(host.config_directory, "key.pem"), mode=0o600)
-    settings = collections.OrderedDict((name, "") for name in status.SETTINGS
+    settings = collections.OrderedDict((name, "") for name in status_facts.SETTINGS
                                        if chain_files_read or name != "smtpd_tls_chain_files")
     settings.update(smtpd_tls_cert_file=certfile, smtpd_tls_key_file=keyfile,
                     myhostname="mail.example.com", smtpd_tls_security_level="may")
@@ -658,12 +661,12 @@ OLD_LEAF = "-----BEGIN CERTIFICATE-----\nMIIA\n-----END CERTIFICATE-----\n"
 def acme_host(host, key_text, deployed):
     """A renewed RSA key (key_text) and one-certificate chain; main.cf names
     acme-rsa.pem, which holds deployed."""
-    from postfix_tls import acme
+    from postfix_tls.acme import deploy as acme_deploy
 
     keyfile = write(os.path.join(host.config_directory, "new.key"), key_text, mode=0o600)
     chainfile = write(os.path.join(host.config_directory, "new.crt"), LEAF)
     ours = write(os.path.join(host.config_directory, "acme-rsa.pem"), deployed, mode=0o600)
-    files = collections.OrderedDict((name, None) for name in acme.prefetch({}, [])[0][1][1])
+    files = collections.OrderedDict((name, None) for name in acme_deploy.prefetch({}, [])[0][1][1])
     files.update(smtpd_tls_key_file=ours, smtpd_tls_cert_file=ours)
     expected = host.startup(reads=[("-nx", files)], x_reads={"myhostname": "mail.example.com"})
     # The read with smtpd_tls_chain_files waits for mail_version; myhostname
@@ -716,11 +719,11 @@ def test_deploy_acme_cert_same_key_writes_checks_reloads_then_connects_per_port(
     expected += [host.register([postfix, "status"]), host.register([postfix, "check"]),
                  host.register([postfix, "reload"])]
     for port, starttls in ((25, ["-starttls", "smtp"]), (587, ["-starttls", "smtp"])):
-        from postfix_tls import dane
+        from postfix_tls.dane import check
 
         expected.append(host.register(
             ["timeout", "30", OPENSSL, "s_client", "-connect", "192.0.2.1:%d" % port]
-            + starttls + ["-sigalgs", dane.SIGALGS["rsa"]], stdout=PRESENTED))
+            + starttls + ["-sigalgs", check.SIGALGS["rsa"]], stdout=PRESENTED))
         expected += presented_digest(host)
     log = host.log("info")
     expected.append(log)

@@ -231,11 +231,12 @@ def test_6_failing_tlsa_digest_is_reported(make_config, keys, tmp_path):
 # 7. Exclusive key files (see also test_safety.py)
 
 def test_7_an_existing_key_file_is_never_overwritten_or_removed(monkeypatch, fp, tmp_path):
-    from postfix_tls import context, messages, upstream
+    from postfix_tls.core import context, messages
+    from postfix_tls.upstream import functions as upstream_functions
 
     from support.fakehost import FakeHost
 
-    monkeypatch.setattr(upstream.time, "strftime", lambda fmt, when: "20261124-101500")
+    monkeypatch.setattr(upstream_functions.time, "strftime", lambda fmt, when: "20261124-101500")
     host = FakeHost(fp, str(tmp_path), monkeypatch)
     keyfile = os.path.join(host.config_directory, "key-20261124-101500.pem")
     # Another run made the key after our check: the claim fails, the file stays.

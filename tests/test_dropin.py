@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from postfix_tls import __version__, dropin
+from postfix_tls import __version__
+from postfix_tls.packaging import dropin
 
 from support import UPSTREAM, write_main_cf
 

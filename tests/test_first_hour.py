@@ -17,8 +17,10 @@ import time
 
 import pytest
 
-from postfix_tls import execute, messages, subcommands
-from postfix_tls.command import Command
+from postfix_tls import subcommands
+from postfix_tls.core import messages
+from postfix_tls.core import runner as runner_module
+from postfix_tls.core.command import Command
 
 from support import POSTFIX_PATH, ours_argv, run_on_pty, snapshot
 
@@ -244,7 +246,7 @@ def test_dry_run_accepts_a_curve_openssl_knows(make_config):
 
 def test_trace_json_times_include_starting_the_process(monkeypatch, tmp_path):
     clock = [1000.0]
-    monkeypatch.setattr(execute.time, "time", lambda: clock[0])
+    monkeypatch.setattr(runner_module.time, "time", lambda: clock[0])
     records = []
 
     class Sink(object):
@@ -254,7 +256,7 @@ def test_trace_json_times_include_starting_the_process(monkeypatch, tmp_path):
         def flush(self):
             pass
 
-    runner = execute.Runner(dict(os.environ), trace_json=Sink())
+    runner = runner_module.Runner(dict(os.environ), trace_json=Sink())
     real_popen = runner._popen
 
     def slow_popen(*args):

@@ -40,12 +40,15 @@ else:
 runpy.run_path(script, run_name="__main__")
 """
 
-MODULES = sorted("postfix_tls." + name[:-3] for name in os.listdir(
-    os.path.dirname(postfix_tls.__file__)) if name.endswith(".py") and not name.startswith("_"))
+MODULES = sorted(
+    ".".join(["postfix_tls"] + os.path.relpath(os.path.join(parent, name), os.path.dirname(
+        postfix_tls.__file__))[:-3].replace("__init__", "").strip(os.sep).split(os.sep))
+    for parent, _, names in os.walk(os.path.dirname(postfix_tls.__file__))
+    for name in names if name.endswith(".py") and name not in ("__main__.py", "__init__.py"))
 
 
-@pytest.mark.parametrize("where", ["postfix_tls.cli", "postfix_tls.execute",
-                                   "postfix_tls.dispatch", "postfix_tls.messages", "Popen"])
+@pytest.mark.parametrize("where", ["postfix_tls.cli", "postfix_tls.core.runner",
+                                   "postfix_tls.dispatch", "postfix_tls.core.messages", "Popen"])
 def test_sigint_while_starting_up_never_gives_a_traceback(make_config, where):
     """Before: "Traceback (most recent call last)" and KeyboardInterrupt."""
     assert where == "Popen" or where in MODULES

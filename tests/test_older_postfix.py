@@ -157,7 +157,7 @@ def test_the_stand_ins_answer_as_recorded(tmp_path, make_config):
 def test_the_releases_parameters_are_what_release_py_says(tmp_path):
     # release.py names the parameters newer than 2.10 that ours reads:
     # every other name ours asks postconf for is in each release's postconf -d.
-    from postfix_tls import release
+    from postfix_tls.core import release
 
     asked = set()
     package = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

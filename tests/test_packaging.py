@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from postfix_tls import __version__, dropin
+from postfix_tls import __version__
+from postfix_tls.packaging import dropin
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))

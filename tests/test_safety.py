@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postfix_tls import cli, messages
+from postfix_tls import cli
+from postfix_tls.core import messages
 
 from support import (
     LOCK_FILE,
@@ -131,11 +132,11 @@ def test_postlog_failing_still_shows_messages(make_config, tmp_path):
 # ----- a full disk or an unwritable directory (and see "partial key" above)
 
 def test_key_file_that_cannot_be_created(make_config, monkeypatch, fp, tmp_path):
-    from postfix_tls import upstream
+    from postfix_tls.upstream import functions as upstream_functions
 
     from support.fakehost import FakeHost
 
-    monkeypatch.setattr(upstream.time, "strftime", lambda fmt, when: "20261124-101500")
+    monkeypatch.setattr(upstream_functions.time, "strftime", lambda fmt, when: "20261124-101500")
     host = FakeHost(fp, str(tmp_path), monkeypatch)
 
     real_open = os.open
@@ -402,6 +403,6 @@ def test_quote_gives_what_shlex_quote_gives(word):
     """Our quote (traces, hints) without shlex's import of re."""
     import shlex
 
-    from postfix_tls.validate import quote
+    from postfix_tls.core.validate import quote
 
     assert quote(word) == shlex.quote(word)

@@ -71,36 +71,57 @@ def test_the_ansible_modules_choices_are_the_declared_subcommands():
 
 # ----- imports
 
-def _imports(path, module):
+def _modules():
+    """{dotted name under postfix_tls: path}, packages by their __init__."""
+    modules = {}
+    for parent, folders, names in os.walk(PACKAGE):
+        folders[:] = [name for name in folders if name != "__pycache__"]
+        for name in names:
+            if name.endswith(".py"):
+                relative = os.path.relpath(os.path.join(parent, name), PACKAGE)[:-3]
+                dotted = relative.replace(os.sep, ".")
+                if dotted.endswith("__init__"):
+                    dotted = dotted[:-len("__init__")].rstrip(".") or "postfix_tls"
+                modules[dotted] = os.path.join(parent, name)
+    return modules
+
+
+def _imports(path, module, modules):
     """The package modules module imports, at the top or in a function,
     with importlib's "module:function" declarations counted too."""
     with open(path) as stream:
         source = stream.read()
-    tree = ast.parse(source)
     found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("postfix_tls"):
-            parts = node.module.split(".")
-            found.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+
+    def add(dotted, names=()):
+        # "from postfix_tls.core import messages": a module of the package,
+        # else names of the package's __init__.
+        children = [dotted + "." + name if dotted else name for name in names]
+        inner = [child for child in children if child in modules]
+        found.update(inner or [dotted or "postfix_tls"])
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "%s: a relative import" % module
+            if node.module == "postfix_tls" or (node.module or "").startswith("postfix_tls."):
+                add(node.module[len("postfix_tls."):], [alias.name for alias in node.names])
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("postfix_tls."):
-                    found.add(alias.name.split(".")[1])
+                    add(alias.name[len("postfix_tls."):])
     if module == "subcommands":
-        found.update(re.findall(r'"([a-z_]+):[a-z_]+"', source))
-    modules = set(name[:-3] for name in os.listdir(PACKAGE) if name.endswith(".py"))
-    return found & modules - {module}
+        found.update(re.findall(r'"([a-z_.]+):[a-z_]+",', source))  # declarations
+    unknown = found - set(modules)
+    assert not unknown, "%s imports what is not a module: %s" % (module, sorted(unknown))
+    return found - {module}
 
 
 def test_no_import_cycle_in_the_package():
-    graph = dict((name[:-3], _imports(os.path.join(PACKAGE, name), name[:-3]))
-                 for name in os.listdir(PACKAGE) if name.endswith(".py"))
-    assert "upstream" in graph["subcommands"] and "status" in graph["subcommands"]
+    modules = _modules()
+    graph = dict((name, _imports(path, name, modules)) for name, path in modules.items())
+    assert {"upstream.commands", "status.command", "acme.deploy", "dane.check"} <= graph[
+        "subcommands"]
+    assert "core.messages.common" in graph["core.messages"]
 
     def visit(module, path):
         for imported in sorted(graph[module]):
@@ -109,3 +130,21 @@ def test_no_import_cycle_in_the_package():
 
     for module in sorted(graph):
         visit(module, [module])
+
+
+def test_the_shared_core_imports_nothing_of_the_capabilities():
+    """core/ is what everything else is built from, never the other way."""
+    modules = _modules()
+    for name, path in modules.items():
+        if name.startswith("core."):
+            outside = [imported for imported in _imports(path, name, modules)
+                       if not imported.startswith("core.")]
+            assert not outside, "%s imports %s" % (name, outside)
+
+
+def test_no_module_is_over_400_lines():
+    """A module holds one thing; a second thing is a sibling module."""
+    for name, path in sorted(_modules().items()):
+        with open(path) as stream:
+            lines = len(stream.readlines())
+        assert lines <= 400, "%s has %d lines" % (name, lines)

@@ -9,7 +9,7 @@ import collections
 import os
 
 from postfix_tls import cli
-from postfix_tls.upstream import CLIENT_SETTINGS, SERVER_SETTINGS
+from postfix_tls.upstream.functions import CLIENT_SETTINGS, SERVER_SETTINGS
 
 from . import POSTFIX_PATH
 

@@ -1,0 +1,145 @@
+"""``deploy-acme-cert`` (ours): the deploy step of an ACME client's renewal.
+
+certbot (``--deploy-hook``), lego (``--run-hook``/``--renew-hook``),
+dehydrated (its hook's ``deploy_cert`` call) or any client (a key and a
+full chain, as operands) hand over a new key and chain.  Deploying them
+must not take the host off line:
+
+1. The material is checked before anything changes: the key matches the
+   leaf, each certificate is signed by the next, none has expired or is
+   yet to come, the leaf names the host.  A refusal changes nothing.
+2. The DANE gate.  A key that changed is deployed only once a TLSA record
+   matching it ("3 1 1" of the key, or "2 1 1" of an issuer in its chain)
+   is served by every authoritative nameserver on every port that has
+   records, and the zone's TTL has passed since a run first saw it there
+   (caches may hold the old RRset until then).  Until then it is staged
+   in the configuration directory (mode 0600), the records to publish are
+   printed and the exit status is EXIT_STAGED; a later run deploys it.
+   No records at all: nobody does DANE with the host, it is deployed.
+3. Key and chain go into one file renamed into place: the chain file
+   Postfix loads (smtpd_tls_chain_files, 3.4+: the other algorithms'
+   entries kept), else acme-ALGORITHM.pem named by the legacy key and
+   certificate parameters (the key in the certificate's file).  Postfix
+   never reads a key without its certificate.  main.cf changes only when a
+   parameter does.
+4. ``postfix check``, then ``postfix reload``, only when something changed;
+   a Postfix that is not running is not started.
+5. The live server must then present the new key on every port (and pass
+   openssl's DANE verification where records are published); otherwise the
+   old files and main.cf are put back and Postfix is reloaded again.
+
+Every step runs through the runner (``--dry-run``, ``--trace``,
+``--trace-json``); a failure or SIGTERM at any step puts the old files and
+main.cf back (Runner.restore_replaced).
+"""
+
+
+from postfix_tls import chain_deploy
+from postfix_tls.acme.checks import check_material, staged_materials
+from postfix_tls.acme.facts import CERT_PARAMETERS, DAY, DEPLOY, MARGIN_DAYS, STAGE, VERIFY_SECONDS
+from postfix_tls.acme.gate import dane_gate, stage
+from postfix_tls.acme.loaded import already_loaded, plan
+from postfix_tls.acme.source import find_source
+from postfix_tls.acme.write import deploy
+from postfix_tls.core import messages, validate
+from postfix_tls.core.keys import (
+    CHAIN_FILES,
+    KEY_FILE_PARAMETERS,
+    set_fqdn,
+)
+from postfix_tls.core.tlsa import tlsa_ports
+from postfix_tls.dane.check import live_options
+from postfix_tls.dane.staged import Refused
+
+
+class Outcome(object):
+    """What the run did, for render.acme_deploy."""
+
+    def __init__(self, source):
+        self.source = source
+        self.deployments = []
+        self.settings = []
+        self.reload = ""
+        self.running = None
+        self.notes = []
+
+    @property
+    def exit_status(self):
+        if any(deployment.action == STAGE for deployment in self.deployments):
+            return messages.EXIT_OK if self.source.dehydrated else messages.EXIT_STAGED
+        return messages.EXIT_OK
+
+
+
+def deploy_acme_cert(tls, options, operands):
+    hostnames = _hostnames(tls, options)
+    ports = tlsa_ports(tls, options.get("p", "25"))
+    nameserver, address, seconds = live_options(tls, options, hostnames[0],
+                                                     VERIFY_SECONDS)
+    margin = _margin(tls, options)
+    source = find_source(tls, operands)
+    if source is None:
+        return messages.EXIT_OK  # a dehydrated call that is not ours
+    outcome = Outcome(source)
+    setting = chain_deploy.read_setting(tls)
+    chains = dict((chain.algorithm, chain) for chain in setting.chains)
+    materials = []
+    for keyfile, chainfile in source.pairs:
+        unchanged = already_loaded(tls, source.name, keyfile, chainfile, chains, setting)
+        if unchanged:
+            outcome.deployments.append(unchanged)
+        else:
+            try:
+                materials.append(check_material(tls, source.name, keyfile, chainfile,
+                                                hostnames, margin))
+            except Refused as refusal:
+                tls.fail(str(refusal))
+    given = [deployment.algorithm for deployment in outcome.deployments]
+    materials += staged_materials(tls, hostnames, given + [m.algorithm for m in materials])
+    if not materials and not outcome.deployments:
+        outcome.notes.append(messages.ACME_NOTHING)
+        return _done(tls, outcome)
+    outcome.deployments += [plan(tls, material, chains, setting) for material in materials]
+    gated = [d for d in outcome.deployments if d.action == DEPLOY and d.key_changed]
+    records = dane_gate(tls, hostnames[0], ports, nameserver, gated) if gated else {}
+    deploying = [d for d in outcome.deployments if d.action == DEPLOY]
+    if deploying:
+        deploy(tls, outcome, deploying, ports, hostnames[0], address, seconds, records, setting)
+    for deployment in outcome.deployments:
+        if deployment.action == STAGE:
+            stage(tls, deployment)
+    if not deploying and not any(d.action == STAGE for d in outcome.deployments):
+        outcome.notes.append(messages.ACME_NOTHING_CHANGED)
+    return _done(tls, outcome)
+
+
+def _done(tls, outcome):
+    from postfix_tls.core import render
+
+    render.acme_deploy(outcome, tls.hints, tls.json)
+    return outcome.exit_status
+
+
+def _hostnames(tls, options):
+    """-h NAME[,NAME...], else myhostname: the names the leaf must have;
+    the first is the TLSA records' host."""
+    names = [name for name in options.get("h", "").split(",") if name] or [set_fqdn(tls, "")]
+    for name in names:
+        if not validate.hostname(name, wildcard=False):
+            tls.fail(messages.BAD_HOSTNAME.format(validate.shown(name)))
+    return names
+
+
+def _margin(tls, options):
+    """-e DAYS (default MARGIN_DAYS), in seconds."""
+    days = options.get("e", str(MARGIN_DAYS))
+    if not (validate.digits(days) and int(days) <= 3650):
+        tls.fail(messages.BAD_MARGIN_DAYS.format(validate.shown(days)))
+    return int(days) * DAY
+
+
+
+def prefetch(options, operands):
+    names = tuple(KEY_FILE_PARAMETERS.values()) + tuple(CERT_PARAMETERS.values()) + (
+        CHAIN_FILES,)
+    return [("-x", () if options.get("h") else ("myhostname",)), ("-nx", names)], []

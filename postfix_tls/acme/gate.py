@@ -1,0 +1,136 @@
+"""Step 2 of deploy-acme-cert: the DANE gate.  A new key goes in only
+once every authoritative nameserver serves a record matching it and the
+TTL has passed since a run first saw that; until then it is staged."""
+
+import collections
+import os
+import time
+
+from postfix_tls.acme.facts import SEEN_FILE, STAGE, STAGED_FILE, config_file
+from postfix_tls.core import messages
+from postfix_tls.core.certificates import iso
+from postfix_tls.core.keys import (
+    certificate_digest,
+    key_text_digest,
+)
+from postfix_tls.dane import first_seen
+from postfix_tls.dane.check import Check, ask_dns, judge_nameservers, split_nameserver
+
+
+def dane_gate(tls, hostname, ports, nameserver, deployments):
+    """Stage the deployments whose new key no published record matches yet
+    everywhere; {port: records} as the nameservers serve them."""
+    try:
+        from postfix_tls.dane import lookup
+    except ImportError:
+        tls.fail(messages.ACME_NO_DNSPYTHON)
+    resolver = lookup.resolver(*split_nameserver(nameserver))
+    check = Check(hostname, ports, nameserver)
+    for port in ports:
+        entry = ask_dns(lookup, resolver, check, "_%d._tcp.%s." % (port, hostname))
+        if not entry.error:
+            judge_nameservers(check, entry)
+        check.dns[port] = entry
+    errors = [entry for entry in check.dns.values() if entry.error]
+    published = [entry for entry in check.dns.values() if not entry.error and (
+        entry.records or any(served.records for served in entry.nameservers))]
+    records = dict((port, list(entry.records)) for port, entry in check.dns.items()
+                   if not entry.error)
+    seen = _seen(tls, published)
+    served = [record for entry in published for record in entry.records + [
+        record for answer in entry.nameservers for record in answer.records]]
+    # SHA-512 ("3 1 2", "2 1 2") only when some record has it: openssl runs
+    # for nothing else.
+    sha512 = any(record.split()[2:3] == ["2"] for record in served)
+    for deployment in deployments:
+        material = deployment.material
+        wanted = _matching_records(tls, material, sha512)
+        deployment.publish = ["%s IN TLSA 3 1 1 %s" % (entry.owner, material.digest)
+                              for entry in published]
+        reasons = [messages.ACME_STAGED_DNS_ERROR.format(owner=entry.owner, error=entry.error)
+                   for entry in errors]
+        if not reasons and not published:
+            deployment.why = messages.ACME_NEW_KEY_NO_RECORDS.format(
+                owners=", ".join(entry.owner for entry in check.dns.values()))
+            continue
+        lacking = collections.OrderedDict()  # nameservers -> owners without a match
+        for entry in published:
+            if not entry.nameservers:
+                reasons.append(messages.ACME_STAGED_NO_NAMESERVERS.format(
+                    owner=entry.owner, error=" ".join(check.notes) or "none"))
+            servers = []
+            for served in entry.nameservers:
+                if served.error:
+                    reasons.append(messages.ACME_STAGED_NOT_ASKED.format(
+                        owner=entry.owner, **served.to_json()))
+                elif not wanted & set(served.records):
+                    servers.append("%s (%s)" % (served.name, served.address))
+            if servers:
+                lacking.setdefault(", ".join(servers), []).append(entry.owner)
+        reasons += [messages.ACME_STAGED_NOT_SERVED.format(owners=", ".join(owners),
+                                                           nameservers=servers)
+                    for servers, owners in lacking.items()]
+        if reasons:
+            deployment.action, deployment.reasons = STAGE, reasons
+            continue
+        # Since when each port has had a matching record everywhere: a
+        # cache may hold the RRset from before, for up to the zone's TTL.
+        # (Nameservers that each serve another matching record: seen now.)
+        since = max(min([when for (owner, record), when in seen.items()
+                         if owner == entry.owner and record in wanted] or [time.time()])
+                    for entry in published)
+        ttl = max([entry.zone_ttl or 0 for entry in published] + [0])
+        deployment.publish = []
+        if time.time() < since + ttl:
+            deployment.action = STAGE
+            deployment.reasons = [messages.ACME_STAGED_WAIT.format(
+                since=iso(since), ttl=ttl, after=iso(since + ttl))]
+        else:
+            deployment.why = messages.ACME_NEW_KEY_PUBLISHED
+    return records
+
+
+def _matching_records(tls, material, sha512):
+    """The records that match material: "3 1 1" of its key, "2 1 1" of an
+    issuer in its chain; with sha512, "3 1 2" and "2 1 2" too."""
+    wanted = set(["3 1 1 " + material.digest] + [
+        "2 1 1 " + digest for digest in material.issuer_digests])
+    if sha512:
+        digests = [key_text_digest(tls, material.key_pem.decode("ascii"), "sha512")]
+        digests += [certificate_digest(tls, certificate, "sha512")
+                    for certificate in material.certificates[1:]]
+        wanted |= set(("3 1 2 " if position == 0 else "2 1 2 ") + digest
+                      for position, digest in enumerate(digests) if digest)
+    return wanted
+
+
+def _seen(tls, published):
+    """{(owner, record): when a run first saw every nameserver serve it},
+    for the records they all serve now; kept in SEEN_FILE for later runs
+    (first_seen: times this host's clock cannot have written are reset)."""
+    path = os.path.join(tls.config_directory, SEEN_FILE)
+    known, dirty = first_seen.read(tls, path)
+    now = int(time.time())
+    seen = {}
+    for entry in published:
+        if not entry.nameservers or any(served.error for served in entry.nameservers):
+            continue
+        everywhere = set.intersection(*[set(served.records) for served in entry.nameservers])
+        for record in everywhere:
+            seen[entry.owner, record] = known.get((entry.owner, record), now)
+    if dirty or seen != known:
+        first_seen.write(tls, path, seen)
+    return seen
+
+
+def stage(tls, deployment):
+    """Keep the material for a later run, mode 0600."""
+    material, algorithm = deployment.material, deployment.algorithm
+    path = config_file(tls, STAGED_FILE, algorithm)
+    try:
+        if material.source != "staged":
+            tls.runner.replace_file(path, material.text.encode("ascii"), 0o600)
+    except OSError as error:
+        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+    deployment.path = path
+    tls.runner.keep_replaced()  # staged: nothing to put back

@@ -1,0 +1,39 @@
+"""External commands as data (:class:`Command`) and what running one gave
+(:class:`Result`).  Built by openssl.py, postconf.py and log.py; run,
+traced and planned by runner.py, trace.py and plan.py.  Nothing here runs."""
+
+import collections
+
+# How a command's output streams are connected.
+CAPTURE = "capture"
+INHERIT = "inherit"
+DEVNULL = "devnull"
+TO_STDOUT = "stdout"  # stderr only: 2>&1
+
+_Command = collections.namedtuple(
+    "Command",
+    "argv stdin umask stdout stderr changes reads creates key_type unset_env secret_stdin"
+)
+
+
+class Command(_Command):
+    """One external command, as data: nothing here runs it."""
+
+    __slots__ = ()
+
+    def __new__(cls, argv, stdin=None, umask=None, stdout=CAPTURE, stderr=INHERIT,
+                changes=False, reads=(), creates=(), key_type=None, unset_env=(),
+                secret_stdin=False):
+        # reads/creates name files, key_type says which key type ("rsa",
+        # "ec") the command parses or creates: a dry run needs both to plan
+        # steps that use files an earlier skipped step would have made.
+        # unset_env: environment variables the command runs without.
+        # secret_stdin: stdin is a private key, never traced.
+        return _Command.__new__(cls, tuple(argv), stdin, umask, stdout, stderr,
+                                changes, tuple(reads), tuple(creates), key_type,
+                                tuple(unset_env), secret_stdin)
+
+
+# returncode and stdout as a pipeline's last command gave them; dry_run:
+# planned, not run.
+Result = collections.namedtuple("Result", "returncode stdout dry_run")

@@ -1,0 +1,273 @@
+"""The one place that shows results of our own subcommands, to people
+(text) and to programs (``--json``).  Upstream's nine print as upstream's
+do, in upstream/.
+"""
+
+import collections
+import json
+import sys
+
+from postfix_tls.core import messages
+
+_written = []  # whether anything was shown: a failure's JSON goes only where nothing was
+
+
+def _write(text):
+    _written.append(True)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def written():
+    return bool(_written)
+
+
+def failure(text, status):
+    """--json: a failure as a JSON object on stdout, for programs that
+    read nothing else (the message itself went to stderr and the log)."""
+    _write(json.dumps({"error": text, "exit_status": status}, indent=2) + "\n")
+
+
+def tlsa_records(records):
+    """output-server-tlsa --json: the records as a list of objects."""
+    _write(json.dumps([record.to_json() for record in records], indent=2) + "\n")
+
+
+def rollover(algorithms, keys, records, as_json, hints):
+    """output-server-tlsa-rollover: keys as comments, then the RRset to
+    publish, ready for a zone file; or JSON."""
+    if as_json:
+        _write(json.dumps({"keys": [key._asdict() for key in keys],
+                           "records": [record.to_json() for record in records]},
+                          indent=2) + "\n")
+        return
+    lines = []
+    for algorithm in algorithms:
+        roles = dict((key.role, key.keyfile) for key in keys if key.algorithm == algorithm)
+        if "deployed" in roles:
+            lines.append(messages.ROLLOVER_DEPLOYED.format(algorithm=algorithm,
+                                                           keyfile=roles["deployed"]))
+        if "staged" in roles:
+            lines.append(messages.ROLLOVER_NEXT.format(algorithm=algorithm,
+                                                       keyfile=roles["staged"]))
+        elif "deployed" in roles:
+            lines.append(messages.ROLLOVER_NO_NEXT.format(algorithm=algorithm,
+                                                          command=hints.tls))
+    lines.append(messages.ROLLOVER_PUBLISH)
+    lines += ["%s IN TLSA 3 1 1 %s" % (record.owner, record.digest) for record in records]
+    _write("".join(line + "\n" for line in lines))
+
+
+def tlsa_check(check, keys, as_json):
+    """check-server-tlsa: the verdict first, then DNS, the live server, and
+    one line per problem saying what to do; or JSON."""
+    if as_json:
+        _write(json.dumps({
+            "ok": not check.problems, "exit_status": check.exit_status,
+            "hostname": check.hostname, "ports": check.ports,
+            "nameserver": check.nameserver or None, "timeout_seconds": check.seconds,
+            "keys": [key._asdict() for key in keys],
+            "dns": [entry.to_json() for entry in check.dns.values()],
+            "published": check.lines, "live": check.live,
+            "problems": check.problems, "notes": check.notes}, indent=2) + "\n")
+        return
+    lines = [messages.TLSA_CHECK_PROBLEMS.format(count=len(check.problems))
+             if check.problems else messages.TLSA_CHECK_OK]
+    lines += ["  " + problem for problem in check.problems]
+    for entry in check.dns.values():
+        lines.append("dns %s: %d record(s), TTL %s, DNSSEC-validated: %s" % (
+            entry.owner, len(entry.records), entry.ttl, "yes" if entry.validated else "no"))
+        for served in entry.nameservers:
+            lines.append("dns %s at %s (%s): %s" % (
+                entry.owner, served.name, served.address,
+                "not asked: %s" % served.error if served.error else
+                "%s %d record(s), TTL %s" % ("the same" if served.same else "ANOTHER RRSET,",
+                                             len(served.records), served.ttl)))
+    for line in check.lines:
+        parts = ["%s %s %s" % (role, line[role], "published" if line[role + "_published"]
+                               else "NOT published")
+                 for role in ("deployed", "staged") if role in line]
+        lines.append("port %d %s: %s" % (line["port"], line["algorithm"], "; ".join(parts)))
+    for live in check.live:
+        lines.append("live %s port %d %s: presents %s; DANE verification: %s" % (
+            live["address"], live["port"], live["algorithm"],
+            live["presented_key"] or live["presented_spki_sha256"] or "nothing",
+            "OK" if live["dane_verified"] else (live["error"] or (
+                "not run" if live["dane_verified"] is None else "failed"))))
+    lines += ["note: " + note for note in check.notes]
+    _write("".join(line + "\n" for line in lines))
+
+
+def status(report, as_json):
+    """status: a monitoring plugin's summary line (with performance data),
+    then one line per fact and problem; or one JSON document."""
+    if as_json:
+        _write(json.dumps(status_document(report), indent=2) + "\n")
+        return
+    _write("".join(line + "\n" for line in status_lines(report)))
+
+
+def status_unknown(report, as_json):
+    """status when the run ended before its report: the summary line alone
+    (its cause was logged as fatal), or the JSON document."""
+    if as_json:
+        _write(json.dumps(status_document(report), indent=2) + "\n")
+        return
+    _write(status_summary(report) + "\n")
+
+
+def status_summary(report):
+    if report.problems:
+        worst = [problem.text for problem in report.problems
+                 if problem.severity == report.verdict]
+        text = "; ".join(worst)
+        more = len(report.problems) - len(worst)
+        if more:
+            text += " (and %d more)" % more
+    else:
+        dated = [entry for entry in report.server if entry.found("days_left")]
+        if dated:
+            nearest = min(dated, key=lambda entry: entry.days_left)
+            text = messages.STATUS_ALL_OK.format(
+                count=len(dated), days=nearest.days_left,
+                what="%s, %s" % (nearest.algorithm, nearest.not_after))
+        else:
+            text = "; ".join(report.notes) or messages.STATUS_NO_SERVER_CERT
+    return messages.STATUS_SUMMARY.format(verdict=report.verdict, text=text)
+
+
+def _performance_data(report):
+    thresholds = report.thresholds
+    return " ".join("%s_days_left=%d;%d;%d" % (entry.algorithm, entry.days_left,
+                                               thresholds["warning_days"],
+                                               thresholds["critical_days"])
+                    for entry in report.server if entry.found("days_left"))
+
+
+def status_lines(report):
+    summary = status_summary(report)
+    performance = _performance_data(report)
+    lines = [summary + (" | " + performance if performance else "")]
+    for problem in report.problems:
+        lines.append("%s: %s" % (problem.severity, problem.text))
+    lines.append("config_directory: %s" % report.config_directory)
+    lines += ["assumed: " + text for text in report.assumed]
+    for entry in report.server:
+        lines.append("server %s:" % entry.algorithm)
+        for role in ("cert_file", "key_file"):
+            if entry.found(role):
+                facts = getattr(entry, role)
+                lines.append("  %s: %s (%s)" % (role, facts.path, _file_state(facts)))
+        for name in ("subject", "names", "not_before", "not_after", "days_left",
+                     "myhostname_covered", "key_matches", "chain_length", "chain_in_order"):
+            if entry.found(name):
+                value = getattr(entry, name)
+                if isinstance(value, list):
+                    value = ", ".join(value) or "(none)"
+                lines.append("  %s: %s" % (name, text(value)))
+    for name in ("smtpd_tls_security_level", "myhostname"):
+        lines.append("%s: %s" % (name, report.settings.get(name, "") or "(empty)"))
+    client = report.client
+    lines.append("client:")
+    lines.append("  smtp_tls_security_level: %s" % (client.security_level or "(empty)"))
+    cache = client.session_cache or "(none)"
+    if client.found("session_cache_type_available"):
+        cache += " (map type %s)" % ("available" if client.session_cache_type_available
+                                     else "NOT available")
+    lines.append("  smtp_tls_session_cache_database: %s" % cache)
+    for facts in client.files:
+        lines.append("  file: %s (%s)" % (facts.path, _file_state(facts)))
+    return lines
+
+
+def _file_state(facts):
+    if not facts.exists:
+        return "missing"
+    return "mode %s, owner %s%s%s" % (facts.mode, facts.owner,
+                                       "" if facts.readable else ", NOT readable",
+                                       "" if facts.regular else ", NOT a regular file")
+
+
+def text(value):
+    if value is True:
+        return "yes"
+    if value is False:
+        return "NO"
+    if value is None:
+        return "unknown"
+    return str(value)
+
+
+def status_document(report):
+    return {
+        "verdict": report.verdict,
+        "exit_status": report.exit_status,
+        "summary": status_summary(report),
+        "config_directory": report.config_directory,
+        "thresholds": report.thresholds,
+        "settings": report.settings,
+        "server": [entry.to_json() for entry in report.server],
+        "client": report.client.to_json(),
+        "problems": [{"severity": problem.severity, "text": problem.text}
+                     for problem in report.problems],
+        "notes": report.notes,
+        "assumed": report.assumed,
+    }
+
+
+def acme_deploy(outcome, hints, as_json):
+    """deploy-acme-cert: per algorithm what was done and why, main.cf's
+    changes, the reload, the live server; the records to publish for a
+    staged key, ready for a zone file; or JSON."""
+    if as_json:
+        _write(json.dumps({
+            "source": outcome.source.name, "exit_status": outcome.exit_status,
+            "deployments": [_deployment_document(d) for d in outcome.deployments],
+            "main_cf": outcome.settings, "postfix_running": outcome.running,
+            "reloaded": outcome.reload or None, "notes": outcome.notes}, indent=2) + "\n")
+        return
+    lines = []
+    for material in sorted(set((d.material.source, d.material.keyfile, d.material.chainfile)
+                               for d in outcome.deployments)):
+        lines.append(messages.ACME_FROM.format(source=material[0], keyfile=material[1],
+                                               chainfile=material[2]))
+    for deployment in outcome.deployments:
+        if deployment.action == "unchanged":
+            lines.append(messages.ACME_UNCHANGED.format(algorithm=deployment.algorithm,
+                                                        path=deployment.loaded.certfile))
+        elif deployment.action == "stage":
+            lines.append(messages.ACME_STAGED.format(algorithm=deployment.algorithm,
+                                                     path=deployment.path))
+            lines += ["  " + reason for reason in deployment.reasons]
+            if deployment.publish:
+                lines.append(messages.ACME_PUBLISH.format(command=hints.tls))
+                lines += deployment.publish
+        else:
+            lines.append(messages.ACME_DEPLOYED.format(algorithm=deployment.algorithm,
+                                                       path=deployment.path,
+                                                       why=deployment.why))
+    if outcome.settings:
+        lines.append(messages.ACME_MAIN_CF.format(settings="; ".join(outcome.settings)))
+    if outcome.reload:
+        lines.append(messages.ACME_RELOADED.format(command=outcome.reload))
+    for deployment in outcome.deployments:
+        for address, port, dane_verified in deployment.live:
+            lines.append(messages.ACME_LIVE_OK.format(
+                address=address, port=port, algorithm=deployment.algorithm,
+                dane=messages.ACME_LIVE_DANE if dane_verified else ""))
+    lines += outcome.notes
+    _write("".join(line + "\n" for line in lines))
+
+
+def _deployment_document(deployment):
+    material = deployment.material
+    return collections.OrderedDict((
+        ("algorithm", deployment.algorithm), ("action", deployment.action),
+        ("source", material.source), ("keyfile", material.keyfile),
+        ("chainfile", material.chainfile), ("path", deployment.path),
+        ("key_changed", deployment.key_changed), ("spki_sha256", material.digest),
+        ("why", deployment.why or None), ("staged_because", deployment.reasons),
+        ("publish", deployment.publish),
+        ("live", [collections.OrderedDict((("address", address), ("port", port),
+                                           ("dane_verified", dane_verified)))
+                  for address, port, dane_verified in deployment.live])))

@@ -1,0 +1,3 @@
+"""DANE (ours): TLSA records, the rollover's records, and checks against
+DNS and the live server.
+"""

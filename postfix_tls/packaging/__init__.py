@@ -1,0 +1,2 @@
+"""Packaging helpers: the development drop-in and the .pyz's entry.
+"""

@@ -1,0 +1,2 @@
+"""``status`` (ours): what Postfix loads, checked.
+"""

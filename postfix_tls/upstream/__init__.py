@@ -1,0 +1,2 @@
+"""Upstream's nine subcommands, as postfix-tls-script has them.
+"""
