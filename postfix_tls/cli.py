@@ -188,7 +188,7 @@ def main(argv=None, extra_help=""):
         _say(messages.INTERRUPTED.format("SIGINT", "postfix-tls"))
         status = messages.EXIT_FAIL
     if status and _wants_json(args):
-        render = sys.modules.get(__package__ + ".render")
+        render = sys.modules.get("postfix_tls.core.render")
         if render is None or not render.written():
             from postfix_tls.core import render
             render.failure(FATAL_TEXTS[-1] if FATAL_TEXTS else messages.FAILED, status)
