@@ -21,6 +21,11 @@ PYTHON3 ?= python3
 VENV ?= .venv
 PYTHON = $(VENV)/bin/python
 PYTEST_ARGS ?=
+# make test runs the tests in TEST_WORKERS processes (pytest-xdist; 0: in
+# this one); the tests of one set of live servers stay on one worker
+# (tests/conftest.py).  Most of the time is waiting, not CPU: more workers
+# than cores.
+TEST_WORKERS ?= 4
 UPSTREAM = /usr/lib/postfix/sbin/postfix-tls-script
 
 .PHONY: test-ansible help deps venv test lint bench demo install install-dropin uninstall-dropin test-matrix \
@@ -72,7 +77,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 venv: $(VENV)/.installed
 
 test: deps venv
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check postfix_tls tests scripts bench

@@ -1,4 +1,4 @@
-"""make install-dropin / uninstall-dropin (python -m postfix_tls.dropin)."""
+"""make install-dropin / uninstall-dropin (python -m postfix_tls.packaging.dropin)."""
 
 import os
 import subprocess
@@ -77,7 +77,7 @@ def test_install_where_the_script_is_missing(tmp_path):
 
 
 def test_command_line_reports_errors(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "postfix_tls.dropin", "install",
+    result = subprocess.run([sys.executable, "-m", "postfix_tls.packaging.dropin", "install",
                              str(tmp_path / "missing")], stderr=subprocess.PIPE,
                             universal_newlines=True)
     assert result.returncode == 1 and "no such directory" in result.stderr
@@ -103,14 +103,14 @@ def test_postfix_tls_through_postfix_reaches_the_dropin(tmp_path, make_config):
         return result.returncode, result.stdout
 
     assert postfix_tls("--version")[0] == 1  # upstream: an unknown subcommand
-    subprocess.run([sys.executable, "-m", "postfix_tls.dropin", "install", str(daemon)],
+    subprocess.run([sys.executable, "-m", "postfix_tls.packaging.dropin", "install", str(daemon)],
                    check=True)
     assert postfix_tls("--version") == (0, "postfix-tls %s\n" % __version__)
     assert postfix_tls("all-default-client")[0] == 0
     write_main_cf(config, ["compatibility_level = 3.6", "daemon_directory = %s" % daemon,
                            "smtp_tls_security_level = may"])
     assert postfix_tls("all-default-client")[0] == 1
-    subprocess.run([sys.executable, "-m", "postfix_tls.dropin", "uninstall", str(daemon)],
+    subprocess.run([sys.executable, "-m", "postfix_tls.packaging.dropin", "uninstall", str(daemon)],
                    check=True)
     assert read(str(daemon / "postfix-tls-script")) == read(UPSTREAM)
     assert postfix_tls("--version")[0] == 1

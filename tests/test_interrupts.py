@@ -40,11 +40,17 @@ else:
 runpy.run_path(script, run_name="__main__")
 """
 
-MODULES = sorted(
-    ".".join(["postfix_tls"] + os.path.relpath(os.path.join(parent, name), os.path.dirname(
-        postfix_tls.__file__))[:-3].replace("__init__", "").strip(os.sep).split(os.sep))
-    for parent, _, names in os.walk(os.path.dirname(postfix_tls.__file__))
-    for name in names if name.endswith(".py") and name not in ("__main__.py", "__init__.py"))
+def _module_names():
+    """Every module and package of postfix_tls, dotted."""
+    top = os.path.dirname(postfix_tls.__file__)
+    for parent, _, names in os.walk(top):
+        for name in names:
+            if name.endswith(".py") and name != "__main__.py":
+                parts = os.path.relpath(os.path.join(parent, name), top)[:-3].split(os.sep)
+                yield ".".join(["postfix_tls"] + [part for part in parts if part != "__init__"])
+
+
+MODULES = sorted(_module_names())
 
 
 @pytest.mark.parametrize("where", ["postfix_tls.cli", "postfix_tls.core.runner",

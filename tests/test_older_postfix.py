@@ -162,12 +162,13 @@ def test_the_releases_parameters_are_what_release_py_says(tmp_path):
     asked = set()
     package = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            "postfix_tls")
-    for name in os.listdir(package):
-        if name.endswith(".py"):
-            with open(os.path.join(package, name)) as stream:
-                asked.update(re.findall(
-                    r'"((?:smtpd?|tls|openssl|mail|command|daemon|data|config|syslog|my)'
-                    r'_[a-z_]+)"', stream.read()))
+    for parent, _, names in os.walk(package):
+        for name in names:
+            if name.endswith(".py"):
+                with open(os.path.join(parent, name)) as stream:
+                    asked.update(re.findall(
+                        r'"((?:smtpd?|tls|openssl|mail|command|daemon|data|config|syslog|my)'
+                        r'_[a-z_]+)"', stream.read()))
     assert {"openssl_path", "smtpd_tls_chain_files", "smtpd_tls_eccert_file"} <= asked
     for version in older_release.RELEASES:
         known = set(older_release.Recording(version).defaults)
