@@ -63,6 +63,7 @@ def keys(tmp_path_factory):
 LIVE_SERVER_MODULES = ("test_acme.py", "test_chain_files.py", "test_dane.py")
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, when installed
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
