@@ -7,34 +7,22 @@ import os
 from postfix_tls.core import chainfiles
 from postfix_tls.core.keys import ACME_STAGED_FILE
 
+UNCHANGED, DEPLOY, STAGE = "unchanged", "deploy", "stage"  # a deployment's action
+
 # -e: a certificate that expires within this many days is refused (an
 # ACME client renews about 30 days ahead: one this close means renewals
 # have been failing, and deploying it only postpones the outage a little);
 # -e 0 deploys whatever has not expired, with a warning within these days.
 MARGIN_DAYS = 7
-
-
 DAY = 86400
-
-
-UNCHANGED, DEPLOY, STAGE = "unchanged", "deploy", "stage"
-
-
 VERIFY_SECONDS = 30  # -t: how long the live server has to present the new key
 
-
 CERT_PARAMETERS = {"rsa": "smtpd_tls_cert_file", "ecdsa": "smtpd_tls_eccert_file"}
-
-
 # In the configuration directory: what Postfix loads (legacy parameters),
 # a key waiting for its TLSA record, and when a run first saw each TLSA
 # record served by every nameserver ("owner record seconds" lines).
 DEPLOYED_FILE = "acme-{}.pem"
-
-
 STAGED_FILE = ACME_STAGED_FILE
-
-
 SEEN_FILE = "acme-tlsa.seen"
 
 
