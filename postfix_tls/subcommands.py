@@ -15,8 +15,6 @@ as fast as upstream's (dnspython, for one, is loaded by check-server-tlsa
 alone).
 """
 
-import importlib
-
 from postfix_tls.core.keys import CHAIN_FILES, KEY_FILE_PARAMETERS
 from postfix_tls.upstream.commands import (
     all_default_client,
@@ -90,7 +88,9 @@ def _function(where):
     if callable(where):
         return where
     module, _, name = where.partition(":")
-    return getattr(importlib.import_module("postfix_tls." + module), name)
+    # __import__ rather than importlib's import_module: importlib is one
+    # module more to load at every start-up.
+    return getattr(__import__("postfix_tls." + module, fromlist=[name]), name)
 
 
 # ----- what upstream's nine read ahead: ([(flags, names)], [(flag, args...)]),

@@ -35,5 +35,6 @@ class Command(_Command):
 
 
 # returncode and stdout as a pipeline's last command gave them; dry_run:
-# planned, not run.
-Result = collections.namedtuple("Result", "returncode stdout dry_run")
+# planned, not run; stderr: what it wrote there, when captured (CAPTURE).
+Result = collections.namedtuple("Result", "returncode stdout dry_run stderr")
+Result.__new__.__defaults__ = (b"",)

@@ -6,12 +6,15 @@ for (``postconf -n`` leaves out unset parameters, so ``-h`` output could
 not be matched to names).  Answers are kept: a read made early, at the same
 time as the start-up checks, is not made again.
 
-A parameter the release lacks is never asked for (see release.py): its
-value is "" (unset, for -n), as if postconf had been asked and had only
-warned.
+A parameter the release lacks has the value "" (unset, for -n), as if
+postconf had been asked and had only warned (see release.py).  It is asked
+for only while the release is not known yet: then the read starts at once
+all the same, and that warning is not shown (see prefetch).
 """
 
-from postfix_tls.core.command import DEVNULL, INHERIT, Command
+import sys
+
+from postfix_tls.core.command import CAPTURE, DEVNULL, INHERIT, Command
 from postfix_tls.core.release import Release
 
 # Reads of the default instance: postconf without MAIL_CONFIG (and without
@@ -38,14 +41,14 @@ class Postconf(object):
         self._values = {}  # (flags, config_directory, name) -> value
         self._lines = {}  # ("-T", "public-key-algorithms") -> output
         self._running = []  # prefetched reads not yet waited for
-        self._deferred = []  # prefetched reads waiting for mail_version (see prefetch)
         self._failed = set()  # (flags, config_directory, name) of reads postconf failed
 
-    def _command(self, args, config_directory=None):
-        """postconf ARGS, for MAIL_CONFIG's instance, config_directory's, or the default."""
+    def _command(self, args, config_directory=None, hold_stderr=False):
+        """postconf ARGS, for MAIL_CONFIG's instance, config_directory's, or
+        the default; hold_stderr: shown when the answer is used (_store)."""
         # -T's stderr is not shown (a 3.1+ postconf prints nothing there;
         # releases without -T are not asked, see release.py).
-        stderr = DEVNULL if args[0] == "-T" else INHERIT
+        stderr = DEVNULL if args[0] == "-T" else CAPTURE if hold_stderr else INHERIT
         if config_directory == DEFAULT_INSTANCE:
             return Command([self.path] + list(args), stderr=stderr, unset_env=["MAIL_CONFIG"])
         argv = [self.path]
@@ -89,6 +92,11 @@ class Postconf(object):
 
     def _store(self, flags, names, config_directory, result):
         values = parse(result.stdout)
+        if result.stderr:
+            lacking = [name for name in names if not self.knows(name)]
+            self._show_stderr(result.stderr, lacking)
+            values = dict((name, value) for name, value in values.items()
+                          if name not in lacking)
         # What -n leaves out is unset (None); for other reads, unknown ("").
         absent = None if flags.startswith("-n") else ""
         for name in names:
@@ -99,22 +107,25 @@ class Postconf(object):
     def prefetch(self, reads=(), lines=()):
         """Start reads [(flags, names[, config_directory])] and lines
         [(flag, args...)] at the same time; read() and lines() wait for
-        the one they need.  A read with a name the release may lack waits
-        until mail_version says (it comes with openssl_path, see
-        startup.py), and is then made whole when one of its names is asked
-        for: one process, as if it had started now."""
+        the one they need.
+
+        A read with a name the release may lack (postfix mode knows only
+        "3.1 or later" until mail_version comes with openssl_path, see
+        startup.py) starts with the others all the same, rather than
+        after mail_version (a process more on the start-up's path): its
+        stderr is held until the answer is used, and then shown without
+        postconf's warning for a name the release turned out to lack
+        (a 3.1 to 3.3 postconf asked for smtpd_tls_chain_files)."""
         reads = self._merge_into_nx(reads)
         entries = []
         for read in reads:
             where = read[2] if len(read) > 2 else None
-            names = self._missing(read[0], read[1], where)
-            if any(self.release.knows(name) is None for name in names):
-                self._deferred.append((read[0], tuple(names), where))
-                continue
-            names = [name for name in names if self.release.knows(name)]
+            names = [name for name in self._missing(read[0], read[1], where)
+                     if self.release.knows(name) is not False]
             if names:
+                unsure = any(self.release.knows(name) is None for name in names)
                 entries.append((("read", read[0], tuple(names), where),
-                                self._command([read[0]] + names, where)))
+                                self._command([read[0]] + names, where, hold_stderr=unsure)))
         for args in lines:
             if tuple(args) not in self._lines:
                 entries.append((("lines", tuple(args), None, None), self._command(args)))
@@ -135,26 +146,33 @@ class Postconf(object):
         return reads
 
     def finish(self):
-        """Wait for every prefetched read (none is left running)."""
+        """Wait for every prefetched read (none is left running).  A held
+        stderr (see prefetch) of a read whose answer was never used is not
+        shown: upstream, failing earlier, would not have made the read."""
         while self._running:
-            self._wait_for(lambda read: True)
+            _, running = self._running.pop()
+            running.result()
 
-    def _make_deferred(self, flags, names, where):
-        """Make the deferred read that answers one of names, whole."""
-        for entry in list(self._deferred):
-            read_flags, read_names, read_where = entry
-            if read_where != where or not set(read_names) & set(names) or not (
-                    read_flags == flags or (read_flags == "-nx" and flags == "-x")):
-                continue
-            self._deferred.remove(entry)
-            known = [name for name in read_names if self.knows(name)]
-            if known:
-                self._store(read_flags, known, where,
-                            self.runner.run(self._command([read_flags] + known, where)))
+    @staticmethod
+    def _show_stderr(text, lacking):
+        """Write a held stderr as postconf would have, but for its
+        "warning: NAME: unknown parameter" for each name in lacking."""
+        unknown = tuple((": warning: %s: unknown parameter" % name).encode() for name in lacking)
+        text = b"".join(line for line in text.splitlines(True)
+                        if not line.rstrip(b"\n").endswith(unknown))
+        if not text:
+            return
+        sys.stderr.flush()
+        stream = getattr(sys.stderr, "buffer", None)
+        if stream is not None:
+            stream.write(text)
+            stream.flush()
+        else:
+            sys.stderr.write(text.decode("utf-8", "surrogateescape"))
+            sys.stderr.flush()
 
     def read(self, flags, names, config_directory=None):
         """{name: value}, "" for what postconf leaves out (-n: unset)."""
-        self._make_deferred(flags, names, config_directory)
         missing = [name for name in self._missing(flags, names, config_directory)
                    if self.knows(name)]
         if missing:

@@ -194,7 +194,7 @@ class Runner(FileChanges):
                 except BrokenPipeError:
                     pass
                 data = None
-            output, _ = processes[-1].communicate(data)
+            output, errors = processes[-1].communicate(data)
             for process in processes[:-1]:
                 process.wait()
         except BaseException:
@@ -208,7 +208,7 @@ class Runner(FileChanges):
             for process in processes:
                 if process.returncode is not None:
                     self._waited(process)
-        return [process.returncode for process in processes], output or b""
+        return [process.returncode for process in processes], output or b"", errors or b""
 
     def wait(self, pipeline, stdin_text, commands=None):
         """Write stdin_text, wait for the pipeline to end; its Result, traced.
@@ -221,10 +221,10 @@ class Runner(FileChanges):
             self.tracer.ended(commands, [_CANNOT_RUN] * len(commands),
                               time.time() - pipeline.started, False)
             return Result(_CANNOT_RUN, b"", False)
-        returncodes, output = self._communicate(pipeline.processes, stdin_text)
+        returncodes, output, errors = self._communicate(pipeline.processes, stdin_text)
         self._ended = time.time()
         self.tracer.ended(commands, returncodes, time.time() - pipeline.started, False)
-        return Result(returncodes[-1], output, False)
+        return Result(returncodes[-1], output, False, errors)
 
     def run(self, *commands):
         """Run one command, or several as a pipeline; returns a Result.

@@ -15,7 +15,6 @@ from postfix_tls.core.keys import (
     set_fqdn,
     set_keyfile,
 )
-from postfix_tls.core.tlsa import tlsa_ports, tlsa_record
 from postfix_tls.upstream.functions import (
     CLIENT_SETTINGS,
     EC_CURVE,
@@ -193,6 +192,8 @@ def _stdin_is_a_terminal():
 
 
 def output_server_tlsa(tls, options, operands):
+    from postfix_tls.core.tlsa import tlsa_ports, tlsa_record  # loaded for this one alone
+
     hostname = set_fqdn(tls, options.get("h", ""))
     if not validate.hostname(hostname, wildcard=False):
         tls.fail(messages.BAD_HOSTNAME.format(validate.shown(hostname)))
