@@ -578,6 +578,8 @@ def test_check_server_tlsa_connects_per_port_then_digests_what_is_presented(host
         [("ns1.example.com.", "192.0.2.53")], ""))
     monkeypatch.setattr(lookup, "ask_nameserver", lambda owner, name, address: tlsa.Served(
         name, address, published, 3600))
+    # Whether openssl s_client can check DANE: asked once, when first needed.
+    expected.append(host.openssl("version", stdout=b"OpenSSL 3.0.22 25 Aug 2026\n"))
     for port, starttls in ((25, ["-starttls", "smtp"]), (465, [])):
         argv = ["timeout", "7", OPENSSL, "s_client", "-connect", "192.0.2.1:%d" % port]
         argv += starttls + ["-sigalgs", check.SIGALGS["rsa"]]
@@ -747,16 +749,36 @@ def test_unknown_subcommand_logs_an_error_and_the_usage(host):
 
 def test_no_working_openssl_is_fatal(host):
     # The settings' read starts with the start-up's, but its answer is never
-    # used: start-up fails first.
+    # used: start-up fails first.  "openssl version" runs once the digest's
+    # check has failed: which message to give.
     calls = [host.read("-n", server_settings()),
              host.read("-x", collections.OrderedDict((("openssl_path", "/opt/openssl"),
                                                       ("mail_version", "3.7.11")))),
              host.lines(["-T", "public-key-algorithms"], ["rsa"]),
-             host.register(["/opt/openssl", "version"], returncode=127),
              host.register(["/opt/openssl", "dgst", "-binary", "-sha256"], returncode=127),
+             host.register(["/opt/openssl", "version"], returncode=127),
              host.log("fatal", messages.NO_OPENSSL.format("/opt/openssl"))]
     assert host.run("all-default-server") == 1
     assert host.calls() == calls
+
+
+def test_openssl_without_sha256_is_asked_its_version_and_fails_last(host, capsys):
+    # The digest's check failed: "openssl version" says whether openssl
+    # runs at all (upstream's first check); it does, so the checks go on
+    # and SHA-256's is the fatal one, last, as upstream's.  Where the digest
+    # is right, "openssl version" is not run at all (host.startup).
+    calls = [host.read("-n", server_settings()),
+             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
+                                                      ("mail_version", "3.7.11")))),
+             host.lines(["-T", "public-key-algorithms"], ["rsa"]),
+             host.openssl("dgst", "-binary", "-sha256", returncode=1),
+             host.openssl("version", stdout=b"OpenSSL 0.9.7m 23 Feb 2007\n"),
+             host.read("-d", {"config_directory": "/etc/postfix"}),
+             host.log("fatal", messages.NO_SHA256)]
+    assert host.run("all-default-server") == 1
+    assert host.calls() == calls
+    assert capsys.readouterr().err.startswith(messages.NO_SHA256_STDERR[0].format(
+        openssl=OPENSSL))
 
 
 def test_openssl_path_is_read_from_the_default_instance(host, capsys):
@@ -774,7 +796,6 @@ def test_postfix_without_tls_is_fatal(host):
              host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
                                                       ("mail_version", "3.7.11")))),
              host.lines(["-T", "public-key-algorithms"], []),
-             host.openssl("version"),
              host.openssl("dgst", "-binary", "-sha256", stdout=bytes(32)),
              host.lines(["-T", "compile-version"], []),
              host.read("-d", {"mail_version": "3.7.11"}),
@@ -820,7 +841,6 @@ def test_postfix_2_10_is_asked_neither_openssl_path_nor_T(host, capsys):
     # openssl_path is 3.1's default, and TLS with RSA and ECDSA assumed.
     calls = [standalone(host, "2.10.10"),
              host.read("-n", server_settings(chain_files=False)),
-             host.openssl("version", stdout=b"OpenSSL 1.0.2k-fips  26 Jan 2017\n"),
              host.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256),
              host.openssl("ecparam", "-name", "secp256r1")]
     assert host.run("-c", host.config_directory, "all-default-server") == 0
@@ -831,7 +851,6 @@ def test_postfix_2_10_is_asked_neither_openssl_path_nor_T(host, capsys):
 def test_postfix_older_than_2_6_has_rsa_only(host):
     calls = [standalone(host, "2.5.6"),
              host.read("-x", {"myhostname": "mail.example.com"}),
-             host.openssl("version"),
              host.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256),
              host.log("fatal", messages.UNSUPPORTED_PUBLIC.format("ecdsa"))]
     assert host.run("-c", host.config_directory, "new-server-key", "-a", "ecdsa") == 1
@@ -841,7 +860,6 @@ def test_postfix_older_than_2_6_has_rsa_only(host):
 def test_postfix_older_than_2_2_has_no_tls(host):
     calls = [standalone(host, "2.1.5"),
              host.read("-n", client_settings()),
-             host.openssl("version"),
              host.openssl("dgst", "-binary", "-sha256"),
              host.read("-d", {"mail_version": "2.1.5"}),
              host.log("fatal", messages.NO_TLS.format("2.1.5"))]

@@ -207,13 +207,13 @@ def test_signal_during_key_generation_removes_what_was_made(signum, make_config,
 
 def test_signal_during_start_up_probes_names_the_probe(make_config, tmp_path):
     # The probes are started together; the message names the one waited for.
-    script = 'case "$1" in version) touch %s/started; exec sleep 30;; esac' % tmp_path
+    script = 'case "$1" in dgst) touch %s/started; exec sleep 30;; esac' % tmp_path
     directory = make_config()
     before = snapshot(directory)
     status, output = signal_while_openssl_hangs(tmp_path, directory, script, signal.SIGTERM,
                                                 lambda: time.sleep(0.2))  # reach the wait
     assert status == 1
-    assert b"interrupted by signal SIGTERM while running: openssl version\n" in output
+    assert b"interrupted by signal SIGTERM while running: openssl dgst -binary -sha256\n" in output
     assert snapshot(directory) == before
 
 

@@ -193,10 +193,11 @@ def judge_live(tls, check, keys, address):
     by_digest = dict((key.digest, key) for key in keys)
     # An older openssl still shows which key is presented; only openssl's
     # own DANE verdict is missing, and the check says so.
-    dane_client = openssl.has_dane_client(tls.setup.openssl_version)
+    version = tls.setup.openssl_version(tls.runner)
+    dane_client = openssl.has_dane_client(version)
     if not dane_client and any(entry.records for entry in check.dns.values()):
         check.problem(messages.TLSA_OPENSSL_NO_DANE.format(
-            openssl=tls.openssl, version=tls.setup.openssl_version.decode(
+            openssl=tls.openssl, version=version.decode(
                 "utf-8", "replace").strip() or "unknown"))
     for port, entry in check.dns.items():
         published = [record for record in entry.records
