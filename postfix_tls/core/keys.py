@@ -132,9 +132,12 @@ def deployed_chains(tls):
     before Postfix 3.4); fails naming the file and object Postfix would refuse."""
     if not tls.postconf.knows(CHAIN_FILES):
         return []
-    from postfix_tls.core import chainfiles  # only where chain files are set
+    value = tls.postconf.get("-nx", CHAIN_FILES)
+    if not value.strip():
+        return []
+    from postfix_tls.core import chainfiles  # only where chain files are set (base64)
 
-    names = chainfiles.split_names(tls.postconf.get("-nx", CHAIN_FILES))
+    names = chainfiles.split_names(value)
     if not names:
         return []
     try:
