@@ -11,5 +11,22 @@ say (DANE, chain files, the lock, undoing, deploy-acme-cert, status) in
 capabilities.py.  Both are read as one: ``messages.NAME``.
 """
 
-from postfix_tls.core.messages.capabilities import *  # noqa: F401,F403
+import sys
+
 from postfix_tls.core.messages.common import *  # noqa: F401,F403
+
+if sys.version_info < (3, 7):  # noqa: UP036 (runs on 3.6: no module __getattr__, PEP 562)
+    from postfix_tls.core.messages.capabilities import *  # noqa: F401,F403
+else:
+    def __getattr__(name):
+        """capabilities.py's NAME, loaded when first asked for: upstream's
+        nine, run as upstream's, never ask (a module less at start-up)."""
+        # Not "from ... import capabilities": that asks this module for the
+        # attribute "capabilities" first, which would come here again.
+        capabilities = __import__(__name__ + ".capabilities", fromlist=["_"])
+        try:
+            value = getattr(capabilities, name)
+        except AttributeError:
+            raise AttributeError("module %r has no attribute %r" % (__name__, name)) from None
+        globals()[name] = value
+        return value
