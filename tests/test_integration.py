@@ -263,8 +263,10 @@ def test_trace_prints_each_command_before_it_runs_but_early_postlog(make_config,
 
 
 def _plan(records, directory):
+    # "openssl version" is the dry run's own read (README, --dry-run): the
+    # real run needs it only where the digest check fails.
     return [normalise(json.dumps(record["argv"]), directory)
-            for record in records if "argv" in record]
+            for record in records if "argv" in record and record["argv"][1:] != ["version"]]
 
 
 @pytest.mark.parametrize("name, args, main_cf", STATE_CHANGING,
