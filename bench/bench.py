@@ -65,8 +65,10 @@ OUR_SCENARIOS = [
 # Issue #23's target: the no-change run no slower than status.
 OUR_TARGETS = {"deploy-acme-cert (no change)": "status"}
 
-# Issue #4's targets: wall-time ratio (1.0 unless named here), processes at
-# most half of upstream's, peak RSS in MiB.
+# Issue #4's targets: wall-time ratio (TIME_TARGET unless named here; issue
+# #28 lowered it from 1.0 to 0.85), processes at most half of upstream's,
+# peak RSS in MiB.
+TIME_TARGET = 0.85
 TIME_TARGETS = {"deploy-server-cert": 0.3, "enable-server -a ecdsa": 0.5}
 MEMORY_TARGET = 40.0
 
@@ -204,9 +206,9 @@ def main():
     ]
     for section in sections:
         lines += [""] + section
-    lines += ["", "The project's targets: ratio at most 1.0 (%s); processes at most half of "
+    lines += ["", "The project's targets: ratio at most %g (%s); processes at most half of "
               "upstream's; peak RSS at most %g MiB; both sides exit with the same status."
-              % (", ".join("%s %g" % item for item in sorted(TIME_TARGETS.items())),
+              % (TIME_TARGET, ", ".join("%s %g" % item for item in sorted(TIME_TARGETS.items())),
                  MEMORY_TARGET)]
     text = "\n".join(lines) + "\n"
     if not options.only:
@@ -383,7 +385,7 @@ def python_version(python):
 
 def verdict(name, upstream, ours, ratio, p_up, p_ours, memory, statuses):
     missed = []
-    if ratio > TIME_TARGETS.get(name, 1.0):
+    if ratio > TIME_TARGETS.get(name, TIME_TARGET):
         missed.append("time")
     if p_ours * 2 > p_up:
         missed.append("processes")
