@@ -51,9 +51,9 @@ def key_digest(path):
 SIGALGS = {"rsa": "rsa_pss_rsae_sha256:rsa_pkcs1_sha256", "ecdsa": "ecdsa_secp256r1_sha256"}
 
 
-def presented(port, records=(), algorithm="rsa"):
-    """(SPKI digest of the certificate ADDRESS:port presents, DANE verified)."""
-    argv = ["timeout", "20", OPENSSL, "s_client", "-connect", "%s:%d" % (ADDRESS, port),
+def presented(port, records=(), algorithm="rsa", address=ADDRESS):
+    """(SPKI digest of the certificate address:port presents, DANE verified)."""
+    argv = ["timeout", "20", OPENSSL, "s_client", "-connect", "%s:%d" % (address, port),
             "-sigalgs", SIGALGS[algorithm]]
     if port != 465:
         argv += ["-starttls", "smtp"]
@@ -72,9 +72,9 @@ def presented(port, records=(), algorithm="rsa"):
     return spki(output[begin:end].encode() + b"\n"), verified
 
 
-def served_everywhere(digest, records=(), algorithm="rsa"):
+def served_everywhere(digest, records=(), algorithm="rsa", address=ADDRESS):
     """Whether every port presents digest's key (and DANE verifies, with records)."""
-    return all(presented(port, records, algorithm) == (digest, bool(records))
+    return all(presented(port, records, algorithm, address) == (digest, bool(records))
                for port in PORTS)
 
 
@@ -93,18 +93,22 @@ def snapshot(config, lock=False):
 
 
 class Site(object):
-    """pebble, the scratch Postfix, the zone: what the clients deploy to."""
+    """pebble, the scratch Postfix, the zone: what the clients deploy to.
+    address and authorities: the Postfix's and the nameservers' (another
+    module's site runs at the same time on others); pebble=False: none."""
 
-    def __init__(self, base):
+    def __init__(self, base, address=ADDRESS, authorities=AUTHORITIES, pebble=True):
         self.base = base
-        self.postfix = ScratchPostfix(base, ADDRESS)
+        self.address = address
+        self.postfix = ScratchPostfix(base, address)
         self.config = self.postfix.config
-        self.zone = LocalZone(base, AUTHORITIES)
-        self.pebble = Pebble(os.path.join(base, "pebble"))
-        self.env = self.pebble.client_env(POSTFIX_PATH)
+        self.zone = LocalZone(base, authorities)
+        self.pebble = Pebble(os.path.join(base, "pebble")) if pebble else None
+        self.env = self.pebble.client_env(POSTFIX_PATH) if pebble else None
         try:
             self.zone.serve([], ttl=1)
-            self.pebble.start()
+            if self.pebble:
+                self.pebble.start()
             self.postfix.start()
         except BaseException:
             self.stop()
@@ -112,7 +116,7 @@ class Site(object):
 
     def hook_argv(self, *args, options=()):
         return ours_argv(["-c", self.config] + list(options) + [
-            "deploy-acme-cert", "-s", ADDRESS, "-p", "25,465,587", "-n", self.zone.nameserver,
+            "deploy-acme-cert", "-s", self.address, "-p", "25,465,587", "-n", self.zone.nameserver,
             "-t", "20"] + list(args))
 
     def hook(self, *args):
@@ -145,7 +149,8 @@ class Site(object):
         return self.postfix.maillog().count("reload -- version")
 
     def stop(self):
-        self.pebble.stop()
+        if self.pebble:
+            self.pebble.stop()
         self.zone.stop()
         self.postfix.stop()
 
@@ -580,103 +585,8 @@ def test_dry_run_changes_nothing_and_says_what_it_would(site):
     assert site.reloads() == reloads
 
 
-# ----- interrupted at every step, a failing postconf, a full disk
-
-def loaded_pair(site):
-    """(key digest, leaf digest) of the RSA key and certificate main.cf names."""
-    values = dict(line.split(" = ", 1) for line in site.postfix.postconf(
-        "-x", "smtpd_tls_key_file", "smtpd_tls_cert_file").splitlines())
-    with open(values["smtpd_tls_key_file"], "rb") as stream:
-        key = spki(stream.read(), "pkey")
-    with open(values["smtpd_tls_cert_file"], "rb") as stream:
-        leaf = spki(stream.read())
-    return key, leaf
-
-
-def _is_step(line):
-    """--trace's line for a command starting, or a file changed."""
-    return line.startswith("+ ") and not line.startswith("+ export ") or line.startswith(
-        ("# replace ", "# remove "))
-
-
-def run_killed(site, material, step):
-    """The hook with --trace, sent SIGTERM as its step-th step starts (0:
-    never); (status, steps, stderr)."""
-    argv = site.hook_argv(*material)
-    argv.insert(argv.index("deploy-acme-cert"), "--trace")
-    process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               universal_newlines=True)
-    steps, lines = 0, []
-    for line in process.stderr:
-        lines.append(line)
-        if _is_step(line):
-            steps += 1
-            if steps == step:
-                process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=120), steps, "".join(lines)
-
-
-@pytest.mark.parametrize("first", [False, True], ids=["acme-file-in-place", "first-deployment"])
-def test_interrupted_at_any_step_postfix_loads_the_old_files_or_the_new(site, first):
-    """SIGTERM as each command starts and after each file change: what
-    Postfix loads is the old pair or the new, and never a temporary file.
-    acme-file-in-place: acme-rsa.pem replaced, main.cf untouched;
-    first-deployment: main.cf named the administrator's own files, and is
-    edited after acme-rsa.pem is written (and put back before it goes)."""
-    site.reset()
-    work = os.path.join(site.base, "killed-%s" % first)
-    os.makedirs(work)
-    old, new = self_signed(work, "old"), self_signed(work, "new")
-    old_digest, new_digest = key_digest(old[0]), key_digest(new[0])
-    ours = os.path.join(site.config, "acme-rsa.pem")
-
-    def back_to_old():
-        if first:
-            site.postfix.write_main_cf(["smtpd_tls_key_file = " + old[0],
-                                        "smtpd_tls_cert_file = " + old[1]])
-            if os.path.exists(ours):
-                os.unlink(ours)
-            assert site.postfix.postfix("reload").returncode == 0
-        else:
-            assert site.run(*old)[0] == 0
-
-    back_to_old()
-    status, steps, err = run_killed(site, new, 0)
-    assert status == 0, err
-    assert steps > 20, err
-    back_to_old()
-    outcomes = []
-    for step in range(1, steps + 1):
-        status, _, err = run_killed(site, new, step)
-        try:
-            pair = loaded_pair(site)
-        except OSError as error:  # main.cf names a file that is gone
-            pytest.fail("step %d: %s\n%s" % (step, error, err))
-        assert pair in ((old_digest, old_digest), (new_digest, new_digest)), (step, err)
-        assert not [name for name in os.listdir(site.config) if name.startswith(".")], step
-        assert site.postfix.postfix("check").returncode == 0
-        outcomes.append(status)
-        if status == -signal.SIGTERM:  # before the handler, while it only reads
-            assert pair[0] == old_digest, (step, err)
-        elif status:
-            assert "interrupted by signal SIGTERM" in err, (step, err)
-            # Put back; unless the signal came once the new pair was served,
-            # as the mail log was told (the trace lags behind the steps).
-            committed = "-p info" in err
-            assert pair[0] == old_digest or committed, (step, err)
-            if first and not committed:
-                assert not os.path.exists(ours), step  # main.cf back, then the file gone
-        else:
-            assert pair[0] == new_digest, (step, err)  # the signal came after the last step
-        if pair[0] == new_digest or os.path.exists(ours) != (not first):
-            back_to_old()
-    assert outcomes.count(1) >= steps - 3, outcomes
-    deadline = time.time() + 20
-    while not served_everywhere(old_digest) and time.time() < deadline:
-        time.sleep(0.5)
-    assert served_everywhere(old_digest)
-
+# ----- a failing postconf, a full disk (interrupted at every step:
+# test_acme_interrupts.py)
 
 def test_a_failing_postconf_changes_nothing(site):
     """The first deployment edits main.cf; postconf -e fails (main.cf is a
