@@ -781,6 +781,49 @@ def test_openssl_without_sha256_is_asked_its_version_and_fails_last(host, capsys
         openssl=OPENSSL))
 
 
+def test_an_openssl_whose_digest_is_wrong_and_version_fails_does_not_work(host):
+    # Upstream's first check, "openssl version", fails: its message, not
+    # SHA-256's (which a wrong digest alone would give).
+    calls = [host.read("-n", server_settings()),
+             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
+                                                      ("mail_version", "3.7.11")))),
+             host.lines(["-T", "public-key-algorithms"], ["rsa"]),
+             host.openssl("dgst", "-binary", "-sha256", stdout=b"junk\n"),
+             host.openssl("version", returncode=1),
+             host.log("fatal", messages.NO_OPENSSL.format(OPENSSL))]
+    assert host.run("all-default-server") == 1
+    assert host.calls() == calls
+
+
+def test_a_read_that_start_up_never_used_shows_no_warning(host, capsys):
+    # Upstream fails at "openssl version" before it reads main.cf: no
+    # warning of postconf's about it.  Ours read it at the same time, with
+    # the warning held back, and drops it unused.
+    warning = b"postconf: warning: /etc/postfix/main.cf: unused parameter: foo=bar\n"
+    calls = [host.read("-n", client_settings(), stderr=warning),
+             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
+                                                      ("mail_version", "3.7.11")))),
+             host.lines(["-T", "public-key-algorithms"], ["rsa"]),
+             host.openssl("dgst", "-binary", "-sha256", returncode=127),
+             host.openssl("version", returncode=127),
+             host.log("fatal", messages.NO_OPENSSL.format(OPENSSL))]
+    assert host.run("all-default-client") == 1
+    assert host.calls() == calls
+    assert "foo=bar" not in capsys.readouterr().err
+
+
+def test_a_read_whose_answer_is_used_shows_its_warning_then(host, capsys):
+    warning = b"postconf: warning: /etc/postfix/main.cf: unused parameter: foo=bar\n"
+    calls = [host.read("-n", client_settings(), stderr=warning),
+             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
+                                                      ("mail_version", "3.7.11")))),
+             host.lines(["-T", "public-key-algorithms"], ["rsa"]),
+             host.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256)]
+    assert host.run("all-default-client") == 0
+    assert host.calls() == calls
+    assert capsys.readouterr().err.count("foo=bar") == 1
+
+
 def test_openssl_path_is_read_from_the_default_instance(host, capsys):
     host.startup(reads=[("-n", server_settings())])
     assert host.run("--trace", "all-default-server") == 0
@@ -797,6 +840,7 @@ def test_postfix_without_tls_is_fatal(host):
                                                       ("mail_version", "3.7.11")))),
              host.lines(["-T", "public-key-algorithms"], []),
              host.openssl("dgst", "-binary", "-sha256", stdout=bytes(32)),
+             host.openssl("version"),  # the digest is wrong: does openssl run at all?
              host.lines(["-T", "compile-version"], []),
              host.read("-d", {"mail_version": "3.7.11"}),
              host.log("fatal", messages.NO_TLS.format("3.7.11"))]
@@ -861,6 +905,7 @@ def test_postfix_older_than_2_2_has_no_tls(host):
     calls = [standalone(host, "2.1.5"),
              host.read("-n", client_settings()),
              host.openssl("dgst", "-binary", "-sha256"),
+             host.openssl("version"),
              host.read("-d", {"mail_version": "2.1.5"}),
              host.log("fatal", messages.NO_TLS.format("2.1.5"))]
     assert host.run("-c", host.config_directory, "all-default-client") == 1

@@ -93,7 +93,8 @@ class Postconf(object):
     def _store(self, flags, names, config_directory, result):
         values = parse(result.stdout)
         if result.stderr:
-            lacking = [name for name in names if not self.knows(name)]
+            lacking = [name for name in names
+                       if self.release.knows(name) is not True and not self.knows(name)]
             self._show_stderr(result.stderr, lacking)
             values = dict((name, value) for name, value in values.items()
                           if name not in lacking)
@@ -109,13 +110,17 @@ class Postconf(object):
         [(flag, args...)] at the same time; read() and lines() wait for
         the one they need.
 
-        A read with a name the release may lack (postfix mode knows only
-        "3.1 or later" until mail_version comes with openssl_path, see
-        startup.py) starts with the others all the same, rather than
-        after mail_version (a process more on the start-up's path): its
-        stderr is held until the answer is used, and then shown without
-        postconf's warning for a name the release turned out to lack
-        (a 3.1 to 3.3 postconf asked for smtpd_tls_chain_files)."""
+        A read's stderr (postconf's warnings about main.cf) is held until
+        its answer is used, and shown then, where upstream, asking one
+        postconf at a time, shows it; a read whose answer is never used
+        (start-up failed first) shows none, as upstream made none.  A read
+        with a name the release may lack (postfix mode knows only "3.1 or
+        later" until mail_version comes with openssl_path, see startup.py)
+        starts with the others all the same, rather than after
+        mail_version (a process more on the start-up's path); its held
+        stderr is shown without postconf's warning for a name the release
+        turned out to lack (a 3.1 to 3.3 postconf asked for
+        smtpd_tls_chain_files)."""
         reads = self._merge_into_nx(reads)
         entries = []
         for read in reads:
@@ -123,9 +128,8 @@ class Postconf(object):
             names = [name for name in self._missing(read[0], read[1], where)
                      if self.release.knows(name) is not False]
             if names:
-                unsure = any(self.release.knows(name) is None for name in names)
                 entries.append((("read", read[0], tuple(names), where),
-                                self._command([read[0]] + names, where, hold_stderr=unsure)))
+                                self._command([read[0]] + names, where, hold_stderr=True)))
         for args in lines:
             if tuple(args) not in self._lines:
                 entries.append((("lines", tuple(args), None, None), self._command(args)))

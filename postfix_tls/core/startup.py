@@ -90,10 +90,11 @@ def check(tls, reads=(), lines=()):
         openssl_path = postconf.get("-x", "openssl_path", DEFAULT_INSTANCE)
     else:
         openssl_path = release.DEFAULT_OPENSSL
-    # Upstream runs "openssl version" to see that openssl runs at all; the
-    # digest's check says as much when it succeeds (a process less: 3 ms of
-    # CPU), so "openssl version" runs only when it fails (which message
-    # then), in a dry run (the plan reads it) or when asked (Setup).
+    # Upstream runs "openssl version" to see that openssl runs at all; a
+    # right digest from the digest's check says as much (a process less: 3
+    # ms of CPU), so "openssl version" runs only when that check fails
+    # (which message then), in a dry run (the plan reads it, but the
+    # verdict is the real run's) or when asked (Setup).
     probes = [openssl.sha256_check(openssl_path)]
     if tls.runner.dry_run:
         probes.insert(0, openssl.version(openssl_path))
@@ -103,10 +104,11 @@ def check(tls, reads=(), lines=()):
         probes += tls.runner.start_all([openssl.ecdsa_check(openssl_path)])
     results = [probe.result() for probe in probes]
     version = results.pop(0) if tls.runner.dry_run else None
-    digest_ok, digest = results[0].returncode == 0, results[0].stdout
+    digest = results[0].stdout
+    digest_ok = results[0].returncode == 0 and digest and openssl.hex_digest(digest) == ""
     if version is None and not digest_ok:
         version = tls.runner.run(openssl.version(openssl_path))
-    version_ok = digest_ok if version is None else version.returncode == 0
+    version_ok = digest_ok or version.returncode == 0
     if version is not None:
         tls.runner.plan.learn_openssl(version.stdout)
 
