@@ -20,6 +20,7 @@ from postfix_tls.core.log import FATAL_TEXTS, Logger, fallback_fatal
 from postfix_tls.core.postconf import Postconf
 from postfix_tls.core.release import POSTFIX_TLS, Release
 from postfix_tls.core.runner import Interrupted, Runner
+from postfix_tls.core.trace import TraceBroken
 
 _HELP_TEMPLATE = """\
 %s
@@ -310,20 +311,61 @@ def _run(args, options, env, postfix_mode):
             sys.stderr.write(messages.MISPLACED_OPTION.format(
                 option=validate.shown(misplaced), command=command,
                 name=validate.shown(args[0])) + "\n")
+        if status == messages.EXIT_OK and runner.tracer.broken:
+            _say(messages.TRACE_INCOMPLETE.format(problem=runner.tracer.broken))
+            status = messages.EXIT_FAIL
         return status
     except (KeyboardInterrupt, Interrupted) as error:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        runner.terminate_children()
-        problems = runner.discard_created()
         signame = getattr(error, "signame", "SIGINT")
-        if problems:
-            log.error(messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems),
-                                                      tls=tls.hints.reads))
-        log.fatal(messages.INTERRUPTED.format(signame, runner.interrupted_text() or "postfix-tls"))
-        return messages.EXIT_FAIL
+        return _stop(tls, messages.INTERRUPTED.format(
+            signame, runner.interrupted_text() or "postfix-tls"))
+    except TraceBroken as error:
+        return _stop(tls, str(error))
+    except Exception as error:
+        # A write error no step expected (a full disk, stdout closed), or a
+        # bug: undone as after a failure, said in one line; a bug's
+        # traceback after it, for a report.
+        text = messages.UNEXPECTED_ERROR.format(error=_error_text(error))
+        return _stop(tls, text, traceback=not isinstance(error, OSError))
     finally:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass  # said by the run, or by run()'s exit status
+
+
+def _error_text(error):
+    if isinstance(error, OSError) and error.strerror:
+        return "%s%s" % (error.strerror, ": %s" % error.filename if error.filename else "")
+    return "%s: %s" % (type(error).__name__, error)
+
+
+def _stop(tls, text, traceback=False):
+    """After a signal or an error no step expected: children ended, what
+    this run made removed and what it replaced put back (nothing, once
+    main.cf names it: Runner.finishing), then the fatal message."""
+    runner, log = tls.runner, tls.log
+    try:
         sys.stdout.flush()
+    except (OSError, ValueError):
+        # stdout cannot be written (the error itself, perhaps): the runner
+        # flushes it before each command, and the undo must run.
+        sys.stdout = open(os.devnull, "w")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if traceback:
+        import traceback as tracebacks
+
+        tracebacks.print_exc()
+    if runner.tracer.broken:
+        runner.tracer.close()  # the undo and the message go on untraced
+    runner.terminate_children()
+    problems = runner.discard_created()
+    if problems:
+        log.error(messages.UNDO_INCOMPLETE.format(problems="\n  ".join(problems),
+                                                  tls=tls.hints.reads))
+    log.fatal(text)
+    return messages.EXIT_FAIL
 
 
 def run(extra_help=""):

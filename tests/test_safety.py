@@ -406,3 +406,71 @@ def test_quote_gives_what_shlex_quote_gives(word):
     from postfix_tls.core.validate import quote
 
     assert quote(word) == shlex.quote(word)
+
+
+# ----- what Python itself cannot write (issue 28's break-it round)
+
+def test_a_trace_that_cannot_be_written_stops_the_run_and_undoes_it(make_config):
+    # --trace's reader goes away once the key is being made: the next step
+    # cannot be traced, so it is not taken, and the key is removed.
+    directory = make_config()
+    before = snapshot(directory)
+    process = subprocess.Popen(ours_argv(["--trace", "enable-server"]),
+                               env=postfix_environment(directory), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for line in process.stderr:
+        if b" genrsa " in line:
+            break
+    process.stderr.close()
+    assert process.wait(timeout=60) == 1
+    assert snapshot(directory) == before  # no key, no certificate, main.cf untouched
+
+
+def test_a_trace_json_file_on_a_full_disk_stops_the_run_with_a_message(make_config, tmp_path):
+    directory = make_config()
+    before = snapshot(directory)
+    status, transcript = run_on_pty(ours_argv(["--trace-json", "/dev/full", "enable-server"]),
+                                    postfix_environment(directory))
+    assert status == 1
+    assert ("fatal: " + messages.TRACE_BROKEN.format(
+        option="--trace-json", error="No space left on device")) in transcript, transcript
+    assert "Traceback" not in transcript
+    assert snapshot(directory) == before
+
+
+def test_stdout_that_cannot_be_written_is_a_failure_not_a_traceback(make_config, keys):
+    directory = make_config(["smtpd_tls_key_file = $DIR/key.pem"],
+                            [("key.pem", keys["rsa.key"])])
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(ours_argv(["output-server-tlsa"]),
+                                env=postfix_environment(directory), stdin=subprocess.DEVNULL,
+                                stdout=full, stderr=subprocess.PIPE)
+    assert result.returncode == 1
+    assert b"Traceback" not in result.stderr, result.stderr
+
+
+def test_a_signal_once_main_cf_names_the_new_files_keeps_them(make_config, tmp_path):
+    # postlog, given the info block after postconf -e, sends the run a
+    # SIGTERM: main.cf names the new key and certificate by then, so the
+    # run completes rather than remove them (Runner.finishing).
+    bin_directory = tmp_path / "sbin"
+    bin_directory.mkdir()
+    for name in ("postconf", "postfix", "postmap", "postlog"):
+        os.symlink("/usr/sbin/" + name, str(bin_directory / name))
+    os.unlink(str(bin_directory / "postlog"))
+    with open(str(bin_directory / "postlog"), "w") as stream:
+        stream.write('#!/bin/sh\ntext=$(cat)\n[ -n "$text" ] && kill -TERM $PPID\n'
+                     'exec /usr/sbin/postlog "$@" <<EOF\n$text\nEOF\n')
+    os.chmod(str(bin_directory / "postlog"), 0o755)
+    directory = make_config()
+    env = postfix_environment(directory, {"command_directory": str(bin_directory)})
+    status = subprocess.run(ours_argv(["enable-server"]), env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            timeout=60).returncode
+    values = dict(line.split(" = ", 1) for line in subprocess.run(
+        ["/usr/sbin/postconf", "-c", directory, "-n", "smtpd_tls_key_file",
+         "smtpd_tls_cert_file"], stdout=subprocess.PIPE,
+        universal_newlines=True).stdout.splitlines())
+    assert sorted(values) == ["smtpd_tls_cert_file", "smtpd_tls_key_file"]
+    assert all(os.path.isfile(path) for path in values.values()), (status, values)
+    assert status == 0

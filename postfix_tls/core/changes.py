@@ -27,6 +27,7 @@ class FileChanges(object):
     def create_file(self, path, mode, data=b""):
         """Create path exclusively with mode, holding data; False if it exists."""
         action = "write" if data else "create"
+        self.tracer.check()  # no change untraced
         if self.dry_run:
             self.tracer.file_changed(action, path, mode, dry_run=True)
             return True
@@ -51,6 +52,7 @@ class FileChanges(object):
         """Replace path with data, mode: written to a temporary file in the same
         directory and renamed over it, so that a reader sees the old file or
         the new one, never a part; the old one is kept, to be put back."""
+        self.tracer.check()
         if self.dry_run:
             self.tracer.file_changed("replace", path, mode, dry_run=True)
             return
@@ -155,6 +157,7 @@ class FileChanges(object):
 
     def remove_file(self, path):
         """rm -f path, a file this run is done with (a dry run only says so)."""
+        self.tracer.check()
         if not self.dry_run:
             try:
                 os.unlink(path)

@@ -110,10 +110,12 @@ class Runner(FileChanges):
         raise KeyboardInterrupt()
 
     def finishing(self):
-        """The change is made and verified, nothing is to be put back: a
-        signal no longer ends the run as a failure, and what is left (the
-        log line, the output) is done before it exits."""
+        """The change is made and verified, nothing is to be put back (or
+        removed: main.cf may name what this run created): a signal no
+        longer ends the run as a failure, and what is left (the log line,
+        the output) is done before it exits."""
         del self.replaced[:]
+        del self.created[:]
         self._finishing = True
 
     # ----- running
@@ -234,6 +236,7 @@ class Runner(FileChanges):
         sys.stdout.flush()  # keep our output ahead of the child's
         skipped = self.plan.skip(commands)
         self.tracer.started(commands, skipped is not None)
+        self.tracer.check()  # nothing runs untraced
         if skipped is not None:
             self.tracer.ended(commands, [None] * len(commands), 0.0, True)
             return skipped
@@ -247,12 +250,14 @@ class Runner(FileChanges):
         Read-only commands only (in a dry run they simply run later, one
         by one, when their result is asked for).
         """
+        self.tracer.check()
         if self.dry_run:
             return [Running(self, command, None) for command in commands]
         sys.stdout.flush()
         running = []
         for command in commands:
             self.tracer.started((command,), False)
+            self.tracer.check()
             running.append(Running(self, command, self._start((command,))))
         return running
 
@@ -262,6 +267,7 @@ class Runner(FileChanges):
         Used to start postlog before main.cf is edited: every Postfix
         program pauses while main.cf is newer than a second or two.
         """
+        self.tracer.check()
         if self.plan.skip((command,)) is not None:
             return Pending(self, command, None)
         sys.stdout.flush()

@@ -3,6 +3,7 @@ and as one JSON record per command (and per file changed in Python)."""
 
 import collections
 
+from postfix_tls.core import messages
 from postfix_tls.core.command import DEVNULL, TO_STDOUT
 from postfix_tls.core.validate import quote
 
@@ -39,22 +40,49 @@ def shell_words(command):
     return line
 
 
+class TraceBroken(Exception):
+    """The trace could not be written: no command or file change may go
+    on untraced (what the run did so far is undone as after a failure)."""
+
+
 class Tracer(object):
-    """Writes the trace (shell, a stream or None) and the JSON records (a stream or None)."""
+    """Writes the trace (shell, a stream or None) and the JSON records (a
+    stream or None).  A write that fails (a full disk, a closed pipe) is
+    not raised where it happens, perhaps just after a change was made:
+    broken says so, and check() stops the run before its next step."""
 
     def __init__(self, shell=None, json_stream=None):
         self.shell = shell
         self.json_stream = json_stream
+        self.broken = None  # the first write error's message
+
+    def check(self):
+        """Raise TraceBroken once a write of the trace has failed."""
+        if self.broken:
+            raise TraceBroken(self.broken)
+
+    def close(self):
+        """No more trace: what runs now (the undo, the last message) runs
+        untraced rather than not at all."""
+        self.shell = self.json_stream = self.broken = None
+
+    def _write(self, stream, option, text):
+        if self.broken:
+            return
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError) as error:
+            self.broken = messages.TRACE_BROKEN.format(
+                option=option, error=getattr(error, "strerror", None) or error)
 
     def _shell(self, text):
-        self.shell.write(_printable(text))
-        self.shell.flush()
+        self._write(self.shell, "--trace", _printable(text))
 
     def _json(self, record):
         import json  # only with --trace-json: it imports re, a few ms of start-up
 
-        self.json_stream.write(json.dumps(record) + "\n")
-        self.json_stream.flush()
+        self._write(self.json_stream, "--trace-json", json.dumps(record) + "\n")
 
     def started(self, commands, dry_run):
         """A pipeline (or one command) starts, or a dry run skips it."""

@@ -156,6 +156,9 @@ def edit_main_cf(tls, settings, info, then_log):
     block, started before (see Logger.start_block)."""
     if tls.postconf.edit(settings):
         tls.fail(messages.POSTCONF_EDIT_FAILED.format(tls.config_directory))
+    # main.cf names the new files now: whatever comes (a signal, an error
+    # while logging), they stay.
+    tls.runner.finishing()
     info.finish(then_log)
 
 

@@ -94,6 +94,10 @@ UNKNOWN_CURVE = "openssl ecparam -name {} fails: the real run would fail here"
 CANNOT_CREATE = "cannot create {}: {}"
 POSTCONF_EDIT_FAILED = "error updating {}/main.cf: postconf -e failed"
 INTERRUPTED = "interrupted by signal {} while running: {}"
+# Ours: where Python itself failed (a write error, a bug), not a step.
+TRACE_BROKEN = "the trace ({option}) cannot be written: {error}: stopped"
+TRACE_INCOMPLETE = "the trace is incomplete: {problem}; the run itself is complete"
+UNEXPECTED_ERROR = "stopped by an unexpected error: {error}"
 STANDALONE_NO_POSTCONF = "no postconf(1) command found on PATH or in /usr/sbin"
 STANDALONE_BAD_CONFIG = "cannot read the Postfix configuration in {}"
 GLOBAL_USAGE = (
