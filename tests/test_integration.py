@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from postfix_tls.core import messages
+
 from support import (
     MYHOSTNAME,
     OPENSSL,
@@ -369,3 +371,38 @@ def test_standalone_trace_says_which_configuration_its_commands_read(make_config
     pasted = subprocess.run(["sh", "-c", "export MAIL_CONFIG=%s; %s" % (directory, read)],
                             stdout=subprocess.PIPE, universal_newlines=True)
     assert "myhostname = %s\n" % MYHOSTNAME in pasted.stdout
+
+
+def test_rollover_after_a_chain_file_deploy_has_no_next_key_twice(make_config):
+    # new-server-key's key-STAMP.pem, deployed into a chain file: it is
+    # the deployed key, not also the next one (its record once per port).
+    directory = make_config()
+    env = standalone_env()
+    assert run(["-c", directory, "new-server-key", "-a", "rsa"], env)[0] == 0
+    keyfile = [name for name in os.listdir(directory) if name.startswith("key-")][0]
+    certfile = keyfile.replace("key-", "cert-")
+    status, out, err = run(["-c", directory, "--chain-file", "chains.pem", "deploy-server-cert",
+                            os.path.join(directory, certfile),
+                            os.path.join(directory, keyfile)], env)
+    assert status == 0, err
+    status, out, err = run(["-c", directory, "output-server-tlsa-rollover"], env)
+    assert status == 0, err
+    records = [line for line in out.splitlines() if " IN TLSA 3 1 1 " in line]
+    assert len(records) == 1, out
+    assert "; rsa: next " not in out, out
+
+
+@pytest.mark.parametrize("subcommand", [["output-server-tlsa"], ["new-server-cert"],
+                                        ["output-server-csr"], ["status"]])
+def test_chain_files_set_to_only_a_comma_name_nothing_and_say_so(subcommand, make_config, keys):
+    # Postfix takes a non-empty smtpd_tls_chain_files (",") as set: it
+    # loads no key from it and ignores the legacy parameters beside it.
+    directory = make_config(["smtpd_tls_key_file = $DIR/key.pem",
+                             "smtpd_tls_cert_file = $DIR/cert.pem",
+                             "smtpd_tls_chain_files = ,"],
+                            [("key.pem", keys["rsa.key"]), ("cert.pem", keys["rsa.crt"])])
+    before = sorted(os.listdir(directory))
+    status, out, err = run(["-c", directory] + subcommand, standalone_env())
+    assert status == (2 if subcommand == ["status"] else 1), (out, err)
+    assert messages.CHAIN_NAMES_NOTHING in out + err
+    assert sorted(os.listdir(directory)) == before

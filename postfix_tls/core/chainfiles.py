@@ -217,7 +217,11 @@ def read_objects(path):
 def read(paths):
     # type: (List[str]) -> List[Chain]
     """[Chain] of the files smtpd_tls_chain_files names; ChainFileError
-    for a file that cannot be read or that Postfix would refuse."""
+    for a file that cannot be read or that Postfix would refuse, or for
+    none at all (a value of only commas: set, so Postfix ignores the legacy
+    parameters, yet naming nothing)."""
+    if not paths:
+        raise ChainFileError(messages.CHAIN_NAMES_NOTHING)
     files = []
     for path in paths:
         try:

@@ -137,11 +137,8 @@ def deployed_chains(tls):
         return []
     from postfix_tls.core import chainfiles  # only where chain files are set (base64)
 
-    names = chainfiles.split_names(value)
-    if not names:
-        return []
     try:
-        return chainfiles.read(names)
+        return chainfiles.read(chainfiles.split_names(value))
     except chainfiles.ChainFileError as error:
         tls.fail(str(error))
 

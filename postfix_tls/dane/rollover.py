@@ -101,7 +101,10 @@ def known_keys(tls, keyfile_option=""):
         next_keyfile = staged_keyfile(tls, algorithm, deployed)
         if next_keyfile:
             next_key = _next_key(tls, algorithm, next_keyfile)
-            if next_key:
+            # The newest key new-server-key made may be the deployed one
+            # under another name (copied into a chain file): not a next key.
+            if next_key and next_key.digest not in [
+                    key.digest for key in keys if key.algorithm == algorithm]:
                 keys.append(next_key)
     if keyfile_option:
         keys.append(_key(tls, None, "staged", set_keyfile(tls, keyfile_option)))

@@ -55,6 +55,10 @@ CHAIN_UNTERMINATED = ("smtpd_tls_chain_files: {path}, object {position} ({label}
 CHAIN_UNKNOWN_OBJECT = ("smtpd_tls_chain_files: {path}, object {position} is a {label}: only"
                         " private keys and certificates belong there")
 CHAIN_NO_KEY = "smtpd_tls_chain_files: no private key in {path}"
+CHAIN_NAMES_NOTHING = ("smtpd_tls_chain_files is set but names no file: Postfix loads no key"
+                       " from it and ignores smtpd_tls_cert_file and the other legacy"
+                       " parameters; name the files, or remove it (postconf -X"
+                       " smtpd_tls_chain_files)")
 CHAIN_KEY_WITHOUT_CERT = ("smtpd_tls_chain_files: the private key at {path}, object"
                           " {position}, is not followed by its certificate")
 CHAIN_CERT_BEFORE_KEY = ("smtpd_tls_chain_files: the certificate at {path}, object {position},"
