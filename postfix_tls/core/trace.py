@@ -2,6 +2,7 @@
 and as one JSON record per command (and per file changed in Python)."""
 
 import collections
+import sys
 
 from postfix_tls.core import messages
 from postfix_tls.core.command import DEVNULL, TO_STDOUT
@@ -75,6 +76,11 @@ class Tracer(object):
         except (OSError, ValueError) as error:
             self.broken = messages.TRACE_BROKEN.format(
                 option=option, error=getattr(error, "strerror", None) or error)
+            if stream not in (sys.stdout, sys.stderr):
+                try:
+                    stream.close()  # what it holds would fail again, at exit
+                except (OSError, ValueError):
+                    pass  # closed all the same
 
     def _shell(self, text):
         self._write(self.shell, "--trace", _printable(text))
