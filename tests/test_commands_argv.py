@@ -752,8 +752,7 @@ def test_no_working_openssl_is_fatal(host):
     # used: start-up fails first.  "openssl version" runs once the digest's
     # check has failed: which message to give.
     calls = [host.read("-n", server_settings()),
-             host.read("-x", collections.OrderedDict((("openssl_path", "/opt/openssl"),
-                                                      ("mail_version", "3.7.11")))),
+             host.openssl_path_read("/opt/openssl"),
              host.lines(["-T", "public-key-algorithms"], ["rsa"]),
              host.register(["/opt/openssl", "dgst", "-binary", "-sha256"], returncode=127),
              host.register(["/opt/openssl", "version"], returncode=127),
@@ -768,8 +767,7 @@ def test_openssl_without_sha256_is_asked_its_version_and_fails_last(host, capsys
     # and SHA-256's is the fatal one, last, as upstream's.  Where the digest
     # is right, "openssl version" is not run at all (host.startup).
     calls = [host.read("-n", server_settings()),
-             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
-                                                      ("mail_version", "3.7.11")))),
+             host.openssl_path_read(),
              host.lines(["-T", "public-key-algorithms"], ["rsa"]),
              host.openssl("dgst", "-binary", "-sha256", returncode=1),
              host.openssl("version", stdout=b"OpenSSL 0.9.7m 23 Feb 2007\n"),
@@ -785,8 +783,7 @@ def test_an_openssl_whose_digest_is_wrong_and_version_fails_does_not_work(host):
     # Upstream's first check, "openssl version", fails: its message, not
     # SHA-256's (which a wrong digest alone would give).
     calls = [host.read("-n", server_settings()),
-             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
-                                                      ("mail_version", "3.7.11")))),
+             host.openssl_path_read(),
              host.lines(["-T", "public-key-algorithms"], ["rsa"]),
              host.openssl("dgst", "-binary", "-sha256", stdout=b"junk\n"),
              host.openssl("version", returncode=1),
@@ -795,14 +792,15 @@ def test_an_openssl_whose_digest_is_wrong_and_version_fails_does_not_work(host):
     assert host.calls() == calls
 
 
+UNUSED_FOO = b"postconf: warning: /etc/postfix/main.cf: unused parameter: foo=bar\n"
+
+
 def test_a_read_that_start_up_never_used_shows_no_warning(host, capsys):
     # Upstream fails at "openssl version" before it reads main.cf: no
     # warning of postconf's about it.  Ours read it at the same time, with
     # the warning held back, and drops it unused.
-    warning = b"postconf: warning: /etc/postfix/main.cf: unused parameter: foo=bar\n"
-    calls = [host.read("-n", client_settings(), stderr=warning),
-             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
-                                                      ("mail_version", "3.7.11")))),
+    calls = [host.read("-n", client_settings(), stderr=UNUSED_FOO),
+             host.openssl_path_read(),
              host.lines(["-T", "public-key-algorithms"], ["rsa"]),
              host.openssl("dgst", "-binary", "-sha256", returncode=127),
              host.openssl("version", returncode=127),
@@ -813,10 +811,8 @@ def test_a_read_that_start_up_never_used_shows_no_warning(host, capsys):
 
 
 def test_a_read_whose_answer_is_used_shows_its_warning_then(host, capsys):
-    warning = b"postconf: warning: /etc/postfix/main.cf: unused parameter: foo=bar\n"
-    calls = [host.read("-n", client_settings(), stderr=warning),
-             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
-                                                      ("mail_version", "3.7.11")))),
+    calls = [host.read("-n", client_settings(), stderr=UNUSED_FOO),
+             host.openssl_path_read(),
              host.lines(["-T", "public-key-algorithms"], ["rsa"]),
              host.openssl("dgst", "-binary", "-sha256", stdout=NULL_SHA256)]
     assert host.run("all-default-client") == 0
@@ -836,8 +832,7 @@ def test_openssl_path_is_read_from_the_default_instance(host, capsys):
 
 def test_postfix_without_tls_is_fatal(host):
     calls = [host.read("-x", {"myhostname": "mail.example.com"}),
-             host.read("-x", collections.OrderedDict((("openssl_path", OPENSSL),
-                                                      ("mail_version", "3.7.11")))),
+             host.openssl_path_read(),
              host.lines(["-T", "public-key-algorithms"], []),
              host.openssl("dgst", "-binary", "-sha256", stdout=bytes(32)),
              host.openssl("version"),  # the digest is wrong: does openssl run at all?

@@ -67,6 +67,14 @@ class FakeHost(object):
                          if value is not None)
         return self.register(argv, stdout=output.encode(), stderr=stderr)
 
+    def openssl_path_read(self, openssl=OPENSSL, mail_version="3.7.11"):
+        """The default instance's openssl_path: postconf without MAIL_CONFIG;
+        with mail_version where the release is not known yet (postfix mode)."""
+        values = collections.OrderedDict([("openssl_path", openssl)])
+        if mail_version:
+            values["mail_version"] = mail_version
+        return self.read("-x", values)
+
     def lines(self, args, output_lines):
         return self.register([self.postconf] + list(args),
                              stdout="".join(line + "\n" for line in output_lines).encode())
@@ -107,12 +115,7 @@ class FakeHost(object):
         # a read with smtpd_tls_chain_files (3.4) starts with the others all
         # the same (its stderr held back, see Postconf.prefetch).
         calls = [self.read(flags, values) for flags, values in reads]
-        # The default instance's openssl_path: postconf without MAIL_CONFIG;
-        # with mail_version where the release is not known yet (postfix mode).
-        default_instance = collections.OrderedDict([("openssl_path", OPENSSL)])
-        if mail_version:
-            default_instance["mail_version"] = mail_version
-        calls.append(self.read("-x", default_instance))
+        calls.append(self.openssl_path_read(mail_version=mail_version))
         calls.append(self.lines(["-T", "public-key-algorithms"], algorithms))
         calls += [self.lines(args, output) for args, output in lines]
         # "openssl version" only where the digest's check fails (startup.check).
