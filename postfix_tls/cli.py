@@ -326,7 +326,7 @@ def _run(args, options, env, postfix_mode):
         # bug: undone as after a failure, said in one line; a bug's
         # traceback after it, for a report.
         text = messages.UNEXPECTED_ERROR.format(error=_error_text(error))
-        return _stop(tls, text, traceback=not isinstance(error, OSError))
+        return _stop(tls, text, with_traceback=not isinstance(error, OSError))
     finally:
         try:
             sys.stdout.flush()
@@ -340,7 +340,7 @@ def _error_text(error):
     return "%s: %s" % (type(error).__name__, error)
 
 
-def _stop(tls, text, traceback=False):
+def _stop(tls, text, with_traceback=False):
     """After a signal or an error no step expected: children ended, what
     this run made removed and what it replaced put back (nothing, once
     main.cf names it: Runner.finishing), then the fatal message."""
@@ -353,10 +353,10 @@ def _stop(tls, text, traceback=False):
         sys.stdout = open(os.devnull, "w")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if traceback:
-        import traceback as tracebacks
+    if with_traceback:
+        import traceback
 
-        tracebacks.print_exc()
+        traceback.print_exc()
     if runner.tracer.broken:
         runner.tracer.close()  # the undo and the message go on untraced
     runner.terminate_children()
