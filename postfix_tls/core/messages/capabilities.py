@@ -252,3 +252,11 @@ STATUS_ASSUMED = ("Postfix {version} was built with TLS, supporting {algorithms}
                   " cannot say (postconf -T is new in Postfix 3.1); if it was,"
                   " \"ldd {daemon_directory}/smtpd\" names libssl")
 STATUS_CACHE_TYPE = "{parameter} uses map type {type}, which this Postfix does not support"
+
+# Publishing TLSA records (RFC 2136 with TSIG), ours.
+TSIG_UNREADABLE = "TSIG key file {path}: {error}"
+TSIG_NO_KEY = ("TSIG key file {path}: no key found (expected tsig-keygen's key \"NAME\" {{ ... }};"
+               " or keymgr -t's output)")
+TSIG_SEVERAL_KEYS = "TSIG key file {path}: several keys ({names}): give a file with one"
+TSIG_BAD_ALGORITHM = "TSIG key file {path}: algorithm {algorithm} is not one of {algorithms}"
+TSIG_BAD_SECRET = "TSIG key file {path}: the secret of key {name} is not base64"
