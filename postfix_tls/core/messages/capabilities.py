@@ -260,3 +260,17 @@ TSIG_NO_KEY = ("TSIG key file {path}: no key found (expected tsig-keygen's key \
 TSIG_SEVERAL_KEYS = "TSIG key file {path}: several keys ({names}): give a file with one"
 TSIG_BAD_ALGORITHM = "TSIG key file {path}: algorithm {algorithm} is not one of {algorithms}"
 TSIG_BAD_SECRET = "TSIG key file {path}: the secret of key {name} is not base64"
+PUBLISH_NO_TTL = ("{owner} has no TLSA records yet, so no TTL to keep: give one (the zone's"
+                  " usual, say 3600)")
+PUBLISH_BADKEY = ("{server} does not accept TSIG key {key} for this update (BADKEY): the key"
+                  " is unknown there, or its update ACL does not cover TLSA records of this"
+                  " name")
+PUBLISH_BADSIG = ("{server} rejects the signature of TSIG key {key} (BADSIG): the secret differs"
+                  " from the server's")
+PUBLISH_BADTIME = ("{server} rejects the update's time (BADTIME): this host's clock and the"
+                   " server's differ by more than 5 minutes: check NTP on both")
+PUBLISH_TIMEOUT = "{server} did not answer the update within {seconds} s"
+PUBLISH_NO_ANSWER = "{server} could not be sent the update: {error}"
+PUBLISH_CHANGED = ("the TLSA records at {server} changed since they were read (another host or"
+                   " run updated {zone}): nothing was overwritten; read again and retry")
+PUBLISH_REFUSED = "{server} refused the update of {zone}: {rcode}"

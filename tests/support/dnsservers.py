@@ -1,0 +1,103 @@
+"""Knot DNS as a zone's primary that accepts TSIG-signed updates of TLSA
+records (Debian's knot), on a loopback address of the test's, for the
+publishing tests.  Started with knotd -d, stopped with knotc stop."""
+
+import os
+import shutil
+import subprocess
+import time
+
+ZONE = "example.com."
+HOSTNAME = "mail.example.com"
+
+
+def knot_programs():
+    missing = [name for name in ("knotd", "knotc", "keymgr")
+               if not shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")]
+    return missing
+
+
+class KnotPrimary(object):
+    """ZONE on address port 53, with a TSIG key (written by keymgr -t as
+    key_file) allowed to update TLSA records only."""
+
+    def __init__(self, base, address, key_name="mx-update"):
+        self.base = base
+        self.address = address
+        self.directory = os.path.join(base, "knot-" + address)
+        for sub in ("run", "db", "zones"):
+            os.makedirs(os.path.join(self.directory, sub), exist_ok=True)
+        self.key_file = os.path.join(self.directory, key_name + ".key")
+        with open(self.key_file, "w") as stream:
+            stream.write(subprocess.run(["keymgr", "-t", key_name, "hmac-sha256"],
+                                        stdout=subprocess.PIPE, check=True,
+                                        universal_newlines=True).stdout)
+        self.config = os.path.join(self.directory, "knot.conf")
+        self.process = None
+
+    def write_zone(self, records=(), serial=1):
+        """The zone file: SOA, NS, the mail host's address, and records."""
+        lines = ["$ORIGIN %s" % ZONE, "$TTL 60",
+                 "@ SOA ns1 hostmaster %d 60 60 3600 5" % serial, "@ NS ns1",
+                 "ns1 A %s" % self.address, "mail A 127.0.0.1"] + list(records)
+        with open(os.path.join(self.directory, "zones", "example.com.zone"), "w") as stream:
+            stream.write("\n".join(lines) + "\n")
+
+    def start(self, records=()):
+        self.write_zone(records)
+        with open(self.key_file) as stream:
+            key_yaml = "".join(line for line in stream if not line.startswith("#"))
+        with open(self.config, "w") as stream:
+            stream.write(
+                "server:\n    rundir: \"%(d)s/run\"\n    listen: %(a)s@53\n"
+                "%(key)s"
+                "acl:\n  - id: tlsa_update\n    key: %(name)s\n    action: update\n"
+                "    update-type: [TLSA]\n"
+                "database:\n    storage: \"%(d)s/db\"\n"
+                "template:\n  - id: default\n    storage: \"%(d)s/zones\"\n"
+                "    zonefile-sync: -1\n    zonefile-load: difference-no-serial\n"
+                "    journal-content: all\n"
+                "zone:\n  - domain: %(zone)s\n    file: example.com.zone\n"
+                "    acl: tlsa_update\n"
+                "log:\n  - target: \"%(d)s/knot.log\"\n    any: info\n"
+                % {"d": self.directory, "a": self.address, "key": key_yaml,
+                   "name": os.path.basename(self.key_file)[:-len(".key")], "zone": ZONE})
+        subprocess.run(["knotd", "-c", self.config, "-d"], check=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.serial() is not None:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("knotd did not start: %s" % self.log())
+
+    def serial(self):
+        result = subprocess.run(["kdig", "@" + self.address, ZONE, "SOA", "+short",
+                                 "+time=1", "+retry=0"], stdout=subprocess.PIPE,
+                                universal_newlines=True)
+        words = result.stdout.split()
+        return int(words[2]) if len(words) >= 3 and words[2].isdigit() else None
+
+    def tlsa(self, owner):
+        """(sorted records, ttl) of owner's TLSA RRset as the primary serves it."""
+        result = subprocess.run(["kdig", "@" + self.address, owner, "TLSA", "+noall",
+                                 "+answer", "+time=2", "+retry=0"],
+                                stdout=subprocess.PIPE, universal_newlines=True)
+        records, ttl = [], None
+        for line in result.stdout.splitlines():
+            words = line.split()
+            if len(words) >= 8 and words[3] == "TLSA":
+                ttl = int(words[1])
+                records.append("%s %s %s %s" % (words[4], words[5], words[6],
+                                                "".join(words[7:]).lower()))
+        return sorted(records), ttl
+
+    def log(self):
+        try:
+            with open(os.path.join(self.directory, "knot.log")) as stream:
+                return stream.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        subprocess.run(["knotc", "-c", self.config, "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)

@@ -1,0 +1,137 @@
+"""Publishing TLSA records (issue 29): what an update adds, keeps and
+requires, sent to Debian's knot as the zone's primary on 127.0.0.18 (a
+TSIG key made by keymgr -t, an update ACL for TLSA records only), and the
+same update as an nsupdate script run by BIND's nsupdate.  Needs root
+(port 53), knot, knot-dnsutils, bind9-dnsutils and dnspython.
+"""
+
+import subprocess
+
+import pytest
+
+from postfix_tls.core import messages
+from postfix_tls.dane import publish, tsig
+
+from support.dnsservers import ZONE, KnotPrimary, knot_programs
+from support.liveservers import scratch_base
+
+pytestmark = [pytest.mark.root]
+
+PRIMARY = "127.0.0.18"  # test_acme_interrupts' site ends at .17
+OWNER = "_25._tcp.mail.example.com."
+OLD, NEW, OTHER = "3 1 1 " + "ab" * 32, "3 1 1 " + "cd" * 32, "3 1 1 " + "ef" * 32
+
+
+@pytest.fixture(scope="module")
+def knot():
+    missing = knot_programs()
+    if missing:
+        pytest.fail("needs %s: apt-get install knot knot-dnsutils" % ", ".join(missing))
+    with scratch_base("postfix-tls-publish.") as base:
+        primary = KnotPrimary(base, PRIMARY)
+        primary.start()
+        try:
+            yield primary
+        finally:
+            primary.stop()
+
+
+@pytest.fixture
+def zone(knot):
+    """The zone as first loaded: OWNER holds OLD, TTL 300."""
+    knot.stop()
+    knot.start(records=["_25._tcp.mail 300 IN TLSA " + OLD])
+    return knot
+
+
+def read(knot, owner=OWNER):
+    return {owner: knot.tlsa(owner)}
+
+
+# ----- what an update is made of
+
+def test_added_records_take_the_rrset_s_ttl_and_keep_its_records():
+    change, = publish.changes({OWNER: ([OLD.upper()], 300)}, [NEW, OLD])
+    assert (change.records, change.add, change.delete, change.ttl) == ([OLD], [NEW], [], 300)
+    assert change.after() == [OLD, NEW]
+
+
+def test_a_new_rrset_needs_a_ttl_given():
+    with pytest.raises(publish.PublishError) as raised:
+        publish.changes({OWNER: ([], None)}, [NEW])
+    assert str(raised.value) == messages.PUBLISH_NO_TTL.format(owner=OWNER)
+    assert not raised.value.retry
+    change, = publish.changes({OWNER: ([], None)}, [NEW], ttl=3600)
+    assert change.ttl == 3600
+
+
+def test_only_records_the_rrset_holds_are_deleted():
+    change, = publish.changes({OWNER: ([OLD, NEW], 300)}, [], delete=[OLD, OTHER])
+    assert change.delete == [OLD]
+    assert change.after() == [NEW]
+
+
+def test_the_script_and_the_zone_lines_say_the_same_update():
+    changes = publish.changes({OWNER: ([OLD], 300)}, [NEW], delete=[OLD])
+    assert publish.nsupdate_script(ZONE, PRIMARY, 53, changes) == (
+        "server %s 53\nzone %s\nprereq yxrrset %s IN TLSA %s\n"
+        "update delete %s IN TLSA %s\nupdate add %s 300 IN TLSA %s\nsend\n"
+        % (PRIMARY, ZONE, OWNER, OLD, OWNER, OLD, OWNER, NEW))
+    assert publish.zone_lines(changes) == "%s 300 IN TLSA %s\n" % (OWNER, NEW)
+
+
+# ----- sent to the primary
+
+def test_an_update_adds_the_next_key_s_record_beside_the_old(zone):
+    key = tsig.read(zone.key_file)
+    changes = publish.changes(read(zone), [OLD, NEW])
+    publish.send(ZONE, changes, key, PRIMARY)
+    assert zone.tlsa(OWNER) == ([OLD, NEW], 300)  # Knot keeps the RRset's TTL
+
+
+def test_an_rrset_changed_since_it_was_read_is_never_overwritten(zone):
+    key = tsig.read(zone.key_file)
+    stale = publish.changes(read(zone), [OLD, NEW])
+    publish.send(ZONE, publish.changes(read(zone), [OLD, OTHER]), key, PRIMARY)  # another host
+    with pytest.raises(publish.PublishError) as raised:
+        publish.send(ZONE, stale, key, PRIMARY)
+    assert raised.value.retry
+    assert str(raised.value) == messages.PUBLISH_CHANGED.format(
+        zone=ZONE, server="%s port 53" % PRIMARY)
+    assert zone.tlsa(OWNER) == ([OLD, OTHER], 300)
+    publish.send(ZONE, publish.changes(read(zone), [OLD, NEW]), key, PRIMARY)  # read again
+    assert zone.tlsa(OWNER) == ([OLD, NEW, OTHER], 300)  # both hosts' records kept
+
+
+def test_a_wrong_secret_or_an_unknown_key_changes_nothing(zone):
+    key = tsig.read(zone.key_file)
+    changes = publish.changes(read(zone), [NEW])
+    wrong = tsig.TsigKey(key.name, key.algorithm, "AAAA" + key.secret[4:])
+    with pytest.raises(publish.PublishError) as raised:
+        publish.send(ZONE, changes, wrong, PRIMARY)
+    assert "BADSIG" in str(raised.value) and not raised.value.retry
+    unknown = tsig.TsigKey("someone-else", key.algorithm, key.secret)
+    with pytest.raises(publish.PublishError) as raised:
+        publish.send(ZONE, changes, unknown, PRIMARY)
+    assert "BADKEY" in str(raised.value) and not raised.value.retry
+    assert key.secret not in str(raised.value)
+    assert zone.tlsa(OWNER) == ([OLD], 300)
+
+
+def test_no_answer_in_time_is_said_and_retried(zone):
+    key = tsig.read(zone.key_file)
+    with pytest.raises(publish.PublishError) as raised:
+        publish.send(ZONE, publish.changes(read(zone), [NEW]), key, "127.0.0.19", timeout=2)
+    assert raised.value.retry
+
+
+def test_nsupdate_applies_the_script_as_the_update_would(zone):
+    changes = publish.changes(read(zone), [OLD, NEW])
+    script = publish.nsupdate_script(ZONE, PRIMARY, 53, changes)
+    key = tsig.read(zone.key_file)  # keymgr -t's file: nsupdate -k reads BIND's alone
+    result = subprocess.run(["nsupdate", "-y", "%s:%s:%s" % (key.algorithm, key.name, key.secret)],
+                            input=script,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, timeout=30)
+    assert result.returncode == 0, result.stdout
+    assert zone.tlsa(OWNER) == ([OLD, NEW], 300)
