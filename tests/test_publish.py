@@ -135,3 +135,19 @@ def test_nsupdate_applies_the_script_as_the_update_would(zone):
                             universal_newlines=True, timeout=30)
     assert result.returncode == 0, result.stdout
     assert zone.tlsa(OWNER) == ([OLD, NEW], 300)
+
+
+# ----- what the primary serves, read from it
+
+def test_the_zone_and_its_primary_are_found_from_the_soa(knot):
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [PRIMARY]
+    assert publish.zone_and_primary(OWNER, resolver) == (ZONE, "ns1." + ZONE, [PRIMARY])
+
+
+def test_the_rrsets_are_read_from_the_primary_itself(zone):
+    other = "_587._tcp.mail.example.com."
+    assert publish.read_rrsets([OWNER, other], PRIMARY) == {OWNER: ([OLD], 300),
+                                                            other: ([], None)}

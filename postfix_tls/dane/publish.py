@@ -153,3 +153,61 @@ def send(zone, changes_, key, server, port=53, timeout=10):
         raise PublishError(messages.PUBLISH_CHANGED.format(zone=zone, server=where))
     raise PublishError(messages.PUBLISH_REFUSED.format(server=where, rcode=text, zone=zone),
                        retry=rcode in (dns.rcode.SERVFAIL,))
+
+
+def zone_and_primary(owner, resolver):
+    """(zone, primary's name, [its addresses]) for owner: the zone that
+    holds it (its SOA) and the SOA's MNAME; PublishError where DNS cannot
+    say."""
+    import dns.exception
+    import dns.resolver
+
+    try:
+        zone = dns.resolver.zone_for_name(owner, resolver=resolver)
+        soa = resolver.resolve(zone, "SOA")[0]
+    except dns.exception.DNSException as error:
+        raise PublishError(messages.PUBLISH_NO_ZONE.format(owner=owner, error=error))
+    primary = soa.mname.to_text()
+    addresses = []
+    for rdtype in ("A", "AAAA"):
+        try:
+            addresses += [rdata.address for rdata in resolver.resolve(primary, rdtype)]
+        except dns.exception.DNSException:
+            continue
+    if not addresses:
+        raise PublishError(messages.PUBLISH_NO_PRIMARY.format(zone=zone.to_text(),
+                                                              primary=primary))
+    return zone.to_text(), primary, addresses
+
+
+def read_rrsets(owners, server, port=53, timeout=10):
+    """{owner: (records, ttl)} as server (the primary) serves them now, asked
+    over TCP with no recursion: a cache must not answer for it."""
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.query
+    import dns.rcode
+    import dns.rdatatype
+
+    rrsets = {}
+    where = "%s port %d" % (server, port)
+    for owner in owners:
+        query = dns.message.make_query(owner, "TLSA")
+        query.flags &= ~dns.flags.RD
+        try:
+            response = dns.query.tcp(query, server, port=port, timeout=timeout)
+        except dns.exception.Timeout:
+            raise PublishError(messages.PUBLISH_TIMEOUT.format(server=where, seconds=timeout))
+        except (OSError, EOFError, dns.exception.DNSException) as error:
+            raise PublishError(messages.PUBLISH_NO_ANSWER.format(server=where, error=error))
+        if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            raise PublishError(messages.PUBLISH_READ_FAILED.format(
+                server=where, owner=owner, rcode=dns.rcode.to_text(response.rcode())))
+        records, ttl = [], None
+        for rrset in response.answer:
+            if rrset.rdtype == dns.rdatatype.TLSA and rrset.name.to_text() == owner:
+                records = [rdata.to_text() for rdata in rrset]
+                ttl = rrset.ttl
+        rrsets[owner] = (records, ttl)
+    return rrsets

@@ -274,3 +274,7 @@ PUBLISH_NO_ANSWER = "{server} could not be sent the update: {error}"
 PUBLISH_CHANGED = ("the TLSA records at {server} changed since they were read (another host or"
                    " run updated {zone}): nothing was overwritten; read again and retry")
 PUBLISH_REFUSED = "{server} refused the update of {zone}: {rcode}"
+PUBLISH_NO_ZONE = "the zone of {owner} was not found: {error}"
+PUBLISH_NO_PRIMARY = ("the primary of {zone} ({primary}, its SOA's MNAME) has no address:"
+                      " name the server to update")
+PUBLISH_READ_FAILED = "{server} did not give the TLSA records of {owner}: {rcode}"
