@@ -217,6 +217,16 @@ DECLARED = (
         help_lines=["DNS and the live server against the keys",
                     "(-n ADDRESS[:PORT]: the resolver to ask)"]),
     Subcommand(
+        "publish-server-tlsa", "usage: postfix tls publish-server-tlsa [-h hostname]"
+        " [-p ports] [-K tsigkeyfile] [-P primary[:port]] [-n nameserver[:port]] [-L ttl]"
+        " [-t seconds] [-o nsupdate|zone]",
+        "dane.publish_command:publish_server_tlsa", "dane.publish_command:prefetch",
+        letters="hpKPnLto", operands=0,
+        our_synopsis="publish-server-tlsa [-h hostname] [-p ports] [-K tsigkeyfile]"
+        " [-P primary] [-n nameserver] [-L ttl] [-t seconds] [-o nsupdate|zone]",
+        help_lines=["the keys' records into the zone: one RFC 2136",
+                    "update signed with TSIG (-o: write it out)"]),
+    Subcommand(
         "deploy-acme-cert", "usage: postfix tls deploy-acme-cert [-h hostname[,...]]"
         " [-p ports] [-n nameserver[:port]] [-s address] [-t seconds] [-e days]"
         " [keyfile fullchainfile]",

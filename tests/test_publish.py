@@ -12,6 +12,7 @@ import pytest
 from postfix_tls.core import messages
 from postfix_tls.dane import publish, tsig
 
+from support import POSTFIX_PATH, ours_argv
 from support.dnsservers import ZONE, KnotPrimary, knot_programs
 from support.liveservers import scratch_base
 
@@ -151,3 +152,53 @@ def test_the_rrsets_are_read_from_the_primary_itself(zone):
     other = "_587._tcp.mail.example.com."
     assert publish.read_rrsets([OWNER, other], PRIMARY) == {OWNER: ([OLD], 300),
                                                             other: ([], None)}
+
+
+# ----- publish-server-tlsa, run as an administrator would
+
+@pytest.fixture
+def host(make_config, zone):
+    """A configuration with a deployed RSA key and a next one."""
+    directory = make_config()
+    env = {"PATH": POSTFIX_PATH, "LANG": "C"}
+    for args in (["enable-server"], ["new-server-key", "-a", "rsa"]):
+        assert subprocess.run(ours_argv(["-c", directory] + args), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    return directory, env
+
+
+def host_key(zone):
+    return zone.key_file
+
+
+def publish_run(host, *args, options=()):
+    """publish-server-tlsa with args; options: ours, before it."""
+    directory, env = host
+    result = subprocess.run(ours_argv(["-c", directory] + list(options) + [
+        "publish-server-tlsa", "-h", "mail.example.com", "-n", PRIMARY] + list(args)), env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_publish_adds_the_deployed_and_the_next_key_s_records(host, zone):
+    status, out, err = publish_run(host)
+    assert status == 1 and "-K FILE" in err  # no key file: said, nothing sent
+    status, out, err = publish_run(host, "-K", host_key(zone), options=["--trace"])
+    assert status == 0, err
+    records, ttl = zone.tlsa(OWNER)
+    assert len(records) == 3 and OLD in records and ttl == 300  # the old record kept
+    assert out.count(": published\n") == 2
+    assert tsig.read(zone.key_file).secret not in err  # --trace names the key alone
+    status, out, err = publish_run(host, "-K", host_key(zone))
+    assert status == 0 and "published already" in out  # nothing twice
+
+
+def test_publish_dry_run_and_the_script_send_nothing(host, zone):
+    status, out, err = publish_run(host, "-K", host_key(zone), options=["--dry-run"])
+    assert status == 0, err
+    assert "(dry run: not sent)" in out
+    status, script, err = publish_run(host, "-o", "nsupdate")
+    assert status == 0, err
+    assert script.startswith("server %s 53\nzone %s\nprereq yxrrset %s IN TLSA %s\n"
+                             % (PRIMARY, ZONE, OWNER, OLD))
+    assert zone.tlsa(OWNER) == ([OLD], 300)

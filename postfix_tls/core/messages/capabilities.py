@@ -278,3 +278,11 @@ PUBLISH_NO_ZONE = "the zone of {owner} was not found: {error}"
 PUBLISH_NO_PRIMARY = ("the primary of {zone} ({primary}, its SOA's MNAME) has no address:"
                       " name the server to update")
 PUBLISH_READ_FAILED = "{server} did not give the TLSA records of {owner}: {rcode}"
+PUBLISH_BAD_PRIMARY = ("invalid -P value: {}: expected the primary's IP address, with :port"
+                       " if not 53")
+PUBLISH_BAD_OUTPUT = "invalid -o value: {}: expected nsupdate or zone"
+PUBLISH_BAD_TTL = "invalid -L value: {}: expected seconds, 1 or more"
+PUBLISH_NO_KEY_FILE = ("publish-server-tlsa needs -K FILE, a TSIG key file (tsig-keygen's or"
+                       " keymgr -t's), or -o nsupdate or -o zone to write the update out")
+PUBLISHED = "{owner} {ttl} IN TLSA {record}: published{dry_run}\n"
+PUBLISHED_ALREADY = "{owner}: every key's record is published already\n"

@@ -47,6 +47,7 @@ options:
       - all-default-server
       - output-server-tlsa-rollover
       - check-server-tlsa
+      - publish-server-tlsa
       - deploy-acme-cert
       - status
   config_directory:
@@ -405,7 +406,7 @@ def run_module():
                 "enable-client", "enable-server", "new-server-key", "new-server-cert",
                 "deploy-server-cert", "output-server-csr", "output-server-tlsa",
                 "all-default-client", "all-default-server", "output-server-tlsa-rollover",
-                "check-server-tlsa", "deploy-acme-cert", "status"]),
+                "check-server-tlsa", "publish-server-tlsa", "deploy-acme-cert", "status"]),
             config_directory=dict(type="path"),
             algorithm=dict(type="str", choices=["rsa", "ecdsa"]),
             bits=dict(type="str"),
