@@ -202,3 +202,19 @@ def test_publish_dry_run_and_the_script_send_nothing(host, zone):
     assert script.startswith("server %s 53\nzone %s\nprereq yxrrset %s IN TLSA %s\n"
                              % (PRIMARY, ZONE, OWNER, OLD))
     assert zone.tlsa(OWNER) == ([OLD], 300)
+
+
+def test_trace_json_gives_the_update_as_data_without_the_secret(host, zone):
+    import json
+
+    status, out, err = publish_run(host, "-K", host_key(zone),
+                                   options=["--trace-json", "-", "--dry-run"])
+    assert status == 0, err
+    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    update, = [record for record in records if record.get("action") == "dns-update"]
+    assert (update["zone"], update["server"], update["port"], update["dry_run"]) == (
+        ZONE, PRIMARY, 53, True)
+    assert update["key"] == tsig.read(zone.key_file).name
+    change, = update["changes"]
+    assert change["owner"] == OWNER and change["records"] == [OLD] and len(change["add"]) == 2
+    assert tsig.read(zone.key_file).secret not in err
