@@ -13,12 +13,13 @@ from postfix_tls.core import messages
 from postfix_tls.dane import publish, tsig
 
 from support import POSTFIX_PATH, ours_argv
-from support.dnsservers import ZONE, KnotPrimary, knot_programs
+from support.dnsservers import ZONE, KnotPrimary, KnotSecondary, knot_programs
 from support.liveservers import scratch_base
 
 pytestmark = [pytest.mark.root]
 
 PRIMARY = "127.0.0.18"  # test_acme_interrupts' site ends at .17
+SECONDARY = "127.0.0.19"
 OWNER = "_25._tcp.mail.example.com."
 OLD, NEW, OTHER = "3 1 1 " + "ab" * 32, "3 1 1 " + "cd" * 32, "3 1 1 " + "ef" * 32
 
@@ -29,11 +30,15 @@ def knot():
     if missing:
         pytest.fail("needs %s: apt-get install knot knot-dnsutils" % ", ".join(missing))
     with scratch_base("postfix-tls-publish.") as base:
-        primary = KnotPrimary(base, PRIMARY)
+        primary = KnotPrimary(base, PRIMARY, secondaries=[SECONDARY])
         primary.start()
+        secondary = KnotSecondary(base, SECONDARY, primary)
+        secondary.start()
+        primary.secondary = secondary
         try:
             yield primary
         finally:
+            secondary.stop()
             primary.stop()
 
 
@@ -104,6 +109,13 @@ def test_an_rrset_changed_since_it_was_read_is_never_overwritten(zone):
     assert zone.tlsa(OWNER) == ([OLD, NEW, OTHER], 300)  # both hosts' records kept
 
 
+def test_the_secondary_serves_the_update_after_notify(zone):
+    key = tsig.read(zone.key_file)
+    publish.send(ZONE, publish.changes(read(zone), [OLD, NEW]), key, PRIMARY)
+    assert zone.secondary.wait_for_serial(zone.serial()), zone.secondary.serial()
+    assert zone.secondary.tlsa(OWNER) == ([OLD, NEW], 300)
+
+
 def test_a_wrong_secret_or_an_unknown_key_changes_nothing(zone):
     key = tsig.read(zone.key_file)
     changes = publish.changes(read(zone), [NEW])
@@ -122,7 +134,7 @@ def test_a_wrong_secret_or_an_unknown_key_changes_nothing(zone):
 def test_no_answer_in_time_is_said_and_retried(zone):
     key = tsig.read(zone.key_file)
     with pytest.raises(publish.PublishError) as raised:
-        publish.send(ZONE, publish.changes(read(zone), [NEW]), key, "127.0.0.19", timeout=2)
+        publish.send(ZONE, publish.changes(read(zone), [NEW]), key, "127.0.0.29", timeout=2)
     assert raised.value.retry
 
 

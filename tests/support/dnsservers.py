@@ -21,9 +21,10 @@ class KnotPrimary(object):
     """ZONE on address port 53, with a TSIG key (written by keymgr -t as
     key_file) allowed to update TLSA records only."""
 
-    def __init__(self, base, address, key_name="mx-update"):
+    def __init__(self, base, address, key_name="mx-update", secondaries=()):
         self.base = base
         self.address = address
+        self.secondaries = list(secondaries)  # addresses NOTIFY goes to, that may transfer
         self.directory = os.path.join(base, "knot-" + address)
         for sub in ("run", "db", "zones"):
             os.makedirs(os.path.join(self.directory, sub), exist_ok=True)
@@ -51,17 +52,30 @@ class KnotPrimary(object):
             stream.write(
                 "server:\n    rundir: \"%(d)s/run\"\n    listen: %(a)s@53\n"
                 "%(key)s"
+                "%(remotes)s"
                 "acl:\n  - id: tlsa_update\n    key: %(name)s\n    action: update\n"
                 "    update-type: [TLSA]\n"
+                "  - id: transfer\n    address: [%(transfer)s]\n    action: transfer\n"
                 "database:\n    storage: \"%(d)s/db\"\n"
                 "template:\n  - id: default\n    storage: \"%(d)s/zones\"\n"
                 "    zonefile-sync: -1\n    zonefile-load: difference-no-serial\n"
                 "    journal-content: all\n"
                 "zone:\n  - domain: %(zone)s\n    file: example.com.zone\n"
-                "    acl: tlsa_update\n"
+                "    acl: [tlsa_update, transfer]\n%(notify)s"
                 "log:\n  - target: \"%(d)s/knot.log\"\n    any: info\n"
                 % {"d": self.directory, "a": self.address, "key": key_yaml,
-                   "name": os.path.basename(self.key_file)[:-len(".key")], "zone": ZONE})
+                   "name": os.path.basename(self.key_file)[:-len(".key")], "zone": ZONE,
+                   # NOTIFY between loopback addresses leaves from 127.0.0.1
+                   # unless "via" says otherwise.
+                   "remotes": "remote:\n" + "".join(
+                       "  - id: secondary%d\n    address: %s@53\n    via: %s\n"
+                       % (index, address, self.address)
+                       for index, address in enumerate(self.secondaries))
+                   if self.secondaries else "",
+                   "transfer": ", ".join(self.secondaries or ["127.0.0.255"]),
+                   "notify": "    notify: [%s]\n" % ", ".join(
+                       "secondary%d" % index for index in range(len(self.secondaries)))
+                   if self.secondaries else ""})
         subprocess.run(["knotd", "-c", self.config, "-d"], check=True)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -97,6 +111,51 @@ class KnotPrimary(object):
                 return stream.read()
         except OSError:
             return ""
+
+    def stop(self):
+        subprocess.run(["knotc", "-c", self.config, "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+class KnotSecondary(object):
+    """A secondary of ZONE on address, fed by primary (NOTIFY, then IXFR or
+    AXFR); stop() and start() hold it back and let it catch up."""
+
+    def __init__(self, base, address, primary):
+        self.address = address
+        self.primary = primary
+        self.directory = os.path.join(base, "knot-" + address)
+        for sub in ("run", "db", "zones"):
+            os.makedirs(os.path.join(self.directory, sub), exist_ok=True)
+        self.config = os.path.join(self.directory, "knot.conf")
+        with open(self.config, "w") as stream:
+            stream.write(
+                "server:\n    rundir: \"%(d)s/run\"\n    listen: %(a)s@53\n"
+                "remote:\n  - id: primary\n    address: %(p)s@53\n    via: %(a)s\n"
+                "acl:\n  - id: notify\n    address: %(p)s\n    action: notify\n"
+                "database:\n    storage: \"%(d)s/db\"\n"
+                "template:\n  - id: default\n    storage: \"%(d)s/zones\"\n"
+                "    zonefile-sync: -1\n    zonefile-load: none\n    journal-content: all\n"
+                "zone:\n  - domain: %(zone)s\n    master: primary\n    acl: notify\n"
+                "log:\n  - target: \"%(d)s/knot.log\"\n    any: info\n"
+                % {"d": self.directory, "a": address, "p": primary.address, "zone": ZONE})
+
+    def start(self):
+        subprocess.run(["knotd", "-c", self.config, "-d"], check=True)
+
+    def serial(self):
+        return KnotPrimary.serial(self)
+
+    def tlsa(self, owner):
+        return KnotPrimary.tlsa(self, owner)
+
+    def wait_for_serial(self, serial, seconds=10):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if (self.serial() or 0) >= serial:
+                return True
+            time.sleep(0.2)
+        return False
 
     def stop(self):
         subprocess.run(["knotc", "-c", self.config, "stop"], stdout=subprocess.DEVNULL,
