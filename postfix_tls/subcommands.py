@@ -229,14 +229,17 @@ DECLARED = (
     Subcommand(
         "deploy-acme-cert", "usage: postfix tls deploy-acme-cert [-h hostname[,...]]"
         " [-p ports] [-n nameserver[:port]] [-s address] [-t seconds] [-e days]"
-        " [keyfile fullchainfile]",
-        "acme.deploy:deploy_acme_cert", "acme.deploy:prefetch", letters="hpnste", locks=True,
+        " [-K tsigkeyfile [-P primary[:port]] [-L ttl]] [keyfile fullchainfile]",
+        "acme.deploy:deploy_acme_cert", "acme.deploy:prefetch", letters="hpnsteKPL",
+        locks=True,
         our_synopsis="deploy-acme-cert [-h hostnames] [-p ports] [-n nameserver]"
-        " [-s address] [-t seconds] [-e days] [keyfile fullchainfile]",
+        " [-s address] [-t seconds] [-e days] [-K tsigkeyfile [-P primary] [-L ttl]]"
+        " [keyfile fullchainfile]",
         help_lines=["an ACME client's deploy hook (certbot, lego,",
                     "dehydrated): checked, held back until DNS has",
                     "the new key's TLSA record, reloaded, verified",
-                    "(-e: refuse certificates expiring within days, 7)"]),
+                    "(-e: refuse certificates expiring within days, 7;",
+                    "-K: publish new keys' records, retire old ones)"]),
     Subcommand(
         "status", "usage: postfix tls status [-w days] [-c days]",
         "status.command:status", "status.command:prefetch", letters="wc", operands=0,

@@ -24,10 +24,11 @@ SKEW_SECONDS = 300
 EARLIEST = 946684800  # 2000-01-01: no run of this tool saw anything before
 
 
-def read(tls, path):
+def read(tls, path, allow_zero=False):
     """({(owner, record): seconds} of path's sane lines, whether the file
     must be written again: lines were dropped or reset), with a warning for
-    each line not trusted."""
+    each line not trusted; allow_zero: 0 is a time too (the registry's
+    "needed")."""
     known, dirty, warnings = {}, False, []
     if os.path.lexists(path) and not os.path.isfile(path):
         tls.log.warn([messages.ACME_SEEN_NOT_A_FILE.format(path=path)])
@@ -52,7 +53,7 @@ def read(tls, path):
             dirty = True
             continue
         owner, record, seconds = entry
-        if not EARLIEST <= seconds <= now + SKEW_SECONDS:
+        if not (EARLIEST <= seconds <= now + SKEW_SECONDS or allow_zero and seconds == 0):
             warnings.append(messages.ACME_SEEN_RESET.format(
                 path=path, number=number, owner=owner, record=record, seconds=seconds,
                 skew=SKEW_SECONDS))

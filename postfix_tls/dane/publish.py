@@ -21,9 +21,10 @@ from postfix_tls.core import messages
 class PublishError(Exception):
     """The update was not made; the text says why and what to do."""
 
-    def __init__(self, text, retry=True):
+    def __init__(self, text, retry=True, changed=False):
         Exception.__init__(self, text)
         self.retry = retry  # exit 75 (try again later) rather than 1
+        self.changed = changed  # the RRset is not as read: read again
 
 
 class Change(object):
@@ -150,7 +151,8 @@ def send(zone, changes_, key, server, port=53, timeout=10):
         return
     text = dns.rcode.to_text(rcode)
     if rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET):
-        raise PublishError(messages.PUBLISH_CHANGED.format(zone=zone, server=where))
+        raise PublishError(messages.PUBLISH_CHANGED.format(zone=zone, server=where),
+                           changed=True)
     raise PublishError(messages.PUBLISH_REFUSED.format(server=where, rcode=text, zone=zone),
                        retry=rcode in (dns.rcode.SERVFAIL,))
 

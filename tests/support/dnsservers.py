@@ -21,10 +21,11 @@ class KnotPrimary(object):
     """ZONE on address port 53, with a TSIG key (written by keymgr -t as
     key_file) allowed to update TLSA records only."""
 
-    def __init__(self, base, address, key_name="mx-update", secondaries=()):
+    def __init__(self, base, address, key_name="mx-update", secondaries=(), signed=False):
         self.base = base
         self.address = address
         self.secondaries = list(secondaries)  # addresses NOTIFY goes to, that may transfer
+        self.signed = signed  # Knot signs the zone (its own keys; trust_anchor() gives the DS)
         self.directory = os.path.join(base, "knot-" + address)
         for sub in ("run", "db", "zones"):
             os.makedirs(os.path.join(self.directory, sub), exist_ok=True)
@@ -38,9 +39,13 @@ class KnotPrimary(object):
 
     def write_zone(self, records=(), serial=1):
         """The zone file: SOA, NS, the mail host's address, and records."""
+        # ns1 is this primary, ns2, ns3... its secondaries: each an NS.
         lines = ["$ORIGIN %s" % ZONE, "$TTL 60",
                  "@ SOA ns1 hostmaster %d 60 60 3600 5" % serial, "@ NS ns1",
-                 "ns1 A %s" % self.address, "mail A 127.0.0.1"] + list(records)
+                 "ns1 A %s" % self.address, "mail A 127.0.0.1"]
+        for number, address in enumerate(self.secondaries, 2):
+            lines += ["@ NS ns%d" % number, "ns%d A %s" % (number, address)]
+        lines += list(records)
         with open(os.path.join(self.directory, "zones", "example.com.zone"), "w") as stream:
             stream.write("\n".join(lines) + "\n")
 
@@ -61,7 +66,7 @@ class KnotPrimary(object):
                 "    zonefile-sync: -1\n    zonefile-load: difference-no-serial\n"
                 "    journal-content: all\n"
                 "zone:\n  - domain: %(zone)s\n    file: example.com.zone\n"
-                "    acl: [tlsa_update, transfer]\n%(notify)s"
+                "    acl: [tlsa_update, transfer]\n%(notify)s%(signing)s"
                 "log:\n  - target: \"%(d)s/knot.log\"\n    any: info\n"
                 % {"d": self.directory, "a": self.address, "key": key_yaml,
                    "name": os.path.basename(self.key_file)[:-len(".key")], "zone": ZONE,
@@ -73,6 +78,7 @@ class KnotPrimary(object):
                        for index, address in enumerate(self.secondaries))
                    if self.secondaries else "",
                    "transfer": ", ".join(self.secondaries or ["127.0.0.255"]),
+                   "signing": "    dnssec-signing: on\n" if self.signed else "",
                    "notify": "    notify: [%s]\n" % ", ".join(
                        "secondary%d" % index for index in range(len(self.secondaries)))
                    if self.secondaries else ""})
@@ -83,6 +89,11 @@ class KnotPrimary(object):
                 return
             time.sleep(0.1)
         raise RuntimeError("knotd did not start: %s" % self.log())
+
+    def trust_anchor(self):
+        """The DS records of the zone's key-signing key (signed=True)."""
+        return subprocess.run(["keymgr", "-c", self.config, ZONE, "ds"], stdout=subprocess.PIPE,
+                              check=True, universal_newlines=True).stdout
 
     def serial(self):
         result = subprocess.run(["kdig", "@" + self.address, ZONE, "SOA", "+short",
@@ -160,3 +171,68 @@ class KnotSecondary(object):
     def stop(self):
         subprocess.run(["knotc", "-c", self.config, "stop"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
+
+
+class Resolver(object):
+    """unbound on address port 53 as a DANE sender's validating resolver:
+    asks the primary for ZONE (a stub zone) and validates its answers
+    with the zone's DS as trust anchor (AD when they check out)."""
+
+    def __init__(self, base, address, primary):
+        from support.liveservers import RESOLVER_CONFIG
+
+        self.address = address
+        self.primary = primary
+        self.directory = os.path.join(base, "unbound-" + address)
+        os.makedirs(self.directory, exist_ok=True)
+        self.config = os.path.join(self.directory, "unbound.conf")
+        self.template = RESOLVER_CONFIG
+        self.process = None
+
+    @property
+    def nameserver(self):
+        return self.address
+
+    def start(self):
+        anchor = ""
+        if self.primary.signed:
+            path = os.path.join(self.directory, "anchor.ds")
+            with open(path, "w") as stream:
+                stream.write(self.primary.trust_anchor())
+            anchor = '    trust-anchor-file: "%s"\n' % path
+        with open(self.config, "w") as stream:
+            stream.write(self.template.format(
+                name="resolver", address=self.address, port=53, directory=self.directory,
+                zone=ZONE.rstrip("."), anchor=anchor, primary=self.primary.address))
+        self.process = subprocess.Popen(["unbound", "-d", "-c", self.config],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("unbound exited: %s" % self.process.returncode)
+            result = subprocess.run(["kdig", "@" + self.address, ZONE, "SOA", "+short",
+                                     "+time=1", "+retry=0"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, universal_newlines=True)
+            if result.stdout.strip():
+                return
+            time.sleep(0.1)
+        raise RuntimeError("unbound did not answer on %s" % self.address)
+
+    def tlsa(self, owner):
+        """(sorted records, AD flag) as the resolver answers now."""
+        result = subprocess.run(["kdig", "@" + self.address, owner, "TLSA", "+dnssec",
+                                 "+time=2", "+retry=0"], stdout=subprocess.PIPE,
+                                universal_newlines=True)
+        records = []
+        for line in result.stdout.splitlines():
+            words = line.split()
+            if len(words) >= 8 and words[3] == "TLSA" and not line.startswith(";"):
+                records.append("%s %s %s %s" % (words[4], words[5], words[6],
+                                                "".join(words[7:]).lower()))
+        flags = [line for line in result.stdout.splitlines() if ";; Flags:" in line]
+        return sorted(records), bool(flags) and " ad" in flags[0]
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

@@ -189,6 +189,10 @@ ACME_STAGED_DNS_ERROR = "the TLSA lookup of {owner} failed ({error})"
 ACME_STAGED_NO_NAMESERVERS = "the nameservers of {owner} were not found ({error})"
 ACME_STAGED_NOT_ASKED = "nameserver {name} ({address}) could not be asked for {owner} ({error})"
 ACME_STAGED_NOT_SERVED = "no TLSA record of {owners} matches the new key at {nameservers}"
+ACME_NAMESERVER_SERIAL = "{name} ({address}, zone serial {serial})"
+ACME_STAGED_NOT_VALIDATED = ("the zone of {owner} is signed, and the resolver ({resolver}) does"
+                             " not yet return the new key's record validated (AD): the wait"
+                             " starts once it does")
 ACME_STAGED_WAIT = ("every nameserver serves its record since {since}, and caches may hold the"
                     " old RRset for {ttl} s: a run from {after} on deploys it")
 ACME_PUBLISH = ("publish beside the current records (keep them until it is deployed), then run"
@@ -286,3 +290,12 @@ PUBLISH_NO_KEY_FILE = ("publish-server-tlsa needs -K FILE, a TSIG key file (tsig
                        " keymgr -t's), or -o nsupdate or -o zone to write the update out")
 PUBLISHED = "{owner} {ttl} IN TLSA {record}: published{dry_run}\n"
 PUBLISHED_ALREADY = "{owner}: every key's record is published already\n"
+ACME_PUBLISH_NEEDS_KEY = ("-{letter} goes with -K FILE, the TSIG key file of the updates that"
+                          " publish the TLSA records")
+ACME_PUBLISH_FAILED = "the TLSA records could not be published: {error}"
+ACME_PUBLISHED = "published {owner} {ttl} IN TLSA {record} at {server}{dry_run}"
+ACME_RETIRED = "retired {owner} IN TLSA {record} at {server}: no key of this host has it{dry_run}"
+ACME_RETIRE_WAIT = ("{owner} IN TLSA {record}: no key of this host has it any more; a run from"
+                    " {after} on removes it")
+ACME_RETIRE_FAILED = "the records of retired keys were not removed: {error}"
+ACME_NOT_SENT = " (dry run: not sent)"
