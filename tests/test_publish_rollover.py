@@ -14,6 +14,7 @@ Needs root, knot, knot-dnsutils, unbound, Postfix and dnspython.
 
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -31,6 +32,9 @@ PRIMARY, SECONDARY, RESOLVER, ADDRESS = "127.0.0.22", "127.0.0.23", "127.0.0.24"
 HOSTNAME = "mail.example.com"
 OWNER = "_25._tcp.%s." % HOSTNAME
 TTL = 3  # the TLSA RRset's: the waits are one or two of these
+# Another host's record in the same RRset (a backup MX sharing the name):
+# no key of this host ever had it, so no run may remove it.
+OTHER = "3 1 1 " + "ef" * 32
 
 
 class Lab(object):
@@ -45,7 +49,7 @@ class Lab(object):
         os.makedirs(self.work)
 
     def start(self):
-        self.primary.start()
+        self.primary.start(records=["_25._tcp.mail %d IN TLSA %s" % (TTL, OTHER)])
         self.secondary.start()
         assert self.secondary.wait_for_serial(self.primary.serial() or 1, 20)
         self.resolver.start()
@@ -58,12 +62,13 @@ class Lab(object):
             except Exception:
                 pass
 
-    def run(self, *args, options=(), publish=True):
-        """deploy-acme-cert as a hook or a timer runs it: (status, stdout, stderr)."""
+    def run(self, *args, options=(), publish=True, key=None):
+        """deploy-acme-cert as a hook or a timer runs it: (status, stdout,
+        stderr); key: another TSIG key file than the zone's."""
         argv = ["deploy-acme-cert", "-h", HOSTNAME, "-p", "25", "-n", RESOLVER, "-s", ADDRESS,
                 "-t", "20"]
         if publish:
-            argv += ["-K", self.primary.key_file, "-L", str(TTL)]
+            argv += ["-K", key or self.primary.key_file, "-L", str(TTL)]
         result = subprocess.run(ours_argv(["-c", self.config] + list(options) + argv
                                           + list(args)),
                                 env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
@@ -141,19 +146,36 @@ def wait_until(condition, seconds, step=1.0):
     return condition()
 
 
+def timer_runs(lab, seconds):
+    """Runs as a timer's, one a second, until one deploys: (when it
+    started, status, stdout)."""
+    deadline = time.time() + seconds
+    while True:
+        started = time.time()
+        status, out, err = lab.run()
+        if status != 75 or time.time() > deadline:
+            return started, status, out + err
+        time.sleep(1)
+
+
 def test_a_new_key_rolls_over_with_no_person_and_every_connection_verifies(lab):
     old, new = lab.material("old"), lab.material("new")
     old_record, new_record = "3 1 1 " + key_digest(old[0]), "3 1 1 " + key_digest(new[0])
-    # The old key, deployed before DANE; then its record published (-L: a new RRset's TTL).
-    status, out, err = lab.run(*old, publish=False)
-    assert status == 0, err + out
+    # The first certificate: its record published, then deployed by a timer's run.
+    status, out, err = lab.run(*old)
+    assert status == 75, err + out
+    assert "published %s %d IN TLSA %s" % (OWNER, TTL, old_record) in out, out
+    assert "Postfix keeps serving" in out and presented()[0] is None
+    assert timer_runs(lab, 60)[1] == 0
+    assert presented()[0] == old_record.split()[3]
     result = subprocess.run(ours_argv([
         "-c", lab.config, "publish-server-tlsa", "-h", HOSTNAME, "-p", "25", "-n", RESOLVER,
-        "-K", lab.primary.key_file, "-L", str(TTL)]), env={"PATH": POSTFIX_PATH},
+        "-K", lab.primary.key_file]), env={"PATH": POSTFIX_PATH},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
-    assert result.stdout == "%s %d IN TLSA %s: published\n" % (OWNER, TTL, old_record), (
+    assert result.stdout == "%s: every key's record is published already\n" % OWNER, (
         result.stdout)
-    assert wait_until(lambda: lab.resolver.tlsa(OWNER) == ([old_record], True), 20)
+    assert wait_until(lambda: lab.resolver.tlsa(OWNER) == (sorted([old_record, OTHER]), True),
+                      20)
     client = DaneClient()
     client.start()
     try:
@@ -165,7 +187,7 @@ def test_a_new_key_rolls_over_with_no_person_and_every_connection_verifies(lab):
         assert status == 75, err + out
         assert "published %s %d IN TLSA %s" % (OWNER, TTL, new_record) in out
         assert "staged" in out and "ns2.example.com. (%s, zone serial" % SECONDARY in out, out
-        assert lab.primary.tlsa(OWNER) == (sorted([old_record, new_record]), TTL)
+        assert lab.primary.tlsa(OWNER) == (sorted([old_record, new_record, OTHER]), TTL)
         assert presented()[0] == old_record.split()[3]
         serial = re.search(r"zone serial (\d+)", out).group(1)
         assert int(serial) < lab.primary.serial()
@@ -175,18 +197,8 @@ def test_a_new_key_rolls_over_with_no_person_and_every_connection_verifies(lab):
                        check=True, stdout=subprocess.DEVNULL)
         subprocess.run(["knotc", "-c", lab.secondary.config, "zone-refresh", "example.com."],
                        check=True, stdout=subprocess.DEVNULL)
-        # Timer runs, one a second, until one deploys.
-        runs = []
-        while time.time() < published + 60:
-            started = time.time()
-            status, out, err = lab.run()
-            runs.append((started, status, out))
-            if status == 0:
-                break
-            assert status == 75, err + out
-            time.sleep(1)
-        assert runs[-1][1] == 0 and "deployed" in runs[-1][2], runs
-        deployed = runs[-1][0]
+        deployed, status, out = timer_runs(lab, 60)
+        assert status == 0 and "deployed" in out, out
         assert deployed >= published + TTL  # never before one TTL
         assert presented()[0] == new_record.split()[3]
         # Timer runs until the old record is retired, one TTL after the deploy at least.
@@ -199,15 +211,113 @@ def test_a_new_key_rolls_over_with_no_person_and_every_connection_verifies(lab):
                 break
             time.sleep(1)
         assert retired and retired >= deployed + TTL, out
-        assert lab.primary.tlsa(OWNER) == ([new_record], TTL)
+        assert lab.primary.tlsa(OWNER) == (sorted([new_record, OTHER]), TTL)
         assert lab.secondary.wait_for_serial(lab.primary.serial(), 20)
-        assert lab.secondary.tlsa(OWNER) == ([new_record], TTL)
+        assert lab.secondary.tlsa(OWNER) == (sorted([new_record, OTHER]), TTL)
         time.sleep(2 * TTL)  # the client sees the resolver drop the old record
     finally:
         client.done.set()
         client.join(60)
     assert len(client.results) >= 10
     assert client.failures() == [], client.results
-    assert any(records == [new_record] for _, records, _, _, _ in client.results)
+    assert any(records == sorted([new_record, OTHER]) for _, records, _, _, _ in client.results)
     status, out, err = lab.run()
     assert status == 0 and "retired" not in out and "published" not in out, out
+
+
+def wrong_key_file(lab, name, secret_from=None):
+    """A tsig-keygen file: the lab's key under another name, or (name None)
+    its name with another secret."""
+    from postfix_tls.dane import tsig
+
+    key = tsig.read(lab.primary.key_file)
+    secret = "AAAA" + key.secret[4:] if name is None else key.secret
+    path = os.path.join(lab.work, "%s.key" % (name or "wrong-secret"))
+    with open(path, "w") as stream:
+        stream.write('key "%s" {\n\talgorithm %s;\n\tsecret "%s";\n};\n'
+                     % (name or key.name, key.algorithm, secret))
+    return path
+
+
+def test_a_wrong_key_or_a_dry_run_changes_nothing_and_the_next_run_goes_on(lab):
+    """BADSIG, BADKEY: exit 1, the new key staged, the old one served, DNS as
+    it was; a dry run sends nothing; then a run with the right key
+    publishes the staged key's record."""
+    deployed = presented()[0]
+    before = lab.primary.tlsa(OWNER)
+    renewal = lab.material("renewal")
+    record = "3 1 1 " + key_digest(renewal[0])
+    staged = os.path.join(lab.config, "acme-rsa.staged.pem")
+    for name, said in ((None, "BADSIG"), ("someone-else", "BADKEY")):
+        status, out, err = lab.run(*renewal, key=wrong_key_file(lab, name))
+        assert status == 1, err + out
+        assert said in out and "staged in %s" % staged in out, out
+        assert os.path.isfile(staged)
+        assert presented()[0] == deployed and lab.primary.tlsa(OWNER) == before
+    status, out, err = lab.run(options=["--dry-run"])
+    assert status == 75 and "(dry run: not sent)" in out, err + out
+    assert lab.primary.tlsa(OWNER) == before
+    status, out, err = lab.run(options=["--trace"])
+    assert status == 75 and "published %s %d IN TLSA %s" % (OWNER, TTL, record) in out, out
+    from postfix_tls.dane import tsig
+    assert tsig.read(lab.primary.key_file).secret not in err + out
+    assert record in lab.primary.tlsa(OWNER)[0] and presented()[0] == deployed
+
+
+def _is_step(line):
+    """--trace's line for a command starting, a file changed, an update sent."""
+    return line.startswith("+ ") and not line.startswith("+ export ") or line.startswith(
+        ("# replace ", "# remove ", "# update "))
+
+
+def run_killed(lab, material, step):
+    """The hook with --trace and -K, sent SIGTERM as its step-th step starts
+    (0: never): (status, steps, stderr)."""
+    argv = ours_argv(["-c", lab.config, "--trace", "deploy-acme-cert", "-h", HOSTNAME, "-p",
+                      "25", "-n", RESOLVER, "-s", ADDRESS, "-t", "20", "-K",
+                      lab.primary.key_file] + list(material))
+    process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               universal_newlines=True)
+    steps, lines = 0, []
+    for line in process.stderr:
+        lines.append(line)
+        if _is_step(line):
+            steps += 1
+            if steps == step:
+                process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=120), steps, "".join(lines)
+
+
+def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(lab):
+    """SIGTERM as each step of the hook's run starts (it stages the key and
+    publishes its record): Postfix serves the deployed key, DNS holds its
+    record and the other host's, the staged key is the old staging or the
+    new; the next runs deploy it and retire what is no longer needed."""
+    deployed = presented()[0]
+    kept = sorted(["3 1 1 " + deployed, OTHER])
+    third = lab.material("third")
+    record = "3 1 1 " + key_digest(third[0])
+    status, steps, err = run_killed(lab, third, 0)
+    assert status == 75, err
+    assert steps >= 10 and "# update example.com. at %s" % PRIMARY in err, err
+    outcomes = []
+    for step in range(1, steps + 1):
+        status, _, err = run_killed(lab, third, step)
+        outcomes.append(status)
+        assert status in (1, 75, -signal.SIGTERM), (step, err)
+        records = lab.primary.tlsa(OWNER)[0]
+        assert set(kept) <= set(records), (step, records, err)
+        assert presented()[0] == deployed, (step, err)
+        assert not [name for name in os.listdir(lab.config) if name.startswith(".")], step
+    assert outcomes.count(1) >= steps - 3, outcomes
+    assert record in lab.primary.tlsa(OWNER)[0]
+    started, status, out = timer_runs(lab, 60)
+    assert status == 0 and presented()[0] == record.split()[3], out
+    deadline = time.time() + 30
+    while lab.primary.tlsa(OWNER)[0] != sorted([record, OTHER]) and time.time() < deadline:
+        assert lab.run()[0] == 0
+        time.sleep(1)
+    assert lab.primary.tlsa(OWNER) == (sorted([record, OTHER]), TTL)
+    with open(os.path.join(lab.config, "acme-tlsa.published")) as stream:
+        assert sorted(line.split()[4] for line in stream) == [record.split()[3]]

@@ -98,7 +98,7 @@ class KnotPrimary(object):
     def serial(self):
         result = subprocess.run(["kdig", "@" + self.address, ZONE, "SOA", "+short",
                                  "+time=1", "+retry=0"], stdout=subprocess.PIPE,
-                                universal_newlines=True)
+                                stderr=subprocess.DEVNULL, universal_newlines=True)
         words = result.stdout.split()
         return int(words[2]) if len(words) >= 3 and words[2].isdigit() else None
 
