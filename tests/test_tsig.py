@@ -44,6 +44,13 @@ def test_knsupdate_s_colon_form_alone_is_read():
     ("", messages.TSIG_NO_KEY),
     ('key "a" { algorithm hmac-sha256; secret "MLNS"; };\n'
      'key "b" { algorithm hmac-sha256; secret "MLNS"; };\n', messages.TSIG_SEVERAL_KEYS),
+    # Two keys in two forms; two keys of keymgr's YAML (never one's fields
+    # with the other's).
+    ('hmac-sha256:a:MLNS\nkey "b" { algorithm hmac-sha256; secret "MLNS"; };\n',
+     messages.TSIG_SEVERAL_KEYS),
+    ("key:\n  - id: a\n    algorithm: hmac-sha256\n    secret: MLNS\n  - id: b\n"
+     "    secret: MLNS\n", messages.TSIG_SEVERAL_KEYS),
+    ("template:\n  - id: default\n    storage: /var/lib/knot\n", messages.TSIG_NO_KEY),
     ('key "a" { algorithm hmac-md5; secret "MLNS"; };\n', messages.TSIG_BAD_ALGORITHM),
     ('key "a" { algorithm hmac-sha256; secret "not base64!"; };\n', messages.TSIG_BAD_SECRET),
 ])

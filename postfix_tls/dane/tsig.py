@@ -38,8 +38,7 @@ _BIND_FIELD = re.compile(r'(?P<field>algorithm|secret)\s+"?(?P<value>[^";\s]+)"?
                          re.IGNORECASE)
 _COLON_FORM = re.compile(r"^\s*#?\s*(?P<algorithm>hmac-[a-z0-9]+):(?P<name>[^:\s]+):"
                          r"(?P<secret>[A-Za-z0-9+/=]+)\s*$", re.IGNORECASE | re.MULTILINE)
-_YAML_FIELD = re.compile(r"^\s*-?\s*(?P<field>id|algorithm|secret)\s*:\s*(?P<value>\S+)\s*$",
-                         re.MULTILINE)
+_YAML_FIELD = re.compile(r"^\s*-?\s*(?P<field>id|algorithm|secret)\s*:\s*(?P<value>\S+)\s*$")
 
 
 class TsigKeyError(Exception):
@@ -59,27 +58,27 @@ class TsigKey(object):
 
 
 def parse(text, path):
-    """The one TsigKey text holds; TsigKeyError when it holds none or several."""
+    """The one TsigKey text holds; TsigKeyError when it holds none or several
+    (in whatever forms: keymgr's comment and YAML block for one key count
+    once)."""
     found = []
     for match in _BIND_KEY.finditer(text):
         fields = dict((field.group("field").lower(), field.group("value"))
                       for field in _BIND_FIELD.finditer(match.group("body")))
         found.append((match.group("name"), fields.get("algorithm", ""),
                       fields.get("secret", "")))
-    if not found:
-        found = [(match.group("name"), match.group("algorithm"), match.group("secret"))
-                 for match in _COLON_FORM.finditer(text)]
-    if not found:
-        fields = dict((match.group("field"), match.group("value"))
-                      for match in _YAML_FIELD.finditer(text))
-        if fields:
-            found = [(fields.get("id", ""), fields.get("algorithm", ""),
-                      fields.get("secret", ""))]
-    names = sorted(set(name for name, _, _ in found))
-    if not found:
+    found += [(match.group("name"), match.group("algorithm"), match.group("secret"))
+              for match in _COLON_FORM.finditer(text)]
+    found += _yaml_keys(text)
+    keys = sorted(set((name.rstrip(".").lower(), algorithm.lower(), secret)
+                      for name, algorithm, secret in found))
+    if not keys:
         raise TsigKeyError(messages.TSIG_NO_KEY.format(path=path))
-    if len(names) > 1:
-        raise TsigKeyError(messages.TSIG_SEVERAL_KEYS.format(path=path, names=", ".join(names)))
+    if len(keys) > 1:
+        raise TsigKeyError(messages.TSIG_SEVERAL_KEYS.format(
+            path=path, names=", ".join(sorted(set(key[0] or "?" for key in keys)))))
+    found = [key for key in found if (key[0].rstrip(".").lower(), key[1].lower(), key[2])
+             == keys[0]]
     name, algorithm, secret = found[0]
     if not name:
         raise TsigKeyError(messages.TSIG_NO_KEY.format(path=path))
@@ -92,6 +91,31 @@ def parse(text, path):
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise TsigKeyError(messages.TSIG_BAD_SECRET.format(path=path, name=name))
     return TsigKey(name, algorithm, secret)
+
+
+def _yaml_keys(text):
+    """[(id, algorithm, secret)] of knot.conf's "key:" section: each "- id:"
+    starts a key, whose fields are the lines that follow it; the section
+    ends at the next line that is not indented."""
+    keys, current, in_keys = [], None, False
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace() and not line.startswith("-"):
+            in_keys = line.rstrip() == "key:"
+            current = None
+            continue
+        if not in_keys:
+            continue
+        match = _YAML_FIELD.match(line)
+        if not match:
+            continue
+        field, value = match.group("field"), match.group("value")
+        if field == "id" or current is None:
+            current = {"id": "", "algorithm": "", "secret": ""}
+            keys.append(current)
+        current[field] = value
+    return [(key["id"], key["algorithm"], key["secret"]) for key in keys]
 
 
 def read(path):
