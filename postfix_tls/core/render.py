@@ -229,11 +229,12 @@ def acme_deploy(outcome, hints, as_json):
             "publish_error": str(outcome.failure) if outcome.failure else None},
             indent=2) + "\n")
         return
-    lines = list(outcome.published)
+    lines = []
     for material in sorted(set((d.material.source, d.material.keyfile, d.material.chainfile)
                                for d in outcome.deployments)):
         lines.append(messages.ACME_FROM.format(source=material[0], keyfile=material[1],
                                                chainfile=material[2]))
+    lines += outcome.published
     for deployment in outcome.deployments:
         if deployment.action == "unchanged":
             lines.append(messages.ACME_UNCHANGED.format(algorithm=deployment.algorithm,

@@ -58,8 +58,11 @@ class KnotPrimary(object):
                 "server:\n    rundir: \"%(d)s/run\"\n    listen: %(a)s@53\n"
                 "%(key)s"
                 "%(remotes)s"
+                # README's ACL: TLSA records of the mail host's names only.
                 "acl:\n  - id: tlsa_update\n    key: %(name)s\n    action: update\n"
-                "    update-type: [TLSA]\n"
+                "    update-type: [TLSA]\n    update-owner: name\n"
+                "    update-owner-match: equal\n"
+                "    update-owner-name: [_25._tcp.mail, _465._tcp.mail, _587._tcp.mail]\n"
                 "  - id: transfer\n    address: [%(transfer)s]\n    action: transfer\n"
                 "database:\n    storage: \"%(d)s/db\"\n"
                 "template:\n  - id: default\n    storage: \"%(d)s/zones\"\n"
