@@ -221,7 +221,7 @@ DECLARED = (
         " [-p ports] [-K tsigkeyfile] [-P primary[:port]] [-n nameserver[:port]] [-L ttl]"
         " [-t seconds] [-o nsupdate|zone]",
         "dane.publish_command:publish_server_tlsa", "dane.publish_command:prefetch",
-        letters="hpKPnLto", operands=0,
+        letters="hpKPnLto", operands=0, locks=True,
         our_synopsis="publish-server-tlsa [-h hostname] [-p ports] [-K tsigkeyfile]"
         " [-P primary] [-n nameserver] [-L ttl] [-t seconds] [-o nsupdate|zone]",
         help_lines=["the keys' records into the zone: one RFC 2136",

@@ -5,6 +5,7 @@ same update as an nsupdate script run by BIND's nsupdate.  Needs root
 (port 53), knot, knot-dnsutils, bind9-dnsutils and dnspython.
 """
 
+import os
 import subprocess
 
 import pytest
@@ -230,3 +231,84 @@ def test_trace_json_gives_the_update_as_data_without_the_secret(host, zone):
     change, = update["changes"]
     assert change["owner"] == OWNER and change["records"] == [OLD] and len(change["add"]) == 2
     assert tsig.read(zone.key_file).secret not in err
+
+
+# ----- what a break-it round found
+
+def test_a_cname_at_the_owner_is_said_never_published_beside(knot):
+    """Before: the CNAME read as "no RRset", the update added records the
+    server ignored (NOERROR, "no changes"), and "published" was said."""
+    knot.stop()
+    knot.start(records=["_25._tcp.mail 300 IN TLSA " + OLD,
+                        "_465._tcp.mail 300 IN CNAME _25._tcp.mail"])
+    with pytest.raises(publish.PublishError) as raised:
+        publish.read_rrsets(["_465._tcp.mail.example.com."], PRIMARY)
+    assert str(raised.value) == messages.PUBLISH_CNAME.format(
+        owner="_465._tcp.mail.example.com.", target=OWNER)
+    assert not raised.value.retry
+
+
+def test_publish_with_a_cname_exits_1_and_registers_nothing(host, knot):
+    knot.stop()
+    knot.start(records=["_25._tcp.mail 300 IN TLSA " + OLD,
+                        "_465._tcp.mail 300 IN CNAME _25._tcp.mail"])
+    status, out, err = publish_run(host, "-p", "465", "-K", host_key(knot), "-L", "300")
+    assert status == 1 and "is a CNAME to %s" % OWNER in err, err
+    assert "published" not in out
+    assert not os.path.exists(os.path.join(host[0], "acme-tlsa.published"))
+
+
+def test_the_registry_holds_only_what_this_host_added(host, zone):
+    """Before: every key's record was registered, also one already in the
+    RRset (another host's, serving the same key), which a later retirement
+    would have removed from under it."""
+    import shutil
+
+    directory = host[0]
+    shutil.copy(zone.key_file, os.path.join(directory, "update.key"))  # a relative -K
+    status, out, err = publish_run(host, "-K", "update.key")
+    assert status == 0, err
+    records, _ = zone.tlsa(OWNER)
+    with open(os.path.join(directory, "acme-tlsa.published")) as stream:
+        registered = sorted(" ".join(line.split()[1:5]) for line in stream)
+    assert registered == sorted(set(records) - {OLD}) and len(registered) == 2
+
+
+def test_a_publishing_run_waits_for_the_lock(host, zone):
+    from test_chain_files import lock_held
+
+    directory, env = host
+    with lock_held(directory) as holder:
+        result = subprocess.run(ours_argv(["-c", directory, "publish-server-tlsa", "-h",
+                                           "mail.example.com", "-n", PRIMARY, "-K",
+                                           zone.key_file]),
+                                env=dict(env, POSTFIX_TLS_LOCK_WAIT="1"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, timeout=60)
+        assert result.returncode == 75 and "pid %d" % holder.pid in result.stderr
+    assert zone.tlsa(OWNER) == ([OLD], 300)
+
+
+def test_a_registry_time_not_trusted_counts_from_now_never_forever(tmp_path):
+    """Before: a line with a time ahead of the clock was dropped, so its
+    record was never retired (and the warning spoke of first sightings)."""
+    from postfix_tls.dane import first_seen
+    import time as clock
+
+    path = tmp_path / "acme-tlsa.published"
+    ahead = int(clock.time()) + 100000
+    path.write_text("%s %s %d\n%s %s 0\n" % (OWNER, OLD, ahead, OWNER, NEW))
+    warned = []
+
+    class Log(object):
+        def warn(self, lines):
+            warned.extend(lines)
+
+    class Tls(object):
+        log = Log()
+
+    now = int(clock.time())
+    known, dirty = first_seen.read(Tls(), str(path), allow_zero=True, reset_to=now,
+                                   reset_message=messages.REGISTRY_RESET)
+    assert known == {(OWNER, OLD): now, (OWNER, NEW): 0} and dirty
+    assert "counted as unneeded since now" in warned[0]

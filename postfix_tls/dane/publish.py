@@ -21,10 +21,11 @@ from postfix_tls.core import messages
 class PublishError(Exception):
     """The update was not made; the text says why and what to do."""
 
-    def __init__(self, text, retry=True, changed=False):
+    def __init__(self, text, retry=True, changed=False, maybe_made=False):
         Exception.__init__(self, text)
         self.retry = retry  # exit 75 (try again later) rather than 1
         self.changed = changed  # the RRset is not as read: read again
+        self.maybe_made = maybe_made  # sent, and no answer: it may have been made
 
 
 class Change(object):
@@ -143,9 +144,11 @@ def send(zone, changes_, key, server, port=53, timeout=10):
     except dns.tsig.PeerBadTime:
         raise PublishError(messages.PUBLISH_BADTIME.format(server=where))
     except dns.exception.Timeout:
-        raise PublishError(messages.PUBLISH_TIMEOUT.format(server=where, seconds=timeout))
+        raise PublishError(messages.PUBLISH_TIMEOUT.format(server=where, seconds=timeout),
+                           maybe_made=True)
     except (OSError, EOFError, dns.exception.DNSException) as error:
-        raise PublishError(messages.PUBLISH_NO_ANSWER.format(server=where, error=error))
+        raise PublishError(messages.PUBLISH_NO_ANSWER.format(server=where, error=error),
+                           maybe_made=True)
     rcode = response.rcode()
     if rcode == dns.rcode.NOERROR:
         return
@@ -200,14 +203,27 @@ def read_rrsets(owners, server, port=53, timeout=10):
         try:
             response = dns.query.tcp(query, server, port=port, timeout=timeout)
         except dns.exception.Timeout:
-            raise PublishError(messages.PUBLISH_TIMEOUT.format(server=where, seconds=timeout))
+            raise PublishError(messages.PUBLISH_READ_TIMEOUT.format(
+                server=where, seconds=timeout, owner=owner))
         except (OSError, EOFError, dns.exception.DNSException) as error:
-            raise PublishError(messages.PUBLISH_NO_ANSWER.format(server=where, error=error))
-        if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            raise PublishError(messages.PUBLISH_READ_NO_ANSWER.format(
+                server=where, owner=owner, error=error))
+        rcode = response.rcode()
+        if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN) or not (
+                response.flags & dns.flags.AA):
+            # REFUSED, or an answer that is not the zone's own: not the
+            # primary, or one that does not let this host read the zone.
             raise PublishError(messages.PUBLISH_READ_FAILED.format(
-                server=where, owner=owner, rcode=dns.rcode.to_text(response.rcode())))
+                server=where, owner=owner, rcode=dns.rcode.to_text(rcode) + (
+                    "" if response.flags & dns.flags.AA else ", not authoritative")),
+                retry=rcode == dns.rcode.SERVFAIL)
         records, ttl = [], None
         for rrset in response.answer:
+            if rrset.rdtype == dns.rdatatype.CNAME and rrset.name.to_text() == owner:
+                # Nothing can be added beside a CNAME: the server would
+                # answer NOERROR and change nothing.
+                raise PublishError(messages.PUBLISH_CNAME.format(
+                    owner=owner, target=rrset[0].target.to_text()), retry=False)
             if rrset.rdtype == dns.rdatatype.TLSA and rrset.name.to_text() == owner:
                 records = [rdata.to_text() for rdata in rrset]
                 ttl = rrset.ttl

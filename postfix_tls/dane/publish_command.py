@@ -34,10 +34,8 @@ def publish_server_tlsa(tls, options, operands):
                                                      update.changes) if output == "nsupdate"
                              else publish.zone_lines(update.changes))
             return messages.EXIT_OK
-        registry = publisher.read_registry(tls)
-        publisher.register(registry, hostname, ports, records)
-        publisher.write_registry(tls, registry)
-        update = publisher.publish_records(tls, settings, hostname, ports, records)
+        update = publisher.publish_records(tls, settings, hostname, ports, records,
+                                           registry=publisher.read_registry(tls))
     except publish.PublishError as error:
         tls.log.error(str(error))
         return messages.EXIT_STAGED if error.retry else messages.EXIT_FAIL

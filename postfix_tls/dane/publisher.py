@@ -70,8 +70,12 @@ def from_options(tls, options, key_needed=True, seconds_letter="t"):
             tls.fail(messages.PUBLISH_NO_KEY_FILE)
         from postfix_tls.dane import tsig
 
+        # Relative: in the configuration directory, as the operands of
+        # deploy-server-cert and deploy-acme-cert (a run's working directory
+        # is command_directory).
+        path = os.path.join(tls.config_directory, options["K"])
         try:
-            key = tsig.read(options["K"])
+            key = tsig.read(path)
         except tsig.TsigKeyError as error:
             tls.fail(str(error))
     try:
@@ -123,21 +127,52 @@ def send(tls, publisher, update):
                      publisher.seconds)
 
 
-def publish_records(tls, publisher, hostname, ports, add, delete=None):
+def publish_records(tls, publisher, hostname, ports, add, delete=None, registry=None):
     """prepare() and send(); an RRset changed since it was read (another
     host's update) is read once more and the update made again from
-    that, never forced.  The Update sent; PublishError."""
+    that, never forced.  registry: the records the update adds are
+    registered as this host's before it is sent, and taken out again
+    when it certainly was not made.  The Update sent; PublishError."""
     from postfix_tls.dane import publish
 
     for attempt in (1, 2):
         update = prepare(publisher, hostname, ports, add, delete)
+        added = register(registry, update) if registry is not None else []
+        if added:
+            write_registry(tls, registry)  # before it is sent: never forgotten
         try:
             send(tls, publisher, update)
-            return update
         except publish.PublishError as error:
+            if added and not error.maybe_made:
+                for entry in added:
+                    registry.pop(entry, None)
+                write_registry(tls, registry)
             if attempt == 2 or not error.changed:
                 raise
+            continue
+        if not tls.runner.dry_run:
+            _made(publisher, hostname, ports, update)
+        return update
     raise AssertionError("not reached")
+
+
+def _made(publisher, hostname, ports, update):
+    """PublishError unless the primary now serves what the update added, and
+    not what it deleted: a server may answer NOERROR to an update it did
+    not make (Knot: "no changes to the zone were made")."""
+    from postfix_tls.dane import publish
+
+    served = publish.read_rrsets(owners(hostname, ports), update.server, update.port,
+                                 publisher.seconds)
+    where = "%s port %d" % (update.server, update.port)
+    for change in publish.pending(update.changes):
+        records = set(served.get(change.owner, ([], None))[0])
+        missing = sorted(set(change.add) - records)
+        kept = sorted(set(change.delete) & records)
+        if missing or kept:
+            raise publish.PublishError(messages.PUBLISH_NOT_MADE.format(
+                server=where, zone=update.zone, owner=change.owner,
+                what="lacks " + ", ".join(missing) if missing else "still has " + ", ".join(kept)))
 
 
 def _primary(publisher, owner):
@@ -170,7 +205,11 @@ def read_registry(tls):
     """{(owner, record): since} (0: needed); lines that do not parse are
     dropped with a warning (first_seen's checks: no record is retired
     on a line this host cannot have written)."""
-    known, _ = first_seen.read(tls, registry_path(tls), allow_zero=True)
+    known, dirty = first_seen.read(tls, registry_path(tls), allow_zero=True,
+                                   reset_to=int(math.ceil(time.time())),
+                                   reset_message=messages.REGISTRY_RESET)
+    if dirty:
+        write_registry(tls, known)
     return known
 
 
@@ -184,12 +223,17 @@ def write_registry(tls, registry):
         tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
 
 
-def register(registry, hostname, ports, records):
-    """The records of this host's keys (in service, staged, next), as its
-    own: needed, since 0."""
-    for owner in owners(hostname, ports):
-        for record in records:
-            registry[owner, record] = 0
+def register(registry, update):
+    """The records update adds (none of them in the RRset as read: a record
+    that was there is another's, or a person's), as this host's, needed;
+    the entries added, [(owner, record)]."""
+    added = []
+    for change in update.changes:
+        for record in change.add:
+            if (change.owner, record) not in registry:
+                added.append((change.owner, record))
+            registry[change.owner, record] = 0
+    return added
 
 
 def retire(tls, publisher, hostname, ports, needed, now=None):

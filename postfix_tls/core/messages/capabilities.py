@@ -212,6 +212,9 @@ ACME_SEEN_BAD_LINE = ("{path} line {number}: not an \"owner record seconds\" lin
 ACME_SEEN_RESET = ("{path} line {number}: {owner} {record} first seen at second {seconds},"
                    " before 2000 or more than {skew} s ahead of this host's clock: counted as"
                    " first seen now")
+REGISTRY_RESET = ("{path} line {number}: {owner} {record}: unneeded since second {seconds},"
+                  " before 2000 or more than {skew} s ahead of this host's clock: counted as"
+                  " unneeded since now")
 ACME_SEEN_NOT_A_FILE = "{path} is not a regular file: every TLSA record counts as first seen now"
 ACME_SEEN_UNREADABLE = ("cannot read {path}: {error}: every TLSA record counts as first seen"
                         " now")
@@ -281,13 +284,24 @@ PUBLISH_REFUSED = "{server} refused the update of {zone}: {rcode}"
 PUBLISH_NO_ZONE = "the zone of {owner} was not found: {error}"
 PUBLISH_NO_PRIMARY = ("the primary of {zone} ({primary}, its SOA's MNAME) has no address:"
                       " name the server to update")
-PUBLISH_READ_FAILED = "{server} did not give the TLSA records of {owner}: {rcode}"
+PUBLISH_READ_FAILED = ("{server} did not give the TLSA records of {owner}: {rcode}: it must be"
+                       " the zone's primary (-P, else the SOA's MNAME) and answer this host's"
+                       " queries over TCP")
+PUBLISH_READ_TIMEOUT = ("{server} did not answer the query for the TLSA records of {owner} within"
+                        " {seconds} s: nothing was sent")
+PUBLISH_READ_NO_ANSWER = ("{server} could not be asked for the TLSA records of {owner}: {error};"
+                          " nothing was sent")
+PUBLISH_CNAME = ("{owner} is a CNAME to {target}: no record can be added beside it; publish the"
+                 " records at {target}, or remove the CNAME")
+PUBLISH_NOT_MADE = ("{server} accepted the update of {zone} but does not serve it: {owner} {what};"
+                    " check the server's log (an update it ignored)")
 PUBLISH_BAD_PRIMARY = ("invalid -P value: {}: expected the primary's IP address, with :port"
                        " if not 53")
 PUBLISH_BAD_OUTPUT = "invalid -o value: {}: expected nsupdate or zone"
-PUBLISH_BAD_TTL = "invalid -L value: {}: expected seconds, 1 or more"
+PUBLISH_BAD_TTL = "invalid -L value: {}: expected seconds, 1 to 2147483647"
 PUBLISH_NO_KEY_FILE = ("publish-server-tlsa needs -K FILE, a TSIG key file (tsig-keygen's or"
-                       " keymgr -t's), or -o nsupdate or -o zone to write the update out")
+                       " keymgr -t's; a relative name is in the configuration directory), or"
+                       " -o nsupdate or -o zone to write the update out")
 PUBLISHED = "{owner} {ttl} IN TLSA {record}: published{dry_run}\n"
 PUBLISHED_ALREADY = "{owner}: every key's record is published already\n"
 ACME_PUBLISH_NEEDS_KEY = ("-{letter} goes with -K FILE, the TSIG key file of the updates that"
