@@ -254,6 +254,9 @@ def test_a_wrong_key_or_a_dry_run_changes_nothing_and_the_next_run_goes_on(lab):
         assert said in out and "staged in %s" % staged in out, out
         assert os.path.isfile(staged)
         assert presented()[0] == deployed and lab.primary.tlsa(OWNER) == before
+    # Not the primary: the resolver (no answer of the zone's own): exit 1, said.
+    status, out, err = lab.run("-P", RESOLVER)
+    assert status == 1 and "must be the zone's primary" in out + err, err + out
     status, out, err = lab.run(options=["--dry-run"])
     assert status == 75 and "(dry run: not sent)" in out, err + out
     assert lab.primary.tlsa(OWNER) == before
@@ -298,9 +301,13 @@ def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(
     kept = sorted(["3 1 1 " + deployed, OTHER])
     third = lab.material("third")
     record = "3 1 1 " + key_digest(third[0])
+    staged = os.path.join(lab.config, "acme-rsa.staged.pem")
     status, steps, err = run_killed(lab, third, 0)
     assert status == 75, err
     assert steps >= 10 and "# update example.com. at %s" % PRIMARY in err, err
+    # The key is kept before its record goes out (a run killed while the
+    # update is on its way must not lose it: the client hands it over once).
+    assert 0 <= err.index("# replace %s" % staged) < err.index("# update example.com."), err
     outcomes = []
     for step in range(1, steps + 1):
         status, _, err = run_killed(lab, third, step)
@@ -308,6 +315,8 @@ def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(
         assert status in (1, 75, -signal.SIGTERM), (step, err)
         records = lab.primary.tlsa(OWNER)[0]
         assert set(kept) <= set(records), (step, records, err)
+        if record in records:  # published: the key it names is kept (staged)
+            assert "3 1 1 " + key_digest(staged) == record, (step, err)
         assert presented()[0] == deployed, (step, err)
         assert not [name for name in os.listdir(lab.config) if name.startswith(".")], step
     assert outcomes.count(1) >= steps - 3, outcomes

@@ -1,9 +1,9 @@
 """deploy-acme-cert -K: the records in DNS follow the keys, with no person
 in the loop.
 
-1. A new key's "3 1 1" record is published as soon as the key is staged,
-   beside the records of every key in service (one update per zone, each
-   RRset required as read: dane/publisher.py).  The gate (gate.py) then
+1. A new key is kept in the staged file, then its "3 1 1" record is
+   published beside the records of every key in service (one update per
+   zone, each RRset required as read: dane/publisher.py).  The gate then
    deploys it from the first run after every nameserver serves it, the
    resolver validates it where the zone is signed, and one TTL has
    passed: runs decide from recorded state and exit, nothing sleeps.
@@ -16,7 +16,7 @@ staged, the old one live, and the run exits 75 (a later run may succeed)
 or 1 (the key, the ACL, the TTL: a person must act).
 """
 
-from postfix_tls.acme.facts import DEPLOY, STAGE
+from postfix_tls.acme.facts import DEPLOY, STAGE, STAGED_FILE, config_file
 from postfix_tls.core import messages
 from postfix_tls.core.certificates import iso
 from postfix_tls.dane import publisher
@@ -47,13 +47,14 @@ def publish_new_keys(tls, publisher_settings, hostname, ports, in_service, gated
     gated deployments are staged with the reason, outcome.failure set."""
     from postfix_tls.dane import publish
 
+    for deployment in gated:
+        _keep(tls, deployment)
     new = set(RECORD + deployment.material.digest for deployment in gated)
     wanted = sorted(in_service | new)
     registry = publisher.read_registry(tls)
-    publisher.register(registry, hostname, ports, wanted)
     try:
-        publisher.write_registry(tls, registry)
-        update = publisher.publish_records(tls, publisher_settings, hostname, ports, wanted)
+        update = publisher.publish_records(tls, publisher_settings, hostname, ports, wanted,
+                                           registry=registry)
     except publish.PublishError as error:
         outcome.failure = error
         for deployment in gated:
@@ -63,6 +64,21 @@ def publish_new_keys(tls, publisher_settings, hostname, ports, in_service, gated
     _note(tls, outcome.published, update, "add", messages.ACME_PUBLISHED)
     for deployment in gated:
         deployment.published = True  # the gate prints no records to publish
+
+
+def _keep(tls, deployment):
+    """The given key and chain kept in the staged file before their record
+    is published: a run killed once the record is out must not lose the
+    key it names (the client hands it over once).  A deploy later in this
+    run removes the file, as it removes any staged material it deploys."""
+    material = deployment.material
+    if material.source == "staged":
+        return
+    path = config_file(tls, STAGED_FILE, deployment.algorithm)
+    try:
+        tls.runner.replace_file(path, material.text.encode("ascii"), 0o600, undo=False)
+    except OSError as error:
+        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
 
 
 def needed_after(in_service, deployments):
