@@ -292,8 +292,9 @@ def test_a_publishing_run_waits_for_the_lock(host, zone):
 def test_a_registry_time_not_trusted_counts_from_now_never_forever(tmp_path):
     """Before: a line with a time ahead of the clock was dropped, so its
     record was never retired (and the warning spoke of first sightings)."""
-    from postfix_tls.dane import first_seen
     import time as clock
+
+    from postfix_tls.dane import first_seen
 
     path = tmp_path / "acme-tlsa.published"
     ahead = int(clock.time()) + 100000
