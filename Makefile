@@ -52,17 +52,23 @@ MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test
 # unbound and gnutls-bin's danetool (the DANE tests' resolver and an
 # independent TLSA computation), ldnsutils' ldns-signzone (a signed zone);
 # pebble (an ACME test CA), certbot, dehydrated and lego (deploy-acme-cert's
-# clients, in its tests and in the benchmark).
+# clients, in its tests and in the benchmark); knot and knot-dnsutils (the
+# publishing tests' primary, keymgr's TSIG keys, kdig), bind9-dnsutils and
+# bind9-utils (nsupdate, tsig-keygen).  Services are not started (the
+# tests start what they need, on their own addresses).
 deps:
 	@if [ ! -x $(UPSTREAM) ] || [ ! -x /usr/sbin/postconf ] || ! command -v openssl >/dev/null \
 	    || ! command -v man >/dev/null || ! command -v strace >/dev/null \
 	    || ! command -v unbound >/dev/null || ! command -v danetool >/dev/null \
 	    || ! command -v ldns-signzone >/dev/null || ! command -v pebble >/dev/null \
 	    || ! command -v certbot >/dev/null || ! command -v dehydrated >/dev/null \
-	    || ! command -v lego >/dev/null; then \
+	    || ! command -v lego >/dev/null || ! command -v knotd >/dev/null \
+	    || ! command -v kdig >/dev/null || ! command -v nsupdate >/dev/null \
+	    || ! command -v tsig-keygen >/dev/null; then \
 	    apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl man-db strace \
-	        unbound gnutls-bin ldnsutils pebble certbot dehydrated lego >/dev/null; \
+	        unbound gnutls-bin ldnsutils pebble certbot dehydrated lego knot knot-dnsutils \
+	        bind9-dnsutils bind9-utils >/dev/null; \
 	fi
 	@# Debian's own python3 has venv and ensurepip only with python3-venv.
 	@$(PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \

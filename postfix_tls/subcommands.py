@@ -217,16 +217,29 @@ DECLARED = (
         help_lines=["DNS and the live server against the keys",
                     "(-n ADDRESS[:PORT]: the resolver to ask)"]),
     Subcommand(
+        "publish-server-tlsa", "usage: postfix tls publish-server-tlsa [-h hostname]"
+        " [-p ports] [-K tsigkeyfile] [-P primary[:port]] [-n nameserver[:port]] [-L ttl]"
+        " [-t seconds] [-o nsupdate|zone]",
+        "dane.publish_command:publish_server_tlsa", "dane.publish_command:prefetch",
+        letters="hpKPnLto", operands=0, locks=True,
+        our_synopsis="publish-server-tlsa [-h hostname] [-p ports] [-K tsigkeyfile]"
+        " [-P primary] [-n nameserver] [-L ttl] [-t seconds] [-o nsupdate|zone]",
+        help_lines=["the keys' records into the zone: one RFC 2136",
+                    "update signed with TSIG (-o: write it out)"]),
+    Subcommand(
         "deploy-acme-cert", "usage: postfix tls deploy-acme-cert [-h hostname[,...]]"
         " [-p ports] [-n nameserver[:port]] [-s address] [-t seconds] [-e days]"
-        " [keyfile fullchainfile]",
-        "acme.deploy:deploy_acme_cert", "acme.deploy:prefetch", letters="hpnste", locks=True,
+        " [-K tsigkeyfile [-P primary[:port]] [-L ttl]] [keyfile fullchainfile]",
+        "acme.deploy:deploy_acme_cert", "acme.deploy:prefetch", letters="hpnsteKPL",
+        locks=True,
         our_synopsis="deploy-acme-cert [-h hostnames] [-p ports] [-n nameserver]"
-        " [-s address] [-t seconds] [-e days] [keyfile fullchainfile]",
+        " [-s address] [-t seconds] [-e days] [-K tsigkeyfile [-P primary] [-L ttl]]"
+        " [keyfile fullchainfile]",
         help_lines=["an ACME client's deploy hook (certbot, lego,",
                     "dehydrated): checked, held back until DNS has",
                     "the new key's TLSA record, reloaded, verified",
-                    "(-e: refuse certificates expiring within days, 7)"]),
+                    "(-e: refuse certificates expiring within days, 7;",
+                    "-K: publish new keys' records, retire old ones)"]),
     Subcommand(
         "status", "usage: postfix tls status [-w days] [-c days]",
         "status.command:status", "status.command:prefetch", letters="wc", operands=0,

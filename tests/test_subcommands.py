@@ -34,7 +34,8 @@ def test_upstreams_nine_and_ours():
         "deploy-server-cert", "output-server-csr", "output-server-tlsa",
         "all-default-client", "all-default-server")
     assert [name for name in NAMES if subcommands.find(name).ours] == [
-        "output-server-tlsa-rollover", "check-server-tlsa", "deploy-acme-cert", "status"]
+        "output-server-tlsa-rollover", "check-server-tlsa", "publish-server-tlsa",
+        "deploy-acme-cert", "status"]
     assert len(set(NAMES)) == len(NAMES)
 
 

@@ -35,6 +35,7 @@ main.cf back (Runner.restore_replaced).
 
 
 from postfix_tls import chain_deploy
+from postfix_tls.acme import publishing
 from postfix_tls.acme.checks import check_material, staged_materials
 from postfix_tls.acme.facts import CERT_PARAMETERS, DAY, DEPLOY, MARGIN_DAYS, STAGE, VERIFY_SECONDS
 from postfix_tls.acme.gate import dane_gate, stage
@@ -62,10 +63,16 @@ class Outcome(object):
         self.reload = ""
         self.running = None
         self.notes = []
+        self.published = []  # -K: the records added, one line each
+        self.retired = []  # -K: the records removed
+        self.failure = None  # -K: the PublishError of an update not made
 
     @property
     def exit_status(self):
-        if any(deployment.action == STAGE for deployment in self.deployments):
+        if self.failure is not None and not self.failure.retry:
+            return messages.EXIT_FAIL  # a person must act, even under dehydrated
+        if self.failure is not None or any(deployment.action == STAGE
+                                           for deployment in self.deployments):
             return messages.EXIT_OK if self.source.dehydrated else messages.EXIT_STAGED
         return messages.EXIT_OK
 
@@ -77,6 +84,7 @@ def deploy_acme_cert(tls, options, operands):
     nameserver, address, seconds = live_options(tls, options, hostnames[0],
                                                      VERIFY_SECONDS)
     margin = _margin(tls, options)
+    publishing_settings = publishing.settings(tls, options)
     source = find_source(tls, operands)
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
@@ -96,11 +104,17 @@ def deploy_acme_cert(tls, options, operands):
                 tls.fail(str(refusal))
     given = [deployment.algorithm for deployment in outcome.deployments]
     materials += staged_materials(tls, hostnames, given + [m.algorithm for m in materials])
+    in_service = publishing.records_in_service(tls) if publishing_settings else set()
     if not materials and not outcome.deployments:
         outcome.notes.append(messages.ACME_NOTHING)
+        _retire(tls, publishing_settings, hostnames[0], ports, in_service, outcome)
         return _done(tls, outcome)
     outcome.deployments += [plan(tls, material, chains, setting) for material in materials]
     gated = [d for d in outcome.deployments if d.action == DEPLOY and d.key_changed]
+    if gated and publishing_settings:
+        publishing.publish_new_keys(tls, publishing_settings, hostnames[0], ports, in_service,
+                                    gated, outcome)
+        gated = [d for d in gated if d.action == DEPLOY]  # not staged by a failed update
     records = dane_gate(tls, hostnames[0], ports, nameserver, gated) if gated else {}
     deploying = [d for d in outcome.deployments if d.action == DEPLOY]
     if deploying:
@@ -110,7 +124,16 @@ def deploy_acme_cert(tls, options, operands):
             stage(tls, deployment)
     if not deploying and not any(d.action == STAGE for d in outcome.deployments):
         outcome.notes.append(messages.ACME_NOTHING_CHANGED)
+    _retire(tls, publishing_settings, hostnames[0], ports,
+            publishing.needed_after(in_service, outcome.deployments), outcome)
     return _done(tls, outcome)
+
+
+def _retire(tls, publishing_settings, hostname, ports, needed, outcome):
+    """-K: the records of keys gone from service, once it is safe (not
+    after a failed update: DNS is not as this run expected)."""
+    if publishing_settings is not None and outcome.failure is None:
+        publishing.retire_old_keys(tls, publishing_settings, hostname, ports, needed, outcome)
 
 
 def _done(tls, outcome):

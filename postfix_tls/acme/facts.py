@@ -77,6 +77,7 @@ class Deployment(object):
         self.why = ""
         self.reasons = []  # why it is staged, one line each
         self.publish = []  # records to publish before it is deployed
+        self.published = False  # -K: its record was published by this run
         self.live = []  # (address, port, dane_verified)
 
     @property

@@ -45,8 +45,8 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
     for deployment in deployments:
         material = deployment.material
         wanted = _matching_records(tls, material, sha512)
-        deployment.publish = ["%s IN TLSA 3 1 1 %s" % (entry.owner, material.digest)
-                              for entry in published]
+        deployment.publish = [] if deployment.published else [
+            "%s IN TLSA 3 1 1 %s" % (entry.owner, material.digest) for entry in published]
         reasons = [messages.ACME_STAGED_DNS_ERROR.format(owner=entry.owner, error=entry.error)
                    for entry in errors]
         if not reasons and not published:
@@ -64,9 +64,15 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
                     reasons.append(messages.ACME_STAGED_NOT_ASKED.format(
                         owner=entry.owner, **served.to_json()))
                 elif not wanted & set(served.records):
-                    servers.append("%s (%s)" % (served.name, served.address))
+                    # Behind the update (or never given it): its serial says which.
+                    servers.append(messages.ACME_NAMESERVER_SERIAL.format(
+                        name=served.name, address=served.address,
+                        serial=lookup.serial(entry.canonical_name, served.address)))
             if servers:
                 lacking.setdefault(", ".join(servers), []).append(entry.owner)
+            elif _signed(entry) and not (entry.validated and wanted & set(entry.records)):
+                reasons.append(messages.ACME_STAGED_NOT_VALIDATED.format(
+                    owner=entry.owner, resolver=nameserver or "this host's resolver"))
         reasons += [messages.ACME_STAGED_NOT_SERVED.format(owners=", ".join(owners),
                                                            nameservers=servers)
                     for servers, owners in lacking.items()]
@@ -116,11 +122,19 @@ def _seen(tls, published):
         if not entry.nameservers or any(served.error for served in entry.nameservers):
             continue
         everywhere = set.intersection(*[set(served.records) for served in entry.nameservers])
+        if _signed(entry):
+            # Signed: the wait starts once the resolver validates it too.
+            everywhere &= set(entry.records) if entry.validated else set()
         for record in everywhere:
             seen[entry.owner, record] = known.get((entry.owner, record), now)
     if dirty or seen != known:
         first_seen.write(tls, path, seen)
     return seen
+
+
+def _signed(entry):
+    """Whether the zone signs the RRset: a nameserver gave its RRSIG."""
+    return any(served.signed for served in entry.nameservers)
 
 
 def stage(tls, deployment):

@@ -48,17 +48,19 @@ class FileChanges(object):
             raise
         return True
 
-    def replace_file(self, path, data, mode):
+    def replace_file(self, path, data, mode, undo=True):
         """Replace path with data, mode: written to a temporary file in the same
         directory and renamed over it, so that a reader sees the old file or
-        the new one, never a part; the old one is kept, to be put back."""
+        the new one, never a part; the old one is kept, to be put back
+        (undo=False: never put back, a record of what was done elsewhere)."""
         self.tracer.check()
         if self.dry_run:
             self.tracer.file_changed("replace", path, mode, dry_run=True)
             return
         old, old_mode = self._old_file(path)
         self._write_and_rename(path, data, mode)
-        self.replaced.append((path, old, old_mode))
+        if undo:
+            self.replaced.append((path, old, old_mode))
         self.tracer.file_changed("replace", path, mode)
 
     @staticmethod

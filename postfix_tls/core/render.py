@@ -224,13 +224,17 @@ def acme_deploy(outcome, hints, as_json):
             "source": outcome.source.name, "exit_status": outcome.exit_status,
             "deployments": [_deployment_document(d) for d in outcome.deployments],
             "main_cf": outcome.settings, "postfix_running": outcome.running,
-            "reloaded": outcome.reload or None, "notes": outcome.notes}, indent=2) + "\n")
+            "reloaded": outcome.reload or None, "notes": outcome.notes,
+            "published": outcome.published, "retired": outcome.retired,
+            "publish_error": str(outcome.failure) if outcome.failure else None},
+            indent=2) + "\n")
         return
     lines = []
     for material in sorted(set((d.material.source, d.material.keyfile, d.material.chainfile)
                                for d in outcome.deployments)):
         lines.append(messages.ACME_FROM.format(source=material[0], keyfile=material[1],
                                                chainfile=material[2]))
+    lines += outcome.published
     for deployment in outcome.deployments:
         if deployment.action == "unchanged":
             lines.append(messages.ACME_UNCHANGED.format(algorithm=deployment.algorithm,
@@ -255,7 +259,7 @@ def acme_deploy(outcome, hints, as_json):
             lines.append(messages.ACME_LIVE_OK.format(
                 address=address, port=port, algorithm=deployment.algorithm,
                 dane=messages.ACME_LIVE_DANE if dane_verified else ""))
-    lines += outcome.notes
+    lines += outcome.retired + outcome.notes
     _write("".join(line + "\n" for line in lines))
 
 

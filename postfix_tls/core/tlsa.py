@@ -62,12 +62,13 @@ def tlsa_record(tls, hostname, port, digest, keyfile, algorithm, role=None, depl
 class Served(object):
     """The TLSA RRset at an owner as one of the zone's nameservers serves it."""
 
-    def __init__(self, name, address, records=(), ttl=None, error=None):
+    def __init__(self, name, address, records=(), ttl=None, error=None, signed=False):
         self.name = name
         self.address = address
         self.records = list(records)  # "3 1 1 HEX", sorted
         self.ttl = ttl
         self.error = error  # why it could not be asked, or None
+        self.signed = signed  # its answer came with an RRSIG
         self.same = None  # judged: whether it serves the resolver's RRset
 
     def to_json(self):

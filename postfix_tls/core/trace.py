@@ -128,6 +128,28 @@ class Tracer(object):
                 ("dry_run", dry_run),
             )))
 
+    def dns_update(self, zone, server, port, key_name, changes, dry_run):
+        """An RFC 2136 update (dane/publish.py): what it requires, deletes
+        and adds; the TSIG key by name alone, never its secret."""
+        if self.shell is not None:
+            lines = ["# update %s at %s port %d, signed with TSIG key %s" % (
+                zone, server, port, key_name)]
+            for change in changes:
+                lines += ["#   require %s TLSA = {%s}" % (change["owner"], ", ".join(
+                    change["records"])) if change["records"] else
+                          "#   require %s TLSA absent" % change["owner"]]
+                lines += ["#   delete %s TLSA %s" % (change["owner"], record)
+                          for record in change["delete"]]
+                lines += ["#   add %s %d TLSA %s" % (change["owner"], change["ttl"], record)
+                          for record in change["add"]]
+            if dry_run:
+                lines.append("# (dry run: not sent)")
+            self._shell("\n".join(lines) + "\n")
+        if self.json_stream is not None:
+            self._json(collections.OrderedDict((
+                ("action", "dns-update"), ("zone", zone), ("server", server), ("port", port),
+                ("key", key_name), ("changes", changes), ("dry_run", dry_run))))
+
     def exported(self, name, value):
         if self.shell is not None:
             self._shell("+ export %s=%s\n" % (name, quote(value)))

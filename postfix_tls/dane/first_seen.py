@@ -24,10 +24,12 @@ SKEW_SECONDS = 300
 EARLIEST = 946684800  # 2000-01-01: no run of this tool saw anything before
 
 
-def read(tls, path):
+def read(tls, path, allow_zero=False, reset_to=None, reset_message=None):
     """({(owner, record): seconds} of path's sane lines, whether the file
     must be written again: lines were dropped or reset), with a warning for
-    each line not trusted."""
+    each line not trusted; allow_zero: 0 is a time too (the registry's
+    "needed"); reset_to: a time not trusted is kept as this one, not
+    dropped (reset_message says so)."""
     known, dirty, warnings = {}, False, []
     if os.path.lexists(path) and not os.path.isfile(path):
         tls.log.warn([messages.ACME_SEEN_NOT_A_FILE.format(path=path)])
@@ -52,11 +54,13 @@ def read(tls, path):
             dirty = True
             continue
         owner, record, seconds = entry
-        if not EARLIEST <= seconds <= now + SKEW_SECONDS:
-            warnings.append(messages.ACME_SEEN_RESET.format(
+        if not (EARLIEST <= seconds <= now + SKEW_SECONDS or allow_zero and seconds == 0):
+            warnings.append((reset_message or messages.ACME_SEEN_RESET).format(
                 path=path, number=number, owner=owner, record=record, seconds=seconds,
                 skew=SKEW_SECONDS))
             dirty = True
+            if reset_to is not None:
+                known[owner, record] = reset_to
             continue  # not known: seen now, if it is served everywhere
         known[owner, record] = seconds
     if warnings:

@@ -83,8 +83,9 @@ def nameservers(owner, resolver):
 
 
 def ask_nameserver(owner, name, address):
-    """The TLSA RRset at owner as the nameserver serves it, without recursion."""
-    query = dns.message.make_query(owner, "TLSA")
+    """The TLSA RRset at owner as the nameserver serves it, without recursion;
+    asked with DO, so that its RRSIG says whether the zone is signed."""
+    query = dns.message.make_query(owner, "TLSA", want_dnssec=True, payload=1232)
     query.flags &= ~dns.flags.RD
     try:
         response = dns.query.udp(query, address, timeout=NAMESERVER_SECONDS)
@@ -102,4 +103,21 @@ def ask_nameserver(owner, name, address):
                                     dns.rdataclass.IN, dns.rdatatype.TLSA)
     except KeyError:
         return Served(name, address)  # none published there
-    return Served(name, address, _records(rrset), rrset.ttl)
+    signed = any(rrset.rdtype == dns.rdatatype.RRSIG and rrset.covers == dns.rdatatype.TLSA
+                 for rrset in response.answer)
+    return Served(name, address, _records(rrset), rrset.ttl, signed=signed)
+
+
+def serial(owner, address):
+    """The SOA serial of owner's zone as the nameserver at address serves
+    it (the SOA it gives with its answer for owner), or None."""
+    query = dns.message.make_query(owner, "SOA")
+    query.flags &= ~dns.flags.RD
+    try:
+        response = dns.query.udp(query, address, timeout=NAMESERVER_SECONDS)
+    except (dns.exception.DNSException, OSError):
+        return None
+    for rrset in response.answer + response.authority:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return rrset[0].serial
+    return None

@@ -189,6 +189,10 @@ ACME_STAGED_DNS_ERROR = "the TLSA lookup of {owner} failed ({error})"
 ACME_STAGED_NO_NAMESERVERS = "the nameservers of {owner} were not found ({error})"
 ACME_STAGED_NOT_ASKED = "nameserver {name} ({address}) could not be asked for {owner} ({error})"
 ACME_STAGED_NOT_SERVED = "no TLSA record of {owners} matches the new key at {nameservers}"
+ACME_NAMESERVER_SERIAL = "{name} ({address}, zone serial {serial})"
+ACME_STAGED_NOT_VALIDATED = ("the zone of {owner} is signed, and the resolver ({resolver}) does"
+                             " not yet return the new key's record validated (AD): the wait"
+                             " starts once it does")
 ACME_STAGED_WAIT = ("every nameserver serves its record since {since}, and caches may hold the"
                     " old RRset for {ttl} s: a run from {after} on deploys it")
 ACME_PUBLISH = ("publish beside the current records (keep them until it is deployed), then run"
@@ -208,6 +212,9 @@ ACME_SEEN_BAD_LINE = ("{path} line {number}: not an \"owner record seconds\" lin
 ACME_SEEN_RESET = ("{path} line {number}: {owner} {record} first seen at second {seconds},"
                    " before 2000 or more than {skew} s ahead of this host's clock: counted as"
                    " first seen now")
+REGISTRY_RESET = ("{path} line {number}: {owner} {record}: unneeded since second {seconds},"
+                  " before 2000 or more than {skew} s ahead of this host's clock: counted as"
+                  " unneeded since now")
 ACME_SEEN_NOT_A_FILE = "{path} is not a regular file: every TLSA record counts as first seen now"
 ACME_SEEN_UNREADABLE = ("cannot read {path}: {error}: every TLSA record counts as first seen"
                         " now")
@@ -252,3 +259,57 @@ STATUS_ASSUMED = ("Postfix {version} was built with TLS, supporting {algorithms}
                   " cannot say (postconf -T is new in Postfix 3.1); if it was,"
                   " \"ldd {daemon_directory}/smtpd\" names libssl")
 STATUS_CACHE_TYPE = "{parameter} uses map type {type}, which this Postfix does not support"
+
+# Publishing TLSA records (RFC 2136 with TSIG), ours.
+TSIG_UNREADABLE = "TSIG key file {path}: {error}"
+TSIG_NO_KEY = ("TSIG key file {path}: no key found (expected tsig-keygen's key \"NAME\" {{ ... }};"
+               " or keymgr -t's output)")
+TSIG_SEVERAL_KEYS = "TSIG key file {path}: several keys ({names}): give a file with one"
+TSIG_BAD_ALGORITHM = "TSIG key file {path}: algorithm {algorithm} is not one of {algorithms}"
+TSIG_BAD_SECRET = "TSIG key file {path}: the secret of key {name} is not base64"
+PUBLISH_NO_TTL = ("{owner} has no TLSA records yet, so no TTL to keep: give one (the zone's"
+                  " usual, say 3600)")
+PUBLISH_BADKEY = ("{server} does not accept TSIG key {key} for this update (BADKEY): the key"
+                  " is unknown there, or its update ACL does not cover TLSA records of this"
+                  " name")
+PUBLISH_BADSIG = ("{server} rejects the signature of TSIG key {key} (BADSIG): the secret differs"
+                  " from the server's")
+PUBLISH_BADTIME = ("{server} rejects the update's time (BADTIME): this host's clock and the"
+                   " server's differ by more than 5 minutes: check NTP on both")
+PUBLISH_TIMEOUT = "{server} did not answer the update within {seconds} s"
+PUBLISH_NO_ANSWER = "{server} could not be sent the update: {error}"
+PUBLISH_CHANGED = ("the TLSA records at {server} changed since they were read (another host or"
+                   " run updated {zone}): nothing was overwritten; read again and retry")
+PUBLISH_REFUSED = "{server} refused the update of {zone}: {rcode}"
+PUBLISH_NO_ZONE = "the zone of {owner} was not found: {error}"
+PUBLISH_NO_PRIMARY = ("the primary of {zone} ({primary}, its SOA's MNAME) has no address:"
+                      " name the server to update")
+PUBLISH_READ_FAILED = ("{server} did not give the TLSA records of {owner}: {rcode}: it must be"
+                       " the zone's primary (-P, else the SOA's MNAME) and answer this host's"
+                       " queries over TCP")
+PUBLISH_READ_TIMEOUT = ("{server} did not answer the query for the TLSA records of {owner} within"
+                        " {seconds} s: nothing was sent")
+PUBLISH_READ_NO_ANSWER = ("{server} could not be asked for the TLSA records of {owner}: {error};"
+                          " nothing was sent")
+PUBLISH_CNAME = ("{owner} is a CNAME to {target}: no record can be added beside it; publish the"
+                 " records at {target}, or remove the CNAME")
+PUBLISH_NOT_MADE = ("{server} accepted the update of {zone} but does not serve it: {owner} {what};"
+                    " check the server's log (an update it ignored)")
+PUBLISH_BAD_PRIMARY = ("invalid -P value: {}: expected the primary's IP address, with :port"
+                       " if not 53")
+PUBLISH_BAD_OUTPUT = "invalid -o value: {}: expected nsupdate or zone"
+PUBLISH_BAD_TTL = "invalid -L value: {}: expected seconds, 1 to 2147483647"
+PUBLISH_NO_KEY_FILE = ("publish-server-tlsa needs -K FILE, a TSIG key file (tsig-keygen's or"
+                       " keymgr -t's; a relative name is in the configuration directory), or"
+                       " -o nsupdate or -o zone to write the update out")
+PUBLISHED = "{owner} {ttl} IN TLSA {record}: published{dry_run}\n"
+PUBLISHED_ALREADY = "{owner}: every key's record is published already\n"
+ACME_PUBLISH_NEEDS_KEY = ("-{letter} goes with -K FILE, the TSIG key file of the updates that"
+                          " publish the TLSA records")
+ACME_PUBLISH_FAILED = "the TLSA records could not be published: {error}"
+ACME_PUBLISHED = "published {owner} {ttl} IN TLSA {record} at {server}{dry_run}"
+ACME_RETIRED = "retired {owner} IN TLSA {record} at {server}: no key of this host has it{dry_run}"
+ACME_RETIRE_WAIT = ("{owner} IN TLSA {record}: no key of this host has it any more; a run from"
+                    " {after} on removes it")
+ACME_RETIRE_FAILED = "the records of retired keys were not removed: {error}"
+ACME_NOT_SENT = " (dry run: not sent)"

@@ -47,6 +47,7 @@ options:
       - all-default-server
       - output-server-tlsa-rollover
       - check-server-tlsa
+      - publish-server-tlsa
       - deploy-acme-cert
       - status
   config_directory:
@@ -116,6 +117,24 @@ options:
     type: int
   critical_days:
     description: C(status) is critical when a certificate expires within these days (C(-c)).
+    type: int
+  tsig_key_file:
+    description:
+      - For C(publish-server-tlsa) and C(deploy-acme-cert) (C(-K)), the TSIG key file of
+        the RFC 2136 updates that publish the TLSA records (C(tsig-keygen)'s format, or
+        Knot's C(keymgr -t)); with it, C(deploy-acme-cert) publishes a new key's record,
+        deploys the key once every nameserver serves it and one TTL has passed, and
+        retires the old key's record.
+    type: path
+  primary:
+    description:
+      - The zone's primary to update (C(-P)), an address with C(:port) if not 53; the
+        SOA's MNAME when omitted.
+    type: str
+  ttl:
+    description:
+      - The TTL of a TLSA RRset that does not exist yet (C(-L)); an existing RRset keeps
+        its own.
     type: int
   executable:
     description:
@@ -227,6 +246,14 @@ acme:
       check); C(exit_status) 75 means staged.
   returned: when command is deploy-acme-cert
   type: dict
+dns_updates:
+  description:
+    - The RFC 2136 updates the run sent (in check mode, would send) to publish or retire
+      TLSA records; each with the zone, the server, the TSIG key's name (never its
+      secret) and per owner the records required, deleted and added.
+  returned: always
+  type: list
+  elements: dict
 all_default:
   description: Whether the settings are all at their defaults (C(all-default-client), C(all-default-server)).
   returned: when command is all-default-client or all-default-server
@@ -280,6 +307,14 @@ def build_argv(params, check_mode, trace_file):
         if params.get("keyfile"):
             argv += ["-k", params["keyfile"]]
         argv += list(params.get("hostnames") or [])
+    elif command == "publish-server-tlsa":
+        for option, name in (("-h", "tlsa_hostname"), ("-n", "nameserver"),
+                             ("-t", "timeout")):
+            if params.get(name):
+                argv += [option, str(params[name])]
+        if params.get("ports"):
+            argv += ["-p", ",".join(str(port) for port in params["ports"])]
+        argv += publishing_options(params)
     elif command in DANE_COMMANDS:
         if params.get("tlsa_hostname"):
             argv += ["-h", params["tlsa_hostname"]]
@@ -292,6 +327,7 @@ def build_argv(params, check_mode, trace_file):
         if command == "deploy-acme-cert":
             if params.get("margin_days") is not None:
                 argv += ["-e", str(params["margin_days"])]
+            argv += publishing_options(params)
             if params.get("keyfile") or params.get("certfile"):
                 argv += [params.get("keyfile") or "", params.get("certfile") or ""]
         elif params.get("keyfile"):
@@ -302,6 +338,20 @@ def build_argv(params, check_mode, trace_file):
             if params.get(name) is not None:
                 argv += [option, str(params[name])]
     return argv
+
+
+def publishing_options(params):
+    """-K, -P, -L: the TSIG key file, the primary, a new RRset's TTL."""
+    argv = []
+    for option, name in (("-K", "tsig_key_file"), ("-P", "primary"), ("-L", "ttl")):
+        if params.get(name):
+            argv += [option, str(params[name])]
+    return argv
+
+
+def dns_updates(records):
+    """The trace's RFC 2136 updates (sent, or in check mode planned)."""
+    return [record for record in records if record.get("action") == "dns-update"]
 
 
 def read_records(path):
@@ -405,7 +455,7 @@ def run_module():
                 "enable-client", "enable-server", "new-server-key", "new-server-cert",
                 "deploy-server-cert", "output-server-csr", "output-server-tlsa",
                 "all-default-client", "all-default-server", "output-server-tlsa-rollover",
-                "check-server-tlsa", "deploy-acme-cert", "status"]),
+                "check-server-tlsa", "publish-server-tlsa", "deploy-acme-cert", "status"]),
             config_directory=dict(type="path"),
             algorithm=dict(type="str", choices=["rsa", "ecdsa"]),
             bits=dict(type="str"),
@@ -421,6 +471,9 @@ def run_module():
             margin_days=dict(type="int"),
             warning_days=dict(type="int"),
             critical_days=dict(type="int"),
+            tsig_key_file=dict(type="path", no_log=False),  # a path, not a secret
+            primary=dict(type="str"),
+            ttl=dict(type="int"),
             executable=dict(type="list", elements="str", default=["postfix-tls"]),
         ),
         required_if=[("command", "deploy-server-cert", ("certfile", "keyfile"))],
@@ -444,9 +497,10 @@ def run_module():
     messages = [line.split(TAG, 1)[1] for line in err.splitlines() if TAG in line]
     created, settings, changed = effects(records, module.check_mode)
     replaced_files = replaced(records)
-    result = dict(changed=changed or bool(replaced_files), commands=records,
+    updates = dns_updates(records)
+    result = dict(changed=changed or bool(replaced_files) or bool(updates), commands=records,
                   messages=messages, created=created, replaced=replaced_files,
-                  settings=settings, stdout=out)
+                  settings=settings, stdout=out, dns_updates=updates)
     if module._diff and changed:
         result["diff"] = diff_of(main_cf_before, settings, created)
     failed, result = outcome(params["command"], rc, out, err, result)

@@ -161,3 +161,23 @@ def test_a_staged_acme_certificate_is_a_change_not_a_failure():
     failed, result = postfix_tls.outcome("deploy-acme-cert", 1, "", "",
                                          _result(["fatal: the certificate does not match"]))
     assert failed and result["msg"] == "the certificate does not match"
+
+
+def test_argv_for_publishing_tlsa_records():
+    params = dict(PARAMS, command="publish-server-tlsa", config_directory=None, ports=[25, 587],
+                  tlsa_hostname="mx1.example.com", nameserver="192.0.2.53", timeout=5,
+                  tsig_key_file="/etc/postfix/mx1.key", primary="192.0.2.1:5353", ttl=3600)
+    assert postfix_tls.build_argv(params, True, "/t")[3:] == [
+        "--dry-run", "publish-server-tlsa", "-h", "mx1.example.com", "-n", "192.0.2.53",
+        "-t", "5", "-p", "25,587", "-K", "/etc/postfix/mx1.key", "-P", "192.0.2.1:5353",
+        "-L", "3600"]
+    params = dict(params, command="deploy-acme-cert", nameserver=None, timeout=None,
+                  primary=None, ttl=None, address=None, keyfile=None, certfile=None)
+    assert postfix_tls.build_argv(params, False, "/t")[3:] == [
+        "--json", "deploy-acme-cert", "-h", "mx1.example.com", "-p", "25,587",
+        "-K", "/etc/postfix/mx1.key"]
+
+
+def test_a_dns_update_is_a_change():
+    update = {"action": "dns-update", "zone": "example.com.", "key": "mx1", "dry_run": True}
+    assert postfix_tls.dns_updates([{"argv": ["postconf"]}, update]) == [update]

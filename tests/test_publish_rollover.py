@@ -1,0 +1,332 @@
+"""A DANE rollover with no person in the loop (issue 29): deploy-acme-cert -K
+publishes a new key's record into a signed zone, waits for every
+nameserver, the validating resolver and one TTL, deploys the key, and
+retires the old record one TTL later; all the while a DANE client
+(openssl s_client -dane_tlsa_rrdata, fed from what the resolver returns)
+connects every second and must verify every time.
+
+A site of its own on loopback: Knot as the primary on 127.0.0.22 (signing
+the zone itself, TSIG-signed updates of TLSA records allowed), a Knot
+secondary on .23 fed by NOTIFY and IXFR, unbound on .24 validating with the
+zone's DS as trust anchor, a scratch Postfix started by postfix(1) on .25.
+Needs root, knot, knot-dnsutils, unbound, Postfix and dnspython.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+from test_acme import OPENSSL, key_digest, self_signed, spki
+
+from support import POSTFIX_PATH, ours_argv
+from support.dnsservers import KnotPrimary, KnotSecondary, Resolver, knot_programs
+from support.liveservers import ScratchPostfix, scratch_base
+
+pytestmark = [pytest.mark.postfix, pytest.mark.root]
+
+PRIMARY, SECONDARY, RESOLVER, ADDRESS = "127.0.0.22", "127.0.0.23", "127.0.0.24", "127.0.0.25"
+HOSTNAME = "mail.example.com"
+OWNER = "_25._tcp.%s." % HOSTNAME
+TTL = 3  # the TLSA RRset's: the waits are one or two of these
+# Another host's record in the same RRset (a backup MX sharing the name):
+# no key of this host ever had it, so no run may remove it.
+OTHER = "3 1 1 " + "ef" * 32
+
+
+class Lab(object):
+    def __init__(self, base):
+        self.base = base
+        self.primary = KnotPrimary(base, PRIMARY, secondaries=[SECONDARY], signed=True)
+        self.secondary = KnotSecondary(base, SECONDARY, self.primary)
+        self.resolver = Resolver(base, RESOLVER, self.primary)
+        self.postfix = ScratchPostfix(base, ADDRESS)
+        self.config = self.postfix.config
+        self.work = os.path.join(base, "work")
+        os.makedirs(self.work)
+
+    def start(self):
+        self.primary.start(records=["_25._tcp.mail %d IN TLSA %s" % (TTL, OTHER)])
+        self.secondary.start()
+        assert self.secondary.wait_for_serial(self.primary.serial() or 1, 20)
+        self.resolver.start()
+        self.postfix.start()
+
+    def stop(self):
+        for part in (self.postfix, self.resolver, self.secondary, self.primary):
+            try:
+                part.stop()
+            except Exception:
+                pass
+
+    def run(self, *args, options=(), publish=True, key=None):
+        """deploy-acme-cert as a hook or a timer runs it: (status, stdout,
+        stderr); key: another TSIG key file than the zone's."""
+        argv = ["deploy-acme-cert", "-h", HOSTNAME, "-p", "25", "-n", RESOLVER, "-s", ADDRESS,
+                "-t", "20"]
+        if publish:
+            argv += ["-K", key or self.primary.key_file, "-L", str(TTL)]
+        result = subprocess.run(ours_argv(["-c", self.config] + list(options) + argv
+                                          + list(args)),
+                                env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, timeout=120)
+        return result.returncode, result.stdout, result.stderr
+
+    def material(self, name):
+        return self_signed(self.work, name, hostname=HOSTNAME)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    missing = knot_programs()
+    if missing:
+        pytest.fail("needs %s: apt-get install knot knot-dnsutils" % ", ".join(missing))
+    with scratch_base("postfix-tls-rollover.") as base:
+        lab = Lab(base)
+        try:
+            lab.start()
+            yield lab
+        finally:
+            lab.stop()
+
+
+class DaneClient(threading.Thread):
+    """Every second: the RRset from the resolver, then a DANE-verified
+    STARTTLS connection with it; each (time, records, verified) kept."""
+
+    def __init__(self):
+        threading.Thread.__init__(self, daemon=True)
+        self.results = []
+        self.done = threading.Event()
+
+    def run(self):
+        resolver = Resolver.__new__(Resolver)
+        resolver.address = RESOLVER
+        while not self.done.is_set():
+            records, validated = resolver.tlsa(OWNER)
+            digest, verified = presented(records) if records else (None, False)
+            self.results.append((time.time(), records, validated, digest, verified))
+            self.done.wait(1)
+
+    def failures(self):
+        return [result for result in self.results if not (result[2] and result[4])]
+
+
+def presented(records=()):
+    """(SPKI digest of the key the server presents on port 25, DANE verified
+    with records), as Postfix's SMTP client would verify: DANE-EE records
+    need no name check."""
+    argv = ["timeout", "20", OPENSSL, "s_client", "-connect", ADDRESS + ":25", "-starttls",
+            "smtp", "-sigalgs", "rsa_pss_rsae_sha256:rsa_pkcs1_sha256"]
+    if records:
+        argv += ["-dane_tlsa_domain", HOSTNAME, "-dane_ee_no_namechecks"]
+        for record in records:
+            argv += ["-dane_tlsa_rrdata", record]
+    output = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT).stdout.decode("utf-8", "replace")
+    begin = output.find("-----BEGIN CERTIFICATE-----")
+    if begin < 0:
+        return None, False
+    end = output.index("-----END CERTIFICATE-----", begin) + len("-----END CERTIFICATE-----")
+    verified = "Verification: OK" in output and "matched EE certificate" in output
+    return spki(output[begin:end].encode() + b"\n"), verified
+
+
+def wait_until(condition, seconds, step=1.0):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    return condition()
+
+
+def timer_runs(lab, seconds):
+    """Runs as a timer's, one a second, until one deploys: (when it
+    started, status, stdout)."""
+    deadline = time.time() + seconds
+    while True:
+        started = time.time()
+        status, out, err = lab.run()
+        if status != 75 or time.time() > deadline:
+            return started, status, out + err
+        time.sleep(1)
+
+
+def test_a_new_key_rolls_over_with_no_person_and_every_connection_verifies(lab):
+    old, new = lab.material("old"), lab.material("new")
+    old_record, new_record = "3 1 1 " + key_digest(old[0]), "3 1 1 " + key_digest(new[0])
+    # The first certificate: its record published, then deployed by a timer's run.
+    status, out, err = lab.run(*old)
+    assert status == 75, err + out
+    assert "published %s %d IN TLSA %s" % (OWNER, TTL, old_record) in out, out
+    assert "Postfix keeps serving" in out and presented()[0] is None
+    assert timer_runs(lab, 60)[1] == 0
+    assert presented()[0] == old_record.split()[3]
+    result = subprocess.run(ours_argv([
+        "-c", lab.config, "publish-server-tlsa", "-h", HOSTNAME, "-p", "25", "-n", RESOLVER,
+        "-K", lab.primary.key_file]), env={"PATH": POSTFIX_PATH},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+    assert result.stdout == "%s: every key's record is published already\n" % OWNER, (
+        result.stdout)
+    assert wait_until(lambda: lab.resolver.tlsa(OWNER) == (sorted([old_record, OTHER]), True),
+                      20)
+    client = DaneClient()
+    client.start()
+    try:
+        # The secondary held back: the renewal's key stays staged, ns2 is named.
+        subprocess.run(["knotc", "-c", lab.secondary.config, "zone-freeze", "example.com."],
+                       check=True, stdout=subprocess.DEVNULL)
+        status, out, err = lab.run(*new)
+        published = time.time()
+        assert status == 75, err + out
+        assert "published %s %d IN TLSA %s" % (OWNER, TTL, new_record) in out
+        assert "staged" in out and "ns2.example.com. (%s, zone serial" % SECONDARY in out, out
+        assert lab.primary.tlsa(OWNER) == (sorted([old_record, new_record, OTHER]), TTL)
+        assert presented()[0] == old_record.split()[3]
+        serial = re.search(r"zone serial (\d+)", out).group(1)
+        assert int(serial) < lab.primary.serial()
+        status, out, err = lab.run()  # a timer's run: still behind
+        assert status == 75 and "ns2.example.com." in out, out
+        subprocess.run(["knotc", "-c", lab.secondary.config, "zone-thaw", "example.com."],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["knotc", "-c", lab.secondary.config, "zone-refresh", "example.com."],
+                       check=True, stdout=subprocess.DEVNULL)
+        deployed, status, out = timer_runs(lab, 60)
+        assert status == 0 and "deployed" in out, out
+        assert deployed >= published + TTL  # never before one TTL
+        assert presented()[0] == new_record.split()[3]
+        # Timer runs until the old record is retired, one TTL after the deploy at least.
+        retired = None
+        while time.time() < deployed + 60:
+            status, out, err = lab.run()
+            assert status == 0, err + out
+            if "retired" in out:
+                retired = time.time()
+                break
+            time.sleep(1)
+        assert retired and retired >= deployed + TTL, out
+        assert lab.primary.tlsa(OWNER) == (sorted([new_record, OTHER]), TTL)
+        assert lab.secondary.wait_for_serial(lab.primary.serial(), 20)
+        assert lab.secondary.tlsa(OWNER) == (sorted([new_record, OTHER]), TTL)
+        time.sleep(2 * TTL)  # the client sees the resolver drop the old record
+    finally:
+        client.done.set()
+        client.join(60)
+    assert len(client.results) >= 10
+    assert client.failures() == [], client.results
+    assert any(records == sorted([new_record, OTHER]) for _, records, _, _, _ in client.results)
+    status, out, err = lab.run()
+    assert status == 0 and "retired" not in out and "published" not in out, out
+
+
+def wrong_key_file(lab, name, secret_from=None):
+    """A tsig-keygen file: the lab's key under another name, or (name None)
+    its name with another secret."""
+    from postfix_tls.dane import tsig
+
+    key = tsig.read(lab.primary.key_file)
+    secret = "AAAA" + key.secret[4:] if name is None else key.secret
+    path = os.path.join(lab.work, "%s.key" % (name or "wrong-secret"))
+    with open(path, "w") as stream:
+        stream.write('key "%s" {\n\talgorithm %s;\n\tsecret "%s";\n};\n'
+                     % (name or key.name, key.algorithm, secret))
+    return path
+
+
+def test_a_wrong_key_or_a_dry_run_changes_nothing_and_the_next_run_goes_on(lab):
+    """BADSIG, BADKEY: exit 1, the new key staged, the old one served, DNS as
+    it was; a dry run sends nothing; then a run with the right key
+    publishes the staged key's record."""
+    deployed = presented()[0]
+    before = lab.primary.tlsa(OWNER)
+    renewal = lab.material("renewal")
+    record = "3 1 1 " + key_digest(renewal[0])
+    staged = os.path.join(lab.config, "acme-rsa.staged.pem")
+    for name, said in ((None, "BADSIG"), ("someone-else", "BADKEY")):
+        status, out, err = lab.run(*renewal, key=wrong_key_file(lab, name))
+        assert status == 1, err + out
+        assert said in out and "staged in %s" % staged in out, out
+        assert os.path.isfile(staged)
+        assert presented()[0] == deployed and lab.primary.tlsa(OWNER) == before
+    # Not the primary: the resolver (no answer of the zone's own): exit 1, said.
+    status, out, err = lab.run("-P", RESOLVER)
+    assert status == 1 and "must be the zone's primary" in out + err, err + out
+    status, out, err = lab.run(options=["--dry-run"])
+    assert status == 75 and "(dry run: not sent)" in out, err + out
+    assert lab.primary.tlsa(OWNER) == before
+    status, out, err = lab.run(options=["--trace"])
+    assert status == 75 and "published %s %d IN TLSA %s" % (OWNER, TTL, record) in out, out
+    from postfix_tls.dane import tsig
+    assert tsig.read(lab.primary.key_file).secret not in err + out
+    assert record in lab.primary.tlsa(OWNER)[0] and presented()[0] == deployed
+
+
+def _is_step(line):
+    """--trace's line for a command starting, a file changed, an update sent."""
+    return line.startswith("+ ") and not line.startswith("+ export ") or line.startswith(
+        ("# replace ", "# remove ", "# update "))
+
+
+def run_killed(lab, material, step):
+    """The hook with --trace and -K, sent SIGTERM as its step-th step starts
+    (0: never): (status, steps, stderr)."""
+    argv = ours_argv(["-c", lab.config, "--trace", "deploy-acme-cert", "-h", HOSTNAME, "-p",
+                      "25", "-n", RESOLVER, "-s", ADDRESS, "-t", "20", "-K",
+                      lab.primary.key_file] + list(material))
+    process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               universal_newlines=True)
+    steps, lines = 0, []
+    for line in process.stderr:
+        lines.append(line)
+        if _is_step(line):
+            steps += 1
+            if steps == step:
+                process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=120), steps, "".join(lines)
+
+
+def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(lab):
+    """SIGTERM as each step of the hook's run starts (it stages the key and
+    publishes its record): Postfix serves the deployed key, DNS holds its
+    record and the other host's, the staged key is the old staging or the
+    new; the next runs deploy it and retire what is no longer needed."""
+    deployed = presented()[0]
+    kept = sorted(["3 1 1 " + deployed, OTHER])
+    third = lab.material("third")
+    record = "3 1 1 " + key_digest(third[0])
+    staged = os.path.join(lab.config, "acme-rsa.staged.pem")
+    status, steps, err = run_killed(lab, third, 0)
+    assert status == 75, err
+    assert steps >= 10 and "# update example.com. at %s" % PRIMARY in err, err
+    # The key is kept before its record goes out (a run killed while the
+    # update is on its way must not lose it: the client hands it over once).
+    assert 0 <= err.index("# replace %s" % staged) < err.index("# update example.com."), err
+    outcomes = []
+    for step in range(1, steps + 1):
+        status, _, err = run_killed(lab, third, step)
+        outcomes.append(status)
+        assert status in (1, 75, -signal.SIGTERM), (step, err)
+        records = lab.primary.tlsa(OWNER)[0]
+        assert set(kept) <= set(records), (step, records, err)
+        if record in records:  # published: the key it names is kept (staged)
+            assert "3 1 1 " + key_digest(staged) == record, (step, err)
+        assert presented()[0] == deployed, (step, err)
+        assert not [name for name in os.listdir(lab.config) if name.startswith(".")], step
+    assert outcomes.count(1) >= steps - 3, outcomes
+    assert record in lab.primary.tlsa(OWNER)[0]
+    started, status, out = timer_runs(lab, 60)
+    assert status == 0 and presented()[0] == record.split()[3], out
+    deadline = time.time() + 30
+    while lab.primary.tlsa(OWNER)[0] != sorted([record, OTHER]) and time.time() < deadline:
+        assert lab.run()[0] == 0
+        time.sleep(1)
+    assert lab.primary.tlsa(OWNER) == (sorted([record, OTHER]), TTL)
+    with open(os.path.join(lab.config, "acme-tlsa.published")) as stream:
+        assert sorted(line.split()[4] for line in stream) == [record.split()[3]]
