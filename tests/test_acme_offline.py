@@ -75,8 +75,10 @@ def test_a_signal_during_the_dns_step_ends_the_run_at_once_and_deploys_nothing(i
                 process.wait()
     assert process.returncode == 1, out + err
     assert "interrupted by signal %s" % signal.Signals(signum).name in err
-    # postlog -p fatal sleeps a second by design: the rest is the run ending.
-    assert seconds < 2.5, seconds
+    # postlog -p fatal sleeps a second by design; the rest is the run ending,
+    # which a loaded machine (make test's workers) stretches: 3 s was seen.
+    # A run that went on would take the resolver's 10 s lifetime.
+    assert seconds < 6, seconds
     assert snapshot(idle.config) == before
 
 

@@ -14,6 +14,8 @@ Needs root, knot, knot-dnsutils, unbound, Postfix and dnspython.
 
 import os
 import re
+import shlex
+import shutil
 import signal
 import subprocess
 import threading
@@ -23,6 +25,7 @@ import pytest
 from test_acme import OPENSSL, key_digest, self_signed, spki
 
 from support import POSTFIX_PATH, ours_argv
+from support.acmeservers import Certbot, Dehydrated, Pebble
 from support.dnsservers import KnotPrimary, KnotSecondary, Resolver, knot_programs
 from support.liveservers import ScratchPostfix, scratch_base
 
@@ -330,3 +333,72 @@ def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(
     assert lab.primary.tlsa(OWNER) == (sorted([record, OTHER]), TTL)
     with open(os.path.join(lab.config, "acme-tlsa.published")) as stream:
         assert sorted(line.split()[4] for line in stream) == [record.split()[3]]
+
+
+# ----- ACME clients against pebble, their hooks with -K: no step by a person
+
+@pytest.fixture(scope="module")
+def pebble(lab):
+    for program in ("pebble", "certbot", "dehydrated"):
+        if not shutil.which(program, path=POSTFIX_PATH):
+            pytest.fail("needs %s: apt-get install pebble certbot dehydrated" % program)
+    server = Pebble(os.path.join(lab.base, "pebble"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def hook_line(lab):
+    return " ".join(shlex.quote(word) for word in ours_argv([
+        "-c", lab.config, "deploy-acme-cert", "-h", HOSTNAME, "-p", "25", "-n", RESOLVER,
+        "-s", ADDRESS, "-t", "20", "-K", lab.primary.key_file, "-L", str(TTL)]))
+
+
+def rolled_over_to(lab, digest, seconds=60):
+    """Timer runs until Postfix serves digest's key and the RRset holds only
+    its record and the other host's: whether it came to that."""
+    deadline = time.time() + seconds
+    wanted = sorted(["3 1 1 " + digest, OTHER])
+    while time.time() < deadline:
+        status, out, err = lab.run()
+        assert status in (0, 75), err + out
+        if presented()[0] == digest and lab.primary.tlsa(OWNER)[0] == wanted:
+            return True
+        time.sleep(1)
+    return False
+
+
+def test_certbot_no_reuse_key_renewals_roll_over_by_themselves(lab, pebble):
+    certbot = Certbot(os.path.join(lab.base, "certbot"), pebble,
+                      pebble.client_env(POSTFIX_PATH))
+    result = certbot.certonly("mail", HOSTNAME, "rsa", hook_line(lab))
+    assert "rsa: staged in" in result.stdout and "published" in result.stdout, result.stdout
+    first = key_digest(os.path.join(certbot.lineage("mail"), "privkey.pem"))
+    assert rolled_over_to(lab, first)
+    for _ in range(2):
+        result = certbot.renew("mail", "--no-reuse-key")
+        renewed = key_digest(os.path.join(certbot.lineage("mail"), "privkey.pem"))
+        assert renewed != first
+        assert "published %s %d IN TLSA 3 1 1 %s" % (OWNER, TTL, renewed) in result.stdout, (
+            result.stdout)
+        assert presented()[0] == first  # staged until DNS is ready
+        assert rolled_over_to(lab, renewed)
+        first = renewed
+
+
+def test_dehydrated_new_keys_roll_over_by_themselves(lab, pebble):
+    client = Dehydrated(os.path.join(lab.base, "dehydrated"), pebble,
+                        pebble.client_env(POSTFIX_PATH), HOSTNAME, hook_line(lab))
+    assert client.register().returncode == 0
+    result = client.cron(force=True)
+    assert result.returncode == 0 and "rsa: staged in" in result.stdout, result.stdout
+    key = key_digest(os.path.join(client.certdir(), "privkey.pem"))
+    # dehydrated's own runs are the timer: unchanged_cert deploys what is staged.
+    deadline = time.time() + 60
+    while presented()[0] != key and time.time() < deadline:
+        assert client.cron().returncode == 0
+        time.sleep(1)
+    assert presented()[0] == key
+    assert rolled_over_to(lab, key)
