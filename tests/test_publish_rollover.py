@@ -299,7 +299,8 @@ def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(
     """SIGTERM as each step of the hook's run starts (it stages the key and
     publishes its record): Postfix serves the deployed key, DNS holds its
     record and the other host's, the staged key is the old staging or the
-    new; the next runs deploy it and retire what is no longer needed."""
+    new; then as each step of the timer's runs starts (the deploy, the
+    retirement); and the runs after finish the rollover."""
     deployed = presented()[0]
     kept = sorted(["3 1 1 " + deployed, OTHER])
     third = lab.material("third")
@@ -324,13 +325,31 @@ def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(
         assert not [name for name in os.listdir(lab.config) if name.startswith(".")], step
     assert outcomes.count(1) >= steps - 3, outcomes
     assert record in lab.primary.tlsa(OWNER)[0]
-    started, status, out = timer_runs(lab, 60)
-    assert status == 0 and presented()[0] == record.split()[3], out
-    deadline = time.time() + 30
-    while lab.primary.tlsa(OWNER)[0] != sorted([record, OTHER]) and time.time() < deadline:
-        assert lab.run()[0] == 0
-        time.sleep(1)
-    assert lab.primary.tlsa(OWNER) == (sorted([record, OTHER]), TTL)
+    # The timer's runs (the deploy, the retirement), each sent SIGTERM at
+    # its step k, k = 1, 2, ... (a run with fewer steps ends by itself, and
+    # k starts again): at every moment Postfix serves a key whose record
+    # the primary serves, and the new key is served or staged.
+    step, kills, deadline = 1, 0, time.time() + 240
+    final = sorted([record, OTHER])
+    while time.time() < deadline:
+        status, steps, err = run_killed(lab, (), step)
+        served = presented()[0]
+        records = lab.primary.tlsa(OWNER)[0]
+        assert "3 1 1 " + served in records, (step, served, records, err)
+        assert served == record.split()[3] or os.path.isfile(staged) and (
+            "3 1 1 " + key_digest(staged) == record), (step, err)
+        assert not [name for name in os.listdir(lab.config) if name.startswith(".")], step
+        if steps >= step:
+            kills += 1
+            step += 1
+        else:
+            assert status in (0, 75), err  # not killed: it ran to its end
+            step = 1
+            if served == record.split()[3] and records == final:
+                break
+            time.sleep(1)
+    assert presented()[0] == record.split()[3] and kills >= 10, kills
+    assert lab.primary.tlsa(OWNER) == (final, TTL)
     with open(os.path.join(lab.config, "acme-tlsa.published")) as stream:
         assert sorted(line.split()[4] for line in stream) == [record.split()[3]]
 
