@@ -262,6 +262,8 @@ def test_a_wrong_key_or_a_dry_run_changes_nothing_and_the_next_run_goes_on(lab):
     assert status == 1 and "must be the zone's primary" in out + err, err + out
     status, out, err = lab.run(options=["--dry-run"])
     assert status == 75 and "(dry run: not sent)" in out, err + out
+    assert "  require %s TLSA = {" % OWNER in out and "  add %s %d TLSA %s" % (
+        OWNER, TTL, record) in out, out
     assert lab.primary.tlsa(OWNER) == before
     status, out, err = lab.run(options=["--trace"])
     assert status == 75 and "published %s %d IN TLSA %s" % (OWNER, TTL, record) in out, out

@@ -111,6 +111,7 @@ def retire_old_keys(tls, publisher_settings, hostname, ports, needed, outcome):
 
 
 def _note(tls, lines, update, what, message):
+    lines += update.not_sent  # a dry run: the update it would send
     for change in update.changes:
         for record in getattr(change, what):
             lines.append(message.format(owner=change.owner, ttl=change.ttl, record=record,

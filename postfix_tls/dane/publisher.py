@@ -50,6 +50,7 @@ class Update(object):
         self.server = server
         self.port = port
         self.changes = changes
+        self.not_sent = []  # a dry run: the update as text, for the output
 
 
 def from_options(tls, options, key_needed=True, seconds_letter="t"):
@@ -120,9 +121,15 @@ def send(tls, publisher, update):
     if not pending:
         return
     tls.runner.tracer.check()  # nothing sent untraced
+    documents = [change.to_json() for change in pending]
     tls.runner.tracer.dns_update(update.zone, update.server, update.port, publisher.key.name,
-                                 [change.to_json() for change in pending], tls.runner.dry_run)
-    if not tls.runner.dry_run:
+                                 documents, tls.runner.dry_run)
+    if tls.runner.dry_run:
+        from postfix_tls.core.trace import dns_update_lines
+
+        update.not_sent = dns_update_lines(update.zone, update.server, update.port,
+                                           publisher.key.name, documents)
+    else:
         publish.send(update.zone, update.changes, publisher.key, update.server, update.port,
                      publisher.seconds)
 
