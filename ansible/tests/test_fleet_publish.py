@@ -4,6 +4,11 @@ records into one RRset through the collection's module, at the same time
 update requires the RRset as it read it, and a host whose prerequisite
 fails reads again and adds its records to what the other wrote.
 
+Then the same two hosts roll over twice through deploy-acme-cert -K (the
+hook, then the timer's runs; their Postfix instances do not run, so no
+reload and no live check): at every point the RRset holds each host's
+deployed key's record, and each old record is retired.
+
 The hosts: scratch configurations on this machine (ansible_connection=
 local), each with a deployed key and a next one; the zone's primary: Knot
 on 127.0.0.26 (tests/support/dnsservers.py), accepting TSIG-signed
