@@ -210,6 +210,12 @@ def test_publish_dry_run_and_the_script_send_nothing(host, zone):
     status, out, err = publish_run(host, "-K", host_key(zone), options=["--dry-run"])
     assert status == 0, err
     assert "(dry run: not sent)" in out
+    # The update as text: where it goes, what it requires and adds.
+    lines = out.splitlines()
+    assert lines[0] == "update %s at %s port 53, signed with TSIG key %s" % (
+        ZONE, PRIMARY, tsig.read(zone.key_file).name)
+    assert lines[1] == "  require %s TLSA = {%s}" % (OWNER, OLD)
+    assert [line.split()[:3] for line in lines[2:4]] == [["add", OWNER, "300"]] * 2
     status, script, err = publish_run(host, "-o", "nsupdate")
     assert status == 0, err
     assert script.startswith("server %s 53\nzone %s\nprereq yxrrset %s IN TLSA %s\n"

@@ -262,6 +262,8 @@ def test_a_wrong_key_or_a_dry_run_changes_nothing_and_the_next_run_goes_on(lab):
     assert status == 1 and "must be the zone's primary" in out + err, err + out
     status, out, err = lab.run(options=["--dry-run"])
     assert status == 75 and "(dry run: not sent)" in out, err + out
+    assert "  require %s TLSA = {" % OWNER in out and "  add %s %d TLSA %s" % (
+        OWNER, TTL, record) in out, out
     assert lab.primary.tlsa(OWNER) == before
     status, out, err = lab.run(options=["--trace"])
     assert status == 75 and "published %s %d IN TLSA %s" % (OWNER, TTL, record) in out, out
@@ -421,3 +423,33 @@ def test_dehydrated_new_keys_roll_over_by_themselves(lab, pebble):
         time.sleep(1)
     assert presented()[0] == key
     assert rolled_over_to(lab, key)
+
+
+def test_ports_where_this_host_published_stay_in_step_whatever_the_case(lab):
+    """Before: records this host published on 465 (publish-server-tlsa -p
+    25,465) were left with the old key's record by a hook with -p 25, and
+    Postfix served the new key there with no matching record; and owners
+    in the registry were compared with their case, so -h MAIL.Example.com
+    never retired what -h mail.example.com registered."""
+    other_owner = "_465._tcp.%s." % HOSTNAME
+    result = subprocess.run(ours_argv([
+        "-c", lab.config, "publish-server-tlsa", "-h", HOSTNAME.upper(), "-p", "25,465", "-n",
+        RESOLVER, "-K", lab.primary.key_file, "-L", str(TTL)]), env={"PATH": POSTFIX_PATH},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+    deployed = presented()[0]
+    assert lab.primary.tlsa(other_owner) == (["3 1 1 " + deployed], TTL)
+    fourth = lab.material("fourth")
+    record = "3 1 1 " + key_digest(fourth[0])
+    status, out, err = lab.run(*fourth)  # -p 25 alone, as the hook was set up
+    assert status == 75 and "ports 465 too" in out, err + out
+    assert "published %s %d IN TLSA %s" % (other_owner, TTL, record) in out, out
+    assert rolled_over_to(lab, record.split()[3])
+    deadline = time.time() + 30
+    while lab.primary.tlsa(other_owner)[0] != [record] and time.time() < deadline:
+        assert lab.run()[0] == 0
+        time.sleep(1)
+    assert lab.primary.tlsa(other_owner) == ([record], TTL)  # the old one retired there too
+    with open(os.path.join(lab.config, "acme-tlsa.published")) as stream:
+        owners = set(line.split()[0] for line in stream)
+    assert owners == {OWNER, other_owner}  # one case

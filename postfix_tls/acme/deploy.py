@@ -89,6 +89,8 @@ def deploy_acme_cert(tls, options, operands):
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
     outcome = Outcome(source)
+    if publishing_settings:
+        ports = publishing.ports_in_step(tls, hostnames[0], ports, outcome)
     setting = chain_deploy.read_setting(tls)
     chains = dict((chain.algorithm, chain) for chain in setting.chains)
     materials = []

@@ -27,7 +27,7 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
     resolver = lookup.resolver(*split_nameserver(nameserver))
     check = Check(hostname, ports, nameserver)
     for port in ports:
-        entry = ask_dns(lookup, resolver, check, "_%d._tcp.%s." % (port, hostname))
+        entry = ask_dns(lookup, resolver, check, "_%d._tcp.%s." % (port, hostname.lower()))
         if not entry.error:
             judge_nameservers(check, entry)
         check.dns[port] = entry

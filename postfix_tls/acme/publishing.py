@@ -35,6 +35,16 @@ def settings(tls, options):
     return publisher.from_options(tls, options, seconds_letter=None)
 
 
+def ports_in_step(tls, hostname, ports, outcome):
+    """-p's ports, and those where this host has published records before
+    (the registry): a new key left out there would break DANE on them."""
+    more = [port for port in publisher.registered_ports(tls, hostname) if port not in ports]
+    if more:
+        outcome.notes.append(messages.ACME_MORE_PORTS.format(
+            ports=",".join(str(port) for port in more), path=publisher.registry_path(tls)))
+    return list(ports) + more
+
+
 def records_in_service(tls):
     """The records of the keys Postfix serves, and of the next keys."""
     from postfix_tls.dane.rollover import known_keys
@@ -111,6 +121,7 @@ def retire_old_keys(tls, publisher_settings, hostname, ports, needed, outcome):
 
 
 def _note(tls, lines, update, what, message):
+    lines += update.not_sent  # a dry run: the update it would send
     for change in update.changes:
         for record in getattr(change, what):
             lines.append(message.format(owner=change.owner, ttl=change.ttl, record=record,

@@ -132,19 +132,10 @@ class Tracer(object):
         """An RFC 2136 update (dane/publish.py): what it requires, deletes
         and adds; the TSIG key by name alone, never its secret."""
         if self.shell is not None:
-            lines = ["# update %s at %s port %d, signed with TSIG key %s" % (
-                zone, server, port, key_name)]
-            for change in changes:
-                lines += ["#   require %s TLSA = {%s}" % (change["owner"], ", ".join(
-                    change["records"])) if change["records"] else
-                          "#   require %s TLSA absent" % change["owner"]]
-                lines += ["#   delete %s TLSA %s" % (change["owner"], record)
-                          for record in change["delete"]]
-                lines += ["#   add %s %d TLSA %s" % (change["owner"], change["ttl"], record)
-                          for record in change["add"]]
+            lines = dns_update_lines(zone, server, port, key_name, changes)
             if dry_run:
-                lines.append("# (dry run: not sent)")
-            self._shell("\n".join(lines) + "\n")
+                lines.append("(dry run: not sent)")
+            self._shell("".join("# %s\n" % line for line in lines))
         if self.json_stream is not None:
             self._json(collections.OrderedDict((
                 ("action", "dns-update"), ("zone", zone), ("server", server), ("port", port),
@@ -170,3 +161,20 @@ class Tracer(object):
                 ("mode", None if mode is None else "%04o" % mode),
                 ("dry_run", dry_run),
             )))
+
+
+def dns_update_lines(zone, server, port, key_name, changes):
+    """An RFC 2136 update as text (the trace's, and a dry run's output):
+    where it goes, and per owner what it requires, deletes and adds;
+    changes: Change.to_json() documents."""
+    lines = ["update %s at %s port %d, signed with TSIG key %s" % (zone, server, port,
+                                                                  key_name)]
+    for change in changes:
+        lines.append("  require %s TLSA = {%s}" % (change["owner"], ", ".join(
+            change["records"])) if change["records"] else
+            "  require %s TLSA absent" % change["owner"])
+        lines += ["  delete %s TLSA %s" % (change["owner"], record)
+                  for record in change["delete"]]
+        lines += ["  add %s %d TLSA %s" % (change["owner"], change["ttl"], record)
+                  for record in change["add"]]
+    return lines

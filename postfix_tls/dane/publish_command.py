@@ -39,6 +39,8 @@ def publish_server_tlsa(tls, options, operands):
     except publish.PublishError as error:
         tls.log.error(str(error))
         return messages.EXIT_STAGED if error.retry else messages.EXIT_FAIL
+    if update.not_sent:  # a dry run: the update it would send
+        sys.stdout.write("".join(line + "\n" for line in update.not_sent))
     for change in update.changes:
         for record in change.add:
             sys.stdout.write(messages.PUBLISHED.format(

@@ -50,6 +50,7 @@ class Update(object):
         self.server = server
         self.port = port
         self.changes = changes
+        self.not_sent = []  # a dry run: the update as text, for the output
 
 
 def from_options(tls, options, key_needed=True, seconds_letter="t"):
@@ -95,7 +96,21 @@ def _number(tls, options, letter, message, largest):
 
 
 def owners(hostname, ports):
-    return ["_%d._tcp.%s." % (port, hostname) for port in ports]
+    """The TLSA owner names, in lower case: DNS compares names without
+    case, and so must the registry (-h MAIL.example.org is mail's)."""
+    return ["_%d._tcp.%s." % (port, hostname.lower()) for port in ports]
+
+
+def registered_ports(tls, hostname):
+    """The ports of hostname's owners in the registry: where this host has
+    published records, which a rollover must keep in step whatever -p says."""
+    suffix = "._tcp.%s." % hostname.lower()
+    ports = set()
+    for owner, _ in read_registry(tls):
+        port = owner[1:-len(suffix)] if owner.startswith("_") and owner.endswith(suffix) else ""
+        if port.isdigit():
+            ports.add(int(port))
+    return sorted(ports)
 
 
 def prepare(publisher, hostname, ports, add, delete=None):
@@ -120,9 +135,15 @@ def send(tls, publisher, update):
     if not pending:
         return
     tls.runner.tracer.check()  # nothing sent untraced
+    documents = [change.to_json() for change in pending]
     tls.runner.tracer.dns_update(update.zone, update.server, update.port, publisher.key.name,
-                                 [change.to_json() for change in pending], tls.runner.dry_run)
-    if not tls.runner.dry_run:
+                                 documents, tls.runner.dry_run)
+    if tls.runner.dry_run:
+        from postfix_tls.core.trace import dns_update_lines
+
+        update.not_sent = dns_update_lines(update.zone, update.server, update.port,
+                                           publisher.key.name, documents)
+    else:
         publish.send(update.zone, update.changes, publisher.key, update.server, update.port,
                      publisher.seconds)
 
@@ -205,9 +226,15 @@ def read_registry(tls):
     """{(owner, record): since} (0: needed); lines that do not parse are
     dropped with a warning (first_seen's checks: no record is retired
     on a line this host cannot have written)."""
-    known, dirty = first_seen.read(tls, registry_path(tls), allow_zero=True,
-                                   reset_to=int(math.ceil(time.time())),
-                                   reset_message=messages.REGISTRY_RESET)
+    read, dirty = first_seen.read(tls, registry_path(tls), allow_zero=True,
+                                  reset_to=int(math.ceil(time.time())),
+                                  reset_message=messages.REGISTRY_RESET)
+    known = {}
+    for (owner, record), since in read.items():
+        entry = owner.lower(), record
+        if entry in known or entry != (owner, record):
+            dirty = True  # written in another case: one entry, the later time
+        known[entry] = max(since, known.get(entry, 0))
     if dirty:
         write_registry(tls, known)
     return known

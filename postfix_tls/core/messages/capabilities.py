@@ -276,8 +276,10 @@ PUBLISH_BADSIG = ("{server} rejects the signature of TSIG key {key} (BADSIG): th
                   " from the server's")
 PUBLISH_BADTIME = ("{server} rejects the update's time (BADTIME): this host's clock and the"
                    " server's differ by more than 5 minutes: check NTP on both")
-PUBLISH_TIMEOUT = "{server} did not answer the update within {seconds} s"
-PUBLISH_NO_ANSWER = "{server} could not be sent the update: {error}"
+PUBLISH_TIMEOUT = ("{server} did not answer the update within {seconds} s: it may have been"
+                   " made; a later run reads the zone again")
+PUBLISH_NO_ANSWER = ("{server}: the update failed on its way ({error}): it may have been made;"
+                     " a later run reads the zone again")
 PUBLISH_CHANGED = ("the TLSA records at {server} changed since they were read (another host or"
                    " run updated {zone}): nothing was overwritten; read again and retry")
 PUBLISH_REFUSED = "{server} refused the update of {zone}: {rcode}"
@@ -304,6 +306,8 @@ PUBLISH_NO_KEY_FILE = ("publish-server-tlsa needs -K FILE, a TSIG key file (tsig
                        " -o nsupdate or -o zone to write the update out")
 PUBLISHED = "{owner} {ttl} IN TLSA {record}: published{dry_run}\n"
 PUBLISHED_ALREADY = "{owner}: every key's record is published already\n"
+ACME_MORE_PORTS = ("ports {ports} too: this host published TLSA records there ({path}), which"
+                   " a new key must be published beside and the old retired from")
 ACME_PUBLISH_NEEDS_KEY = ("-{letter} goes with -K FILE, the TSIG key file of the updates that"
                           " publish the TLSA records")
 ACME_PUBLISH_FAILED = "the TLSA records could not be published: {error}"
