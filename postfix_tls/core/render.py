@@ -165,6 +165,19 @@ def status_lines(report):
                 if isinstance(value, list):
                     value = ", ".join(value) or "(none)"
                 lines.append("  %s: %s" % (name, text(value)))
+    for found in report.sni:
+        lines.append("sni %s (%s line %d):" % (found.name, found.table, found.line))
+        for facts in found.files:
+            lines.append("  file: %s (%s)" % (facts.path, _file_state(facts)))
+        for entry in found.chains if found.found("chains") else []:
+            lines.append("  %s: %s, not_after %s, days_left %s, key_matches %s" % (
+                entry.algorithm, ", ".join(entry.names) if entry.found("names") else "?",
+                entry.not_after if entry.found("not_after") else "?",
+                entry.days_left if entry.found("days_left") else "?",
+                text(entry.key_matches) if entry.found("key_matches") else "?"))
+        for name in ("covered", "stale"):
+            if found.found(name):
+                lines.append("  %s: %s" % (name, text(getattr(found, name))))
     for name in ("smtpd_tls_security_level", "myhostname"):
         lines.append("%s: %s" % (name, report.settings.get(name, "") or "(empty)"))
     client = report.client
@@ -207,6 +220,7 @@ def status_document(report):
         "thresholds": report.thresholds,
         "settings": report.settings,
         "server": [entry.to_json() for entry in report.server],
+        "sni": [found.to_json() for found in report.sni],
         "client": report.client.to_json(),
         "problems": [{"severity": problem.severity, "text": problem.text}
                      for problem in report.problems],

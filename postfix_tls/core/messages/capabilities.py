@@ -248,6 +248,22 @@ STATUS_EXPIRED = ("{what} expired on {when}: deploy a new one"
                   " (postfix tls new-server-cert, or your CA's)")
 STATUS_EXPIRES = "{what} expires in {days} days, on {when}: renew it"
 STATUS_NOT_YET_VALID = "{what} is not valid before {when}"
+STATUS_SNI_NOT_READ = ("SNI table {table}: its type is not read here (only indexed types and"
+                       " texthash): its names are not checked")
+STATUS_SNI_SOURCE_UNREADABLE = "SNI table {table}: its source {path} cannot be read: {error}"
+STATUS_SNI_CHAIN = "SNI name {name} ({table}): {error}"
+STATUS_SNI_NOT_COVERED = ("SNI name {name} ({table} line {line}): the certificate does not cover"
+                          " it (it names {names})")
+STATUS_SNI_NOT_BUILT = ("SNI name {name}: the built table {table} has no entry for it: run"
+                        " postmap -F {table}")
+STATUS_SNI_STALE = ("SNI name {name}: the built table {table} holds other keys or certificates"
+                    " than its files (Postfix serves what the table holds): run"
+                    " postmap -F {table}")
+STATUS_SNI_ALSO_DEFAULT = ("{name}: served by the default certificate and by the SNI table (a"
+                           " client sending no SNI gets the default)")
+STATUS_SNI_DEFAULT_MISSING = ("{name}: a name of the default certificate, not in the SNI table"
+                              " (its documentation asks for it: a client sending it gets no"
+                              " positive SNI answer)")
 STATUS_MYHOSTNAME = "{what} does not name myhostname {myhostname} (it names {names})"
 STATUS_NO_KEY = "no private key found in file: {}"
 STATUS_KEY_ENCRYPTED = "private key {} is encrypted (passphrase-protected): Postfix cannot read it"

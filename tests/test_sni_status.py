@@ -1,0 +1,153 @@
+"""status (ours) and tls_server_sni_maps (issue 30, item 1): each name's
+chain files judged as the default certificate's, the name covered by the
+leaf, and an indexed table built by postmap -F compared by content with
+its files (the renewal nobody rebuilt the table for).  Real keys and
+certificates (openssl), real postmap, scratch configurations."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from test_status import configure, severities, status
+
+from support import MYHOSTNAME, openssl_in
+
+pytestmark = pytest.mark.postfix
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory):
+    """Key-first chain files: example.org (RSA and ECDSA), *.example.net
+    (a wildcard), and a renewal of example.org's RSA one."""
+    directory = str(tmp_path_factory.mktemp("sni"))
+    openssl = openssl_in(directory)
+
+    def chain_file(name, names, algorithm="rsa", days=365):
+        new_key = (["-newkey", "rsa:2048"] if algorithm == "rsa" else
+                   ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        openssl("req", "-x509", "-nodes", *new_key, "-keyout", name + ".key", "-subj",
+                "/CN=" + names[0], "-addext", "subjectAltName=" + ",".join(
+                    "DNS:" + found for found in names), "-days", str(days), "-out",
+                name + ".crt")
+        with open(os.path.join(directory, name + ".pem"), "w") as stream:
+            for suffix in (".key", ".crt"):
+                with open(os.path.join(directory, name + suffix)) as part:
+                    stream.write(part.read())
+
+    # The default certificate, as test_status makes it.
+    openssl("genrsa", "-out", "key.pem", "2048")
+    openssl("req", "-x509", "-new", "-key", "key.pem", "-subj", "/CN=" + MYHOSTNAME,
+            "-addext", "subjectAltName=DNS:" + MYHOSTNAME, "-days", "365", "-out", "fresh.pem")
+    chain_file("org-rsa", ["example.org", "mail.example.org"])
+    chain_file("org-ecdsa", ["example.org", "mail.example.org"], "ecdsa")
+    chain_file("net", ["*.example.net", "example.net"])
+    chain_file("org-rsa-renewed", ["example.org", "mail.example.org"])
+    chain_file("other", ["other.example.com"])
+    return directory
+
+
+def sni_config(make_config, chains, table_type="hash", lines=None, build=True):
+    """A configuration with the default certificate and an SNI table."""
+    directory = configure(make_config, chains, cert="fresh.pem",
+                          lines=["tls_server_sni_maps = %s:%s/sni" % (table_type, "CONFIG")])
+    with open(os.path.join(directory, "main.cf")) as stream:
+        text = stream.read().replace("CONFIG", directory)
+    with open(os.path.join(directory, "main.cf"), "w") as stream:
+        stream.write(text)
+    past = os.stat(os.path.join(directory, "main.cf")).st_mtime - 60
+    os.utime(os.path.join(directory, "main.cf"), (past, past))
+    sni_files = os.path.join(directory, "sni-chains")
+    os.makedirs(sni_files)
+    for name in ("org-rsa", "org-ecdsa", "net"):
+        shutil.copy(os.path.join(chains, name + ".pem"), sni_files)
+        os.chmod(os.path.join(sni_files, name + ".pem"), 0o600)
+    if lines is None:
+        lines = ["# customers", "example.org %s/org-rsa.pem," % sni_files,
+                 "    %s/org-ecdsa.pem" % sni_files,
+                 "mail.example.org %s/org-rsa.pem, %s/org-ecdsa.pem" % (sni_files, sni_files),
+                 ".example.net %s/net.pem" % sni_files, "example.net %s/net.pem" % sni_files]
+    with open(os.path.join(directory, "sni"), "w") as stream:
+        stream.write("".join(line + "\n" for line in lines))
+    if build:
+        postmap(directory, table_type)
+    return directory, sni_files
+
+
+def postmap(directory, table_type="hash"):
+    subprocess.run(["postmap", "-c", directory, "-F", "%s:%s/sni" % (table_type, directory)],
+                   check=True)
+
+
+def test_every_name_is_judged_and_a_built_table_in_step_is_ok(make_config, chains):
+    directory, _ = sni_config(make_config, chains)
+    code, summary, document = status(directory)
+    assert code == 0, document["problems"]
+    names = [(found["name"], found["covered"], found["stale"]) for found in document["sni"]]
+    assert names == [("example.org", True, False), ("mail.example.org", True, False),
+                     (".example.net", True, False), ("example.net", True, False)]
+    first = document["sni"][0]
+    assert first["line"] == 2 and [chain["algorithm"] for chain in first["chains"]] == [
+        "rsa", "ecdsa"]
+    assert all(chain["key_matches"] for chain in first["chains"])
+    assert first["files"][0]["mode"] == "0600"
+
+
+def test_a_renewed_file_the_table_was_not_rebuilt_for_is_critical(make_config, chains):
+    """The renewal went into the file; Postfix serves what postmap -F stored."""
+    directory, sni_files = sni_config(make_config, chains)
+    shutil.copyfile(os.path.join(chains, "org-rsa-renewed.pem"),  # its mode kept: 0600
+                    os.path.join(sni_files, "org-rsa.pem"))
+    code, summary, document = status(directory)
+    assert code == 2, document["problems"]
+    stale = [found["name"] for found in document["sni"] if found["stale"]]
+    assert stale == ["example.org", "mail.example.org"]
+    assert "run postmap -F hash:%s/sni" % directory in summary
+    postmap(directory)
+    assert status(directory)[0] == 0
+
+
+def test_a_name_added_after_the_build_is_critical(make_config, chains):
+    directory, sni_files = sni_config(make_config, chains)
+    with open(os.path.join(directory, "sni"), "a") as stream:
+        stream.write("example.com %s/net.pem\n" % sni_files)
+    code, summary, document = status(directory)
+    assert code == 2 and "has no entry for it" in summary, summary
+    assert [found["name"] for found in document["sni"] if found["stale"]] == ["example.com"]
+    # and its leaf does not cover it: a warning besides
+    assert "example.com" in [found["name"] for found in document["sni"]
+                             if found["covered"] is False]
+
+
+def test_texthash_is_read_from_its_files_and_never_stale(make_config, chains):
+    directory, _ = sni_config(make_config, chains, table_type="texthash", build=False)
+    code, summary, document = status(directory)
+    assert code == 0, document["problems"]
+    assert all("stale" not in found for found in document["sni"])
+    assert len(document["sni"]) == 4
+
+
+def test_the_default_certificate_s_names_are_said_when_not_in_the_table(make_config, chains):
+    directory, _ = sni_config(make_config, chains)
+    code, summary, document = status(directory)
+    assert any("a name of the default certificate, not in the SNI table" in note
+               for note in document["notes"]), document["notes"]
+
+
+def test_an_expiring_sni_certificate_counts_as_the_default_s(make_config, chains):
+    directory, sni_files = sni_config(make_config, chains, lines=[])
+    openssl = openssl_in(sni_files)
+    openssl("req", "-x509", "-nodes", "-newkey", "rsa:2048", "-keyout", "soon.key", "-subj",
+            "/CN=soon.example.org", "-addext", "subjectAltName=DNS:soon.example.org", "-days",
+            "3", "-out", "soon.crt")
+    with open(os.path.join(sni_files, "soon.pem"), "w") as stream:
+        for name in ("soon.key", "soon.crt"):
+            with open(os.path.join(sni_files, name)) as part:
+                stream.write(part.read())
+    os.chmod(os.path.join(sni_files, "soon.pem"), 0o600)
+    with open(os.path.join(directory, "sni"), "w") as stream:
+        stream.write("soon.example.org %s/soon.pem\n" % sni_files)
+    postmap(directory)
+    code, summary, document = status(directory)
+    assert code == 2 and severities(document) == ["CRITICAL"], document["problems"]
+    assert "expires in 2 days" in summary or "expires in 3 days" in summary, summary
