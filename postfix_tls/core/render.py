@@ -150,6 +150,7 @@ def status_lines(report):
     lines = [summary + (" | " + performance if performance else "")]
     for problem in report.problems:
         lines.append("%s: %s" % (problem.severity, problem.text))
+    lines += ["note: " + note for note in report.notes]
     lines.append("config_directory: %s" % report.config_directory)
     lines += ["assumed: " + text for text in report.assumed]
     for entry in report.server:
