@@ -4,6 +4,7 @@ leaf, and an indexed table built by postmap -F compared by content with
 its files (the renewal nobody rebuilt the table for).  Real keys and
 certificates (openssl), real postmap, scratch configurations."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ import subprocess
 import pytest
 from test_status import configure, severities, status
 
-from support import MYHOSTNAME, openssl_in
+from support import MYHOSTNAME, POSTFIX_PATH, openssl_in, ours_argv
 
 pytestmark = pytest.mark.postfix
 
@@ -75,8 +76,10 @@ def sni_config(make_config, chains, table_type="hash", lines=None, build=True):
 
 
 def postmap(directory, table_type="hash"):
+    """postmap -F, and the built file made private (it holds the keys)."""
     subprocess.run(["postmap", "-c", directory, "-F", "%s:%s/sni" % (table_type, directory)],
                    check=True)
+    os.chmod(os.path.join(directory, "sni.db"), 0o600)
 
 
 def test_every_name_is_judged_and_a_built_table_in_step_is_ok(make_config, chains):
@@ -151,3 +154,100 @@ def test_an_expiring_sni_certificate_counts_as_the_default_s(make_config, chains
     code, summary, document = status(directory)
     assert code == 2 and severities(document) == ["CRITICAL"], document["problems"]
     assert "expires in 2 days" in summary or "expires in 3 days" in summary, summary
+
+
+# ----- what a break-it round found
+
+def write_source(directory, lines):
+    with open(os.path.join(directory, "sni"), "w") as stream:
+        stream.write("".join(line + "\n" for line in lines))
+
+
+def test_a_built_table_readable_by_others_is_critical(make_config, chains):
+    """Before: OK; postmap -F stores the private keys in sni.db, with the
+    source's mode (0644 here)."""
+    directory, _ = sni_config(make_config, chains)
+    os.chmod(os.path.join(directory, "sni.db"), 0o644)
+    code, summary, document = status(directory)
+    assert code == 2 and "%s/sni.db is readable by others" % directory in summary, summary
+    os.chmod(os.path.join(directory, "sni.db"), 0o600)
+    assert status(directory)[0] == 0
+
+
+def test_lines_postmap_skips_are_said_not_judged_stale(make_config, chains):
+    """Before: a duplicate key or a key without files was CRITICAL "run
+    postmap -F", which could never clear it."""
+    directory, sni_files = sni_config(make_config, chains, build=False)
+    write_source(directory, ["   %s/net.pem" % sni_files,
+                             "example.org %s/org-rsa.pem" % sni_files,
+                             "Example.ORG %s/net.pem" % sni_files,
+                             "blank.example.org",
+                             "*.example.net %s/net.pem" % sni_files])
+    postmap(directory)
+    code, summary, document = status(directory)
+    problems = [(problem["severity"], problem["text"]) for problem in document["problems"]]
+    assert ("WARNING", "SNI table hash:%s/sni line 1: starts with white space, with no line"
+            " before it to continue: postmap skips it" % directory) in problems
+    assert any("line 3: Example.ORG again" in text and "keeps line 2" in text
+               for _, text in problems), problems
+    assert any("line 4: blank.example.org has no files" in text for _, text in problems)
+    assert any("never looks up a \"*.\" key" in text for _, text in problems)
+    assert code == 1, problems  # warnings only: nothing stale
+    assert [found["name"] for found in document["sni"]] == ["example.org", "*.example.net"]
+
+
+def test_a_table_built_without_f_or_never_built_is_said_once(make_config, chains):
+    directory, _ = sni_config(make_config, chains, build=False)
+    code, summary, document = status(directory)
+    assert code == 2 and summary.count("was never built") == 1, summary
+    subprocess.run(["postmap", "-c", directory, "hash:%s/sni" % directory], check=True)
+    os.chmod(os.path.join(directory, "sni.db"), 0o600)
+    code, summary, document = status(directory)
+    assert code == 2 and "was built without -F" in summary, summary
+
+
+def test_one_postmap_per_table_and_inline_tables_are_one_each(make_config, chains):
+    directory, sni_files = sni_config(make_config, chains)
+    with open(os.path.join(directory, "main.cf")) as stream:
+        text = stream.read()
+    text = text.replace("tls_server_sni_maps = ", "tls_server_sni_maps = inline:{ { a.example"
+                        " = %s/net.pem }, { b.example = %s/net.pem } }, " % (sni_files,
+                                                                            sni_files))
+    with open(os.path.join(directory, "main.cf"), "w") as stream:
+        stream.write(text)
+    past = os.stat(os.path.join(directory, "main.cf")).st_mtime - 60
+    os.utime(os.path.join(directory, "main.cf"), (past, past))
+    env = {"PATH": POSTFIX_PATH, "LANG": "C"}
+    result = subprocess.run(ours_argv(["-c", directory, "--trace", "--json", "status"]),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+    assert result.stderr.count("/postmap -c ") == 1, result.stderr
+    document = json.loads(result.stdout)
+    notes = [note for note in document["notes"] if "its type is not read here" in note]
+    assert len(notes) == 1 and notes[0].startswith("SNI table inline:{ { a.example"), notes
+    assert not [note for note in document["notes"] if "not in the SNI table" in note]
+
+
+def test_the_summary_stays_short_and_counts_sni_expiries(make_config, chains):
+    directory, sni_files = sni_config(make_config, chains)
+    write_source(directory, ["name%d.example.org %s/net.pem" % (number, sni_files)
+                             for number in range(12)])
+    postmap(directory)
+    code, summary, document = status(directory)
+    assert code == 1 and summary.endswith("(and 7 more)"), summary  # 12 not covered
+    text = subprocess.run(ours_argv(["-c", directory, "status"]),
+                          env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdout=subprocess.PIPE,
+                          universal_newlines=True, timeout=60).stdout.splitlines()[0]
+    assert "sni_days_left=364;30;7" in text or "sni_days_left=365;30;7" in text, text
+
+
+def test_a_table_without_a_type_is_critical(make_config, chains):
+    directory, _ = sni_config(make_config, chains)
+    with open(os.path.join(directory, "main.cf")) as stream:
+        text = stream.read().replace("tls_server_sni_maps = hash:", "tls_server_sni_maps = ")
+    with open(os.path.join(directory, "main.cf"), "w") as stream:
+        stream.write(text)
+    past = os.stat(os.path.join(directory, "main.cf")).st_mtime - 60
+    os.utime(os.path.join(directory, "main.cf"), (past, past))
+    code, summary, document = status(directory)
+    assert code == 2 and "has no type" in summary, summary

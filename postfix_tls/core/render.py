@@ -120,12 +120,13 @@ def status_summary(report):
     if report.problems:
         worst = [problem.text for problem in report.problems
                  if problem.severity == report.verdict]
-        text = "; ".join(worst)
-        more = len(report.problems) - len(worst)
+        # A monitoring system reads one line: a few of the worst, and a count.
+        text = "; ".join(worst[:SUMMARY_PROBLEMS])
+        more = len(report.problems) - len(worst[:SUMMARY_PROBLEMS])
         if more:
             text += " (and %d more)" % more
     else:
-        dated = [entry for entry in report.server if entry.found("days_left")]
+        dated = _dated(report)
         if dated:
             nearest = min(dated, key=lambda entry: entry.days_left)
             text = messages.STATUS_ALL_OK.format(
@@ -136,12 +137,32 @@ def status_summary(report):
     return messages.STATUS_SUMMARY.format(verdict=report.verdict, text=text)
 
 
+SUMMARY_PROBLEMS = 5
+
+
+def _dated(report):
+    """The certificates with an expiry: the default's, then the SNI names'."""
+    found = [entry for entry in report.server if entry.found("days_left")]
+    seen = set()
+    for name in report.sni:
+        for entry in name.chains if name.found("chains") else []:
+            if entry.found("days_left") and id(entry) not in seen:
+                seen.add(id(entry))
+                found.append(entry)
+    return found
+
+
 def _performance_data(report):
     thresholds = report.thresholds
-    return " ".join("%s_days_left=%d;%d;%d" % (entry.algorithm, entry.days_left,
-                                               thresholds["warning_days"],
-                                               thresholds["critical_days"])
-                    for entry in report.server if entry.found("days_left"))
+    values = ["%s_days_left=%d;%d;%d" % (entry.algorithm, entry.days_left,
+                                         thresholds["warning_days"], thresholds["critical_days"])
+              for entry in report.server if entry.found("days_left")]
+    sni_dated = _dated(report)[len(values):]
+    if sni_dated:  # one value for all names: a table may have thousands
+        values.append("sni_days_left=%d;%d;%d" % (
+            min(entry.days_left for entry in sni_dated), thresholds["warning_days"],
+            thresholds["critical_days"]))
+    return " ".join(values)
 
 
 def status_lines(report):
@@ -176,9 +197,11 @@ def status_lines(report):
                 entry.not_after if entry.found("not_after") else "?",
                 entry.days_left if entry.found("days_left") else "?",
                 text(entry.key_matches) if entry.found("key_matches") else "?"))
-        for name in ("covered", "stale"):
-            if found.found(name):
-                lines.append("  %s: %s" % (name, text(getattr(found, name))))
+        if found.found("covered"):
+            lines.append("  covered: %s" % text(found.covered))
+        if found.found("stale"):  # here yes is the alarm
+            lines.append("  stale: %s" % {True: "YES", False: "no", None: "unknown"}[
+                found.stale])
     for name in ("smtpd_tls_security_level", "myhostname"):
         lines.append("%s: %s" % (name, report.settings.get(name, "") or "(empty)"))
     client = report.client

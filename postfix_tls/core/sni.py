@@ -7,26 +7,43 @@ certificate chain, per algorithm.  How the files reach Postfix depends on
 the table's type:
 
 - indexed types (hash, btree, lmdb, cdb, dbm, sdbm) are built from their
-  source file with ``postmap -F``, which stores the files' CONTENTS: a
-  renewal that rewrites a file changes nothing Postfix serves until the
-  table is built again (``postmap -Fq`` gives the stored contents back);
+  source file with ``postmap -F``, which stores the files' CONTENTS,
+  base64-encoded: a renewal that rewrites a file changes nothing Postfix
+  serves until the table is built again.  ``postmap -s`` dumps what is
+  stored, one "key<TAB>base64" line per name, in one process per table;
 - texthash reads its source, and the files, when Postfix opens it;
 - any other type (inline, pcre, regexp, ldap, sql...) is left alone: its
   entries are not read here.
+
+The source is read as postmap(1) reads it, and what postmap would skip
+(a first line starting with whitespace, a key without a value, a key
+seen before: the first wins, keys folded to lower case) is said, never
+judged as an entry.
 """
 
-from postfix_tls.core import chainfiles, material, messages
+import base64
+import binascii
+import os
+import stat
+
+from postfix_tls.core import chainfiles, messages
 
 INDEXED = ("hash", "btree", "lmdb", "cdb", "dbm", "sdbm")
 SOURCE_READ = ("texthash",)  # read at run time from the source file itself
+# The files postmap builds, by type (dbm: two).
+BUILT_SUFFIXES = {"hash": (".db",), "btree": (".db",), "lmdb": (".lmdb",), "cdb": (".cdb",),
+                  "dbm": (".dir", ".pag"), "sdbm": (".dir", ".pag")}
 
 
 class SniTable(object):
-    """One table of tls_server_sni_maps: "type:path"."""
+    """One table of tls_server_sni_maps: "type:path" (type "" when the
+    value has none: Postfix refuses it)."""
 
     def __init__(self, spec):
         self.spec = spec
-        self.type, _, self.path = spec.partition(":")
+        self.type, colon, self.path = spec.partition(":")
+        if not colon:
+            self.type, self.path = "", spec
 
     @property
     def indexed(self):
@@ -37,19 +54,23 @@ class SniTable(object):
         """Whether its entries can be read from a source file here."""
         return self.indexed or self.type in SOURCE_READ
 
-    def to_json(self):
-        return {"table": self.spec, "type": self.type, "source": self.path,
-                "indexed": self.indexed}
+    @property
+    def built_files(self):
+        return [self.path + suffix for suffix in BUILT_SUFFIXES.get(self.type, ())]
 
 
 class SniEntry(object):
-    """One line (with its continuation lines) of a table's source."""
+    """One logical line of a table's source: key and the files it names."""
 
     def __init__(self, table, name, files, line):
         self.table = table
-        self.name = name  # a name, or ".parent"
+        self.name = name  # a name, or ".parent"; as written
         self.files = files
         self.line = line  # where it starts, 1-based
+
+    @property
+    def key(self):
+        return self.name.lower()  # Postfix folds lookup keys
 
     def covered_by(self, certificate_names):
         """Whether a certificate with these names serves what the key asks:
@@ -57,54 +78,139 @@ class SniEntry(object):
         from postfix_tls.core.certificates import covers
 
         if self.name.startswith("."):
-            return any(name.lower() == "*" + self.name.lower() for name in certificate_names)
-        return any(covers(name, self.name) for name in certificate_names)
+            return any(name.lower() == "*" + self.key for name in certificate_names)
+        return any(covers(name, self.key) for name in certificate_names)
+
+
+class Skipped(object):
+    """A source line postmap would not turn into an entry, and why."""
+
+    def __init__(self, table, line, text):
+        self.table = table
+        self.line = line
+        self.text = text
 
 
 def tables(value):
-    """The SniTable of each table in the parameter's (expanded) value."""
-    return [SniTable(spec) for spec in chainfiles.split_names(value)]
+    """The SniTable of each table in the parameter's (expanded) value:
+    split at commas and white space, but not inside braces (inline:{...})."""
+    specs, current, depth = [], "", 0
+    for character in value:
+        if character == "{":
+            depth += 1
+        elif character == "}":
+            depth = max(depth - 1, 0)
+        if depth == 0 and character in ", \t\r\n":
+            if current:
+                specs.append(current)
+            current = ""
+            continue
+        current += character
+    if current:
+        specs.append(current)
+    return [SniTable(spec) for spec in specs]
+
+
+def read_source(path):
+    """The source file's bytes: a regular file only (never a FIFO), of any
+    size (a hosting provider's table is long); OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, messages.SNI_SOURCE_NOT_REGULAR)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def entries(table):
-    """[SniEntry] of the table's source file, as postmap(1) reads it: "key
-    value" lines; a line starting with whitespace continues the one
-    before; "#" at the start of a line comments it.  OSError when it
-    cannot be read."""
-    found = []
-    current = None
-    for number, raw in enumerate(material.read_text(table.path).splitlines(), 1):
-        if not raw.strip() or raw.lstrip().startswith("#"):
+    """([SniEntry], [Skipped]) of the table's source, as postmap(1) reads
+    it: "key value" lines, a line starting with whitespace continuing the
+    one before, "#" starting a comment line.  OSError when it cannot be
+    read."""
+    logical = []  # [line number, raw text]
+    skipped = []
+    for number, raw in enumerate(read_source(table.path).split(b"\n"), 1):
+        raw = raw.rstrip(b"\r")
+        if not raw.strip() or raw.lstrip().startswith(b"#"):
             continue
-        if raw[0].isspace() and current is not None:
-            current[2].append(raw.strip())
+        if raw[:1].isspace():
+            if logical:
+                logical[-1][1] += b" " + raw.strip()
+            else:
+                skipped.append(Skipped(table, number, messages.SNI_LINE_STARTS_WITH_SPACE))
             continue
-        key, _, value = raw.strip().partition(" ")
-        if "\t" in key:
-            key, _, rest = key.partition("\t")
-            value = rest + " " + value
-        current = [key, number, [value]]
-        found.append(current)
-    return [SniEntry(table, key, chainfiles.split_names(" ".join(values)), number)
-            for key, number, values in found]
+        logical.append([number, raw.strip()])
+    found, seen = [], {}
+    for number, raw in logical:
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            skipped.append(Skipped(table, number, messages.SNI_LINE_NOT_ASCII))
+            continue
+        parts = text.split(None, 1)
+        if len(parts) < 2:
+            skipped.append(Skipped(table, number, messages.SNI_LINE_NO_VALUE.format(
+                key=parts[0])))
+            continue
+        entry = SniEntry(table, parts[0], chainfiles.split_names(parts[1]), number)
+        if entry.key in seen:
+            skipped.append(Skipped(table, number, messages.SNI_LINE_DUPLICATE.format(
+                key=entry.name, first=seen[entry.key])))
+            continue
+        seen[entry.key] = number
+        found.append(entry)
+    return found, skipped
 
 
-def stored_query(tls, table, name):
-    """The command that asks the built table for name's stored contents
-    (postmap -Fq): the files as they were when the table was built."""
-    import os
-
-    from postfix_tls.core.command import Command
+def dump_command(tls, table):
+    """postmap -s: every key of the built table with its stored value
+    (base64 of the files' contents), one process for the whole table."""
+    from postfix_tls.core.command import CAPTURE, Command
 
     argv = [os.path.join(tls.env.get("command_directory", "/usr/sbin"), "postmap")]
     if tls.hints is not messages.POSTFIX_HINTS:  # standalone: its instance
         argv += ["-c", tls.config_directory]
-    return Command(argv + ["-Fq", name, table.spec])
+    return Command(argv + ["-s", table.spec], stderr=CAPTURE)
+
+
+class DumpError(Exception):
+    """The built table could not be read; the text says why and what to do."""
+
+
+def parse_dump(table, result):
+    """{key: stored text} of postmap -s's result; DumpError saying why not
+    (never built, built without -F, a type this Postfix lacks)."""
+    error = result.stderr.decode("utf-8", "replace")
+    if result.returncode:
+        if "unsupported dictionary type" in error:
+            raise DumpError(messages.SNI_TYPE_UNSUPPORTED.format(table=table.spec))
+        if "open database" in error or "No such file" in error:
+            raise DumpError(messages.SNI_NOT_BUILT_AT_ALL.format(table=table.spec))
+        raise DumpError(messages.SNI_DUMP_FAILED.format(
+            table=table.spec, error=error.strip().splitlines()[-1:] or "exit %d" % (
+                result.returncode)))
+    stored = {}
+    for line in result.stdout.split(b"\n"):
+        if not line.strip():
+            continue
+        key, _, value = line.partition(b"\t")
+        try:
+            stored[key.decode("ascii", "replace").lower()] = base64.b64decode(
+                value.strip(), validate=True).decode("ascii", "replace")
+        except (binascii.Error, ValueError):
+            raise DumpError(messages.SNI_BUILT_WITHOUT_F.format(table=table.spec))
+    return stored
 
 
 def stale(stored_text, files_text):
     """Whether the table stores other PEM objects than the files hold now
-    (compared object by object: postmap -Fq adds a newline per file)."""
+    (compared object by object: postmap joins the files with newlines)."""
     def objects(text):
         try:
             return [item.text for item in chainfiles.pem_objects(text, "")]

@@ -5,17 +5,20 @@ an indexed table whether what it stores is still what the files hold.
 
 The last is what goes wrong with renewals: ``postmap -F`` stores the
 files' contents, so a renewed file is not served until the table is
-built again.  It is judged by content (``postmap -Fq`` against the
-files, PEM object by PEM object), never by the files' times.
+built again.  It is judged by content (``postmap -s``, one process per
+table, against the files, PEM object by PEM object), never by the files'
+times.  The built file holds the private keys too: its mode is judged as
+a key file's.
 """
 
 import collections
 
-from postfix_tls.core import chainfiles, messages, sni
+from postfix_tls.core import chainfiles, material, messages, sni
 from postfix_tls.status.checks import _certificate, _chain, _file_facts, _key_matches
 from postfix_tls.status.facts import CRITICAL, OK, WARNING, Facts, ServerEntry
 
 PARAMETER = "tls_server_sni_maps"
+CHAIN_PREFIX = "smtpd_tls_chain_files: "  # chainfiles' messages: not this parameter's
 
 
 class SniName(Facts):
@@ -29,23 +32,60 @@ def check_sni(tls, report, now):
     value = report.settings.get(PARAMETER, "")
     if not value:
         return
-    files, judged = {}, {}  # what is said once per file, and per list of files
+    files, judged, unread = {}, {}, False
     for table in sni.tables(value):
+        if not table.type:
+            report.problem(CRITICAL, messages.STATUS_SNI_NO_TYPE.format(table=table.spec))
+            continue
         if not table.readable:
             report.problem(OK, messages.STATUS_SNI_NOT_READ.format(table=table.spec))
+            unread = True
             continue
         try:
-            entries = sni.entries(table)
+            entries, skipped = sni.entries(table)
         except OSError as error:
-            report.problem(CRITICAL, messages.STATUS_SNI_SOURCE_UNREADABLE.format(
-                table=table.spec, path=table.path, error=error.strerror or error))
+            built = any(material.problem(path) == "" for path in table.built_files)
+            report.problem(WARNING if built else CRITICAL,
+                           messages.STATUS_SNI_SOURCE_UNREADABLE.format(
+                               table=table.spec, path=table.path,
+                               error=error.strerror or error))
+            unread = True
             continue
+        for line in skipped:
+            report.problem(WARNING, messages.STATUS_SNI_SKIPPED.format(
+                table=table.spec, line=line.line, why=line.text))
         for entry in entries:
-            report.sni.append(_check_name(tls, report, now, entry, files, judged))
-    _default_names(report)
+            _check_key(report, entry)
+        stored = _stored(tls, report, table) if table.indexed and entries else None
+        for entry in entries:
+            report.sni.append(_check_name(tls, report, now, entry, files, judged, stored))
+    _default_names(report, unread)
 
 
-def _check_name(tls, report, now, entry, files, judged):
+def _check_key(report, entry):
+    """Keys Postfix never looks up as written."""
+    if entry.name.startswith("*."):
+        report.problem(WARNING, messages.STATUS_SNI_WILDCARD_KEY.format(
+            name=entry.name, table=entry.table.spec, line=entry.line, parent=entry.name[1:]))
+
+
+def _stored(tls, report, table):
+    """{key: stored text} of the built table, or None (said why); the built
+    file's mode judged as a private key's."""
+    for path in table.built_files:
+        if material.problem(path) == "":
+            _file_facts(report, path, "built SNI table", True)
+    result = tls.runner.run(sni.dump_command(tls, table))
+    if result.dry_run:
+        return None
+    try:
+        return sni.parse_dump(table, result)
+    except sni.DumpError as error:
+        report.problem(CRITICAL, str(error))
+        return None
+
+
+def _check_name(tls, report, now, entry, files, judged, stored):
     for path in entry.files:
         if path not in files:
             files[path] = _file_facts(report, path, "SNI chain file", True)
@@ -56,17 +96,25 @@ def _check_name(tls, report, now, entry, files, judged):
         judged[key] = _chains(tls, report, now, entry, files)
     chains, texts = judged[key]
     facts.chains = chains
-    if chains:
-        names = set(name for chain in chains if chain.found("names") for name in chain.names)
-        facts.covered = all(entry.covered_by(chain.names) for chain in chains
-                            if chain.found("names"))
+    dated = [chain for chain in chains if chain.found("names")]
+    if dated:
+        facts.covered = all(entry.covered_by(_names(chain)) for chain in dated)
         if not facts.covered:
             report.problem(WARNING, messages.STATUS_SNI_NOT_COVERED.format(
                 name=entry.name, table=entry.table.spec, line=entry.line,
-                names=", ".join(sorted(names)) or "none"))
-    if entry.table.indexed and texts is not None:
-        facts.stale = _stale(tls, report, entry, texts)
+                names=", ".join(sorted(set(name for chain in dated
+                                           for name in _names(chain)))) or "none"))
+    if stored is not None and texts is not None:
+        facts.stale = _stale(report, entry, stored, texts)
     return facts
+
+
+def _names(chain):
+    """The leaf's DNS names, else its subject's CN (as for the default)."""
+    if chain.names:
+        return chain.names
+    subject = chain.subject if chain.found("subject") else ""
+    return [subject.partition("CN=")[2].split(",")[0]] if "CN=" in subject else []
 
 
 def _chains(tls, report, now, entry, files):
@@ -75,11 +123,13 @@ def _chains(tls, report, now, entry, files):
     if not all(files[path].usable for path in entry.files):
         return [], None
     try:
-        texts = [(path, _text(path)) for path in entry.files]
+        texts = [(path, material.read_text(path)) for path in entry.files]
         chains = chainfiles.parse(texts)
     except (OSError, chainfiles.ChainFileError) as error:
+        text = str(error)
         report.problem(CRITICAL, messages.STATUS_SNI_CHAIN.format(
-            name=entry.name, table=entry.table.spec, error=error))
+            name=entry.name, table=entry.table.spec, line=entry.line,
+            error=text[len(CHAIN_PREFIX):] if text.startswith(CHAIN_PREFIX) else text))
         return [], None
     found = []
     for chain in chains:
@@ -94,34 +144,26 @@ def _chains(tls, report, now, entry, files):
     return found, "".join(text for _, text in texts)
 
 
-def _text(path):
-    from postfix_tls.core import material
-
-    return material.read_text(path)
-
-
-def _stale(tls, report, entry, files_text):
+def _stale(report, entry, stored, files_text):
     """Whether the built table stores other contents for the name than its
     files hold (or nothing: built before the line was added)."""
-    result = tls.runner.run(sni.stored_query(tls, entry.table, entry.name))
-    stored = result.stdout.decode("ascii", "replace") if not result.returncode else ""
-    if result.dry_run:
-        return None
-    if not stored.strip():
+    text = stored.get(entry.key)
+    if text is None:
         report.problem(CRITICAL, messages.STATUS_SNI_NOT_BUILT.format(
             name=entry.name, table=entry.table.spec))
         return True
-    if sni.stale(stored, files_text):
+    if sni.stale(text, files_text):
         report.problem(CRITICAL, messages.STATUS_SNI_STALE.format(
             name=entry.name, table=entry.table.spec))
         return True
     return False
 
 
-def _default_names(report):
+def _default_names(report, unread):
     """The parameter's documentation asks for the default certificate's
     names in the table too (the client's SNI then gets a positive answer);
-    and a name both serve is worth knowing."""
+    and a name both serve is worth knowing.  With a table not read, not
+    known."""
     keys = collections.OrderedDict((facts.name.lower(), facts) for facts in report.sni)
     defaults = sorted(set(name.lower() for entry in report.server if entry.found("names")
                           for name in entry.names))
@@ -129,5 +171,5 @@ def _default_names(report):
         parent = "." + name.partition(".")[2]
         if name in keys or (name.startswith("*.") and name[1:] in keys) or parent in keys:
             report.problem(OK, messages.STATUS_SNI_ALSO_DEFAULT.format(name=name))
-        else:
+        elif not unread:
             report.problem(OK, messages.STATUS_SNI_DEFAULT_MISSING.format(name=name))
