@@ -126,7 +126,7 @@ def test_texthash_is_read_from_its_files_and_never_stale(make_config, chains):
     directory, _ = sni_config(make_config, chains, table_type="texthash", build=False)
     code, summary, document = status(directory)
     assert code == 0, document["problems"]
-    assert all("stale" not in found for found in document["sni"])
+    assert all(found["stale"] is None for found in document["sni"])  # not known: null
     assert len(document["sni"]) == 4
 
 
@@ -251,3 +251,71 @@ def test_a_table_without_a_type_is_critical(make_config, chains):
     os.utime(os.path.join(directory, "main.cf"), (past, past))
     code, summary, document = status(directory)
     assert code == 2 and "has no type" in summary, summary
+
+
+# ----- what a second break-it round found
+
+def test_a_file_name_in_utf_8_is_judged(make_config, chains):
+    """Before: the whole line was skipped as "not ASCII" (the key alone must be)."""
+    directory, sni_files = sni_config(make_config, chains, build=False)
+    accented = os.path.join(sni_files, "ch\u00e9")
+    os.makedirs(accented)
+    shutil.copy(os.path.join(sni_files, "org-rsa.pem"), accented)
+    write_source(directory, ["example.org %s/org-rsa.pem" % accented])
+    postmap(directory)
+    shutil.copyfile(os.path.join(chains, "org-rsa-renewed.pem"),
+                    os.path.join(accented, "org-rsa.pem"))
+    code, summary, document = status(directory)
+    assert code == 2 and document["sni"][0]["stale"] is True, document["problems"]
+
+
+def test_the_built_table_is_judged_whatever_its_source_holds(make_config, chains):
+    """Before: an emptied source skipped the built file (its mode, its
+    names); a name taken out of the source but still built was not said."""
+    directory, sni_files = sni_config(make_config, chains)
+    write_source(directory, ["example.org %s/org-rsa.pem, %s/org-ecdsa.pem"
+                             % (sni_files, sni_files)])
+    code, summary, document = status(directory)
+    assert code == 1, document["problems"]
+    removed = sorted(problem["text"].split()[2].rstrip(":") for problem in document["problems"]
+                     if "no longer has it" in problem["text"])
+    assert removed == [".example.net", "example.net", "mail.example.org"]
+    write_source(directory, [])
+    os.chmod(os.path.join(directory, "sni.db"), 0o644)
+    code, summary, document = status(directory)
+    assert code == 2 and "sni.db is readable by others" in summary, summary
+
+
+def test_a_built_file_that_cannot_be_opened_is_not_called_never_built(make_config, chains):
+    directory, _ = sni_config(make_config, chains, build=False)
+    os.mkdir(os.path.join(directory, "sni.db"))
+    code, summary, document = status(directory)
+    assert code == 2 and "cannot be read" in summary and "never built" not in summary, summary
+
+
+def test_an_unclosed_brace_is_critical_and_the_other_tables_still_checked(make_config, chains):
+    directory, sni_files = sni_config(make_config, chains)
+    with open(os.path.join(directory, "main.cf")) as stream:
+        text = stream.read().replace("tls_server_sni_maps = ", "tls_server_sni_maps = inline:{"
+                                     " { a.example = %s/net.pem }, " % sni_files)
+    with open(os.path.join(directory, "main.cf"), "w") as stream:
+        stream.write(text)
+    past = os.stat(os.path.join(directory, "main.cf")).st_mtime - 60
+    os.utime(os.path.join(directory, "main.cf"), (past, past))
+    shutil.copyfile(os.path.join(chains, "org-rsa-renewed.pem"),
+                    os.path.join(sni_files, "org-rsa.pem"))
+    code, summary, document = status(directory)
+    assert code == 2 and "a brace is not closed" in summary, summary
+    assert [found["name"] for found in document["sni"] if found["stale"]] == [
+        "example.org", "mail.example.org"]
+
+
+def test_a_table_built_without_folding_has_no_entry_for_a_capital_name(make_config, chains):
+    directory, sni_files = sni_config(make_config, chains, build=False)
+    write_source(directory, ["EXAMPLE.ORG %s/org-rsa.pem" % sni_files])
+    subprocess.run(["postmap", "-c", directory, "-f", "-F", "hash:%s/sni" % directory],
+                   check=True)
+    os.chmod(os.path.join(directory, "sni.db"), 0o600)
+    code, summary, document = status(directory)
+    assert code == 2 and "has no entry for it" in summary, summary
+    assert set(document["sni"][0]) >= {"covered", "stale"}

@@ -91,9 +91,15 @@ class Skipped(object):
         self.text = text
 
 
+class SyntaxProblem(Exception):
+    """The parameter's value is not one Postfix can open."""
+
+
 def tables(value):
     """The SniTable of each table in the parameter's (expanded) value:
-    split at commas and white space, but not inside braces (inline:{...})."""
+    split at commas and white space, but not inside braces (inline:{...});
+    SyntaxProblem for braces that do not close, with the tables outside
+    any brace (those are still worth checking) as .tables."""
     specs, current, depth = [], "", 0
     for character in value:
         if character == "{":
@@ -108,6 +114,11 @@ def tables(value):
         current += character
     if current:
         specs.append(current)
+    if depth:
+        problem = SyntaxProblem(messages.SNI_UNBALANCED.format(value=value))
+        problem.tables = [SniTable(spec) for spec in chainfiles.split_names(value)
+                          if not set("{}=") & set(spec)]
+        raise problem
     return [SniTable(spec) for spec in specs]
 
 
@@ -148,17 +159,17 @@ def entries(table):
         logical.append([number, raw.strip()])
     found, seen = [], {}
     for number, raw in logical:
+        parts = raw.split(None, 1)
         try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError:
+            key = parts[0].decode("ascii")
+        except UnicodeDecodeError:  # the key alone: a file's name may be UTF-8
             skipped.append(Skipped(table, number, messages.SNI_LINE_NOT_ASCII))
             continue
-        parts = text.split(None, 1)
         if len(parts) < 2:
-            skipped.append(Skipped(table, number, messages.SNI_LINE_NO_VALUE.format(
-                key=parts[0])))
+            skipped.append(Skipped(table, number, messages.SNI_LINE_NO_VALUE.format(key=key)))
             continue
-        entry = SniEntry(table, parts[0], chainfiles.split_names(parts[1]), number)
+        entry = SniEntry(table, key, chainfiles.split_names(
+            parts[1].decode("utf-8", "surrogateescape")), number)
         if entry.key in seen:
             skipped.append(Skipped(table, number, messages.SNI_LINE_DUPLICATE.format(
                 key=entry.name, first=seen[entry.key])))
@@ -186,22 +197,23 @@ class DumpError(Exception):
 def parse_dump(table, result):
     """{key: stored text} of postmap -s's result; DumpError saying why not
     (never built, built without -F, a type this Postfix lacks)."""
-    error = result.stderr.decode("utf-8", "replace")
+    error = result.stderr.decode("utf-8", "replace").strip()
     if result.returncode:
         if "unsupported dictionary type" in error:
             raise DumpError(messages.SNI_TYPE_UNSUPPORTED.format(table=table.spec))
-        if "open database" in error or "No such file" in error:
+        if not any(os.path.lexists(path) for path in table.built_files):
             raise DumpError(messages.SNI_NOT_BUILT_AT_ALL.format(table=table.spec))
-        raise DumpError(messages.SNI_DUMP_FAILED.format(
-            table=table.spec, error=error.strip().splitlines()[-1:] or "exit %d" % (
-                result.returncode)))
+        said = error.splitlines()[-1] if error else "exit %d" % result.returncode
+        raise DumpError(messages.SNI_DUMP_FAILED.format(table=table.spec, error=said))
     stored = {}
     for line in result.stdout.split(b"\n"):
         if not line.strip():
             continue
         key, _, value = line.partition(b"\t")
         try:
-            stored[key.decode("ascii", "replace").lower()] = base64.b64decode(
+            # Keys as stored: smtpd looks names up in lower case, so a key
+            # built without folding (postmap -f) in capitals never matches.
+            stored[key.decode("ascii", "replace")] = base64.b64decode(
                 value.strip(), validate=True).decode("ascii", "replace")
         except (binascii.Error, ValueError):
             raise DumpError(messages.SNI_BUILT_WITHOUT_F.format(table=table.spec))

@@ -11,8 +11,6 @@ times.  The built file holds the private keys too: its mode is judged as
 a key file's.
 """
 
-import collections
-
 from postfix_tls.core import chainfiles, material, messages, sni
 from postfix_tls.status.checks import _certificate, _chain, _file_facts, _key_matches
 from postfix_tls.status.facts import CRITICAL, OK, WARNING, Facts, ServerEntry
@@ -33,7 +31,13 @@ def check_sni(tls, report, now):
     if not value:
         return
     files, judged, unread = {}, {}, False
-    for table in sni.tables(value):
+    try:
+        found = sni.tables(value)
+    except sni.SyntaxProblem as problem:
+        report.problem(CRITICAL, str(problem))
+        found, unread = problem.tables, True
+    served = set()  # the keys the built tables hold
+    for table in found:
         if not table.type:
             report.problem(CRITICAL, messages.STATUS_SNI_NO_TYPE.format(table=table.spec))
             continue
@@ -41,6 +45,9 @@ def check_sni(tls, report, now):
             report.problem(OK, messages.STATUS_SNI_NOT_READ.format(table=table.spec))
             unread = True
             continue
+        # The built file holds every key: judged whatever the source says.
+        stored = _stored(tls, report, table) if table.indexed else None
+        served |= set(stored or ())
         try:
             entries, skipped = sni.entries(table)
         except OSError as error:
@@ -49,17 +56,19 @@ def check_sni(tls, report, now):
                            messages.STATUS_SNI_SOURCE_UNREADABLE.format(
                                table=table.spec, path=table.path,
                                error=error.strerror or error))
-            unread = True
+            unread = unread or not built
             continue
         for line in skipped:
             report.problem(WARNING, messages.STATUS_SNI_SKIPPED.format(
                 table=table.spec, line=line.line, why=line.text))
         for entry in entries:
             _check_key(report, entry)
-        stored = _stored(tls, report, table) if table.indexed and entries else None
-        for entry in entries:
             report.sni.append(_check_name(tls, report, now, entry, files, judged, stored))
-    _default_names(report, unread)
+        keys = set(entry.key for entry in entries)
+        for key in sorted(set(key.lower() for key in stored or ()) - keys):
+            report.problem(WARNING, messages.STATUS_SNI_REMOVED.format(
+                name=key, table=table.spec))
+    _default_names(report, unread, served)
 
 
 def _check_key(report, entry):
@@ -89,8 +98,9 @@ def _check_name(tls, report, now, entry, files, judged, stored):
     for path in entry.files:
         if path not in files:
             files[path] = _file_facts(report, path, "SNI chain file", True)
+    # covered and stale always there, null when not known (JSON readers).
     facts = SniName(table=entry.table.spec, name=entry.name, line=entry.line,
-                    files=[files[path] for path in entry.files])
+                    files=[files[path] for path in entry.files], covered=None, stale=None)
     key = tuple(entry.files)
     if key not in judged:
         judged[key] = _chains(tls, report, now, entry, files)
@@ -159,17 +169,20 @@ def _stale(report, entry, stored, files_text):
     return False
 
 
-def _default_names(report, unread):
+def _default_names(report, unread, served):
     """The parameter's documentation asks for the default certificate's
     names in the table too (the client's SNI then gets a positive answer);
     and a name both serve is worth knowing.  With a table not read, not
-    known."""
-    keys = collections.OrderedDict((facts.name.lower(), facts) for facts in report.sni)
+    known.  A name is found as smtpd looks it up: itself, then ".ancestor"
+    for each ancestor domain."""
+    keys = set(facts.name.lower() for facts in report.sni) | served
     defaults = sorted(set(name.lower() for entry in report.server if entry.found("names")
                           for name in entry.names))
     for name in defaults:
-        parent = "." + name.partition(".")[2]
-        if name in keys or (name.startswith("*.") and name[1:] in keys) or parent in keys:
+        labels = name.lstrip("*.").split(".") if name.startswith("*.") else name.split(".")
+        ancestors = set("." + ".".join(labels[index:]) for index in range(
+            0 if name.startswith("*.") else 1, len(labels)))
+        if name in keys or ancestors & keys:
             report.problem(OK, messages.STATUS_SNI_ALSO_DEFAULT.format(name=name))
         elif not unread:
             report.problem(OK, messages.STATUS_SNI_DEFAULT_MISSING.format(name=name))

@@ -258,6 +258,10 @@ STATUS_SNI_SKIPPED = "SNI table {table} line {line}: {why}"
 STATUS_SNI_WILDCARD_KEY = ("SNI name {name} ({table} line {line}): Postfix never looks up a"
                            " \"*.\" key; names under {parent} are found by the key {parent}")
 SNI_SOURCE_NOT_REGULAR = "not a regular file"
+SNI_UNBALANCED = ("tls_server_sni_maps = {value}: a brace is not closed: Postfix cannot open"
+                  " its tables")
+STATUS_SNI_REMOVED = ("SNI name {name}: the built table {table} still serves it, but its source"
+                      " no longer has it: run postmap -F {table}")
 SNI_LINE_STARTS_WITH_SPACE = ("starts with white space, with no line before it to continue:"
                               " postmap skips it")
 SNI_LINE_NOT_ASCII = ("not ASCII: a client sends an SNI name in A-label form (xn--...), so this"
