@@ -14,7 +14,13 @@ _written = []  # whether anything was shown: a failure's JSON goes only where no
 
 def _write(text):
     _written.append(True)
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        # A file name this locale cannot show (Python 3.6 under LANG=C,
+        # a name kept as os.fsdecode gave it): escaped, never a traceback.
+        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+        sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
     sys.stdout.flush()
 
 

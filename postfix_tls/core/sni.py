@@ -168,8 +168,9 @@ def entries(table):
         if len(parts) < 2:
             skipped.append(Skipped(table, number, messages.SNI_LINE_NO_VALUE.format(key=key)))
             continue
-        entry = SniEntry(table, key, chainfiles.split_names(
-            parts[1].decode("utf-8", "surrogateescape")), number)
+        # File names as the file system has them (os.fsdecode: bytes kept
+        # under any locale, as os.stat wants them back).
+        entry = SniEntry(table, key, chainfiles.split_names(os.fsdecode(parts[1])), number)
         if entry.key in seen:
             skipped.append(Skipped(table, number, messages.SNI_LINE_DUPLICATE.format(
                 key=entry.name, first=seen[entry.key])))
