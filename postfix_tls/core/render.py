@@ -14,7 +14,13 @@ _written = []  # whether anything was shown: a failure's JSON goes only where no
 
 def _write(text):
     _written.append(True)
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        # A file name this locale cannot show (Python 3.6 under LANG=C,
+        # a name kept as os.fsdecode gave it): escaped, never a traceback.
+        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+        sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
     sys.stdout.flush()
 
 
@@ -120,12 +126,13 @@ def status_summary(report):
     if report.problems:
         worst = [problem.text for problem in report.problems
                  if problem.severity == report.verdict]
-        text = "; ".join(worst)
-        more = len(report.problems) - len(worst)
+        # A monitoring system reads one line: a few of the worst, and a count.
+        text = "; ".join(worst[:SUMMARY_PROBLEMS])
+        more = len(report.problems) - len(worst[:SUMMARY_PROBLEMS])
         if more:
             text += " (and %d more)" % more
     else:
-        dated = [entry for entry in report.server if entry.found("days_left")]
+        dated = _dated(report)
         if dated:
             nearest = min(dated, key=lambda entry: entry.days_left)
             text = messages.STATUS_ALL_OK.format(
@@ -136,12 +143,32 @@ def status_summary(report):
     return messages.STATUS_SUMMARY.format(verdict=report.verdict, text=text)
 
 
+SUMMARY_PROBLEMS = 5
+
+
+def _dated(report):
+    """The certificates with an expiry: the default's, then the SNI names'."""
+    found = [entry for entry in report.server if entry.found("days_left")]
+    seen = set()
+    for name in report.sni:
+        for entry in name.chains if name.found("chains") else []:
+            if entry.found("days_left") and id(entry) not in seen:
+                seen.add(id(entry))
+                found.append(entry)
+    return found
+
+
 def _performance_data(report):
     thresholds = report.thresholds
-    return " ".join("%s_days_left=%d;%d;%d" % (entry.algorithm, entry.days_left,
-                                               thresholds["warning_days"],
-                                               thresholds["critical_days"])
-                    for entry in report.server if entry.found("days_left"))
+    values = ["%s_days_left=%d;%d;%d" % (entry.algorithm, entry.days_left,
+                                         thresholds["warning_days"], thresholds["critical_days"])
+              for entry in report.server if entry.found("days_left")]
+    sni_dated = _dated(report)[len(values):]
+    if sni_dated:  # one value for all names: a table may have thousands
+        values.append("sni_days_left=%d;%d;%d" % (
+            min(entry.days_left for entry in sni_dated), thresholds["warning_days"],
+            thresholds["critical_days"]))
+    return " ".join(values)
 
 
 def status_lines(report):
@@ -150,6 +177,7 @@ def status_lines(report):
     lines = [summary + (" | " + performance if performance else "")]
     for problem in report.problems:
         lines.append("%s: %s" % (problem.severity, problem.text))
+    lines += ["note: " + note for note in report.notes]
     lines.append("config_directory: %s" % report.config_directory)
     lines += ["assumed: " + text for text in report.assumed]
     for entry in report.server:
@@ -165,6 +193,21 @@ def status_lines(report):
                 if isinstance(value, list):
                     value = ", ".join(value) or "(none)"
                 lines.append("  %s: %s" % (name, text(value)))
+    for found in report.sni:
+        lines.append("sni %s (%s line %d):" % (found.name, found.table, found.line))
+        for facts in found.files:
+            lines.append("  file: %s (%s)" % (facts.path, _file_state(facts)))
+        for entry in found.chains if found.found("chains") else []:
+            lines.append("  %s: %s, not_after %s, days_left %s, key_matches %s" % (
+                entry.algorithm, ", ".join(entry.names) if entry.found("names") else "?",
+                entry.not_after if entry.found("not_after") else "?",
+                entry.days_left if entry.found("days_left") else "?",
+                text(entry.key_matches) if entry.found("key_matches") else "?"))
+        if found.found("covered"):
+            lines.append("  covered: %s" % text(found.covered))
+        if found.found("stale"):  # here yes is the alarm
+            lines.append("  stale: %s" % {True: "YES", False: "no", None: "unknown"}[
+                found.stale])
     for name in ("smtpd_tls_security_level", "myhostname"):
         lines.append("%s: %s" % (name, report.settings.get(name, "") or "(empty)"))
     client = report.client
@@ -207,6 +250,7 @@ def status_document(report):
         "thresholds": report.thresholds,
         "settings": report.settings,
         "server": [entry.to_json() for entry in report.server],
+        "sni": [found.to_json() for found in report.sni],
         "client": report.client.to_json(),
         "problems": [{"severity": problem.severity, "text": problem.text}
                      for problem in report.problems],

@@ -62,8 +62,9 @@ def _owner(uid):
         return str(uid)
 
 
-def _certificate(tls, report, entry, certfile, now, certificate_pem=None):
-    """certificate_pem: the certificate itself (a chain file's), else certfile's first."""
+def _certificate(tls, report, entry, certfile, now, certificate_pem=None, name=None):
+    """certificate_pem: the certificate itself (a chain file's), else certfile's
+    first; name: an SNI table's name, which the caller checks (not myhostname)."""
     result = tls.runner.run(openssl.certificate_facts(tls.openssl, certfile, certificate_pem))
     facts = parse_certificate_facts(result.stdout)
     if result.returncode or "not_after" not in facts:
@@ -77,7 +78,8 @@ def _certificate(tls, report, entry, certfile, now, certificate_pem=None):
     entry.days_left = days_left
     myhostname = report.settings.get("myhostname", "")
     names = facts["names"] or [facts.get("subject", "").partition("CN=")[2].split(",")[0]]
-    entry.myhostname_covered = any(covers(name, myhostname) for name in names)
+    if name is None:
+        entry.myhostname_covered = any(covers(found, myhostname) for found in names)
     label = "%s certificate %s" % (entry.algorithm, certfile)
     if facts["not_after"] <= now:
         report.problem(CRITICAL, messages.STATUS_EXPIRED.format(
@@ -91,7 +93,7 @@ def _certificate(tls, report, entry, certfile, now, certificate_pem=None):
     if facts["not_before"] > now:
         report.problem(CRITICAL, messages.STATUS_NOT_YET_VALID.format(
             what=label, when=iso(facts["not_before"])))
-    if myhostname and not entry.myhostname_covered:
+    if name is None and myhostname and not entry.myhostname_covered:
         report.problem(WARNING, messages.STATUS_MYHOSTNAME.format(
             what=label, myhostname=myhostname, names=", ".join(names)))
 

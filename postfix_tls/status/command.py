@@ -32,6 +32,10 @@ def status(tls, options, operands):
             daemon_directory=tls.env.get("daemon_directory", "")))
     now = time.time()
     check_server(tls, report, now)
+    if report.settings.get("tls_server_sni_maps"):
+        from postfix_tls.status.sni import check_sni
+
+        check_sni(tls, report, now)
     check_client(tls, report)
     from postfix_tls.core import render
 

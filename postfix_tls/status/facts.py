@@ -23,6 +23,7 @@ CLIENT_FILES = (
 SETTINGS = tuple(name for row in SERVER_FILES + CLIENT_FILES for name in row[1:]) + (
     "smtpd_tls_chain_files", "smtpd_tls_security_level", "myhostname",
     "smtp_tls_security_level", "smtp_tls_session_cache_database",
+    "tls_server_sni_maps",  # 3.4+: read only where the release knows it
 )
 WARNING_DAYS = "30"
 CRITICAL_DAYS = "7"
@@ -102,6 +103,7 @@ class Report(object):
         self.config_directory = config_directory
         self.thresholds = {"warning_days": warning_days, "critical_days": critical_days}
         self.server = []  # a ServerEntry per configured key and certificate (or chain file)
+        self.sni = []  # an SniName per name of tls_server_sni_maps' tables (sni.py)
         self.client = ClientFacts()
         self.settings = collections.OrderedDict()
         self.problems = []

@@ -248,6 +248,45 @@ STATUS_EXPIRED = ("{what} expired on {when}: deploy a new one"
                   " (postfix tls new-server-cert, or your CA's)")
 STATUS_EXPIRES = "{what} expires in {days} days, on {when}: renew it"
 STATUS_NOT_YET_VALID = "{what} is not valid before {when}"
+STATUS_SNI_NOT_READ = ("SNI table {table}: its type is not read here (only indexed types and"
+                       " texthash): its names are not checked")
+STATUS_SNI_SOURCE_UNREADABLE = "SNI table {table}: its source {path} cannot be read: {error}"
+STATUS_SNI_CHAIN = "SNI name {name} ({table} line {line}): {error}"
+STATUS_SNI_NO_TYPE = ("SNI table {table} has no type (expected type:name, e.g. hash:{table}):"
+                      " Postfix cannot open it")
+STATUS_SNI_SKIPPED = "SNI table {table} line {line}: {why}"
+STATUS_SNI_WILDCARD_KEY = ("SNI name {name} ({table} line {line}): Postfix never looks up a"
+                           " \"*.\" key; names under {parent} are found by the key {parent}")
+SNI_SOURCE_NOT_REGULAR = "not a regular file"
+SNI_UNBALANCED = ("tls_server_sni_maps = {value}: a brace is not closed: Postfix cannot open"
+                  " its tables")
+STATUS_SNI_REMOVED = ("SNI name {name}: the built table {table} still serves it, but its source"
+                      " no longer has it: run postmap -F {table}")
+SNI_LINE_STARTS_WITH_SPACE = ("starts with white space, with no line before it to continue:"
+                              " postmap skips it")
+SNI_LINE_NOT_ASCII = ("not ASCII: a client sends an SNI name in A-label form (xn--...), so this"
+                      " key never matches (and postmap skips a line that is not UTF-8)")
+SNI_LINE_NO_VALUE = "{key} has no files after it: postmap skips it (expected: key files)"
+SNI_LINE_DUPLICATE = ("{key} again (keys are folded to lower case): postmap keeps line"
+                      " {first} and skips this one")
+SNI_TYPE_UNSUPPORTED = ("SNI table {table}: this Postfix has no such table type (postconf -m):"
+                        " install its package (postfix-cdb, postfix-lmdb) or change the type")
+SNI_NOT_BUILT_AT_ALL = "SNI table {table} was never built: run postmap -F {table}"
+SNI_DUMP_FAILED = "SNI table {table} cannot be read: {error}"
+SNI_BUILT_WITHOUT_F = ("SNI table {table} was built without -F (it stores file names, not their"
+                       " contents; Postfix cannot use it): run postmap -F {table}")
+STATUS_SNI_NOT_COVERED = ("SNI name {name} ({table} line {line}): the certificate does not cover"
+                          " it (it names {names})")
+STATUS_SNI_NOT_BUILT = ("SNI name {name}: the built table {table} has no entry for it: run"
+                        " postmap -F {table}")
+STATUS_SNI_STALE = ("SNI name {name}: the built table {table} holds other keys or certificates"
+                    " than its files (Postfix serves what the table holds): run"
+                    " postmap -F {table}")
+STATUS_SNI_ALSO_DEFAULT = ("{name}: served by the default certificate and by the SNI table (a"
+                           " client sending no SNI gets the default)")
+STATUS_SNI_DEFAULT_MISSING = ("{name}: a name of the default certificate, not in the SNI table"
+                              " (its documentation asks for it: a client sending it gets no"
+                              " positive SNI answer)")
 STATUS_MYHOSTNAME = "{what} does not name myhostname {myhostname} (it names {names})"
 STATUS_NO_KEY = "no private key found in file: {}"
 STATUS_KEY_ENCRYPTED = "private key {} is encrypted (passphrase-protected): Postfix cannot read it"
