@@ -20,6 +20,7 @@ from postfix_tls.core import validate
 PARAMETERS_SINCE = {
     "openssl_path": (3, 1),
     "smtpd_tls_chain_files": (3, 4),
+    "tls_server_sni_maps": (3, 4),
 }
 POSTCONF_T = (3, 1)  # postconf -T public-key-algorithms, -T compile-version
 POSTFIX_TLS = (3, 1)  # "postfix tls": postfix(1) runs the script from 3.1 on
