@@ -117,8 +117,12 @@ test-matrix: deps
 # configurations, and the ANSIBLE_ROOTS release roots of test-hosts through
 # community.general's chroot connection, with the .deb).  ansible/tests/run.sh
 # says how ansible-core and community.general are had without Galaxy.
-ANSIBLE_CORE ?= ansible-core>=2.19,<2.20
-ANSIBLE_BUNDLE ?= ansible>=12,<13
+# The newest ansible-core released by default; .ci/run also runs the oldest
+# that meta/runtime.yml allows (2.16).  ANSIBLE_PYTHON: the control node's
+# Python version (pyenv's or PATH's), 3.12+ for ansible-core 2.20 and later.
+ANSIBLE_CORE ?= ansible-core>=2.21,<2.22
+ANSIBLE_BUNDLE ?= ansible>=14,<15
+ANSIBLE_PYTHON ?= 3.13
 ANSIBLE_VENV ?= .venv-ansible
 ANSIBLE_ROOTS ?= bullseye trixie
 # The Python version that runs the module on the fleet's mx3 (empty: the
@@ -126,8 +130,9 @@ ANSIBLE_ROOTS ?= bullseye trixie
 ANSIBLE_MX3_PYTHON ?=
 test-ansible: deps venv deb debootstrap
 	$(PYTHON) scripts/test_hosts.py --roots $(HOSTS_ROOTS) --roots-only $(ANSIBLE_ROOTS)
+	v=$(ANSIBLE_PYTHON); $(FIND_PYTHON); control=$$py; \
 	py=; if [ -n "$(ANSIBLE_MX3_PYTHON)" ]; then v=$(ANSIBLE_MX3_PYTHON); $(FIND_PYTHON); fi; \
-	sh ansible/tests/run.sh $(PYTHON3) $(ANSIBLE_VENV) "$(ANSIBLE_CORE)" "$(ANSIBLE_BUNDLE)" \
+	sh ansible/tests/run.sh $$control $(ANSIBLE_VENV) "$(ANSIBLE_CORE)" "$(ANSIBLE_BUNDLE)" \
 	    "$(ANSIBLE_ROOTS)" $(HOSTS_ROOTS) "$$py"
 
 # bench/results.md is the published run (README's table); a user's run goes
