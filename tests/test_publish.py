@@ -319,3 +319,14 @@ def test_a_registry_time_not_trusted_counts_from_now_never_forever(tmp_path):
                                    reset_message=messages.REGISTRY_RESET)
     assert known == {(OWNER, OLD): now, (OWNER, NEW): 0} and dirty
     assert "counted as unneeded since now" in warned[0]
+
+
+def test_primary_or_ttl_without_a_key_file_is_refused_before_anything(make_config):
+    directory = make_config()
+    for option in (["-P", PRIMARY], ["-L", "300"]):
+        result = subprocess.run(ours_argv(["-c", directory, "deploy-acme-cert"] + option),
+                                env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        assert result.returncode == 1, result.stderr
+        assert messages.ACME_PUBLISH_NEEDS_KEY.format(letter=option[0][1]) in result.stderr
+    assert not os.path.exists(os.path.join(directory, "acme-tlsa.published"))

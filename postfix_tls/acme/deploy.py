@@ -35,7 +35,6 @@ main.cf back (Runner.restore_replaced).
 
 
 from postfix_tls import chain_deploy
-from postfix_tls.acme import publishing
 from postfix_tls.acme.checks import check_material, staged_materials
 from postfix_tls.acme.facts import CERT_PARAMETERS, DAY, DEPLOY, MARGIN_DAYS, STAGE, VERIFY_SECONDS
 from postfix_tls.acme.gate import dane_gate, stage
@@ -84,7 +83,8 @@ def deploy_acme_cert(tls, options, operands):
     nameserver, address, seconds = live_options(tls, options, hostnames[0],
                                                      VERIFY_SECONDS)
     margin = _margin(tls, options)
-    publishing_settings = publishing.settings(tls, options)
+    publishing = _publishing(options)  # -K: its module, else None
+    publishing_settings = publishing.settings(tls, options) if publishing else None
     source = find_source(tls, operands)
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
@@ -109,7 +109,8 @@ def deploy_acme_cert(tls, options, operands):
     in_service = publishing.records_in_service(tls) if publishing_settings else set()
     if not materials and not outcome.deployments:
         outcome.notes.append(messages.ACME_NOTHING)
-        _retire(tls, publishing_settings, hostnames[0], ports, in_service, outcome)
+        _retire(tls, publishing, publishing_settings, hostnames[0], ports, in_service,
+                outcome)
         return _done(tls, outcome)
     outcome.deployments += [plan(tls, material, chains, setting) for material in materials]
     gated = [d for d in outcome.deployments if d.action == DEPLOY and d.key_changed]
@@ -126,12 +127,23 @@ def deploy_acme_cert(tls, options, operands):
             stage(tls, deployment)
     if not deploying and not any(d.action == STAGE for d in outcome.deployments):
         outcome.notes.append(messages.ACME_NOTHING_CHANGED)
-    _retire(tls, publishing_settings, hostnames[0], ports,
-            publishing.needed_after(in_service, outcome.deployments), outcome)
+    if publishing:
+        _retire(tls, publishing, publishing_settings, hostnames[0], ports,
+                publishing.needed_after(in_service, outcome.deployments), outcome)
     return _done(tls, outcome)
 
 
-def _retire(tls, publishing_settings, hostname, ports, needed, outcome):
+def _publishing(options):
+    """acme/publishing.py when -K, -P or -L is given (it refuses -P or -L
+    alone); else None: a run that publishes nothing does not load it."""
+    if not any(options.get(letter) for letter in "KPL"):
+        return None
+    from postfix_tls.acme import publishing
+
+    return publishing
+
+
+def _retire(tls, publishing, publishing_settings, hostname, ports, needed, outcome):
     """-K: the records of keys gone from service, once it is safe (not
     after a failed update: DNS is not as this run expected)."""
     if publishing_settings is not None and outcome.failure is None:
