@@ -9,7 +9,8 @@ in the loop.
    passed: runs decide from recorded state and exit, nothing sleeps.
 2. Once a key has left service, its record goes, one TTL after a run
    first found it unneeded, by a later run (the hook's or a timer's).
-   Only records in the registry (this host's keys') are ever removed.
+   Only records this host's updates added (the registry,
+   acme-tlsa.published) are ever removed.
 
 A failed update changes nothing on the mail server: the new key stays
 staged, the old one live, and the run exits 75 (a later run may succeed)
