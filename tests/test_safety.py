@@ -474,3 +474,26 @@ def test_a_signal_once_main_cf_names_the_new_files_keeps_them(make_config, tmp_p
     assert sorted(values) == ["smtpd_tls_cert_file", "smtpd_tls_key_file"]
     assert all(os.path.isfile(path) for path in values.values()), (status, values)
     assert status == 0
+
+
+def test_a_first_sighting_is_kept_rounded_up_never_down(tmp_path, monkeypatch):
+    """The gate's wait runs from the first sighting, kept in whole seconds:
+    rounded down, a run at x.999 s let a key in up to a second before a
+    whole TTL had passed (with test_acme's 1 s TTL, at once)."""
+    from postfix_tls.acme import gate
+    from postfix_tls.core.tlsa import Lookup, Served
+
+    class Runner(object):
+        def replace_file(self, path, data, mode):
+            with open(path, "wb") as stream:
+                stream.write(data)
+
+    class Tls(object):
+        config_directory = str(tmp_path)
+        runner = Runner()
+
+    entry = Lookup("_25._tcp.mail.example.com.", ["3 1 1 " + "ab" * 32], 1)
+    entry.nameservers = [Served("ns1.example.com.", "192.0.2.1", ["3 1 1 " + "ab" * 32], 1)]
+    monkeypatch.setattr(gate.time, "time", lambda: 1800000000.999)
+    seen = gate._seen(Tls(), [entry])
+    assert seen == {("_25._tcp.mail.example.com.", "3 1 1 " + "ab" * 32): 1800000001}

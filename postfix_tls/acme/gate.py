@@ -3,6 +3,7 @@ once every authoritative nameserver serves a record matching it and the
 TTL has passed since a run first saw that; until then it is staged."""
 
 import collections
+import math
 import os
 import time
 
@@ -116,7 +117,10 @@ def _seen(tls, published):
     (first_seen: times this host's clock cannot have written are reset)."""
     path = os.path.join(tls.config_directory, SEEN_FILE)
     known, dirty = first_seen.read(tls, path)
-    now = int(time.time())
+    # Rounded up: the file keeps whole seconds, and a time rounded down
+    # would let a key in up to a second before a whole TTL has passed
+    # (test_acme's 1 s TTL saw it: deployed by the run that first saw it).
+    now = int(math.ceil(time.time()))
     seen = {}
     for entry in published:
         if not entry.nameservers or any(served.error for served in entry.nameservers):
