@@ -2,7 +2,6 @@
 reload``, then every port must present the new key (and pass DANE
 verification where records exist)."""
 
-import os
 import time
 
 from postfix_tls.core import messages
@@ -13,10 +12,8 @@ _RETRY_SECONDS = 0.5  # an smtpd started before the reload may answer once more
 
 
 def _postfix_command(tls, action):
-    argv = [os.path.join(tls.env.get("command_directory", "/usr/sbin"), "postfix")]
-    if tls.hints is not messages.POSTFIX_HINTS:  # standalone: its instance
-        argv += ["-c", tls.config_directory]
-    return Command(argv + [action], stderr=TO_STDOUT, changes=action != "status")
+    return Command(tls.postfix_program("postfix") + [action], stderr=TO_STDOUT,
+                   changes=action != "status")
 
 
 def postfix(tls, action):

@@ -40,6 +40,14 @@ class Tls(object):
     def openssl(self):
         return self.setup.openssl
 
+    def postfix_program(self, name):
+        """argv's start for a Postfix program (postfix, postmap) of this
+        instance: from command_directory, with -c DIR in standalone mode."""
+        argv = [os.path.join(self.env.get("command_directory", "/usr/sbin"), name)]
+        if self.hints is not messages.POSTFIX_HINTS:  # standalone: its instance
+            argv += ["-c", self.config_directory]
+        return argv
+
     def fail(self, text):
         self.log.fatal(text)
         raise Failed(text)

@@ -185,10 +185,7 @@ def dump_command(tls, table):
     (base64 of the files' contents), one process for the whole table."""
     from postfix_tls.core.command import CAPTURE, Command
 
-    argv = [os.path.join(tls.env.get("command_directory", "/usr/sbin"), "postmap")]
-    if tls.hints is not messages.POSTFIX_HINTS:  # standalone: its instance
-        argv += ["-c", tls.config_directory]
-    return Command(argv + ["-s", table.spec], stderr=CAPTURE)
+    return Command(tls.postfix_program("postmap") + ["-s", table.spec], stderr=CAPTURE)
 
 
 class DumpError(Exception):
