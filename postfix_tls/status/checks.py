@@ -165,14 +165,20 @@ def check_chain_files(tls, report, now, names):
         report.server += [ServerEntry(algorithm="chain", cert_file=found)
                           for found in facts.values()]
         return
-    for chain in chains:
-        entry = ServerEntry(algorithm=chain.algorithm, cert_file=facts[chain.cert_path])
-        if chain.key_path != chain.cert_path:
-            entry.key_file = facts[chain.key_path]
-        report.server.append(entry)
-        _certificate(tls, report, entry, chain.cert_path, now, chain.certificates[0])
-        _key_matches(tls, report, entry, chain.cert_path, chain.where, chain)
-        _chain(tls, report, entry, chain.cert_path, chain.certificates)
+    report.server += [judge_chain(tls, report, now, chain, facts) for chain in chains]
+
+
+def judge_chain(tls, report, now, chain, facts, name=None):
+    """The ServerEntry of one key of chain files (facts: {path: FileFacts}):
+    its certificate, the key matching it, the chain's order.  name: an SNI
+    table's name, which the caller checks the leaf against."""
+    entry = ServerEntry(algorithm=chain.algorithm, cert_file=facts[chain.cert_path])
+    if chain.key_path != chain.cert_path:
+        entry.key_file = facts[chain.key_path]
+    _certificate(tls, report, entry, chain.cert_path, now, chain.certificates[0], name=name)
+    _key_matches(tls, report, entry, chain.cert_path, chain.where, chain)
+    _chain(tls, report, entry, chain.cert_path, chain.certificates)
+    return entry
 
 
 def check_server(tls, report, now):

@@ -12,8 +12,8 @@ a key file's.
 """
 
 from postfix_tls.core import chainfiles, material, messages, sni
-from postfix_tls.status.checks import _certificate, _chain, _file_facts, _key_matches
-from postfix_tls.status.facts import CRITICAL, OK, WARNING, Facts, ServerEntry
+from postfix_tls.status.checks import _file_facts, judge_chain
+from postfix_tls.status.facts import CRITICAL, OK, WARNING, Facts
 
 PARAMETER = "tls_server_sni_maps"
 CHAIN_PREFIX = "smtpd_tls_chain_files: "  # chainfiles' messages: not this parameter's
@@ -141,16 +141,7 @@ def _chains(tls, report, now, entry, files):
             name=entry.name, table=entry.table.spec, line=entry.line,
             error=text[len(CHAIN_PREFIX):] if text.startswith(CHAIN_PREFIX) else text))
         return [], None
-    found = []
-    for chain in chains:
-        server = ServerEntry(algorithm=chain.algorithm, cert_file=files[chain.cert_path])
-        if chain.key_path != chain.cert_path:
-            server.key_file = files[chain.key_path]
-        _certificate(tls, report, server, chain.cert_path, now, chain.certificates[0],
-                     name=entry.name)
-        _key_matches(tls, report, server, chain.cert_path, chain.where, chain)
-        _chain(tls, report, server, chain.cert_path, chain.certificates)
-        found.append(server)
+    found = [judge_chain(tls, report, now, chain, files, entry.name) for chain in chains]
     return found, "".join(text for _, text in texts)
 
 
