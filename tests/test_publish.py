@@ -14,7 +14,7 @@ from postfix_tls.core import messages
 from postfix_tls.dane import publish, tsig
 
 from support import POSTFIX_PATH, ours_argv
-from support.dnsservers import ZONE, KnotPrimary, KnotSecondary, knot_programs
+from support.dnsservers import ZONE, KnotPrimary, KnotSecondary, require_knot
 from support.liveservers import scratch_base
 
 pytestmark = [pytest.mark.root]
@@ -27,9 +27,7 @@ OLD, NEW, OTHER = "3 1 1 " + "ab" * 32, "3 1 1 " + "cd" * 32, "3 1 1 " + "ef" * 
 
 @pytest.fixture(scope="module")
 def knot():
-    missing = knot_programs()
-    if missing:
-        pytest.fail("needs %s: apt-get install knot knot-dnsutils" % ", ".join(missing))
+    require_knot()
     with scratch_base("postfix-tls-publish.") as base:
         primary = KnotPrimary(base, PRIMARY, secondaries=[SECONDARY])
         primary.start()
@@ -73,13 +71,13 @@ def test_a_new_rrset_needs_a_ttl_given():
 
 
 def test_only_records_the_rrset_holds_are_deleted():
-    change, = publish.changes({OWNER: ([OLD, NEW], 300)}, [], delete=[OLD, OTHER])
+    change, = publish.changes({OWNER: ([OLD, NEW], 300)}, [], delete={OWNER: [OLD, OTHER]})
     assert change.delete == [OLD]
     assert change.after() == [NEW]
 
 
 def test_the_script_and_the_zone_lines_say_the_same_update():
-    changes = publish.changes({OWNER: ([OLD], 300)}, [NEW], delete=[OLD])
+    changes = publish.changes({OWNER: ([OLD], 300)}, [NEW], delete={OWNER: [OLD]})
     assert publish.nsupdate_script(ZONE, PRIMARY, 53, changes) == (
         "server %s 53\nzone %s\nprereq yxrrset %s IN TLSA %s\n"
         "update delete %s IN TLSA %s\nupdate add %s 300 IN TLSA %s\nsend\n"

@@ -54,14 +54,15 @@ def _normal(record):
     return " ".join(words[:3] + ["".join(words[3:]).lower()])
 
 
-def changes(read, add, delete=(), ttl=None):
-    """[Change] for {owner: (records, ttl)} as read: add (and delete)
-    records in every owner's RRset; PublishError where an RRset has no
-    TTL of its own and none is given."""
+def changes(read, add, delete=None, ttl=None):
+    """[Change] for {owner: (records, ttl)} as read: add records in every
+    owner's RRset, and delete {owner: [records]} from each; PublishError
+    where an RRset has no TTL of its own and none is given."""
     result = []
     for owner in sorted(read):
         records, owner_ttl = read[owner]
-        change = Change(owner, records, owner_ttl if records else None, add, delete)
+        change = Change(owner, records, owner_ttl if records else None, add,
+                        (delete or {}).get(owner, ()))
         if change.add and change.ttl is None:
             if ttl is None:
                 raise PublishError(messages.PUBLISH_NO_TTL.format(owner=owner), retry=False)
@@ -187,7 +188,8 @@ def zone_and_primary(owner, resolver):
 
 def read_rrsets(owners, server, port=53, timeout=10):
     """{owner: (records, ttl)} as server (the primary) serves them now, asked
-    over TCP with no recursion: a cache must not answer for it."""
+    over TCP with no recursion: a cache must not answer for it; records as
+    Change compares them."""
     import dns.exception
     import dns.flags
     import dns.message
@@ -225,7 +227,7 @@ def read_rrsets(owners, server, port=53, timeout=10):
                 raise PublishError(messages.PUBLISH_CNAME.format(
                     owner=owner, target=rrset[0].target.to_text()), retry=False)
             if rrset.rdtype == dns.rdatatype.TLSA and rrset.name.to_text() == owner:
-                records = [rdata.to_text() for rdata in rrset]
+                records = [_normal(rdata.to_text()) for rdata in rrset]
                 ttl = rrset.ttl
         rrsets[owner] = (records, ttl)
     return rrsets

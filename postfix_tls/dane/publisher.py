@@ -113,18 +113,23 @@ def registered_ports(tls, hostname):
     return sorted(ports)
 
 
-def prepare(publisher, hostname, ports, add, delete=None):
-    """The Update adding records to every port's RRset as the primary
-    serves it now; delete: {owner: [records]} to remove.  PublishError."""
+def read_zone(publisher, hostname, ports):
+    """(zone, primary, port, {owner: (records, ttl)}): every port's RRset as
+    the primary serves it now.  PublishError."""
     from postfix_tls.dane import publish
 
     names = owners(hostname, ports)
     zone, server, port = _primary(publisher, names[0])
-    read = publish.read_rrsets(names, server, port, publisher.seconds)
-    changes = publish.changes(read, add, ttl=publisher.ttl)
-    for change in changes:
-        change.delete = sorted(set((delete or {}).get(change.owner, ())) & set(change.records))
-    return Update(zone, server, port, changes)
+    return zone, server, port, publish.read_rrsets(names, server, port, publisher.seconds)
+
+
+def prepare(publisher, hostname, ports, add, delete=None, read=None):
+    """The Update adding records to every port's RRset as read (read_zone(),
+    now unless given); delete: {owner: [records]} to remove.  PublishError."""
+    from postfix_tls.dane import publish
+
+    zone, server, port, rrsets = read or read_zone(publisher, hostname, ports)
+    return Update(zone, server, port, publish.changes(rrsets, add, delete, ttl=publisher.ttl))
 
 
 def send(tls, publisher, update):
@@ -148,16 +153,19 @@ def send(tls, publisher, update):
                      publisher.seconds)
 
 
-def publish_records(tls, publisher, hostname, ports, add, delete=None, registry=None):
+def publish_records(tls, publisher, hostname, ports, add, delete=None, registry=None,
+                    read=None):
     """prepare() and send(); an RRset changed since it was read (another
     host's update) is read once more and the update made again from
     that, never forced.  registry: the records the update adds are
     registered as this host's before it is sent, and taken out again
-    when it certainly was not made.  The Update sent; PublishError."""
+    when it certainly was not made.  read: read_zone()'s, for the first
+    try.  The Update sent; PublishError."""
     from postfix_tls.dane import publish
 
     for attempt in (1, 2):
-        update = prepare(publisher, hostname, ports, add, delete)
+        update = prepare(publisher, hostname, ports, add, delete,
+                         read if attempt == 1 else None)
         added = register(registry, update) if registry is not None else []
         if added:
             write_registry(tls, registry)  # before it is sent: never forgotten
@@ -286,24 +294,22 @@ def retire(tls, publisher, hostname, ports, needed, now=None):
         if dirty:
             write_registry(tls, registry)
         return None, {}
-    update = prepare(publisher, hostname, ports, [])
+    read = read_zone(publisher, hostname, ports)
     waiting, delete = {}, {}
-    for change in update.changes:
-        for (owner, record), since in unneeded.items():
-            if owner != change.owner:
-                continue
-            if record not in change.records:
-                del registry[owner, record]  # gone already (removed by a person)
-                dirty = True
-            elif now >= since + (change.ttl or 0):
-                delete.setdefault(owner, []).append(record)
-            else:
-                waiting[owner, record] = since + change.ttl
+    for (owner, record), since in unneeded.items():
+        records, ttl = read[3].get(owner, ([], None))
+        if record not in records:
+            del registry[owner, record]  # gone already (removed by a person)
+            dirty = True
+        elif now >= since + (ttl or 0):
+            delete.setdefault(owner, []).append(record)
+        else:
+            waiting[owner, record] = since + ttl
     if dirty:
         write_registry(tls, registry)
     if not delete:
         return None, waiting
-    update = publish_records(tls, publisher, hostname, ports, [], delete)
+    update = publish_records(tls, publisher, hostname, ports, [], delete, read=read)
     if not tls.runner.dry_run:
         for change in update.changes:
             for record in change.delete:
