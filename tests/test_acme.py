@@ -54,14 +54,19 @@ def key_digest(path):
 SIGALGS = {"rsa": "rsa_pss_rsae_sha256:rsa_pkcs1_sha256", "ecdsa": "ecdsa_secp256r1_sha256"}
 
 
-def presented(port, records=(), algorithm="rsa", address=ADDRESS):
-    """(SPKI digest of the certificate address:port presents, DANE verified)."""
+def presented(port, records=(), algorithm="rsa", address=ADDRESS, hostname=HOSTNAME,
+              name_checks=True):
+    """(SPKI digest of the certificate address:port presents, DANE verified);
+    name_checks=False: DANE-EE records need no name check, as Postfix's
+    SMTP client verifies them."""
     argv = ["timeout", "20", OPENSSL, "s_client", "-connect", "%s:%d" % (address, port),
             "-sigalgs", SIGALGS[algorithm]]
     if port != 465:
         argv += ["-starttls", "smtp"]
     if records:
-        argv += ["-dane_tlsa_domain", HOSTNAME]
+        argv += ["-dane_tlsa_domain", hostname]
+        if not name_checks:
+            argv.append("-dane_ee_no_namechecks")
         for record in records:
             argv += ["-dane_tlsa_rrdata", record]
     output = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -48,9 +48,10 @@ def loaded_pair(site):
 
 
 def _is_step(line):
-    """--trace's line for a command starting, or a file changed."""
+    """--trace's line for a command starting, a file changed, or a DNS
+    update sent (test_publish_rollover's)."""
     return line.startswith("+ ") and not line.startswith("+ export ") or line.startswith(
-        ("# replace ", "# remove "))
+        ("# replace ", "# remove ", "# update "))
 
 
 def run_killed(site, material, step):
@@ -58,6 +59,12 @@ def run_killed(site, material, step):
     never); (status, steps, stderr)."""
     argv = site.hook_argv(*material)
     argv.insert(argv.index("deploy-acme-cert"), "--trace")
+    return killed_at(argv, step)
+
+
+def killed_at(argv, step):
+    """argv (a run with --trace), sent SIGTERM as its step-th step starts
+    (0: never); (status, steps, stderr)."""
     process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                universal_newlines=True)

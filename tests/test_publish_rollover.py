@@ -22,11 +22,12 @@ import threading
 import time
 
 import pytest
-from test_acme import OPENSSL, key_digest, self_signed, spki
+from test_acme import key_digest, presented, self_signed
+from test_acme_interrupts import killed_at
 
 from support import POSTFIX_PATH, ours_argv
 from support.acmeservers import Certbot, Dehydrated, Pebble
-from support.dnsservers import KnotPrimary, KnotSecondary, Resolver, knot_programs
+from support.dnsservers import KnotPrimary, KnotSecondary, Resolver, require_knot
 from support.liveservers import ScratchPostfix, scratch_base
 
 pytestmark = [pytest.mark.postfix, pytest.mark.root]
@@ -85,9 +86,7 @@ class Lab(object):
 
 @pytest.fixture(scope="module")
 def lab():
-    missing = knot_programs()
-    if missing:
-        pytest.fail("needs %s: apt-get install knot knot-dnsutils" % ", ".join(missing))
+    require_knot()
     with scratch_base("postfix-tls-rollover.") as base:
         lab = Lab(base)
         try:
@@ -101,17 +100,16 @@ class DaneClient(threading.Thread):
     """Every second: the RRset from the resolver, then a DANE-verified
     STARTTLS connection with it; each (time, records, verified) kept."""
 
-    def __init__(self):
+    def __init__(self, resolver):
         threading.Thread.__init__(self, daemon=True)
+        self.resolver = resolver
         self.results = []
         self.done = threading.Event()
 
     def run(self):
-        resolver = Resolver.__new__(Resolver)
-        resolver.address = RESOLVER
         while not self.done.is_set():
-            records, validated = resolver.tlsa(OWNER)
-            digest, verified = presented(records) if records else (None, False)
+            records, validated = self.resolver.tlsa(OWNER)
+            digest, verified = presented_here(records) if records else (None, False)
             self.results.append((time.time(), records, validated, digest, verified))
             self.done.wait(1)
 
@@ -119,24 +117,11 @@ class DaneClient(threading.Thread):
         return [result for result in self.results if not (result[2] and result[4])]
 
 
-def presented(records=()):
+def presented_here(records=()):
     """(SPKI digest of the key the server presents on port 25, DANE verified
-    with records), as Postfix's SMTP client would verify: DANE-EE records
-    need no name check."""
-    argv = ["timeout", "20", OPENSSL, "s_client", "-connect", ADDRESS + ":25", "-starttls",
-            "smtp", "-sigalgs", "rsa_pss_rsae_sha256:rsa_pkcs1_sha256"]
-    if records:
-        argv += ["-dane_tlsa_domain", HOSTNAME, "-dane_ee_no_namechecks"]
-        for record in records:
-            argv += ["-dane_tlsa_rrdata", record]
-    output = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT).stdout.decode("utf-8", "replace")
-    begin = output.find("-----BEGIN CERTIFICATE-----")
-    if begin < 0:
-        return None, False
-    end = output.index("-----END CERTIFICATE-----", begin) + len("-----END CERTIFICATE-----")
-    verified = "Verification: OK" in output and "matched EE certificate" in output
-    return spki(output[begin:end].encode() + b"\n"), verified
+    with records), as Postfix's SMTP client verifies: DANE-EE records need
+    no name check."""
+    return presented(25, records, address=ADDRESS, hostname=HOSTNAME, name_checks=False)
 
 
 def wait_until(condition, seconds, step=1.0):
@@ -168,9 +153,9 @@ def test_a_new_key_rolls_over_with_no_person_and_every_connection_verifies(lab):
     status, out, err = lab.run(*old)
     assert status == 75, err + out
     assert "published %s %d IN TLSA %s" % (OWNER, TTL, old_record) in out, out
-    assert "Postfix keeps serving" in out and presented()[0] is None
+    assert "Postfix keeps serving" in out and presented_here()[0] is None
     assert timer_runs(lab, 60)[1] == 0
-    assert presented()[0] == old_record.split()[3]
+    assert presented_here()[0] == old_record.split()[3]
     result = subprocess.run(ours_argv([
         "-c", lab.config, "publish-server-tlsa", "-h", HOSTNAME, "-p", "25", "-n", RESOLVER,
         "-K", lab.primary.key_file]), env={"PATH": POSTFIX_PATH},
@@ -179,7 +164,7 @@ def test_a_new_key_rolls_over_with_no_person_and_every_connection_verifies(lab):
         result.stdout)
     assert wait_until(lambda: lab.resolver.tlsa(OWNER) == (sorted([old_record, OTHER]), True),
                       20)
-    client = DaneClient()
+    client = DaneClient(lab.resolver)
     client.start()
     try:
         # The secondary held back: the renewal's key stays staged, ns2 is named.
@@ -191,7 +176,7 @@ def test_a_new_key_rolls_over_with_no_person_and_every_connection_verifies(lab):
         assert "published %s %d IN TLSA %s" % (OWNER, TTL, new_record) in out
         assert "staged" in out and "ns2.example.com. (%s, zone serial" % SECONDARY in out, out
         assert lab.primary.tlsa(OWNER) == (sorted([old_record, new_record, OTHER]), TTL)
-        assert presented()[0] == old_record.split()[3]
+        assert presented_here()[0] == old_record.split()[3]
         serial = re.search(r"zone serial (\d+)", out).group(1)
         assert int(serial) < lab.primary.serial()
         status, out, err = lab.run()  # a timer's run: still behind
@@ -203,7 +188,7 @@ def test_a_new_key_rolls_over_with_no_person_and_every_connection_verifies(lab):
         deployed, status, out = timer_runs(lab, 60)
         assert status == 0 and "deployed" in out, out
         assert deployed >= published + TTL  # never before one TTL
-        assert presented()[0] == new_record.split()[3]
+        assert presented_here()[0] == new_record.split()[3]
         # Timer runs until the old record is retired, one TTL after the deploy at least.
         retired = None
         while time.time() < deployed + 60:
@@ -246,7 +231,7 @@ def test_a_wrong_key_or_a_dry_run_changes_nothing_and_the_next_run_goes_on(lab):
     """BADSIG, BADKEY: exit 1, the new key staged, the old one served, DNS as
     it was; a dry run sends nothing; then a run with the right key
     publishes the staged key's record."""
-    deployed = presented()[0]
+    deployed = presented_here()[0]
     before = lab.primary.tlsa(OWNER)
     renewal = lab.material("renewal")
     record = "3 1 1 " + key_digest(renewal[0])
@@ -256,7 +241,7 @@ def test_a_wrong_key_or_a_dry_run_changes_nothing_and_the_next_run_goes_on(lab):
         assert status == 1, err + out
         assert said in out and "staged in %s" % staged in out, out
         assert os.path.isfile(staged)
-        assert presented()[0] == deployed and lab.primary.tlsa(OWNER) == before
+        assert presented_here()[0] == deployed and lab.primary.tlsa(OWNER) == before
     # Not the primary: the resolver (no answer of the zone's own): exit 1, said.
     status, out, err = lab.run("-P", RESOLVER)
     assert status == 1 and "must be the zone's primary" in out + err, err + out
@@ -269,32 +254,16 @@ def test_a_wrong_key_or_a_dry_run_changes_nothing_and_the_next_run_goes_on(lab):
     assert status == 75 and "published %s %d IN TLSA %s" % (OWNER, TTL, record) in out, out
     from postfix_tls.dane import tsig
     assert tsig.read(lab.primary.key_file).secret not in err + out
-    assert record in lab.primary.tlsa(OWNER)[0] and presented()[0] == deployed
-
-
-def _is_step(line):
-    """--trace's line for a command starting, a file changed, an update sent."""
-    return line.startswith("+ ") and not line.startswith("+ export ") or line.startswith(
-        ("# replace ", "# remove ", "# update "))
+    assert record in lab.primary.tlsa(OWNER)[0] and presented_here()[0] == deployed
 
 
 def run_killed(lab, material, step):
     """The hook with --trace and -K, sent SIGTERM as its step-th step starts
     (0: never): (status, steps, stderr)."""
-    argv = ours_argv(["-c", lab.config, "--trace", "deploy-acme-cert", "-h", HOSTNAME, "-p",
-                      "25", "-n", RESOLVER, "-s", ADDRESS, "-t", "20", "-K",
-                      lab.primary.key_file] + list(material))
-    process = subprocess.Popen(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               universal_newlines=True)
-    steps, lines = 0, []
-    for line in process.stderr:
-        lines.append(line)
-        if _is_step(line):
-            steps += 1
-            if steps == step:
-                process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=120), steps, "".join(lines)
+    return killed_at(ours_argv([
+        "-c", lab.config, "--trace", "deploy-acme-cert", "-h", HOSTNAME, "-p", "25", "-n",
+        RESOLVER, "-s", ADDRESS, "-t", "20", "-K", lab.primary.key_file] + list(material)),
+        step)
 
 
 def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(lab):
@@ -303,7 +272,7 @@ def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(
     record and the other host's, the staged key is the old staging or the
     new; then as each step of the timer's runs starts (the deploy, the
     retirement); and the runs after finish the rollover."""
-    deployed = presented()[0]
+    deployed = presented_here()[0]
     kept = sorted(["3 1 1 " + deployed, OTHER])
     third = lab.material("third")
     record = "3 1 1 " + key_digest(third[0])
@@ -323,7 +292,7 @@ def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(
         assert set(kept) <= set(records), (step, records, err)
         if record in records:  # published: the key it names is kept (staged)
             assert "3 1 1 " + key_digest(staged) == record, (step, err)
-        assert presented()[0] == deployed, (step, err)
+        assert presented_here()[0] == deployed, (step, err)
         assert not [name for name in os.listdir(lab.config) if name.startswith(".")], step
     assert outcomes.count(1) >= steps - 3, outcomes
     assert record in lab.primary.tlsa(OWNER)[0]
@@ -335,7 +304,7 @@ def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(
     final = sorted([record, OTHER])
     while time.time() < deadline:
         status, steps, err = run_killed(lab, (), step)
-        served = presented()[0]
+        served = presented_here()[0]
         records = lab.primary.tlsa(OWNER)[0]
         assert "3 1 1 " + served in records, (step, served, records, err)
         assert served == record.split()[3] or os.path.isfile(staged) and (
@@ -350,7 +319,7 @@ def test_interrupted_at_each_step_dns_and_postfix_hold_the_old_state_or_the_new(
             if served == record.split()[3] and records == final:
                 break
             time.sleep(1)
-    assert presented()[0] == record.split()[3] and kills >= 10, kills
+    assert presented_here()[0] == record.split()[3] and kills >= 10, kills
     assert lab.primary.tlsa(OWNER) == (final, TTL)
     with open(os.path.join(lab.config, "acme-tlsa.published")) as stream:
         assert sorted(line.split()[4] for line in stream) == [record.split()[3]]
@@ -385,7 +354,7 @@ def rolled_over_to(lab, digest, seconds=60):
     while time.time() < deadline:
         status, out, err = lab.run()
         assert status in (0, 75), err + out
-        if presented()[0] == digest and lab.primary.tlsa(OWNER)[0] == wanted:
+        if presented_here()[0] == digest and lab.primary.tlsa(OWNER)[0] == wanted:
             return True
         time.sleep(1)
     return False
@@ -404,7 +373,7 @@ def test_certbot_no_reuse_key_renewals_roll_over_by_themselves(lab, pebble):
         assert renewed != first
         assert "published %s %d IN TLSA 3 1 1 %s" % (OWNER, TTL, renewed) in result.stdout, (
             result.stdout)
-        assert presented()[0] == first  # staged until DNS is ready
+        assert presented_here()[0] == first  # staged until DNS is ready
         assert rolled_over_to(lab, renewed)
         first = renewed
 
@@ -418,10 +387,10 @@ def test_dehydrated_new_keys_roll_over_by_themselves(lab, pebble):
     key = key_digest(os.path.join(client.certdir(), "privkey.pem"))
     # dehydrated's own runs are the timer: unchanged_cert deploys what is staged.
     deadline = time.time() + 60
-    while presented()[0] != key and time.time() < deadline:
+    while presented_here()[0] != key and time.time() < deadline:
         assert client.cron().returncode == 0
         time.sleep(1)
-    assert presented()[0] == key
+    assert presented_here()[0] == key
     assert rolled_over_to(lab, key)
 
 
@@ -437,7 +406,7 @@ def test_ports_where_this_host_published_stay_in_step_whatever_the_case(lab):
         RESOLVER, "-K", lab.primary.key_file, "-L", str(TTL)]), env={"PATH": POSTFIX_PATH},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
     assert result.returncode == 0, result.stdout
-    deployed = presented()[0]
+    deployed = presented_here()[0]
     assert lab.primary.tlsa(other_owner) == (["3 1 1 " + deployed], TTL)
     fourth = lab.material("fourth")
     record = "3 1 1 " + key_digest(fourth[0])

@@ -24,7 +24,7 @@ import pytest
 from test_fleet import POSTFIX_TLS, REPO, playbook, scratch_configuration
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
-from support.dnsservers import KnotPrimary, knot_programs  # noqa: E402
+from support.dnsservers import KnotPrimary, require_knot  # noqa: E402
 
 PRIMARY = "127.0.0.26"
 HOSTNAME = "mail.example.com"
@@ -58,9 +58,7 @@ ROLL = """---
 
 @pytest.fixture
 def zone(tmp_path):
-    missing = knot_programs()
-    if missing:
-        pytest.fail("needs %s: apt-get install knot knot-dnsutils" % ", ".join(missing))
+    require_knot()
     primary = KnotPrimary(str(tmp_path), PRIMARY)
     primary.start()
     try:
