@@ -229,17 +229,26 @@ DECLARED = (
     Subcommand(
         "deploy-acme-cert", "usage: postfix tls deploy-acme-cert [-h hostname[,...]]"
         " [-p ports] [-n nameserver[:port]] [-s address] [-t seconds] [-e days]"
-        " [-K tsigkeyfile [-P primary[:port]] [-L ttl]] [keyfile fullchainfile]",
-        "acme.deploy:deploy_acme_cert", "acme.deploy:prefetch", letters="hpnsteKPL",
+        " [-m sni|default] [-K tsigkeyfile [-P primary[:port]] [-L ttl]]"
+        " [keyfile fullchainfile]",
+        "acme.deploy:deploy_acme_cert", "acme.deploy:prefetch", letters="hpnsteKPLm",
         locks=True,
         our_synopsis="deploy-acme-cert [-h hostnames] [-p ports] [-n nameserver]"
-        " [-s address] [-t seconds] [-e days] [-K tsigkeyfile [-P primary] [-L ttl]]"
-        " [keyfile fullchainfile]",
+        " [-s address] [-t seconds] [-e days] [-m sni|default]"
+        " [-K tsigkeyfile [-P primary] [-L ttl]] [keyfile fullchainfile]",
         help_lines=["an ACME client's deploy hook (certbot, lego,",
                     "dehydrated): checked, held back until DNS has",
                     "the new key's TLSA record, reloaded, verified",
                     "(-e: refuse certificates expiring within days, 7;",
-                    "-K: publish new keys' records, retire old ones)"]),
+                    "-K: publish new keys' records, retire old ones;",
+                    "-m sni: into tls_server_sni_maps)"]),
+    Subcommand(
+        "remove-sni-name", "usage: postfix tls remove-sni-name [-p ports] [-s address]"
+        " [-t seconds] name...",
+        "sni.remove:remove_sni_name", "sni.remove:prefetch", letters="pst", locks=True,
+        our_synopsis="remove-sni-name [-p ports] [-s address] [-t seconds] name...",
+        help_lines=["names out of tls_server_sni_maps: the table",
+                    "built, reloaded, the default served to them"]),
     Subcommand(
         "status", "usage: postfix tls status [-w days] [-c days]",
         "status.command:status", "status.command:prefetch", letters="wc", operands=0,

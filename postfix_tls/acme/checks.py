@@ -94,7 +94,8 @@ def check_material(tls, source, keyfile, chainfile, hostnames, margin=0, algorit
         tls.log.warn(soon)
     issuers = [certificate_digest(tls, certificate) for certificate in certificates[1:]]
     return Material(source, keyfile, chainfile, key_pem, key_type.algorithm, digest,
-                    certificates, [issuer for issuer in issuers if issuer], leaf["not_after"])
+                    certificates, [issuer for issuer in issuers if issuer], leaf["not_after"],
+                    names)
 
 
 def _days(seconds):

@@ -36,7 +36,15 @@ main.cf back (Runner.restore_replaced).
 
 from postfix_tls import chain_deploy
 from postfix_tls.acme.checks import check_material, staged_materials
-from postfix_tls.acme.facts import CERT_PARAMETERS, DAY, DEPLOY, MARGIN_DAYS, STAGE, VERIFY_SECONDS
+from postfix_tls.acme.facts import (
+    CERT_PARAMETERS,
+    DAY,
+    DEPLOY,
+    MARGIN_DAYS,
+    STAGE,
+    UNCHANGED,
+    VERIFY_SECONDS,
+)
 from postfix_tls.acme.gate import dane_gate, stage
 from postfix_tls.acme.loaded import already_loaded, plan
 from postfix_tls.acme.source import find_source
@@ -45,6 +53,7 @@ from postfix_tls.core import messages, validate
 from postfix_tls.core.keys import (
     CHAIN_FILES,
     KEY_FILE_PARAMETERS,
+    SNI_MAPS,
     set_fqdn,
 )
 from postfix_tls.core.tlsa import tlsa_ports
@@ -65,13 +74,16 @@ class Outcome(object):
         self.published = []  # -K: the records added, one line each
         self.retired = []  # -K: the records removed
         self.failure = None  # -K: the PublishError of an update not made
+        self.sni = []  # deployments into tls_server_sni_maps (sni/deploy.py)
+        self.sni_table = []  # the SNI table's lines changed, its build
+        self.sni_default = []  # names in no table that still get the default
 
     @property
     def exit_status(self):
         if self.failure is not None and not self.failure.retry:
             return messages.EXIT_FAIL  # a person must act, even under dehydrated
-        if self.failure is not None or any(deployment.action == STAGE
-                                           for deployment in self.deployments):
+        if self.failure is not None or any(deployment.action == STAGE for deployment in
+                                           self.deployments + self.sni):
             return messages.EXIT_OK if self.source.dehydrated else messages.EXIT_STAGED
         return messages.EXIT_OK
 
@@ -89,6 +101,16 @@ def deploy_acme_cert(tls, options, operands):
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
     outcome = Outcome(source)
+    sni_deploy = _sni_deploy(tls, options, source)
+    if sni_deploy is not None:
+        live = sni_deploy.Live(ports, nameserver, address, seconds)
+        if source.pairs and sni_deploy.wanted(tls, options, source):
+            if publishing:
+                tls.fail(messages.SNI_NO_PUBLISHING)
+            sni_deploy.deploy_given(tls, options, source, live, margin, outcome)
+            return _done(tls, outcome)
+        if not source.pairs:
+            sni_deploy.deploy_staged(tls, options, live, outcome)
     if publishing_settings:
         ports = publishing.ports_in_step(tls, hostnames[0], ports, outcome)
     setting = chain_deploy.read_setting(tls)
@@ -108,7 +130,8 @@ def deploy_acme_cert(tls, options, operands):
     materials += staged_materials(tls, hostnames, given + [m.algorithm for m in materials])
     in_service = publishing.records_in_service(tls) if publishing_settings else set()
     if not materials and not outcome.deployments:
-        outcome.notes.append(messages.ACME_NOTHING)
+        if not outcome.sni:
+            outcome.notes.append(messages.ACME_NOTHING)
         _retire(tls, publishing, publishing_settings, hostnames[0], ports, in_service,
                 outcome)
         return _done(tls, outcome)
@@ -125,12 +148,26 @@ def deploy_acme_cert(tls, options, operands):
     for deployment in outcome.deployments:
         if deployment.action == STAGE:
             stage(tls, deployment)
-    if not deploying and not any(d.action == STAGE for d in outcome.deployments):
+    if not deploying and not any(d.action == STAGE for d in outcome.deployments) and not any(
+            d.action != UNCHANGED for d in outcome.sni):
         outcome.notes.append(messages.ACME_NOTHING_CHANGED)
     if publishing:
         _retire(tls, publishing, publishing_settings, hostnames[0], ports,
                 publishing.needed_after(in_service, outcome.deployments), outcome)
     return _done(tls, outcome)
+
+
+def _sni_deploy(tls, options, source):
+    """sni/deploy.py when a lineage may go into tls_server_sni_maps (-m, or
+    the parameter set and no -h) or a timer's run may find keys staged for
+    it; else None: a host without SNI names does not load it."""
+    if not options.get("m") and (options.get("h") and source.pairs):
+        return None
+    if not options.get("m") and not tls.postconf.get("-nx", SNI_MAPS):
+        return None
+    from postfix_tls.sni import deploy as sni_deploy
+
+    return sni_deploy
 
 
 def _publishing(options):
@@ -178,5 +215,5 @@ def _margin(tls, options):
 
 def prefetch(options, operands):
     names = tuple(KEY_FILE_PARAMETERS.values()) + tuple(CERT_PARAMETERS.values()) + (
-        CHAIN_FILES,)
+        CHAIN_FILES, SNI_MAPS)
     return [("-x", () if options.get("h") else ("myhostname",)), ("-nx", names)], []

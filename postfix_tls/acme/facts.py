@@ -30,7 +30,7 @@ class Material(object):
     """A key and its certificate chain (leaf first), checked."""
 
     def __init__(self, source, keyfile, chainfile, key_pem, algorithm, digest, certificates,
-                 issuer_digests, not_after):
+                 issuer_digests, not_after, names=()):
         self.source = source
         self.keyfile = keyfile
         self.chainfile = chainfile
@@ -40,6 +40,7 @@ class Material(object):
         self.certificates = certificates
         self.issuer_digests = issuer_digests  # the chain's keys: "2 1 1" records
         self.not_after = not_after
+        self.names = list(names)  # the leaf's DNS names (its CN when it has none)
 
     @property
     def text(self):

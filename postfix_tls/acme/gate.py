@@ -37,7 +37,7 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
         entry.records or any(served.records for served in entry.nameservers))]
     records = dict((port, list(entry.records)) for port, entry in check.dns.items()
                    if not entry.error)
-    seen = _seen(tls, published)
+    seen = _seen(tls, published, [entry.owner for entry in check.dns.values()])
     served = [record for entry in published for record in entry.records + [
         record for answer in entry.nameservers for record in answer.records]]
     # SHA-512 ("3 1 2", "2 1 2") only when some record has it: openssl runs
@@ -111,12 +111,15 @@ def _matching_records(tls, material, sha512):
     return wanted
 
 
-def _seen(tls, published):
+def _seen(tls, published, asked):
     """{(owner, record): when a run first saw every nameserver serve it},
     for the records they all serve now; kept in SEEN_FILE for later runs
-    (first_seen: times this host's clock cannot have written are reset)."""
+    (first_seen: times this host's clock cannot have written are reset),
+    with what it knows of owners other than asked (the SNI names' gates
+    each ask of their own)."""
     path = os.path.join(tls.config_directory, SEEN_FILE)
     known, dirty = first_seen.read(tls, path)
+    others = dict((key, when) for key, when in known.items() if key[0] not in asked)
     # Rounded up: the file keeps whole seconds, and a time rounded down
     # would let a key in up to a second before a whole TTL has passed
     # (test_acme's 1 s TTL saw it: deployed by the run that first saw it).
@@ -131,8 +134,10 @@ def _seen(tls, published):
             everywhere &= set(entry.records) if entry.validated else set()
         for record in everywhere:
             seen[entry.owner, record] = known.get((entry.owner, record), now)
-    if dirty or seen != known:
-        first_seen.write(tls, path, seen)
+    kept = dict(others)
+    kept.update(seen)
+    if dirty or kept != known:
+        first_seen.write(tls, path, kept)
     return seen
 
 

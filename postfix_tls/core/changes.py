@@ -63,6 +63,15 @@ class FileChanges(object):
             self.replaced.append((path, old, old_mode))
         self.tracer.file_changed("replace", path, mode)
 
+    def preserve(self, path):
+        """Keep path as it is now, to be put back by restore_replaced (or
+        removed, when there is none): a file a command is about to rewrite
+        (postmap's built table), which this run does not write itself."""
+        if self.dry_run:
+            return
+        old, old_mode = self._old_file(path)
+        self.replaced.append((path, old, old_mode))
+
     @staticmethod
     def _old_file(path):
         """(bytes, mode) of the file path names, to put back; (None, None)

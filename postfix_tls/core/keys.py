@@ -15,6 +15,7 @@ from postfix_tls.core import messages, openssl
 KEY_FILE_PARAMETERS = {"rsa": "smtpd_tls_key_file", "ecdsa": "smtpd_tls_eckey_file"}
 # Postfix 3.4+: when set, the keys and chains Postfix loads (the above are ignored).
 CHAIN_FILES = "smtpd_tls_chain_files"
+SNI_MAPS = "tls_server_sni_maps"  # 3.4+: chain files per SNI name (core/sni.py)
 
 # deploy-acme-cert's key and chain waiting for their TLSA record, in the
 # configuration directory: the next key of output-server-tlsa-rollover too.

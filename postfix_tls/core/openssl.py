@@ -229,15 +229,19 @@ def signed_by(openssl, certfile, issuerfile):
                    reads=[certfile, issuerfile])
 
 
-def s_client(openssl, address, port, starttls, hostname, sigalgs, tlsa_records, seconds):
+def s_client(openssl, address, port, starttls, hostname, sigalgs, tlsa_records, seconds,
+             servername=None):
     """Connect to address:port as a DANE client for hostname would, checking
     the presented certificate against tlsa_records ("3 1 1 HEX"); openssl
     prints the certificate and its verdict.  timeout(1): a peer that does not
-    answer must not keep the check waiting (it exits 124 then)."""
+    answer must not keep the check waiting (it exits 124 then).  servername:
+    the SNI name to send (tls_server_sni_maps picks the certificate by it)."""
     where = "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
     argv = ["timeout", str(seconds), openssl, "s_client", "-connect", where]
     if starttls:
         argv += ["-starttls", "smtp"]
+    if servername:
+        argv += ["-servername", servername]
     argv += ["-sigalgs", sigalgs]
     if tlsa_records:
         argv += ["-dane_tlsa_domain", hostname]

@@ -270,12 +270,14 @@ def acme_deploy(outcome, hints, as_json):
             "main_cf": outcome.settings, "postfix_running": outcome.running,
             "reloaded": outcome.reload or None, "notes": outcome.notes,
             "published": outcome.published, "retired": outcome.retired,
-            "publish_error": str(outcome.failure) if outcome.failure else None},
+            "publish_error": str(outcome.failure) if outcome.failure else None,
+            "sni": [_sni_document(d) for d in outcome.sni], "sni_table": outcome.sni_table,
+            "sni_default": outcome.sni_default},
             indent=2) + "\n")
         return
     lines = []
     for material in sorted(set((d.material.source, d.material.keyfile, d.material.chainfile)
-                               for d in outcome.deployments)):
+                               for d in outcome.deployments + outcome.sni)):
         lines.append(messages.ACME_FROM.format(source=material[0], keyfile=material[1],
                                                chainfile=material[2]))
     lines += outcome.published
@@ -294,6 +296,8 @@ def acme_deploy(outcome, hints, as_json):
             lines.append(messages.ACME_DEPLOYED.format(algorithm=deployment.algorithm,
                                                        path=deployment.path,
                                                        why=deployment.why))
+    lines += _sni_lines(outcome.sni, hints)
+    lines += outcome.sni_table
     if outcome.settings:
         lines.append(messages.ACME_MAIN_CF.format(settings="; ".join(outcome.settings)))
     if outcome.reload:
@@ -303,8 +307,62 @@ def acme_deploy(outcome, hints, as_json):
             lines.append(messages.ACME_LIVE_OK.format(
                 address=address, port=port, algorithm=deployment.algorithm,
                 dane=messages.ACME_LIVE_DANE if dane_verified else ""))
+    for deployment in outcome.sni:
+        for address, port, dane_verified, name in deployment.live:
+            lines.append(messages.SNI_LIVE_OK.format(
+                address=address, port=port, name=name, algorithm=deployment.algorithm,
+                dane=messages.ACME_LIVE_DANE if dane_verified else ""))
+    lines += outcome.sni_default
     lines += outcome.retired + outcome.notes
     _write("".join(line + "\n" for line in lines))
+
+
+def sni_removal(removal, as_json):
+    """remove-sni-name: the lines taken out, the reload, what each name now
+    gets, the files removed; or JSON."""
+    if as_json:
+        _write(json.dumps(collections.OrderedDict((
+            ("removed", removal.removed), ("absent", removal.absent),
+            ("postfix_running", removal.running), ("reloaded", removal.reload or None),
+            ("live", removal.live), ("files_removed", removal.files),
+            ("notes", removal.notes))), indent=2) + "\n")
+        return
+    lines = list(removal.removed)
+    lines += [messages.SNI_NAME_ABSENT.format(name=name) for name in removal.absent]
+    if removal.reload:
+        lines.append(messages.ACME_RELOADED.format(command=removal.reload))
+    lines += removal.live
+    lines += [messages.SNI_FILE_REMOVED.format(path=path) for path in removal.files]
+    lines += removal.notes
+    _write("".join(line + "\n" for line in lines))
+
+
+def _sni_lines(deployments, hints):
+    lines = []
+    for deployment in deployments:
+        what = dict(algorithm=deployment.algorithm, names=", ".join(deployment.names),
+                    path=deployment.path)
+        if deployment.action == "unchanged":
+            lines.append(messages.SNI_UNCHANGED.format(**what))
+        elif deployment.action == "stage":
+            lines.append(messages.SNI_STAGED.format(**what))
+            lines += ["  " + reason for reason in deployment.reasons]
+            if deployment.publish:
+                lines.append(messages.ACME_PUBLISH.format(command=hints.tls))
+                lines += deployment.publish
+        else:
+            lines.append(messages.SNI_DEPLOYED.format(why=deployment.why, **what))
+    return lines
+
+
+def _sni_document(deployment):
+    document = _deployment_document(deployment)
+    document["names"] = deployment.names
+    document["live"] = [collections.OrderedDict((
+        ("address", address), ("port", port), ("name", name),
+        ("dane_verified", dane_verified)))
+        for address, port, dane_verified, name in deployment.live]
+    return document
 
 
 def _deployment_document(deployment):

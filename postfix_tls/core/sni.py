@@ -27,7 +27,9 @@ import os
 import stat
 
 from postfix_tls.core import chainfiles, messages
+from postfix_tls.core.keys import SNI_MAPS
 
+PARAMETER = SNI_MAPS
 INDEXED = ("hash", "btree", "lmdb", "cdb", "dbm", "sdbm")
 SOURCE_READ = ("texthash",)  # read at run time from the source file itself
 # The files postmap builds, by type (dbm: two).
@@ -62,11 +64,12 @@ class SniTable(object):
 class SniEntry(object):
     """One logical line of a table's source: key and the files it names."""
 
-    def __init__(self, table, name, files, line):
+    def __init__(self, table, name, files, line, lines=None):
         self.table = table
         self.name = name  # a name, or ".parent"; as written
         self.files = files
         self.line = line  # where it starts, 1-based
+        self.lines = lines or [line]  # every line it takes (continuations), 1-based
 
     @property
     def key(self):
@@ -153,12 +156,13 @@ def entries(table):
         if raw[:1].isspace():
             if logical:
                 logical[-1][1] += b" " + raw.strip()
+                logical[-1][2].append(number)
             else:
                 skipped.append(Skipped(table, number, messages.SNI_LINE_STARTS_WITH_SPACE))
             continue
-        logical.append([number, raw.strip()])
+        logical.append([number, raw.strip(), [number]])
     found, seen = [], {}
-    for number, raw in logical:
+    for number, raw, lines in logical:
         parts = raw.split(None, 1)
         try:
             key = parts[0].decode("ascii")
@@ -170,7 +174,8 @@ def entries(table):
             continue
         # File names as the file system has them (os.fsdecode: bytes kept
         # under any locale, as os.stat wants them back).
-        entry = SniEntry(table, key, chainfiles.split_names(os.fsdecode(parts[1])), number)
+        entry = SniEntry(table, key, chainfiles.split_names(os.fsdecode(parts[1])), number,
+                         lines)
         if entry.key in seen:
             skipped.append(Skipped(table, number, messages.SNI_LINE_DUPLICATE.format(
                 key=entry.name, first=seen[entry.key])))

@@ -158,10 +158,12 @@ def judge_nameservers(check, entry):
     entry.judged = True
 
 
-def probe(tls, check, address, port, algorithm, published):
-    """Connect as a DANE client would; (openssl's verdict, presented key digest)."""
+def probe(tls, check, address, port, algorithm, published, servername=None):
+    """Connect as a DANE client would (sending servername as SNI, when
+    given); (openssl's verdict, presented key digest, error)."""
     command = openssl.s_client(tls.openssl, address, port, port not in IMPLICIT_TLS_PORTS,
-                               check.hostname, SIGALGS[algorithm], published, check.seconds)
+                               check.hostname, SIGALGS[algorithm], published, check.seconds,
+                               servername)
     result = tls.runner.run(command)
     output = result.stdout.decode("utf-8", "replace")
     # EE: a "3 1 1" record matched the leaf; TA: a "2 1 1" matched an issuer.

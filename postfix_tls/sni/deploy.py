@@ -1,0 +1,372 @@
+"""deploy-acme-cert into tls_server_sni_maps (Postfix 3.4+): a lineage
+whose names are not the default certificate's (myhostname), when the
+parameter is set, or with -m sni; -m default keeps every lineage out.
+
+1. The material is checked as every deploy's is (acme/checks.py); its
+   names are the leaf's (or -h's, which the leaf must cover).
+2. One chain file per lineage and algorithm, acme-sni-LABEL-ALGORITHM.pem
+   in the configuration directory (LABEL: the leaf's first name, "*." as
+   "wildcard."): key first, then the full chain, mode 0600, renamed into
+   place.
+3. The table: the first of the parameter's tables that already has one of
+   the names, else the first whose type is read here (indexed, texthash).
+   Its source gets a line per name ("*.example.com" is ".example.com"),
+   the other algorithm's file kept; every other line stays as it was.
+4. The DANE gate, per name: a name with TLSA records gets a new key only
+   once they match it everywhere (acme/gate.py); until then the key is
+   staged in acme-sni-LABEL-ALGORITHM.staged.pem, and a later run with no
+   certificate given (a timer's) deploys it.
+5. ``postmap -F`` for an indexed table (it stores the files' contents),
+   ``postfix check``, ``postfix reload`` when Postfix runs.
+6. Live: each name on each port of -p, asked for with -servername, must
+   present the new key (and pass DANE where it has records); a name in no
+   table must still get the default certificate.  Otherwise the old files,
+   source and built table are put back and Postfix is reloaded again.
+
+The same certificate again, with a table that stores the files as they
+are, changes nothing and reloads nothing; a table left stale (a run
+stopped before postmap, a file changed behind its back) is built again.
+"""
+
+import collections
+import glob
+import os
+import time
+
+from postfix_tls.acme.checks import check_material
+from postfix_tls.acme.facts import DEPLOY, STAGE, UNCHANGED, Deployment, Loaded, private_key
+from postfix_tls.acme.gate import dane_gate
+from postfix_tls.acme.live import output_of, postfix, reload, undo
+from postfix_tls.core import messages, validate
+from postfix_tls.core.certificates import covers
+from postfix_tls.core.keys import key_text_digest, set_fqdn
+from postfix_tls.dane.check import SECONDS, Check
+from postfix_tls.dane.staged import Refused, set_aside
+from postfix_tls.sni import live as served
+from postfix_tls.sni import table as sni_table
+
+SNI_FILE = "acme-sni-{label}-{algorithm}.pem"
+SNI_STAGED = "acme-sni-{label}-{algorithm}.staged.pem"
+MODES = ("sni", "default")
+
+
+def mode(tls, options):
+    """-m sni|default, checked ("" when not given); -m sni before Postfix
+    3.4 is refused, naming the release."""
+    given = options.get("m", "")
+    if given and given not in MODES:
+        tls.fail(messages.SNI_BAD_MODE.format(validate.shown(given)))
+    if given == "sni" and not tls.postconf.knows(sni_table.sni.PARAMETER):
+        tls.fail(messages.SNI_NEEDS_3_4.format(
+            version=tls.postconf.release.mail_version or "before 3.4"))
+    return given
+
+
+def wanted(tls, options, source):
+    """Whether source's lineage goes into the SNI table."""
+    given = mode(tls, options)
+    if given:
+        return given == "sni"
+    if options.get("h") or not source.pairs or not sni_table.configured(tls):
+        return False
+    names = _leaf_names(tls, source.pairs[0][1])
+    myhostname = set_fqdn(tls, "")
+    return bool(names) and not any(covers(name, myhostname) for name in names)
+
+
+def _leaf_names(tls, chainfile):
+    from postfix_tls.acme.facts import pem_certificates
+    from postfix_tls.core import openssl
+    from postfix_tls.core.certificates import parse_certificate_facts
+
+    certificates = pem_certificates(chainfile)
+    if not certificates:
+        return []  # check_material says why
+    facts = parse_certificate_facts(tls.runner.run(openssl.certificate_facts(
+        tls.openssl, chainfile, certificates[0])).stdout)
+    return facts["names"]
+
+
+class Live(object):
+    """Where the deployed lineage is checked: (nameserver, address, seconds, ports)."""
+
+    def __init__(self, ports, nameserver, address, seconds):
+        self.ports = ports
+        self.nameserver = nameserver
+        self.address = address
+        self.seconds = seconds
+
+
+def deploy_given(tls, options, source, live, margin, outcome):
+    """The source's key and chain into the SNI table."""
+    value = _value(tls)
+    hostnames = [name for name in options.get("h", "").split(",") if name]
+    materials = []
+    for keyfile, chainfile in source.pairs:
+        try:
+            materials.append(check_material(tls, source.name, keyfile, chainfile, hostnames,
+                                            margin))
+        except Refused as refusal:
+            tls.fail(str(refusal))
+    for material in materials:
+        names = hostnames or material.names
+        _deploy_lineage(tls, value, _label(tls, names), names, [material], live, outcome)
+
+
+def deploy_staged(tls, options, live, outcome):
+    """What earlier runs staged for SNI names (a timer's run): checked
+    again; one that cannot be deployed any more is set aside."""
+    if not sni_table.configured(tls):
+        return
+    value = _value(tls)
+    by_label = collections.OrderedDict()
+    for path, label, algorithm in _staged_files(tls):
+        try:
+            material = check_material(tls, "staged", path, path, [], algorithm=algorithm)
+        except Refused as refusal:
+            set_aside(tls, algorithm, path, refusal)
+            continue
+        by_label.setdefault(label, []).append(material)
+    for label, materials in by_label.items():
+        names = materials[0].names
+        _deploy_lineage(tls, value, label, names, materials, live, outcome)
+
+
+def _staged_files(tls):
+    """[(path, label, algorithm)] of the SNI keys staged, in name order."""
+    found = []
+    for algorithm in tls.setup.algorithms():
+        pattern = SNI_STAGED.format(label="*", algorithm=algorithm)
+        for path in sorted(glob.glob(os.path.join(glob.escape(tls.config_directory),
+                                                  pattern))):
+            label = os.path.basename(path)[len("acme-sni-"):-len(
+                "-%s.staged.pem" % algorithm)]
+            if validate.hostname(label, wildcard=False) and os.path.isfile(path):
+                found.append((path, label, algorithm))
+    return sorted(found)
+
+
+def _value(tls):
+    value = sni_table.configured(tls)
+    if not value:
+        tls.fail(messages.SNI_NOT_SET.format(tls=tls.hints.reads))
+    return value
+
+
+def _label(tls, names):
+    """The lineage's name in its files' names: its first name, "*." as
+    "wildcard."; every name checked (they go into the table and argv)."""
+    for name in names:
+        if not validate.hostname(name, wildcard=True):
+            tls.fail(messages.SNI_BAD_NAME.format(validate.shown(name)))
+    first = names[0].lower()
+    return "wildcard." + first[2:] if first.startswith("*.") else first
+
+
+def _path(tls, template, label, algorithm):
+    return os.path.join(tls.config_directory, template.format(label=label,
+                                                              algorithm=algorithm))
+
+
+def _deploy_lineage(tls, value, label, names, materials, live, outcome):
+    keys = _unique(sni_table.key_of(name) for name in names)
+    table = sni_table.choose(tls, value, keys)
+    deployments = [_plan(tls, label, names, material) for material in materials]
+    ours = dict((d.algorithm, d.path) for d in deployments)
+    for path in ours.values():
+        if set(path) & set(", \t\r\n"):
+            tls.fail(messages.SNI_PATH_UNUSABLE.format(path=path))
+    changes = collections.OrderedDict()
+    for key in keys:
+        entry = table.by_key.get(key)
+        old = entry.files if entry else []
+        new = _files(tls, key, old, ours, table)
+        if new != old:
+            changes[key] = new
+    deploying = [d for d in deployments if d.action == DEPLOY]
+    outcome.sni += deployments
+    if not deploying and not changes and sni_table.fresh(tls, table, keys):
+        return
+    gated = [d for d in deploying if d.key_changed]
+    records = _gate(tls, names, live, gated) if gated else {}
+    deploying = [d for d in deploying if d.action == DEPLOY]
+    staged = [d for d in deployments if d.action == STAGE]
+    if staged:
+        # The staged keys' lines wait with them; the rest goes in now.
+        staged_paths = set(d.path for d in staged)
+        for key in list(changes):
+            changes[key] = [path for path in changes[key] if path not in staged_paths]
+            entry = table.by_key.get(key)
+            if changes[key] == (entry.files if entry else []) or not changes[key]:
+                del changes[key]
+    if deploying or changes or not sni_table.fresh(tls, table, keys):
+        _write(tls, table, deploying, changes, outcome)
+        _check_and_reload(tls, table, deploying, names, live, records, outcome)
+    for deployment in staged:
+        _stage(tls, label, deployment)
+
+
+def _plan(tls, label, names, material):
+    path = _path(tls, SNI_FILE, label, material.algorithm)
+    deployment = Deployment(material, _loaded(tls, path, material), path, chain_file=True)
+    deployment.names = names
+    same_key = deployment.loaded.key_text.strip() == material.key_pem.decode("ascii").strip()
+    if same_key and _normal(deployment.loaded.certificates) == _normal(
+            material.certificates) and material.source != "staged":
+        deployment.action = UNCHANGED
+    elif not deployment.key_changed:
+        deployment.why = messages.ACME_SAME_KEY
+    return deployment
+
+
+def _loaded(tls, path, material):
+    """Loaded of the lineage's file as it is (nothing: empty); its key's
+    digest computed only when it is not the material's key."""
+    key = private_key(path) if os.path.isfile(path) else None
+    if key is None:
+        return Loaded(path, path)
+    from postfix_tls.acme.facts import pem_certificates
+
+    same = key.text.strip() == material.key_pem.decode("ascii").strip()
+    digest = material.digest if same else key_text_digest(tls, key.text)
+    return Loaded(path, path, key.text, pem_certificates(path), digest)
+
+
+def _normal(certificates):
+    return ["".join(certificate.split()) for certificate in certificates]
+
+
+def _unique(items):
+    return list(collections.OrderedDict((item, None) for item in items))
+
+
+def _files(tls, key, old, ours, table):
+    """The files key's entry lists after this deployment: each of ours in
+    place of a file with the same algorithm's key, every other file kept
+    where it was."""
+    new = []
+    for path in old:
+        if path in ours.values():
+            new.append(path)
+            continue
+        algorithms = sni_table.algorithms_in(path)
+        replaced = [algorithm for algorithm in algorithms if algorithm in ours]
+        if replaced and len(set(algorithms)) > len(replaced):
+            tls.fail(messages.SNI_FILE_MIXED.format(
+                key=key, table=table.spec, path=path, algorithm=replaced[0],
+                others=", ".join(sorted(set(algorithms) - set(replaced)))))
+        if replaced:
+            for algorithm in replaced:
+                if ours[algorithm] not in new:
+                    new.append(ours[algorithm])
+            continue
+        new.append(path)
+    for algorithm in sorted(ours):
+        if ours[algorithm] not in new:
+            new.append(ours[algorithm])
+    return new
+
+
+def _gate(tls, names, live, gated):
+    """The DANE gate for each name that can have TLSA records (not a
+    wildcard); {name: {port: records}}.  A key staged for one name is
+    staged, with every name's reasons."""
+    records = {}
+    reasons = dict((id(d), ([], [])) for d in gated)
+    for name in names:
+        if name.startswith("*."):
+            continue
+        records[name] = dane_gate(tls, name, live.ports, live.nameserver, gated)
+        for deployment in gated:
+            if deployment.action == STAGE:
+                reasons[id(deployment)][0].extend(deployment.reasons)
+                reasons[id(deployment)][1].extend(deployment.publish)
+            deployment.action, deployment.reasons = DEPLOY, []
+    for deployment in gated:
+        staged_because, publish = reasons[id(deployment)]
+        if staged_because:
+            deployment.action = STAGE
+            deployment.reasons, deployment.publish = staged_because, publish
+    return records
+
+
+def _write(tls, table, deploying, changes, outcome):
+    for deployment in deploying:
+        try:
+            tls.runner.replace_file(deployment.path,
+                                    deployment.material.text.encode("ascii"), 0o600)
+        except OSError as error:
+            tls.fail(messages.CANNOT_CREATE.format(deployment.path, error.strerror))
+    if changes:
+        sni_table.write_source(tls, table, sni_table.edited(table, changes))
+        outcome.sni_table += [messages.SNI_TABLE_LINE.format(
+            table=table.spec, key=key, files=", ".join(files)) for key, files in changes.items()]
+    failed = sni_table.build(tls, table)
+    if failed is not None:
+        tls.fail(messages.SNI_BUILD_FAILED.format(
+            table=table.spec, output=output_of(failed), undone=undo(tls, messages.UNDONE)))
+    if table.table.indexed:
+        outcome.sni_table.append(messages.SNI_BUILT.format(table=table.spec))
+
+
+def _check_and_reload(tls, table, deploying, names, live, records, outcome):
+    outcome.running = postfix(tls, "status").returncode == 0
+    result = postfix(tls, "check")
+    if result.returncode:
+        tls.fail(messages.ACME_CHECK_FAILED.format(output=output_of(result),
+                                                   undone=undo(tls, messages.UNDONE)))
+    if not outcome.running:
+        outcome.notes.append(messages.ACME_NOT_RUNNING)
+    elif tls.runner.dry_run:
+        reload(tls)  # traced, not run
+        outcome.notes.append(messages.ACME_DRY_RUN)
+    else:
+        outcome.reload = reload(tls)
+        _verify(tls, outcome, deploying, names, live, records)
+    tls.runner.finishing()
+    for deployment in deploying:
+        label = os.path.basename(deployment.path)[len("acme-sni-"):-len(
+            "-%s.pem" % deployment.algorithm)]
+        staged = _path(tls, SNI_STAGED, label, deployment.algorithm)
+        if os.path.isfile(staged):
+            tls.runner.remove_file(staged)
+    if not tls.runner.dry_run:
+        tls.log.record([messages.SNI_DEPLOYED.format(
+            algorithm=d.algorithm, names=", ".join(d.names), path=d.path, why=d.why)
+            for d in deploying] + outcome.sni_table)
+
+
+def _verify(tls, outcome, deploying, names, live, records):
+    """Each name presents each new key on every port (DANE verified where
+    it has records); a name in no table still gets the default."""
+    deadline = time.time() + live.seconds
+    for deployment in deploying:
+        for name in names:
+            servername = served.check_name(name)
+            check = Check(servername, live.ports, "", seconds=min(live.seconds, SECONDS))
+            for port in live.ports:
+                published = records.get(name, {}).get(port, [])
+                error = served.until(tls, deadline, check, live.address, port,
+                                     deployment.algorithm, published, servername,
+                                     deployment.material.digest)
+                if error:
+                    tls.fail(messages.SNI_LIVE_FAILED.format(
+                        address=live.address, port=port, name=servername,
+                        algorithm=deployment.algorithm, reload=outcome.reload, error=error,
+                        undone=undo(tls, messages.ACME_UNDONE_RELOADED)))
+                deployment.live.append((live.address, port, bool(published), servername))
+    outcome.sni_default += served.default_served(tls, deadline, live, [served.OUTSIDE_NAME],
+                                                 outcome.reload)
+
+
+def _stage(tls, label, deployment):
+    """Keep the material for a later run, mode 0600."""
+    material = deployment.material
+    path = _path(tls, SNI_STAGED, label, deployment.algorithm)
+    try:
+        if material.source != "staged":
+            tls.runner.replace_file(path, material.text.encode("ascii"), 0o600)
+    except OSError as error:
+        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+    deployment.path = path
+    tls.runner.keep_replaced()  # staged: nothing to put back

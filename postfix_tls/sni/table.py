@@ -1,0 +1,197 @@
+"""Changing a table of tls_server_sni_maps: its source edited in place,
+only the lines of the names that change, every other line and comment as
+it was; then built again with ``postmap -F`` for the indexed types (which
+store the files' contents: a table not built again serves the old ones).
+
+The source is replaced as every file Postfix loads is (a temporary file
+renamed over it), and the built files are kept before postmap rewrites
+them, so that an undo puts back exactly the table there was.
+"""
+
+import os
+
+from postfix_tls.core import chainfiles, messages, sni
+from postfix_tls.core.command import TO_STDOUT, Command
+
+NEW_SOURCE_MODE = 0o644  # postmap's own default for what it creates
+
+
+class Table(object):
+    """The table a run changes: its SniTable, its source's bytes and
+    entries as read (no source yet: empty)."""
+
+    def __init__(self, table, data, entries, mode):
+        self.table = table
+        self.data = data
+        self.entries = entries
+        self.mode = mode
+        self.by_key = dict((entry.key, entry) for entry in entries)
+
+    @property
+    def spec(self):
+        return self.table.spec
+
+
+def key_of(name):
+    """The table's key for a certificate's name: "*.example.com" is
+    ".example.com" (Postfix looks up the parent domains of a name with a
+    leading dot); lower case, as postmap folds it."""
+    name = name.lower()
+    return name[1:] if name.startswith("*.") else name
+
+
+def configured(tls):
+    """tls_server_sni_maps' value, "" when unset or when this Postfix lacks it."""
+    if not tls.postconf.knows(sni.PARAMETER):
+        return ""
+    return tls.postconf.get("-nx", sni.PARAMETER)
+
+
+def choose(tls, value, keys):
+    """The Table to change: the first table Postfix would search that
+    already has one of keys, else the first whose entries can be read
+    here; a failure naming the parameter when there is none."""
+    try:
+        found = sni.tables(value)
+    except sni.SyntaxProblem as problem:
+        tls.fail(str(problem))
+    editable = [table for table in found if table.readable]
+    if not editable:
+        tls.fail(messages.SNI_NO_EDITABLE_TABLE.format(
+            value=value, types=", ".join(sni.INDEXED + sni.SOURCE_READ)))
+    read = [read_table(tls, table) for table in editable]
+    for table in read:
+        if any(key in table.by_key for key in keys):
+            return table
+    return read[0]
+
+
+def read_table(tls, table):
+    try:
+        data = sni.read_source(table.path)
+    except FileNotFoundError:
+        return Table(table, b"", [], NEW_SOURCE_MODE)
+    except OSError as error:
+        tls.fail(messages.SNI_SOURCE_CANNOT_READ.format(path=table.path,
+                                                        error=error.strerror))
+    found, _ = sni.entries(table)
+    return Table(table, data, found, os.stat(table.path).st_mode & 0o7777)
+
+
+def edited(table, changes):
+    """The source's bytes with changes made: {key: [files]} sets a key's
+    line (where it was, else at the end), {key: None} removes it.  Every
+    other line, comment and blank line is kept as it was."""
+    lines = table.data.split(b"\n")
+    trailing = lines and lines[-1] == b""
+    if trailing:
+        lines.pop()
+    appended = []
+    dropped = set()
+    for key, files in sorted(changes.items()):
+        entry = table.by_key.get(key)
+        if entry is None:
+            if files is not None:
+                appended.append(_line(key, files, b""))
+            continue
+        first = entry.lines[0] - 1
+        dropped.update(number - 1 for number in entry.lines[1:])
+        if files is None:
+            dropped.add(first)
+        else:
+            ending = b"\r" if lines[first].endswith(b"\r") else b""
+            lines[first] = _line(entry.name, files, ending)
+    kept = [line for number, line in enumerate(lines) if number not in dropped] + appended
+    return b"".join(line + b"\n" for line in kept)
+
+
+def _line(key, files, ending):
+    return os.fsencode("%s %s" % (key, ", ".join(files))) + ending
+
+
+def write_source(tls, table, data):
+    try:
+        tls.runner.replace_file(table.table.path, data, table.mode)
+    except OSError as error:
+        tls.fail(messages.CANNOT_CREATE.format(table.table.path, error.strerror))
+
+
+def build_command(tls, table):
+    """postmap -F: the files' contents into the table (an indexed type)."""
+    return Command(tls.postfix_program("postmap") + ["-F", table.spec], stderr=TO_STDOUT,
+                   changes=True)
+
+
+def build(tls, table):
+    """postmap -F, for an indexed type (a texthash table is read with its
+    files when Postfix opens it); the built files kept first, for an undo.
+    Returns the failed result, or None."""
+    if not table.table.indexed:
+        return None
+    for path in table.table.built_files:
+        tls.runner.preserve(path)
+    # The built table holds the keys: postmap creates it under umask 077
+    # (it inherits ours), and one that was readable by others is made private.
+    old_umask = os.umask(0o077)
+    try:
+        result = tls.runner.run(build_command(tls, table))
+    finally:
+        os.umask(old_umask)
+    if result.returncode:
+        return result
+    if not tls.runner.dry_run:
+        for path in table.table.built_files:
+            if os.path.isfile(path) and os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
+    return None
+
+
+def stored(tls, table):
+    """{key: the text the built table stores}, or None when it cannot be
+    read (never built, built without -F): a build is due then."""
+    if not table.table.indexed:
+        return None
+    try:
+        return sni.parse_dump(table.table, tls.runner.run(sni.dump_command(tls, table.table)))
+    except sni.DumpError:
+        return None
+
+
+def files_text(paths):
+    """What postmap -F stores for paths, as sni.stale compares it; None
+    when one cannot be read."""
+    texts = []
+    for path in paths:
+        try:
+            with open(path, "rb") as stream:
+                texts.append(stream.read().decode("ascii", "replace"))
+        except OSError:
+            return None
+    return "\n".join(texts)
+
+
+def fresh(tls, table, keys):
+    """Whether what Postfix serves for each key is what its files hold now:
+    always for texthash (it reads them), for an indexed type when the
+    built table stores their current contents."""
+    if not table.table.indexed:
+        return True
+    built = stored(tls, table)
+    if built is None:
+        return False
+    for key in keys:
+        entry = table.by_key.get(key)
+        if entry is None:
+            if key in built:
+                return False
+            continue
+        text = files_text(entry.files)
+        if key not in built or text is None or sni.stale(built[key], text):
+            return False
+    return True
+
+
+def algorithms_in(path):
+    """The key algorithms of a chain file ([] when it cannot be read)."""
+    return [chainfiles.key_algorithm(item) for item in chainfiles.file_objects(path)
+            if item.label in chainfiles.KEY_LABELS]
