@@ -18,12 +18,10 @@ from test_acme import (
     TTL_WAIT,
     Site,
     key_digest,
-    openssl,
     self_signed,
     snapshot,
     spki,
 )
-from test_acme_interrupts import killed_at
 
 from support import OPENSSL, POSTFIX_PATH, ours_argv
 from support.acmeservers import Certbot
