@@ -64,11 +64,12 @@ deps:
 	    || ! command -v certbot >/dev/null || ! command -v dehydrated >/dev/null \
 	    || ! command -v lego >/dev/null || ! command -v knotd >/dev/null \
 	    || ! command -v kdig >/dev/null || ! command -v nsupdate >/dev/null \
-	    || ! command -v tsig-keygen >/dev/null; then \
+	    || ! command -v tsig-keygen >/dev/null \
+	    || ! /usr/sbin/postconf -m 2>/dev/null | grep -qx cdb; then \
 	    apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl man-db strace \
 	        unbound gnutls-bin ldnsutils pebble certbot dehydrated lego knot knot-dnsutils \
-	        bind9-dnsutils bind9-utils >/dev/null; \
+	        bind9-dnsutils bind9-utils postfix-cdb >/dev/null; \
 	fi
 	@# Debian's own python3 has venv and ensurepip only with python3-venv.
 	@$(PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \

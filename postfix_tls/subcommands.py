@@ -187,10 +187,11 @@ DECLARED = (
     Subcommand(
         "output-server-tlsa", "usage: postfix tls output-server-tlsa [-h hostname]"
         " [keyfile ...]",
-        output_server_tlsa, _reads_output_server_tlsa, letters="hp",
+        output_server_tlsa, _reads_output_server_tlsa, letters="hpS",
         upstream_synopsis="output-server-tlsa [-h hostname] [keyfile...]",
-        our_synopsis="output-server-tlsa [-h hostname] [-p ports] [keyfile...]",
-        help_lines=["-p 25,465,587: records for each port"]),
+        our_synopsis="output-server-tlsa [-h hostname] [-p ports] [-S name] [keyfile...]",
+        help_lines=["-p 25,465,587: records for each port;",
+                    "-S: the keys the SNI table gives name"]),
     Subcommand(
         "all-default-client", "usage: postfix tls all-default-client",
         all_default_client, _reads_all_default_client, operands=0,
@@ -202,28 +203,29 @@ DECLARED = (
     # Ours.
     Subcommand(
         "output-server-tlsa-rollover", "usage: postfix tls output-server-tlsa-rollover"
-        " [-h hostname] [-p ports] [-k keyfile]",
+        " [-h hostname] [-p ports] [-k keyfile] [-S name]",
         "dane.rollover:output_server_tlsa_rollover", "dane.rollover:prefetch",
-        letters="hpk", operands=0,
-        our_synopsis="output-server-tlsa-rollover [-h hostname] [-p ports] [-k keyfile]",
+        letters="hpkS", operands=0,
+        our_synopsis="output-server-tlsa-rollover [-h hostname] [-p ports] [-k keyfile]"
+        " [-S name]",
         help_lines=["deployed and next keys, the RRset to publish"]),
     Subcommand(
         "check-server-tlsa", "usage: postfix tls check-server-tlsa [-h hostname] [-p ports]"
-        " [-n nameserver[:port]] [-s address] [-k keyfile] [-t seconds]",
+        " [-n nameserver[:port]] [-s address] [-k keyfile] [-t seconds] [-S name]",
         "dane.check:check_server_tlsa", "dane.rollover:prefetch",
-        letters="hpnskt", operands=0,
+        letters="hpnsktS", operands=0,
         our_synopsis="check-server-tlsa [-h hostname] [-p ports] [-n nameserver]"
-        " [-s address] [-k keyfile] [-t seconds]",
+        " [-s address] [-k keyfile] [-t seconds] [-S name]",
         help_lines=["DNS and the live server against the keys",
                     "(-n ADDRESS[:PORT]: the resolver to ask)"]),
     Subcommand(
         "publish-server-tlsa", "usage: postfix tls publish-server-tlsa [-h hostname]"
         " [-p ports] [-K tsigkeyfile] [-P primary[:port]] [-n nameserver[:port]] [-L ttl]"
-        " [-t seconds] [-o nsupdate|zone]",
+        " [-t seconds] [-o nsupdate|zone] [-S name]",
         "dane.publish_command:publish_server_tlsa", "dane.publish_command:prefetch",
-        letters="hpKPnLto", operands=0, locks=True,
+        letters="hpKPnLtoS", operands=0, locks=True,
         our_synopsis="publish-server-tlsa [-h hostname] [-p ports] [-K tsigkeyfile]"
-        " [-P primary] [-n nameserver] [-L ttl] [-t seconds] [-o nsupdate|zone]",
+        " [-P primary] [-n nameserver] [-L ttl] [-t seconds] [-o nsupdate|zone] [-S name]",
         help_lines=["the keys' records into the zone: one RFC 2136",
                     "update signed with TSIG (-o: write it out)"]),
     Subcommand(

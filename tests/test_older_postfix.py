@@ -16,7 +16,15 @@ import time
 
 import pytest
 
-from support import MYHOSTNAME, POSTCONF, POSTFIX_PATH, normalise, older_release, ours_argv
+from support import (
+    LOCK_FILE,
+    MYHOSTNAME,
+    POSTCONF,
+    POSTFIX_PATH,
+    normalise,
+    older_release,
+    ours_argv,
+)
 
 pytestmark = pytest.mark.postfix
 
@@ -176,3 +184,25 @@ def test_the_releases_parameters_are_what_release_py_says(tmp_path):
         expected = set(name for name, since in release.PARAMETERS_SINCE.items()
                        if older_release.version_tuple(version) < since)
         assert lacking == expected, version
+
+
+@pytest.mark.parametrize("release", older_release.RELEASES)
+def test_sni_before_3_4_is_refused_naming_the_release(release, make_config, tmp_path):
+    """deploy-acme-cert -m sni and remove-sni-name (issue 30, item 6)."""
+    directory, sbin, env = scratch(make_config, tmp_path, release)
+    before = sorted(os.listdir(directory))
+    for args in (["deploy-acme-cert", "-m", "sni", "key.pem", "chain.pem"],
+                 ["remove-sni-name", "example.org"]):
+        result = subprocess.run(ours_argv(["-c", directory] + args), env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True)
+        refusal = "tls_server_sni_maps is new in Postfix 3.4, and this is Postfix %s" % release
+        assert result.returncode == 1, result.stderr
+        if older_release.version_tuple(release) < (3, 4):
+            assert refusal in result.stderr
+        else:
+            assert refusal not in result.stderr
+            assert "tls_server_sni_maps is not set" in result.stderr, result.stderr
+    assert older_release.unknown_calls(sbin) == []
+    # Nothing but the lock file (made by the first run that locks, never written).
+    assert sorted(set(os.listdir(directory)) - set([LOCK_FILE])) == before

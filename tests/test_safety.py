@@ -495,5 +495,39 @@ def test_a_first_sighting_is_kept_rounded_up_never_down(tmp_path, monkeypatch):
     entry = Lookup("_25._tcp.mail.example.com.", ["3 1 1 " + "ab" * 32], 1)
     entry.nameservers = [Served("ns1.example.com.", "192.0.2.1", ["3 1 1 " + "ab" * 32], 1)]
     monkeypatch.setattr(gate.time, "time", lambda: 1800000000.999)
-    seen = gate._seen(Tls(), [entry])
+    seen = gate._seen(Tls(), [entry], [entry.owner])
     assert seen == {("_25._tcp.mail.example.com.", "3 1 1 " + "ab" * 32): 1800000001}
+
+
+def test_a_gate_keeps_the_first_sightings_of_other_names(tmp_path, monkeypatch):
+    """Each SNI name's gate asks of its own owners; one name's run must not
+    forget another's first sighting (its wait would start again at every
+    run, and its key never get in)."""
+    from postfix_tls.acme import gate
+    from postfix_tls.core.tlsa import Lookup, Served
+
+    class Log(object):
+        def warn(self, lines):
+            pass
+
+    class Runner(object):
+        def replace_file(self, path, data, mode):
+            with open(path, "wb") as stream:
+                stream.write(data)
+
+    class Tls(object):
+        config_directory = str(tmp_path)
+        runner = Runner()
+        log = Log()
+
+    record = "3 1 1 " + "ab" * 32
+    monkeypatch.setattr(gate.time, "time", lambda: 1800000000)
+    for owner in ("_25._tcp.shop.example.org.", "_25._tcp.www.example.net."):
+        entry = Lookup(owner, [record], 1)
+        entry.nameservers = [Served("ns1.example.com.", "192.0.2.1", [record], 1)]
+        gate._seen(Tls(), [entry], [owner])
+        monkeypatch.setattr(gate.time, "time", lambda: 1800000100)
+    with open(str(tmp_path / "acme-tlsa.seen")) as stream:
+        kept = stream.read()
+    assert "_25._tcp.shop.example.org. %s 1800000000" % record in kept
+    assert "_25._tcp.www.example.net. %s 1800000100" % record in kept

@@ -18,10 +18,12 @@ from test_acme import (
     TTL_WAIT,
     Site,
     key_digest,
+    openssl,
     self_signed,
     snapshot,
     spki,
 )
+from test_acme_interrupts import killed_at
 
 from support import OPENSSL, POSTFIX_PATH, ours_argv
 from support.acmeservers import Certbot
@@ -68,15 +70,13 @@ class SniSite(Site):
         Site.__init__(self, base, address=ADDRESS, authorities=AUTHORITIES)
         self.table = os.path.join(self.config, "sni_maps")
 
-    def set_table(self, table_type):
+    def set_table(self, table_type, path=None):
         """main.cf with the default certificate (kept) and the table."""
+        self.table = path or self.table
         self.postfix.postconf("-e", "tls_server_sni_maps = %s:%s" % (table_type, self.table))
         past = time.time() - 60
         os.utime(os.path.join(self.config, "main.cf"), (past, past))
         assert self.postfix.postfix("reload").returncode == 0
-
-    def sni_hook(self, *args, options=()):
-        return self.hook(*args)
 
     def table_lines(self):
         with open(self.table) as stream:
@@ -289,3 +289,157 @@ def test_remove_sni_name_takes_the_wildcard_out_and_its_files(site):
     assert served("a.cust.example.test", site.default)
     assert served(SHOP[0], key_digest(os.path.join(
         site.base, "certbot", "config", "live", "shop", "privkey.pem")))
+
+
+def signed(directory, name, names, algorithm="rsa"):
+    """(keyfile, certfile): a key and a self-signed certificate for names."""
+    keyfile, certfile = (os.path.join(directory, name + suffix) for suffix in (".key", ".crt"))
+    new_key = (["-newkey", "rsa:2048"] if algorithm == "rsa" else
+               ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+    openssl("req", "-x509", "-nodes", *new_key, "-keyout", keyfile, "-subj", "/CN=" + names[0],
+            "-addext", "subjectAltName=" + ",".join("DNS:" + found for found in names),
+            "-days", "90", "-out", certfile)
+    return keyfile, certfile
+
+
+def ours(site, *args):
+    result = subprocess.run(ours_argv(["-c", site.config] + list(args)),
+                            env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=300)
+    return result.returncode, result.stdout, result.stderr
+
+
+# ----- the keys of an SNI name: its TLSA records, checked live (item 5)
+
+def test_output_and_check_server_tlsa_take_an_sni_names_keys(site, certbot):
+    shop = key_digest(os.path.join(certbot.lineage("shop"), "privkey.pem"))
+    status, out, err = ours(site, "output-server-tlsa", "-S", SHOP[0], "-p", "25,587")
+    assert status == 0, err
+    assert "_25._tcp.shop.example.test. IN TLSA 3 1 1 %s" % shop in out
+    assert "_587._tcp.shop.example.test. IN TLSA 3 1 1 %s" % shop in out
+    assert site.default not in out
+    site.zone.serve([("_25._tcp.%s." % SHOP[0], "TLSA", "3 1 1 " + shop)], ttl=1)
+    try:
+        status, out, err = ours(site, "check-server-tlsa", "-S", SHOP[0], "-s", ADDRESS,
+                                "-n", site.zone.nameserver)
+        assert status == 0, out + err
+        # The default certificate's keys do not match the name's records.
+        status, out, err = ours(site, "check-server-tlsa", "-h", SHOP[0], "-s", ADDRESS,
+                                "-n", site.zone.nameserver)
+        assert status == 1, out + err
+    finally:
+        site.zone.serve([], ttl=1)
+    status, out, err = ours(site, "output-server-tlsa", "-S", "nowhere.example.org")
+    assert status == 1 and "no table of tls_server_sni_maps" in err
+
+
+# ----- refusals change nothing
+
+def test_refusals_change_nothing(site):
+    work = os.path.join(site.base, "refusals")
+    os.makedirs(work)
+    both = signed(work, "mixed-rsa", ["mixed.example.test"])
+    ecdsa = signed(work, "mixed-ecdsa", ["mixed.example.test"], "ecdsa")
+    mixed = os.path.join(work, "mixed.pem")
+    with open(mixed, "w") as stream:
+        for path in both + ecdsa:
+            with open(path) as part:
+                stream.write(part.read())
+    with open(site.table, "a") as stream:
+        stream.write("mixed.example.test %s\n" % mixed)
+    subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
+    os.chmod(site.table + ".db", 0o600)
+    new = signed(work, "new", ["mixed.example.test"])
+    tsig = os.path.join(work, "tsig.key")
+    with open(tsig, "w") as stream:
+        stream.write("hmac-sha256:tlsa-update:%s\n" % ("QUJD" * 11))
+    before = snapshot(site.config)
+    for options, said in ((["-m", "bogus"], "invalid -m value: bogus"),
+                          (["-K", tsig], "goes into the SNI table"),
+                          ([], "holds the rsa key and the ecdsa key(s)")):
+        argv = site.hook_argv(*(options + list(new)))
+        result = subprocess.run(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True)
+        assert result.returncode == 1 and said in result.stderr, result.stderr
+        assert snapshot(site.config) == before
+    with open(site.table) as stream:
+        kept = [line for line in stream if not line.startswith("mixed.")]
+    with open(site.table, "w") as stream:
+        stream.writelines(kept)
+    subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
+
+
+def test_a_dry_run_changes_nothing_and_shows_each_step(site):
+    work = os.path.join(site.base, "dry")
+    os.makedirs(work)
+    new = signed(work, "dry", ["dry.example.test"])
+    before, reloads = snapshot(site.config), site.reloads()
+    status, out, err = ours(site, "--dry-run", "--trace", "deploy-acme-cert", "-s", ADDRESS,
+                            "-n", site.zone.nameserver, *new)
+    assert status == 0, err
+    assert snapshot(site.config) == before and site.reloads() == reloads
+    path = os.path.join(site.config, "acme-sni-dry.example.test-rsa.pem")
+    assert "# replace %s (mode 0600) (dry run: not done)" % path in err
+    assert "# replace %s (mode 0644) (dry run: not done)" % site.table in err
+    assert "postmap -c %s -F hash:%s" % (site.config, site.table) in err
+    assert "dry run: nothing was written" in out
+
+
+# ----- SIGTERM at every step: the old set or the new, never a mix
+
+def test_interrupted_at_each_step_a_name_gets_the_old_key_or_the_new(site):
+    work = os.path.join(site.base, "killed")
+    os.makedirs(work)
+    name = "kill.example.test"
+    old, new = signed(work, "old", [name]), signed(work, "new", [name])
+    old_digest, new_digest = key_digest(old[0]), key_digest(new[0])
+    assert site.run(*old)[0] == 0
+    step, finished = 1, False
+    while not finished:
+        status, steps, err = killed_at(site.hook_argv(*new, options=("--trace",)), step)
+        finished = steps < step
+        got = presented(name, 25)[0]
+        assert got in (old_digest, new_digest), (step, err)
+        assert [found for found in os.listdir(site.config) if found.startswith(".")] == []
+        code, document = site.status()
+        entry = [found for found in document["sni"] if found["name"] == name]
+        assert entry and not entry[0]["stale"], (step, err)
+        if status == 0:
+            assert got == new_digest or not finished, (step, err)
+        else:
+            assert got == old_digest, (step, err)
+        assert site.run(*old)[0] == 0  # back to the old key for the next step
+        assert served(name, old_digest)
+        step += 1
+    assert step > 10
+
+
+# ----- each table type (Debian 14 defaults to cdb)
+
+@pytest.mark.parametrize("table_type", ["cdb", "texthash", "btree"])
+def test_each_table_type_is_deployed_served_and_taken_out(site, table_type):
+    work = os.path.join(site.base, "type-" + table_type)
+    os.makedirs(work)
+    name = "%s.example.test" % table_type
+    pair = signed(work, "pair", [name])
+    path = os.path.join(site.config, "sni-%s" % table_type)
+    first = site.table
+    site.set_table(table_type, path)
+    try:
+        status, out, err = site.run(*pair)
+        assert status == 0, out + err
+        assert served(name, key_digest(pair[0]))
+        assert served(OUTSIDE, site.default)
+        assert ("postmap -F" in out) == (table_type != "texthash")
+        for built in [path + ".cdb"] if table_type == "cdb" else [
+                path + ".db"] if table_type == "btree" else []:
+            assert os.stat(built).st_mode & 0o777 == 0o600
+        status, out, err = ours(site, "remove-sni-name", "-s", ADDRESS, "-p", "25,465,587",
+                                name)
+        assert status == 0, err
+        assert served(name, site.default)
+        assert not os.path.exists(os.path.join(site.config, "acme-sni-%s-rsa.pem" % name))
+    finally:
+        site.set_table("hash", first)

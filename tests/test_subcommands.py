@@ -35,7 +35,7 @@ def test_upstreams_nine_and_ours():
         "all-default-client", "all-default-server")
     assert [name for name in NAMES if subcommands.find(name).ours] == [
         "output-server-tlsa-rollover", "check-server-tlsa", "publish-server-tlsa",
-        "deploy-acme-cert", "status"]
+        "deploy-acme-cert", "remove-sni-name", "status"]
     assert len(set(NAMES)) == len(NAMES)
 
 

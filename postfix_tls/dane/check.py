@@ -32,6 +32,7 @@ class Check(object):
         self.ports = ports
         self.nameserver = nameserver
         self.seconds = seconds
+        self.servername = None  # -S: the SNI name the live server is asked for
         # port -> lookup.lookup's entry (records, ttl, validated, error,
         # canonical_name), with each nameserver's answer and the zone's TTL
         self.dns = collections.OrderedDict()
@@ -163,7 +164,7 @@ def probe(tls, check, address, port, algorithm, published, servername=None):
     given); (openssl's verdict, presented key digest, error)."""
     command = openssl.s_client(tls.openssl, address, port, port not in IMPLICIT_TLS_PORTS,
                                check.hostname, SIGALGS[algorithm], published, check.seconds,
-                               servername)
+                               servername or check.servername)
     result = tls.runner.run(command)
     output = result.stdout.decode("utf-8", "replace")
     # EE: a "3 1 1" record matched the leaf; TA: a "2 1 1" matched an issuer.
@@ -256,10 +257,11 @@ def check_server_tlsa(tls, options, operands):
     if lookup.TOO_OLD:
         tls.fail(messages.OLD_DNSPYTHON.format(lookup.VERSION))
     resolver = lookup.resolver(*split_nameserver(nameserver))
-    keys = known_keys(tls, options.get("k", ""))
+    keys = known_keys(tls, options.get("k", ""), options.get("S", ""))
     if not any(key.role == "deployed" for key in keys):
         tls.fail(messages.NO_USABLE_KEYFILES)
     check = Check(hostname, ports, nameserver, seconds)
+    check.servername = options.get("S") or None
     for port in ports:
         check.dns[port] = ask_dns(lookup, resolver, check, "_%d._tcp.%s." % (port, hostname))
     judge_dns(check, keys, _sha512_digests(tls, check, keys))

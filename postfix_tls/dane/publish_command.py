@@ -23,7 +23,7 @@ def publish_server_tlsa(tls, options, operands):
     settings = publisher.from_options(tls, options, key_needed=not output)
     from postfix_tls.dane import publish
 
-    keys = known_keys(tls)
+    keys = known_keys(tls, sni_name=options.get("S", ""))
     if not any(found.role == "deployed" for found in keys):
         tls.fail(messages.NO_USABLE_KEYFILES)
     records = ["3 1 1 " + found.digest for found in keys]

@@ -81,13 +81,23 @@ def staged_keyfile(tls, algorithm, deployed):
     return ""
 
 
-def known_keys(tls, keyfile_option=""):
+def known_keys(tls, keyfile_option="", sni_name=""):
     """Deployed and staged keys, per algorithm, with their SPKI digests;
-    deployed: what Postfix loads (smtpd_tls_chain_files' keys, where set)."""
+    deployed: what Postfix loads (smtpd_tls_chain_files' keys, where set);
+    sni_name (-S): what the SNI table gives that name, and what
+    deploy-acme-cert staged for it."""
     keys = []
-    chains = dict((chain.algorithm, chain) for chain in deployed_chains(tls))
+    if sni_name:
+        from postfix_tls.sni import keys as sni_keys
+
+        found = sni_keys.chains(tls, sni_name)
+    else:
+        found = deployed_chains(tls)
+    chains = dict((chain.algorithm, chain) for chain in found)
     for algorithm in tls.setup.algorithms():
         chain = chains.get(algorithm)
+        if sni_name and not chain:
+            continue
         deployed = chain.key_path if chain else set_keyfile(tls, algorithm)
         if chain:
             digest = chain_key_digest(tls, chain)
@@ -98,7 +108,10 @@ def known_keys(tls, keyfile_option=""):
             keys.append(_key(tls, algorithm, "deployed", deployed))
         if keyfile_option:
             continue
-        next_keyfile = staged_keyfile(tls, algorithm, deployed)
+        if sni_name:
+            next_keyfile = sni_keys.staged_keyfile(tls, chain)
+        else:
+            next_keyfile = staged_keyfile(tls, algorithm, deployed)
         if next_keyfile:
             next_key = _next_key(tls, algorithm, next_keyfile)
             # The newest key new-server-key made may be the deployed one
@@ -133,7 +146,7 @@ def _key(tls, algorithm, role, keyfile):
 
 
 def hostname_and_ports(tls, options):
-    hostname = set_fqdn(tls, options.get("h", ""))
+    hostname = set_fqdn(tls, options.get("h", "") or options.get("S", ""))
     if not validate.hostname(hostname, wildcard=False):
         tls.fail(messages.BAD_HOSTNAME.format(validate.shown(hostname)))
     return hostname, tlsa_ports(tls, options.get("p", "25"))
@@ -144,7 +157,7 @@ def output_server_tlsa_rollover(tls, options, operands):
     """Per algorithm: the deployed key, the staged next key, and the RRset
     to publish now (current + next) for the ports asked."""
     hostname, ports = hostname_and_ports(tls, options)
-    keys = known_keys(tls, options.get("k", ""))
+    keys = known_keys(tls, options.get("k", ""), options.get("S", ""))
     if not keys:
         tls.fail(messages.NO_USABLE_KEYFILES)
     # A key known_keys found deployed is (a chain file's is not main.cf's

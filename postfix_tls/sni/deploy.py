@@ -58,7 +58,7 @@ def mode(tls, options):
         tls.fail(messages.SNI_BAD_MODE.format(validate.shown(given)))
     if given == "sni" and not tls.postconf.knows(sni_table.sni.PARAMETER):
         tls.fail(messages.SNI_NEEDS_3_4.format(
-            version=tls.postconf.release.mail_version or "before 3.4"))
+            what="-m sni", version=tls.postconf.release.mail_version or "before 3.4"))
     return given
 
 

@@ -51,6 +51,9 @@ def remove_sni_name(tls, options, operands):
             tls.fail(messages.SNI_BAD_NAME.format(validate.shown(name)))
         key = name[1:] if name.startswith("*.") else name
         keys.append(key.lower())
+    if not tls.postconf.knows(sni.PARAMETER):
+        tls.fail(messages.SNI_NEEDS_3_4.format(
+            what="remove-sni-name", version=tls.postconf.release.mail_version or "before 3.4"))
     value = sni_table.configured(tls)
     if not value:
         tls.fail(messages.SNI_NOT_SET)

@@ -191,16 +191,25 @@ def _stdin_is_a_terminal():
         return False
 
 
+def _served_chains(tls, sni_name):
+    if not sni_name:
+        return deployed_chains(tls)
+    from postfix_tls.sni import keys as sni_keys
+
+    return sni_keys.chains(tls, sni_name)
+
+
 def output_server_tlsa(tls, options, operands):
     from postfix_tls.core.tlsa import tlsa_ports, tlsa_record  # loaded for this one alone
 
-    hostname = set_fqdn(tls, options.get("h", ""))
+    sni_name = options.get("S", "")  # ours: the keys the SNI table gives this name
+    hostname = set_fqdn(tls, options.get("h", "") or sni_name)
     if not validate.hostname(hostname, wildcard=False):
         tls.fail(messages.BAD_HOSTNAME.format(validate.shown(hostname)))
     ports = tlsa_ports(tls, options.get("p", "25"))  # -p is ours
     records = []
     # Ours: where chain files are set, their keys are what Postfix loads.
-    for chain in [] if operands else deployed_chains(tls):
+    for chain in [] if operands else _served_chains(tls, sni_name):
         if not tls.json:
             sys.stdout.write("; %s (%s)\n" % (chain.where, chain.algorithm))
         digest = chain_key_digest(tls, chain)

@@ -32,7 +32,7 @@ options:
     description:
       - The subcommand, in C(postfix tls)'s names, or one of postfix-tls's own
         (C(status), C(output-server-tlsa-rollover), C(check-server-tlsa),
-        C(deploy-acme-cert)).
+        C(deploy-acme-cert), C(remove-sni-name)).
     type: str
     required: true
     choices:
@@ -49,6 +49,7 @@ options:
       - check-server-tlsa
       - publish-server-tlsa
       - deploy-acme-cert
+      - remove-sni-name
       - status
   config_directory:
     description: The Postfix configuration directory; the default instance when omitted.
@@ -118,6 +119,26 @@ options:
   critical_days:
     description: C(status) is critical when a certificate expires within these days (C(-c)).
     type: int
+  sni_mode:
+    description:
+      - For C(deploy-acme-cert) (C(-m)), C(sni) puts the lineage into
+        C(tls_server_sni_maps), C(default) keeps it out; when omitted, a lineage whose
+        names do not include myhostname goes into the SNI table if it is set.
+    type: str
+    choices: [sni, default]
+  sni_name:
+    description:
+      - For C(output-server-tlsa), C(output-server-tlsa-rollover), C(check-server-tlsa)
+        and C(publish-server-tlsa) (C(-S)), the SNI name whose keys (its entry of
+        C(tls_server_sni_maps)) the records are for.
+    type: str
+  sni_names:
+    description:
+      - The names C(remove-sni-name) takes out of C(tls_server_sni_maps)
+        (C(example.com), C(*.example.com) or C(.example.com)).
+    type: list
+    elements: str
+    default: []
   tsig_key_file:
     description:
       - For C(publish-server-tlsa) and C(deploy-acme-cert) (C(-K)), the TSIG key file of
@@ -246,6 +267,12 @@ acme:
       check); C(exit_status) 75 means staged.
   returned: when command is deploy-acme-cert
   type: dict
+sni_removal:
+  description:
+    - The report of C(remove-sni-name) (the lines taken out, the names no table had, the
+      reload, what each name now gets, the files removed).
+  returned: when command is remove-sni-name
+  type: dict
 dns_updates:
   description:
     - The RFC 2136 updates the run sent (in check mode, would send) to publish or retire
@@ -277,7 +304,7 @@ from ansible.module_utils.basic import AnsibleModule
 TAG = "postfix-tls-script: "
 DANE_COMMANDS = ("output-server-tlsa", "output-server-tlsa-rollover", "check-server-tlsa",
                  "deploy-acme-cert")
-JSON_COMMANDS = DANE_COMMANDS + ("status",)
+JSON_COMMANDS = DANE_COMMANDS + ("status", "remove-sni-name")
 EXIT_STAGED = 75  # deploy-acme-cert: a new key waits for its TLSA record
 
 
@@ -307,9 +334,16 @@ def build_argv(params, check_mode, trace_file):
         if params.get("keyfile"):
             argv += ["-k", params["keyfile"]]
         argv += list(params.get("hostnames") or [])
+    elif command == "remove-sni-name":
+        for option, name in (("-s", "address"), ("-t", "timeout")):
+            if params.get(name):
+                argv += [option, str(params[name])]
+        if params.get("ports"):
+            argv += ["-p", ",".join(str(port) for port in params["ports"])]
+        argv += list(params.get("sni_names") or [])
     elif command == "publish-server-tlsa":
         for option, name in (("-h", "tlsa_hostname"), ("-n", "nameserver"),
-                             ("-t", "timeout")):
+                             ("-t", "timeout"), ("-S", "sni_name")):
             if params.get(name):
                 argv += [option, str(params[name])]
         if params.get("ports"):
@@ -320,6 +354,8 @@ def build_argv(params, check_mode, trace_file):
             argv += ["-h", params["tlsa_hostname"]]
         if params.get("ports"):
             argv += ["-p", ",".join(str(port) for port in params["ports"])]
+        if params.get("sni_name") and command != "deploy-acme-cert":
+            argv += ["-S", params["sni_name"]]
         if command in ("check-server-tlsa", "deploy-acme-cert"):
             for option, name in (("-n", "nameserver"), ("-s", "address"), ("-t", "timeout")):
                 if params.get(name):
@@ -327,6 +363,8 @@ def build_argv(params, check_mode, trace_file):
         if command == "deploy-acme-cert":
             if params.get("margin_days") is not None:
                 argv += ["-e", str(params["margin_days"])]
+            if params.get("sni_mode"):
+                argv += ["-m", params["sni_mode"]]
             argv += publishing_options(params)
             if params.get("keyfile") or params.get("certfile"):
                 argv += [params.get("keyfile") or "", params.get("certfile") or ""]
@@ -455,7 +493,8 @@ def run_module():
                 "enable-client", "enable-server", "new-server-key", "new-server-cert",
                 "deploy-server-cert", "output-server-csr", "output-server-tlsa",
                 "all-default-client", "all-default-server", "output-server-tlsa-rollover",
-                "check-server-tlsa", "publish-server-tlsa", "deploy-acme-cert", "status"]),
+                "check-server-tlsa", "publish-server-tlsa", "deploy-acme-cert",
+                "remove-sni-name", "status"]),
             config_directory=dict(type="path"),
             algorithm=dict(type="str", choices=["rsa", "ecdsa"]),
             bits=dict(type="str"),
@@ -471,12 +510,16 @@ def run_module():
             margin_days=dict(type="int"),
             warning_days=dict(type="int"),
             critical_days=dict(type="int"),
+            sni_mode=dict(type="str", choices=["sni", "default"]),
+            sni_name=dict(type="str"),
+            sni_names=dict(type="list", elements="str", default=[]),
             tsig_key_file=dict(type="path", no_log=False),  # a path, not a secret
             primary=dict(type="str"),
             ttl=dict(type="int"),
             executable=dict(type="list", elements="str", default=["postfix-tls"]),
         ),
-        required_if=[("command", "deploy-server-cert", ("certfile", "keyfile"))],
+        required_if=[("command", "deploy-server-cert", ("certfile", "keyfile")),
+                     ("command", "remove-sni-name", ("sni_names",))],
         supports_check_mode=True,
     )
     params = module.params
@@ -542,6 +585,8 @@ def outcome(command, rc, out, err, result):
         result["tlsa"] = json.loads(out) if out.strip().startswith("[") else []
     elif command == "output-server-tlsa-rollover":
         result["rollover"] = json.loads(out)
+    elif command == "remove-sni-name":
+        result["sni_removal"] = json.loads(out)
     return False, result
 
 

@@ -181,3 +181,18 @@ def test_argv_for_publishing_tlsa_records():
 def test_a_dns_update_is_a_change():
     update = {"action": "dns-update", "zone": "example.com.", "key": "mx1", "dry_run": True}
     assert postfix_tls.dns_updates([{"argv": ["postconf"]}, update]) == [update]
+
+
+def test_sni_names_options_and_their_removal():
+    params = dict(PARAMS, command="output-server-tlsa", sni_name="shop.example.org",
+                  config_directory=None)
+    assert postfix_tls.build_argv(params, False, "/t")[-2:] == ["-S", "shop.example.org"]
+    params = dict(PARAMS, command="deploy-acme-cert", sni_mode="sni", config_directory=None,
+                  hostnames=[])
+    argv = postfix_tls.build_argv(params, False, "/t")
+    assert argv[argv.index("deploy-acme-cert") + 1:] == ["-m", "sni"]
+    params = dict(PARAMS, command="remove-sni-name", sni_names=["*.example.net", "shop.org"],
+                  ports=[25, 587], address="192.0.2.1", config_directory=None)
+    assert postfix_tls.build_argv(params, False, "/t") == [
+        "postfix-tls", "--trace-json", "/t", "--json", "remove-sni-name", "-s", "192.0.2.1",
+        "-p", "25,587", "*.example.net", "shop.org"]

@@ -1,0 +1,56 @@
+"""The keys an SNI name is served (output-server-tlsa, check-server-tlsa,
+output-server-tlsa-rollover and publish-server-tlsa with -S NAME): the
+chain files its entry lists, found as Postfix looks the name up (the name
+itself, then each parent domain with a leading dot, in every table); its
+MX host name's TLSA records come from them, not from the default
+certificate's keys."""
+
+import os
+
+from postfix_tls.core import chainfiles, messages, sni, validate
+
+
+def chains(tls, name):
+    """[Chain] of the files the SNI table gives name; fails saying why not."""
+    if not validate.hostname(name, wildcard=False):
+        tls.fail(messages.BAD_HOSTNAME.format(validate.shown(name)))
+    if not tls.postconf.knows(sni.PARAMETER):
+        tls.fail(messages.SNI_NEEDS_3_4.format(
+            what="-S", version=tls.postconf.release.mail_version or "before 3.4"))
+    value = tls.postconf.get("-nx", sni.PARAMETER)
+    if not value:
+        tls.fail(messages.SNI_NOT_SET)
+    try:
+        tables = [table for table in sni.tables(value) if table.readable]
+    except sni.SyntaxProblem as problem:
+        tls.fail(str(problem))
+    found = {}
+    for table in tables:
+        try:
+            entries, _ = sni.entries(table)
+        except OSError as error:
+            tls.fail(messages.SNI_SOURCE_CANNOT_READ.format(path=table.path,
+                                                            error=error.strerror))
+        for entry in entries:
+            found.setdefault(entry.key, entry)
+    labels = name.lower().split(".")
+    for key in [name.lower()] + ["." + ".".join(labels[start:])
+                                 for start in range(1, len(labels))]:
+        if key in found:
+            try:
+                return chainfiles.read(found[key].files)
+            except chainfiles.ChainFileError as error:
+                tls.fail(str(error))
+    tls.fail(messages.SNI_NAME_NOT_FOUND.format(name=name, value=value))
+
+
+def staged_keyfile(tls, chain):
+    """deploy-acme-cert's staged key for the lineage of chain's file (its
+    next key), or ""."""
+    directory, base = os.path.split(chain.key_path)
+    suffix = "-%s.pem" % chain.algorithm
+    if directory != tls.config_directory or not (
+            base.startswith("acme-sni-") and base.endswith(suffix)):
+        return ""
+    staged = os.path.join(directory, base[:-len(".pem")] + ".staged.pem")
+    return staged if os.path.isfile(staged) else ""
