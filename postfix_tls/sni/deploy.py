@@ -273,20 +273,28 @@ def _gate(tls, names, live, gated):
     staged, with every name's reasons."""
     records = {}
     reasons = dict((id(d), ([], [])) for d in gated)
-    for name in names:
-        if name.startswith("*."):
-            continue
+    published = set()  # the deployments some name's records let in
+    asked = [name for name in names if not name.startswith("*.")]
+    for name in asked:
         records[name] = dane_gate(tls, name, live.ports, live.nameserver, gated)
         for deployment in gated:
             if deployment.action == STAGE:
                 reasons[id(deployment)][0].extend(deployment.reasons)
                 reasons[id(deployment)][1].extend(deployment.publish)
+            elif deployment.why == messages.ACME_NEW_KEY_PUBLISHED:
+                published.add(id(deployment))
             deployment.action, deployment.reasons = DEPLOY, []
     for deployment in gated:
         staged_because, publish = reasons[id(deployment)]
         if staged_because:
             deployment.action = STAGE
             deployment.reasons, deployment.publish = staged_because, publish
+        elif id(deployment) in published:
+            deployment.why = messages.ACME_NEW_KEY_PUBLISHED
+        else:  # each name's gate said so of its own owners: all of them
+            deployment.why = messages.ACME_NEW_KEY_NO_RECORDS.format(owners=", ".join(
+                "_%d._tcp.%s." % (port, name.lower()) for name in asked
+                for port in live.ports) or messages.SNI_WILDCARD_NO_RECORDS)
     return records
 
 
@@ -356,7 +364,7 @@ def _verify(tls, outcome, deploying, names, live, records):
                         undone=undo(tls, messages.ACME_UNDONE_RELOADED)))
                 deployment.live.append((live.address, port, bool(published), servername))
     outcome.sni_default += served.default_served(tls, deadline, live, [served.OUTSIDE_NAME],
-                                                 outcome.reload)
+                                                 outcome.reload, messages.SNI_DEFAULT_OK)
 
 
 def _stage(tls, label, deployment):

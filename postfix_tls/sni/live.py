@@ -24,7 +24,7 @@ def key_check_name(key):
     return CHECK_LABEL + key if key.startswith(".") else key
 
 
-def default_served(tls, deadline, live, names, reload):
+def default_served(tls, deadline, live, names, reload, said):
     """Each of names gets the default certificate's keys on every port:
     lines saying so; otherwise the old files back, reloaded, and fail."""
     from postfix_tls.acme.live import undo
@@ -42,7 +42,7 @@ def default_served(tls, deadline, live, names, reload):
                         address=live.address, port=port, name=name, algorithm=algorithm,
                         reload=reload, error=error,
                         undone=undo(tls, messages.ACME_UNDONE_RELOADED)))
-                lines.append(messages.SNI_DEFAULT_OK.format(
+                lines.append(said.format(
                     address=live.address, port=port, name=name, algorithm=algorithm))
     return lines
 

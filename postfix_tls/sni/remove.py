@@ -117,7 +117,7 @@ def _remove(tls, tables, changed, keys, live, removal):
             else:
                 names.append(name)
         removal.live = served.default_served(tls, time.time() + live.seconds, live, names,
-                                             removal.reload)
+                                             removal.reload, messages.SNI_NOW_DEFAULT)
     tls.runner.finishing()
     still_listed = set(path for table, key in remaining for path in table.by_key[key].files)
     for path in sorted(listed - still_listed):

@@ -42,3 +42,5 @@ SNI_FILE_REMOVED = "removed {path}: no SNI entry lists it any more"
 SNI_NAME_ABSENT = "{name}: in no SNI table: nothing to take out"
 SNI_NAME_NOT_FOUND = ("-S {name}: no table of tls_server_sni_maps ({value}) has {name} or a"
                       " parent domain of it")
+SNI_NOW_DEFAULT = "{address} port {port}: {name} now gets the default {algorithm} certificate"
+SNI_WILDCARD_NO_RECORDS = "a wildcard's names (TLSA records are looked up for each name, not *)"
