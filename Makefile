@@ -182,7 +182,7 @@ pyz: venv
 # The .deb and .pyz on real Debian releases, in debootstrap roots kept in
 # HOSTS_ROOTS (built once, about 90 s each; bookworm is this machine's release, the
 # others the oldest and newest supported); see scripts/test_hosts.py.
-HOST_RELEASES ?= bullseye bookworm trixie
+HOST_RELEASES ?= bullseye bookworm trixie forky
 HOSTS_ROOTS ?= /var/tmp/postfix-tls-hosts
 test-hosts: deb pyz debootstrap
 	$(PYTHON) scripts/test_hosts.py --dist dist --roots $(HOSTS_ROOTS) $(HOST_RELEASES)

@@ -9,12 +9,15 @@ reused), with proc, dev, dev/pts and sys mounted while it is used:
    run through postfix(1), reaches ours;
 2. the differential suite run inside the root: ours (the installed drop-in)
    against that release's own script, at its diverted name;
-3. ``apt-get install --reinstall postfix`` and an upgrade of postfix (its
+3. deploy-acme-cert into tls_server_sni_maps of the release's default
+   database type (cdb on Debian 14), read back with postmap -Fq and
+   status, then remove-sni-name (Postfix does not run in the root);
+4. ``apt-get install --reinstall postfix`` and an upgrade of postfix (its
    own .deb repacked with a higher version, installed with dpkg): ours is
    still what ``postfix tls`` runs, the original still beside it;
-4. ``apt-get remove`` and ``apt-get purge``, and a purge straight from
+5. ``apt-get remove`` and ``apt-get purge``, and a purge straight from
    installed: the original is back each time, byte for byte;
-5. the .pyz with the release's python3: ``output-server-tlsa`` on a scratch
+6. the .pyz with the release's python3: ``output-server-tlsa`` on a scratch
    configuration equal to the original script's; ``--install-dropin``
    reaches ours through postfix(1) after the .pyz is gone, and
    ``--uninstall-dropin`` puts the original back.
@@ -28,6 +31,7 @@ import argparse
 import contextlib
 import glob
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -40,6 +44,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = "/usr/lib/postfix/sbin/postfix-tls-script"
 DIVERTED = SCRIPT + ".distrib"
 INCLUDE = "postfix,openssl,python3,ca-certificates,util-linux,python3-pytest"
+# A release newer than this machine's debootstrap knows: the script of
+# sid, which forky's archive layout follows.
+DEBOOTSTRAP_SCRIPTS = {"forky": "/usr/share/debootstrap/scripts/sid"}
 READY = ".postfix-tls-root"  # written once debootstrap has finished
 WORK = "/tmp/postfix-tls"  # inside the root
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -105,8 +112,9 @@ class Root(object):
         building = self.path + ".tmp"
         shutil.rmtree(building, ignore_errors=True)
         started = time.time()
+        script = DEBOOTSTRAP_SCRIPTS.get(self.release)
         local["debootstrap"]("--variant=minbase", "--include=" + INCLUDE, self.release,
-                             building, mirror)
+                             building, mirror, *([script] if script else []))
         os.rename(building, self.path)
         with open(os.path.join(self.path, READY), "w") as stream:
             stream.write("debootstrap %s %s\n" % (self.release, mirror))
@@ -226,6 +234,48 @@ class HostTest(object):
                                        if line.startswith(("FAILED", "ERROR"))) + "\n")
         return total, identical, listed, different, status
 
+    def sni_table(self):
+        """deploy-acme-cert into tls_server_sni_maps of the release's default
+        database type (Debian 14's Postfix 3.11: cdb), then remove-sni-name;
+        Postfix is not running in the root: no reload, no live check."""
+        root = self.root
+        config = WORK + "/sni-config"
+        os.makedirs(root.host(config))
+        kind = root.run("postconf", "-h", "default_database_type").strip()
+        table = "%s:%s/sni_maps" % (kind, config)
+        with open(root.host(config + "/main.cf"), "w") as stream:
+            stream.write("myhostname = mail.example.com\ntls_server_sni_maps = %s\n" % table)
+        past = time.time() - 60
+        os.utime(root.host(config + "/main.cf"), (past, past))
+        names = ("shop.example.org", "www.shop.example.org")
+        root.run("openssl", "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-keyout",
+                 config + "/new.key", "-subj", "/CN=" + names[0], "-addext",
+                 "subjectAltName=" + ",".join("DNS:" + name for name in names), "-days",
+                 "90", "-out", config + "/new.crt")
+        said = root.run("postfix-tls", "-c", config, "deploy-acme-cert", "new.key", "new.crt")
+        chain = config + "/acme-sni-shop.example.org-rsa.pem"
+        with open(root.host(config + "/sni_maps")) as stream:
+            lines = stream.read().splitlines()
+        check(lines == ["%s %s" % (name, chain) for name in names],
+              "deploy-acme-cert: a line per name in %s's source" % table)
+        check("postmap -F %s: done" % table in said, "postmap -F %s run" % table)
+        built = root.host(config + "/sni_maps" + (".cdb" if kind == "cdb" else ".db"))
+        check(os.stat(built).st_mode & 0o777 == 0o600, "the built table is mode 0600")
+        with open(root.host(chain)) as stream:
+            stored = root.run("postmap", "-c", config, "-Fq", names[1], table)
+            check(stored.strip() == stream.read().strip(),
+                  "postmap -Fq %s: the chain file's contents" % names[1])
+        status, out, err = root.call("postfix-tls", "-c", config, "--json", "status")
+        entries = [(entry["name"], entry["stale"]) for entry in json.loads(out)["sni"]]
+        check(entries == [(names[0], False), (names[1], False)],
+              "status: both names, not stale (exit %d)" % status)
+        again = root.run("postfix-tls", "-c", config, "deploy-acme-cert", "new.key", "new.crt")
+        check("unchanged: the SNI table already serves" in again, "the same again: unchanged")
+        root.run("postfix-tls", "-c", config, "remove-sni-name", *names)
+        with open(root.host(config + "/sni_maps")) as stream:
+            check(stream.read() == "", "remove-sni-name: both lines out")
+        check(not os.path.exists(root.host(chain)), "remove-sni-name: the chain file removed")
+
     def reinstall_and_upgrade_postfix(self):
         root = self.root
         root.run("apt-get", "install", "--reinstall", "-y", "-q", "postfix")
@@ -312,6 +362,7 @@ def test_release(release, roots, deb, pyz, mirror):
         total, identical, listed, different, status = test.differential()
         print("  differential: %d scenarios in %.0f s, exit %d"
               % (total, time.time() - started, status))
+        test.sni_table()
         test.reinstall_and_upgrade_postfix()
         test.remove_and_purge()
         test.single_file()

@@ -201,7 +201,10 @@ def _deploy_lineage(tls, value, label, names, materials, live, outcome):
                 del changes[key]
     if deploying or changes or not sni_table.fresh(tls, table, keys):
         _write(tls, table, deploying, changes, outcome)
-        _check_and_reload(tls, table, deploying, names, live, records, outcome)
+        # Every key served to the names is checked live, an unchanged one too
+        # (its line or the built table may be what changed).
+        served_keys = deploying + [d for d in deployments if d.action == UNCHANGED]
+        _check_and_reload(tls, table, deploying, served_keys, names, live, records, outcome)
     for deployment in staged:
         _stage(tls, label, deployment)
 
@@ -317,7 +320,7 @@ def _write(tls, table, deploying, changes, outcome):
         outcome.sni_table.append(messages.SNI_BUILT.format(table=table.spec))
 
 
-def _check_and_reload(tls, table, deploying, names, live, records, outcome):
+def _check_and_reload(tls, table, deploying, served_keys, names, live, records, outcome):
     outcome.running = postfix(tls, "status").returncode == 0
     result = postfix(tls, "check")
     if result.returncode:
@@ -330,7 +333,7 @@ def _check_and_reload(tls, table, deploying, names, live, records, outcome):
         outcome.notes.append(messages.ACME_DRY_RUN)
     else:
         outcome.reload = reload(tls)
-        _verify(tls, outcome, deploying, names, live, records)
+        _verify(tls, outcome, served_keys, names, live, records)
     tls.runner.finishing()
     for deployment in deploying:
         label = os.path.basename(deployment.path)[len("acme-sni-"):-len(
