@@ -88,6 +88,30 @@ def test_2_our_options_are_an_unknown_subcommand_upstream(make_config):
     assert ours[0] == 0
 
 
+def test_2_output_server_tlsa_s_is_ours_and_a_usage_error_upstream(make_config, tmp_path):
+    """-S NAME: the records of the keys tls_server_sni_maps gives NAME."""
+    work = str(tmp_path)
+    subprocess.run(["openssl", "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-keyout",
+                    work + "/shop.key", "-subj", "/CN=shop.example.org", "-days", "30",
+                    "-out", work + "/shop.crt"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    with open(work + "/shop.pem", "w") as stream:
+        for name in ("shop.key", "shop.crt"):
+            with open(os.path.join(work, name)) as part:
+                stream.write(part.read())
+    with open(work + "/sni", "w") as stream:
+        stream.write("shop.example.org %s/shop.pem\n" % work)
+    upstream, ours = both(["output-server-tlsa", "-S", "shop.example.org"],
+                          postfix_environment, make_config,
+                          main_cf=["tls_server_sni_maps = texthash:%s/sni" % work])
+    assert upstream[0] == 1 and "usage: postfix tls output-server-tlsa" in upstream[1]
+    assert ours[0] == 0, ours[1]
+    digest = subprocess.run(
+        "openssl pkey -in %s/shop.key -pubout -outform DER | openssl dgst -sha256 -r" % work,
+        shell=True, stdout=subprocess.PIPE, universal_newlines=True).stdout.split()[0]
+    assert "_25._tcp.shop.example.org. IN TLSA 3 1 1 " + digest in ours[1]
+
+
 # 3. Host names
 
 BAD_HOSTNAMES = ["bad/name.example", "a=b.example", "two words", "new\nline",
