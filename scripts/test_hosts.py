@@ -241,6 +241,7 @@ class HostTest(object):
         root = self.root
         config = WORK + "/sni-config"
         os.makedirs(root.host(config))
+        shutil.copy(root.host("/etc/postfix/master.cf"), root.host(config))  # postfix check
         kind = root.run("postconf", "-h", "default_database_type").strip()
         table = "%s:%s/sni_maps" % (kind, config)
         with open(root.host(config + "/main.cf"), "w") as stream:

@@ -10,6 +10,7 @@ one before left."""
 import json
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -166,8 +167,42 @@ def test_an_rsa_and_an_ecdsa_lineage_share_the_entry(site, certbot):
     assert "pair.example.test %s" % ", ".join(files) in site.table_lines()
 
 
+class Watcher(threading.Thread):
+    """A client asking for each of names every half second, on port 587,
+    until stopped: what it was presented, per name."""
+
+    def __init__(self, names):
+        threading.Thread.__init__(self, daemon=True)
+        self.names = names
+        self.seen = dict((name, []) for name in names)
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            for name in self.names:
+                self.seen[name].append(presented(name, 587)[0])
+            self.done.wait(0.5)
+
+    def stop(self):
+        self.done.set()
+        self.join(timeout=60)
+
+
 def test_a_renewal_of_one_domain_keeps_the_others_served(site, certbot):
     before = dict((name, presented(name, 25)[0]) for name in CUSTOMERS[1:] + PAIR)
+    watcher = Watcher(sorted(before))
+    watcher.start()
+    try:
+        renew_shop_twice(site, certbot)
+    finally:
+        watcher.stop()
+    for name, digest in before.items():
+        assert len(watcher.seen[name]) > 3 and set(watcher.seen[name]) == set([digest]), name
+        assert served(name, digest)
+    assert served(OUTSIDE, site.default)
+
+
+def renew_shop_twice(site, certbot):
     result = certbot.renew("shop", "--reuse-key")
     assert result.returncode == 0, result.stdout
     shop = key_digest(os.path.join(certbot.lineage("shop"), "privkey.pem"))
@@ -176,9 +211,6 @@ def test_a_renewal_of_one_domain_keeps_the_others_served(site, certbot):
     assert result.returncode == 0, result.stdout
     renewed = key_digest(os.path.join(certbot.lineage("shop"), "privkey.pem"))
     assert renewed != shop and served(SHOP[0], renewed) and served(SHOP[1], renewed)
-    for name, digest in before.items():
-        assert served(name, digest)
-    assert served(OUTSIDE, site.default)
 
 
 def test_the_same_certificate_again_changes_nothing_and_reloads_nothing(site, certbot):
@@ -441,5 +473,137 @@ def test_each_table_type_is_deployed_served_and_taken_out(site, table_type):
         assert status == 0, err
         assert served(name, site.default)
         assert not os.path.exists(os.path.join(site.config, "acme-sni-%s-rsa.pem" % name))
+    finally:
+        site.set_table("hash", first)
+
+
+# ----- what a break-it round found (each failed on the code before its fix)
+
+def test_a_name_the_lineage_drops_is_taken_out_not_left_uncovered(site):
+    work = os.path.join(site.base, "drop")
+    os.makedirs(work)
+    first = signed(work, "first", ["drop.example.test", "a.drop.example.test"])
+    second = signed(work, "second", ["drop.example.test", "b.drop.example.test"])
+    assert site.run(*first)[0] == 0
+    status, out, err = site.run(*second)
+    assert status == 0, out + err
+    assert "a.drop.example.test taken out: no longer a name of this certificate" in out
+    assert not any(line.startswith("a.drop.") for line in site.table_lines())
+    assert served("b.drop.example.test", key_digest(second[0]))
+    assert served("a.drop.example.test", site.default)
+
+
+def test_an_entry_with_key_and_certificate_in_files_of_their_own_is_replaced_whole(site):
+    work = os.path.join(site.base, "split")
+    os.makedirs(work)
+    key, cert = signed(work, "admin", ["split.example.test"])
+    with open(site.table, "a") as stream:
+        stream.write("split.example.test %s, %s\n" % (key, cert))
+    subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
+    new = signed(work, "new", ["split.example.test"])
+    status, out, err = site.run(*new)
+    assert status == 0, out + err
+    ours_file = os.path.join(site.config, "acme-sni-split.example.test-rsa.pem")
+    assert "split.example.test " + ours_file in site.table_lines()
+    assert os.path.exists(key) and os.path.exists(cert)  # the administrator's: kept
+    output = subprocess.run(["timeout", "20", OPENSSL, "s_client", "-connect",
+                             ADDRESS + ":465", "-servername", "split.example.test",
+                             "-showcerts"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT).stdout.decode()
+    assert output.count("-----BEGIN CERTIFICATE-----") == 1  # no old leaf as a chain
+
+
+def test_an_entry_postmap_would_skip_refuses_the_deploy_and_changes_nothing(site):
+    """postmap -F skips an entry whose file is gone (a warning, exit 0):
+    that name would silently get the default certificate."""
+    work = os.path.join(site.base, "skipped")
+    os.makedirs(work)
+    gone = signed(work, "gone", ["gone.example.test"])
+    with open(os.path.join(work, "gone.pem"), "w") as stream:
+        for path in gone:
+            with open(path) as part:
+                stream.write(part.read())
+    with open(site.table, "a") as stream:
+        stream.write("gone.example.test %s/gone.pem\n" % work)
+    subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
+    os.unlink(os.path.join(work, "gone.pem"))
+    new = signed(work, "new", ["fresh.example.test"])
+    before, reloads = snapshot(site.config), site.reloads()
+    status, out, err = site.run(*new)
+    assert status == 1, out + err
+    assert "the built table lacks gone.example.test" in err
+    after = snapshot(site.config)  # put back: the same bytes and modes, renamed in
+    assert dict((name, after[name][:2]) for name in after) == dict(
+        (name, before[name][:2]) for name in before)
+    assert site.reloads() == reloads
+    status, out, err = ours(site, "remove-sni-name", "-s", ADDRESS, "gone.example.test")
+    assert status == 0, err
+    assert site.run(*new)[0] == 0
+
+
+def test_a_duplicate_key_goes_with_the_name(site):
+    work = os.path.join(site.base, "duplicate")
+    os.makedirs(work)
+    new = signed(work, "new", ["dup.example.test"])
+    assert site.run(*new)[0] == 0
+    admin = signed(work, "admin", ["dup.example.test"])
+    with open(site.table, "a") as stream:
+        stream.write("DUP.example.test %s, %s\n" % (admin[0], admin[1]))
+    status, out, err = ours(site, "remove-sni-name", "-s", ADDRESS, "dup.example.test")
+    assert status == 0, err
+    assert not any(line.lower().startswith("dup.") for line in site.table_lines())
+    assert served("dup.example.test", site.default)
+
+
+def test_a_certificate_with_a_cn_only_goes_into_the_table(site):
+    work = os.path.join(site.base, "cn")
+    os.makedirs(work)
+    keyfile, certfile = (os.path.join(work, "cn" + suffix) for suffix in (".key", ".crt"))
+    openssl("req", "-x509", "-nodes", "-newkey", "rsa:2048", "-keyout", keyfile, "-subj",
+            "/CN=cn.example.test", "-days", "30", "-out", certfile)
+    status, out, err = site.run(keyfile, certfile)
+    assert status == 0, out + err
+    assert served("cn.example.test", key_digest(keyfile))
+
+
+def test_a_file_a_regexp_table_lists_is_kept_by_remove_sni_name(site):
+    work = os.path.join(site.base, "regexp")
+    os.makedirs(work)
+    new = signed(work, "new", ["re.example.test"])
+    assert site.run(*new)[0] == 0
+    ours_file = os.path.join(site.config, "acme-sni-re.example.test-rsa.pem")
+    regexp = os.path.join(site.config, "sni.regexp")
+    with open(regexp, "w") as stream:
+        stream.write("/^z\\.example\\.test$/ %s\n" % ours_file)
+    first = site.table
+    site.set_table("hash", first)
+    site.postfix.postconf("-e", "tls_server_sni_maps = regexp:%s, hash:%s" % (regexp, first))
+    try:
+        status, out, err = ours(site, "remove-sni-name", "-s", ADDRESS, "re.example.test")
+        assert status == 0, err
+        assert os.path.exists(ours_file)
+        assert "is kept: no entry read here lists it any more, but regexp:" in out
+    finally:
+        site.set_table("hash", first)
+
+
+def test_a_symlinked_source_is_written_through(site):
+    work = os.path.join(site.base, "symlink")
+    os.makedirs(work)
+    managed = os.path.join(work, "managed-sni")
+    link = os.path.join(site.config, "sni-linked")
+    with open(managed, "w") as stream:
+        stream.write("# kept by configuration management\n")
+    os.symlink(managed, link)
+    first = site.table
+    site.set_table("hash", link)
+    try:
+        new = signed(work, "new", ["link.example.test"])
+        status, out, err = site.run(*new)
+        assert status == 0, out + err
+        assert os.path.islink(link)
+        with open(managed) as stream:
+            assert stream.read().startswith("# kept by configuration management\nlink.")
+        assert served("link.example.test", key_digest(new[0]))
     finally:
         site.set_table("hash", first)

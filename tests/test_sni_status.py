@@ -79,7 +79,7 @@ def postmap(directory, table_type="hash"):
     """postmap -F, and the built file made private (it holds the keys)."""
     subprocess.run(["postmap", "-c", directory, "-F", "%s:%s/sni" % (table_type, directory)],
                    check=True)
-    os.chmod(os.path.join(directory, "sni.db"), 0o600)
+    os.chmod(os.path.join(directory, "sni.cdb" if table_type == "cdb" else "sni.db"), 0o600)
 
 
 def test_every_name_is_judged_and_a_built_table_in_step_is_ok(make_config, chains):
@@ -319,3 +319,18 @@ def test_a_table_built_without_folding_has_no_entry_for_a_capital_name(make_conf
     code, summary, document = status(directory)
     assert code == 2 and "has no entry for it" in summary, summary
     assert set(document["sni"][0]) >= {"covered", "stale"}
+
+
+def test_a_cdb_table_which_cannot_be_listed_is_asked_for_its_sources_keys(make_config,
+                                                                          chains):
+    """Debian 14's default type: postmap -s says "sequence operation is not
+    supported"; postmap -q - answers for the source's keys, in one process."""
+    directory, sni_files = sni_config(make_config, chains, table_type="cdb")
+    code, summary, document = status(directory)
+    assert code == 0, document["problems"]
+    assert [found["stale"] for found in document["sni"]] == [False] * 4
+    shutil.copyfile(os.path.join(chains, "org-rsa-renewed.pem"),
+                    os.path.join(sni_files, "org-rsa.pem"))
+    code, summary, document = status(directory)
+    assert code == 2 and [found["name"] for found in document["sni"] if found["stale"]] == [
+        "example.org", "mail.example.org"]

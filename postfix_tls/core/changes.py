@@ -141,7 +141,10 @@ class FileChanges(object):
                 if old is None and problems:
                     problems.append(messages.UNDO_KEPT.format(path=path))
                 elif old is None:
-                    os.unlink(path)
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:  # a command's file it never made
+                        continue
                     self.tracer.file_changed("remove", path)
                 else:
                     self._write_and_rename(path, old, mode)

@@ -342,7 +342,9 @@ def _sni_lines(deployments, hints):
     for deployment in deployments:
         what = dict(algorithm=deployment.algorithm, names=", ".join(deployment.names),
                     path=deployment.path)
-        if deployment.action == "unchanged":
+        if deployment.action == "unchanged" and deployment.why:
+            lines.append(messages.SNI_UNCHANGED_FILE.format(why=deployment.why, **what))
+        elif deployment.action == "unchanged":
             lines.append(messages.SNI_UNCHANGED.format(**what))
         elif deployment.action == "stage":
             lines.append(messages.SNI_STAGED.format(**what))

@@ -32,6 +32,7 @@ from postfix_tls.core.keys import SNI_MAPS
 PARAMETER = SNI_MAPS
 INDEXED = ("hash", "btree", "lmdb", "cdb", "dbm", "sdbm")
 SOURCE_READ = ("texthash",)  # read at run time from the source file itself
+NO_SEQUENCE = ("cdb",)  # its keys cannot be listed: asked for one by one
 # The files postmap builds, by type (dbm: two).
 BUILT_SUFFIXES = {"hash": (".db",), "btree": (".db",), "lmdb": (".lmdb",), "cdb": (".cdb",),
                   "dbm": (".dir", ".pag"), "sdbm": (".dir", ".pag")}
@@ -88,10 +89,11 @@ class SniEntry(object):
 class Skipped(object):
     """A source line postmap would not turn into an entry, and why."""
 
-    def __init__(self, table, line, text):
+    def __init__(self, table, line, text, duplicate=None):
         self.table = table
         self.line = line
         self.text = text
+        self.duplicate = duplicate  # the SniEntry it would have been, for a key seen before
 
 
 class SyntaxProblem(Exception):
@@ -178,19 +180,26 @@ def entries(table):
                          lines)
         if entry.key in seen:
             skipped.append(Skipped(table, number, messages.SNI_LINE_DUPLICATE.format(
-                key=entry.name, first=seen[entry.key])))
+                key=entry.name, first=seen[entry.key]), entry))
             continue
         seen[entry.key] = number
         found.append(entry)
     return found, skipped
 
 
-def dump_command(tls, table):
+def dump_command(tls, table, keys=()):
     """postmap -s: every key of the built table with its stored value
-    (base64 of the files' contents), one process for the whole table."""
+    (base64 of the files' contents), one process for the whole table.  A
+    cdb table cannot be listed ("sequence operation is not supported"):
+    postmap -q - then, asked for keys (its source's) on stdin, one process
+    too, answering in the same "key<TAB>value" lines."""
     from postfix_tls.core.command import CAPTURE, Command
 
-    return Command(tls.postfix_program("postmap") + ["-s", table.spec], stderr=CAPTURE)
+    postmap = tls.postfix_program("postmap")
+    if table.type in NO_SEQUENCE:
+        return Command(postmap + ["-q", "-", table.spec], stderr=CAPTURE,
+                       stdin="".join(key + "\n" for key in keys))
+    return Command(postmap + ["-s", table.spec], stderr=CAPTURE)
 
 
 class DumpError(Exception):
@@ -201,7 +210,9 @@ def parse_dump(table, result):
     """{key: stored text} of postmap -s's result; DumpError saying why not
     (never built, built without -F, a type this Postfix lacks)."""
     error = result.stderr.decode("utf-8", "replace").strip()
-    if result.returncode:
+    # postmap -q - exits 1, silently, when none of the keys was found.
+    none_found = table.type in NO_SEQUENCE and result.returncode == 1 and not error
+    if result.returncode and not none_found:
         if "unsupported dictionary type" in error:
             raise DumpError(messages.SNI_TYPE_UNSUPPORTED.format(table=table.spec))
         if not any(os.path.lexists(path) for path in table.built_files):

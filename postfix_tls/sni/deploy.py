@@ -84,7 +84,8 @@ def _leaf_names(tls, chainfile):
         return []  # check_material says why
     facts = parse_certificate_facts(tls.runner.run(openssl.certificate_facts(
         tls.openssl, chainfile, certificates[0])).stdout)
-    return facts["names"]
+    # As check_material reads them: the CN when there is no DNS name.
+    return facts["names"] or [facts.get("subject", "").partition("CN=")[2].split(",")[0]]
 
 
 class Live(object):
@@ -172,41 +173,35 @@ def _deploy_lineage(tls, value, label, names, materials, live, outcome):
     keys = _unique(sni_table.key_of(name) for name in names)
     table = sni_table.choose(tls, value, keys)
     deployments = [_plan(tls, label, names, material) for material in materials]
-    ours = dict((d.algorithm, d.path) for d in deployments)
-    for path in ours.values():
-        if set(path) & set(", \t\r\n"):
-            tls.fail(messages.SNI_PATH_UNUSABLE.format(path=path))
-    changes = collections.OrderedDict()
-    for key in keys:
-        entry = table.by_key.get(key)
-        old = entry.files if entry else []
-        new = _files(tls, key, old, ours, table)
-        if new != old:
-            changes[key] = new
-    deploying = [d for d in deployments if d.action == DEPLOY]
+    for deployment in deployments:
+        if set(deployment.path) & set(", \t\r\n"):
+            tls.fail(messages.SNI_PATH_UNUSABLE.format(path=deployment.path))
     outcome.sni += deployments
+    changes = _table_changes(tls, table, keys, _paths(deployments))
+    deploying = [d for d in deployments if d.action == DEPLOY]
     if not deploying and not changes and sni_table.fresh(tls, table, keys):
         return
     gated = [d for d in deploying if d.key_changed]
     records = _gate(tls, names, live, gated) if gated else {}
     deploying = [d for d in deploying if d.action == DEPLOY]
     staged = [d for d in deployments if d.action == STAGE]
-    if staged:
-        # The staged keys' lines wait with them; the rest goes in now.
-        staged_paths = set(d.path for d in staged)
-        for key in list(changes):
-            changes[key] = [path for path in changes[key] if path not in staged_paths]
-            entry = table.by_key.get(key)
-            if changes[key] == (entry.files if entry else []) or not changes[key]:
-                del changes[key]
+    # A staged key's file and lines wait with it; the rest goes in now.
+    serving = [d for d in deployments if d.action != STAGE]
+    changes = _table_changes(tls, table, keys, _paths(serving)) if staged else changes
     if deploying or changes or not sni_table.fresh(tls, table, keys):
+        for deployment in serving:
+            if deployment.action == UNCHANGED:
+                deployment.why = messages.SNI_TABLE_ONLY
         _write(tls, table, deploying, changes, outcome)
         # Every key served to the names is checked live, an unchanged one too
         # (its line or the built table may be what changed).
-        served_keys = deploying + [d for d in deployments if d.action == UNCHANGED]
-        _check_and_reload(tls, table, deploying, served_keys, names, live, records, outcome)
+        _check_and_reload(tls, table, deploying, serving, names, live, records, outcome)
     for deployment in staged:
         _stage(tls, label, deployment)
+
+
+def _paths(deployments):
+    return dict((d.algorithm, d.path) for d in deployments)
 
 
 def _plan(tls, label, names, material):
@@ -245,19 +240,20 @@ def _unique(items):
 
 def _files(tls, key, old, ours, table):
     """The files key's entry lists after this deployment: each of ours in
-    place of a file with the same algorithm's key, every other file kept
-    where it was."""
+    place of the files that hold the same algorithm's key and chain (a
+    certificate-only file belongs to the key before it), every other file
+    kept where it was."""
+    held = sni_table.owners([path for path in old if path not in ours.values()])
     new = []
     for path in old:
         if path in ours.values():
             new.append(path)
             continue
-        algorithms = sni_table.algorithms_in(path)
-        replaced = [algorithm for algorithm in algorithms if algorithm in ours]
-        if replaced and len(set(algorithms)) > len(replaced):
+        replaced = sorted(held[path] & set(ours))
+        if replaced and held[path] - set(ours):
             tls.fail(messages.SNI_FILE_MIXED.format(
                 key=key, table=table.spec, path=path, algorithm=replaced[0],
-                others=", ".join(sorted(set(algorithms) - set(replaced)))))
+                others=", ".join(sorted(held[path] - set(ours)))))
         if replaced:
             for algorithm in replaced:
                 if ours[algorithm] not in new:
@@ -268,6 +264,25 @@ def _files(tls, key, old, ours, table):
         if ours[algorithm] not in new:
             new.append(ours[algorithm])
     return new
+
+
+def _table_changes(tls, table, keys, ours):
+    """{key: [files]} of the lines to write for keys, and {key: [files] or
+    None} for the other lines that list one of ours: names the lineage no
+    longer has (its certificate would not cover them) lose its file, and a
+    line left with no file goes."""
+    changes = collections.OrderedDict()
+    for key in keys:
+        entry = table.by_key.get(key)
+        old = entry.files if entry else []
+        new = _files(tls, key, old, ours, table)
+        if new != old:
+            changes[key] = new
+    for entry in table.entries:
+        if entry.key not in keys and set(entry.files) & set(ours.values()):
+            changes[entry.key] = [path for path in entry.files
+                                  if path not in ours.values()] or None
+    return changes
 
 
 def _gate(tls, names, live, gated):
@@ -310,12 +325,14 @@ def _write(tls, table, deploying, changes, outcome):
             tls.fail(messages.CANNOT_CREATE.format(deployment.path, error.strerror))
     if changes:
         sni_table.write_source(tls, table, sni_table.edited(table, changes))
-        outcome.sni_table += [messages.SNI_TABLE_LINE.format(
-            table=table.spec, key=key, files=", ".join(files)) for key, files in changes.items()]
+        outcome.sni_table += [messages.SNI_TABLE_LINE_DROPPED.format(table=table.spec, key=key)
+                              if files is None else messages.SNI_TABLE_LINE.format(
+                                  table=table.spec, key=key, files=", ".join(files))
+                              for key, files in changes.items()]
     failed = sni_table.build(tls, table)
-    if failed is not None:
+    if failed:
         tls.fail(messages.SNI_BUILD_FAILED.format(
-            table=table.spec, output=output_of(failed), undone=undo(tls, messages.UNDONE)))
+            table=table.spec, output=failed, undone=undo(tls, messages.UNDONE)))
     if table.table.indexed:
         outcome.sni_table.append(messages.SNI_BUILT.format(table=table.spec))
 

@@ -76,7 +76,27 @@ def _tables(tls, value):
         found = sni.tables(value)
     except sni.SyntaxProblem as problem:
         tls.fail(str(problem))
-    return [sni_table.read_table(tls, table) for table in found if table.readable]
+    specs = set()  # a table named twice is one table
+    unique = [table for table in found if not (table.spec in specs or specs.add(table.spec))]
+    return [sni_table.read_table(tls, table) for table in unique if table.readable]
+
+
+def _may_list(tls, path):
+    """The table whose entries are not read here (regexp, pcre, inline,
+    ldap...) that lists or may list path, or "": its file is kept then."""
+    for table in sni.tables(sni_table.configured(tls)):
+        if table.readable:
+            continue
+        if table.type in ("regexp", "pcre"):
+            try:
+                if os.fsencode(path) not in sni.read_source(table.path):
+                    continue
+            except OSError:
+                pass  # cannot tell: it may
+        elif table.type in ("inline", "static") and path not in table.spec:
+            continue
+        return table.spec
+    return ""
 
 
 def _remove(tls, tables, changed, keys, live, removal):
@@ -88,9 +108,9 @@ def _remove(tls, tables, changed, keys, live, removal):
         removal.removed += [messages.SNI_TABLE_LINE_REMOVED.format(table=table.spec, key=key)
                             for key in found]
         failed = sni_table.build(tls, table)
-        if failed is not None:
+        if failed:
             tls.fail(messages.SNI_BUILD_FAILED.format(
-                table=table.spec, output=output_of(failed), undone=undo(tls, messages.UNDONE)))
+                table=table.spec, output=failed, undone=undo(tls, messages.UNDONE)))
         if table.table.indexed:
             removal.removed.append(messages.SNI_BUILT.format(table=table.spec))
     removal.running = postfix(tls, "status").returncode == 0
@@ -121,11 +141,16 @@ def _remove(tls, tables, changed, keys, live, removal):
     tls.runner.finishing()
     still_listed = set(path for table, key in remaining for path in table.by_key[key].files)
     for path in sorted(listed - still_listed):
-        if (os.path.dirname(path) == tls.config_directory
+        if not (os.path.dirname(path) == tls.config_directory
                 and os.path.basename(path).startswith(OUR_PREFIX)
                 and os.path.isfile(path)):
-            tls.runner.remove_file(path)
-            removal.files.append(path)
+            continue
+        other = _may_list(tls, path)
+        if other:
+            removal.notes.append(messages.SNI_FILE_KEPT.format(path=path, table=other))
+            continue
+        tls.runner.remove_file(path)
+        removal.files.append(path)
     if not tls.runner.dry_run:
         tls.log.record(removal.removed + [messages.SNI_FILE_REMOVED.format(path=path)
                                           for path in removal.files])

@@ -20,12 +20,19 @@ class Table(object):
     """The table a run changes: its SniTable, its source's bytes and
     entries as read (no source yet: empty)."""
 
-    def __init__(self, table, data, entries, mode):
+    def __init__(self, table, data, entries, mode, skipped=()):
         self.table = table
         self.data = data
         self.entries = entries
         self.mode = mode
         self.by_key = dict((entry.key, entry) for entry in entries)
+        # Lines of a key seen before (postmap keeps the first): taken out
+        # with the key, or they would take its place.
+        self.duplicates = {}
+        for line in skipped:
+            if line.duplicate is not None:
+                self.duplicates.setdefault(line.duplicate.key, []).extend(
+                    line.duplicate.lines)
 
     @property
     def spec(self):
@@ -74,8 +81,8 @@ def read_table(tls, table):
     except OSError as error:
         tls.fail(messages.SNI_SOURCE_CANNOT_READ.format(path=table.path,
                                                         error=error.strerror))
-    found, _ = sni.entries(table)
-    return Table(table, data, found, os.stat(table.path).st_mode & 0o7777)
+    found, skipped = sni.entries(table)
+    return Table(table, data, found, os.stat(table.path).st_mode & 0o7777, skipped)
 
 
 def edited(table, changes):
@@ -98,6 +105,7 @@ def edited(table, changes):
         dropped.update(number - 1 for number in entry.lines[1:])
         if files is None:
             dropped.add(first)
+            dropped.update(number - 1 for number in table.duplicates.get(key, []))
         else:
             ending = b"\r" if lines[first].endswith(b"\r") else b""
             lines[first] = _line(entry.name, files, ending)
@@ -110,10 +118,13 @@ def _line(key, files, ending):
 
 
 def write_source(tls, table, data):
+    """The source replaced; a symbolic link (a source kept elsewhere, by
+    configuration management) is written through, never replaced by a file."""
+    path = os.path.realpath(table.table.path)
     try:
-        tls.runner.replace_file(table.table.path, data, table.mode)
+        tls.runner.replace_file(path, data, table.mode)
     except OSError as error:
-        tls.fail(messages.CANNOT_CREATE.format(table.table.path, error.strerror))
+        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
 
 
 def build_command(tls, table):
@@ -125,9 +136,18 @@ def build_command(tls, table):
 def build(tls, table):
     """postmap -F, for an indexed type (a texthash table is read with its
     files when Postfix opens it); the built files kept first, for an undo.
-    Returns the failed result, or None."""
+    Returns what went wrong (postmap's output), or "".  postmap skips an
+    entry whose file it cannot open with a warning and exit 0: a key of the
+    source the built table lacks is a failure too (that name would get the
+    default certificate)."""
     if not table.table.indexed:
-        return None
+        # Read with its files when Postfix opens it: a file that is not
+        # there drops its name then, as postmap would.
+        missing = [entry.name for entry in sni.entries(table.table)[0]
+                   if not all(os.path.isfile(path) for path in entry.files)]
+        if missing and not tls.runner.dry_run:
+            return messages.SNI_FILES_MISSING.format(names=", ".join(missing))
+        return ""
     for path in table.table.built_files:
         tls.runner.preserve(path)
     # The built table holds the keys: postmap creates it under umask 077
@@ -137,13 +157,29 @@ def build(tls, table):
         result = tls.runner.run(build_command(tls, table))
     finally:
         os.umask(old_umask)
+    said = result.stdout.decode("utf-8", "replace").strip()
     if result.returncode:
-        return result
-    if not tls.runner.dry_run:
-        for path in table.table.built_files:
-            if os.path.isfile(path) and os.stat(path).st_mode & 0o077:
-                os.chmod(path, 0o600)
-    return None
+        if table.table.type != "cdb" and not tls.runner.dry_run:
+            # Written in place, and half written now (a full disk): removed,
+            # so that the undo has the space to put the old one back.  (cdb
+            # is built aside and renamed: the old one is still whole.)
+            for path in table.table.built_files:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+        return said or "exit status %d" % result.returncode
+    if tls.runner.dry_run:
+        return ""
+    for path in table.table.built_files:
+        if os.path.isfile(path) and os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+    built = stored(tls, table) or {}
+    missing = [entry.name for entry in sni.entries(table.table)[0] if entry.key not in built]
+    if missing:
+        return messages.SNI_BUILD_INCOMPLETE.format(names=", ".join(missing),
+                                                    output=said or "(nothing)")
+    return ""
 
 
 def stored(tls, table):
@@ -152,7 +188,10 @@ def stored(tls, table):
     if not table.table.indexed:
         return None
     try:
-        return sni.parse_dump(table.table, tls.runner.run(sni.dump_command(tls, table.table)))
+        keys = [entry.key for entry in sni.entries(table.table)[0]] if os.path.isfile(
+            table.table.path) else []
+        return sni.parse_dump(table.table, tls.runner.run(
+            sni.dump_command(tls, table.table, keys)))
     except sni.DumpError:
         return None
 
@@ -191,7 +230,18 @@ def fresh(tls, table, keys):
     return True
 
 
-def algorithms_in(path):
-    """The key algorithms of a chain file ([] when it cannot be read)."""
-    return [chainfiles.key_algorithm(item) for item in chainfiles.file_objects(path)
-            if item.label in chainfiles.KEY_LABELS]
+def owners(paths):
+    """{path: set of the key algorithms whose objects it holds} of an entry's
+    files, read as Postfix reads them: one sequence of PEM objects, each
+    certificate belonging to the key before it, so that a file of
+    certificates only (key and certificate in files of their own) belongs
+    to the key in the file before it.  A file that cannot be read: empty."""
+    found, current = {}, None
+    for path in paths:
+        held = found.setdefault(path, set())
+        for item in chainfiles.file_objects(path):
+            if item.label in chainfiles.KEY_LABELS:
+                current = chainfiles.key_algorithm(item)
+            if current:
+                held.add(current)
+    return found

@@ -45,9 +45,6 @@ def check_sni(tls, report, now):
             report.problem(OK, messages.STATUS_SNI_NOT_READ.format(table=table.spec))
             unread = True
             continue
-        # The built file holds every key: judged whatever the source says.
-        stored = _stored(tls, report, table) if table.indexed else None
-        served |= set(stored or ())
         try:
             entries, skipped = sni.entries(table)
         except OSError as error:
@@ -57,7 +54,14 @@ def check_sni(tls, report, now):
                                table=table.spec, path=table.path,
                                error=error.strerror or error))
             unread = unread or not built
+            # The built file holds every key: judged whatever the source says
+            # (a cdb table, which cannot be listed, only by its source's keys).
+            if table.indexed:
+                served |= set(_stored(tls, report, table, ()) or ())
             continue
+        stored = _stored(tls, report, table, [entry.key for entry in entries]) \
+            if table.indexed else None
+        served |= set(stored or ())
         for line in skipped:
             report.problem(WARNING, messages.STATUS_SNI_SKIPPED.format(
                 table=table.spec, line=line.line, why=line.text))
@@ -78,13 +82,14 @@ def _check_key(report, entry):
             name=entry.name, table=entry.table.spec, line=entry.line, parent=entry.name[1:]))
 
 
-def _stored(tls, report, table):
+def _stored(tls, report, table, keys):
     """{key: stored text} of the built table, or None (said why); the built
-    file's mode judged as a private key's."""
+    file's mode judged as a private key's.  keys: the source's (all a cdb
+    table can be asked for)."""
     for path in table.built_files:
         if material.problem(path) == "":
             _file_facts(report, path, "built SNI table", True)
-    result = tls.runner.run(sni.dump_command(tls, table))
+    result = tls.runner.run(sni.dump_command(tls, table, keys))
     if result.dry_run:
         return None
     try:

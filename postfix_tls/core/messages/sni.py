@@ -21,7 +21,7 @@ SNI_SOURCE_CANNOT_READ = "cannot read {path}: {error}: nothing changed"
 SNI_TABLE_LINE = "{table}: {key} {files}"
 SNI_TABLE_LINE_REMOVED = "{table}: {key} taken out"
 SNI_BUILT = "postmap -F {table}: done"
-SNI_BUILD_FAILED = "postmap -F {table} failed; {undone}:\n{output}"
+SNI_BUILD_FAILED = "{table} cannot be built as it is; {undone}:\n{output}"
 SNI_DEPLOYED = "{algorithm}: {names}: deployed into {path} ({why})"
 SNI_UNCHANGED = ("{algorithm}: {names}: unchanged: the SNI table already serves this key and"
                  " chain ({path})")
@@ -44,3 +44,16 @@ SNI_NAME_NOT_FOUND = ("-S {name}: no table of tls_server_sni_maps ({value}) has 
                       " parent domain of it")
 SNI_NOW_DEFAULT = "{address} port {port}: {name} now gets the default {algorithm} certificate"
 SNI_WILDCARD_NO_RECORDS = "a wildcard's names (TLSA records are looked up for each name, not *)"
+SNI_TABLE_ONLY = "its file is as it was; the table is brought in step"
+SNI_UNCHANGED_FILE = "{algorithm}: {names}: {path} unchanged ({why})"
+SNI_TABLE_LINE_DROPPED = ("{table}: {key} taken out: no longer a name of this certificate (it"
+                          " would not cover it)")
+SNI_BUILD_INCOMPLETE = ("the built table lacks {names} (postmap skips an entry whose file it"
+                        " cannot open: those names would get the default certificate): fix"
+                        " their files, or take them out with remove-sni-name; postmap said:\n"
+                        "{output}")
+SNI_FILES_MISSING = ("a file of {names} is missing (Postfix skips such an entry: those names"
+                     " would get the default certificate): fix their files, or take them out"
+                     " with remove-sni-name")
+SNI_FILE_KEPT = ("{path} is kept: no entry read here lists it any more, but {table} may"
+                 " (its entries are not read here)")
