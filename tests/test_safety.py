@@ -531,3 +531,18 @@ def test_a_gate_keeps_the_first_sightings_of_other_names(tmp_path, monkeypatch):
         kept = stream.read()
     assert "_25._tcp.shop.example.org. %s 1800000000" % record in kept
     assert "_25._tcp.www.example.net. %s 1800000100" % record in kept
+
+
+def test_a_signal_while_one_change_finished_stops_the_run_before_the_next():
+    """A timer's run deploys several lineages one after another: a SIGTERM
+    deferred while the first finished ends the run before the second."""
+    import signal
+
+    from postfix_tls.core.runner import Interrupted, Runner
+
+    runner = Runner(dict(os.environ))
+    runner.finishing()
+    runner.on_sigterm(signal.SIGTERM, None)  # deferred, not raised
+    with pytest.raises(Interrupted):
+        runner.next_unit()
+    runner.next_unit()  # nothing pending: goes on

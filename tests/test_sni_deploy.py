@@ -607,3 +607,106 @@ def test_a_symlinked_source_is_written_through(site):
         assert served("link.example.test", key_digest(new[0]))
     finally:
         site.set_table("hash", first)
+
+
+# ----- a second break-it round
+
+def test_json_of_an_sni_deploy_is_a_document(site):
+    work = os.path.join(site.base, "json")
+    os.makedirs(work)
+    new = signed(work, "new", ["json.example.test"])
+    status, out, err = site.run(*new, options=("--json",))
+    assert status == 0, out + err
+    document = json.loads(out)
+    assert document["exit_status"] == 0 and document["deployments"] == []
+    (deployed,) = document["sni"]
+    assert deployed["names"] == ["json.example.test"] and deployed["action"] == "deploy"
+    assert sorted((live["port"], live["name"]) for live in deployed["live"]) == [
+        (25, "json.example.test"), (465, "json.example.test"), (587, "json.example.test")]
+
+
+def test_removing_a_name_removes_the_key_staged_for_it(site):
+    work = os.path.join(site.base, "staged-removed")
+    os.makedirs(work)
+    name = "st.example.test"
+    old, new = signed(work, "old", [name]), signed(work, "new", [name])
+    assert site.run(*old)[0] == 0
+    site.zone.serve([("_%d._tcp.%s." % (port, name), "TLSA", "3 1 1 " + key_digest(old[0]))
+                     for port in PORTS], ttl=1)
+    try:
+        assert site.run(*new)[0] == EXIT_STAGED
+        staged = os.path.join(site.config, "acme-sni-st.example.test-rsa.staged.pem")
+        assert os.path.exists(staged)
+        status, out, err = ours(site, "remove-sni-name", "-s", ADDRESS, name)
+        assert status == 0, err
+        assert not os.path.exists(staged)
+        site.zone.serve([("_%d._tcp.%s." % (port, name), "TLSA", "3 1 1 " + digest)
+                         for port in PORTS for digest in (key_digest(old[0]),
+                                                          key_digest(new[0]))], ttl=1)
+        site.run()
+        time.sleep(TTL_WAIT)
+        site.run()
+        assert not any(line.startswith(name) for line in site.table_lines())
+    finally:
+        site.zone.serve([], ttl=1)
+
+
+def test_a_dropped_name_in_a_second_table_goes_too(site):
+    work = os.path.join(site.base, "second")
+    os.makedirs(work)
+    first_table = site.table
+    second = os.path.join(site.config, "sni-second")
+    both = signed(work, "both", ["p2.example.test", "q2.example.test"])
+    assert site.run(*both)[0] == 0
+    ours_file = os.path.join(site.config, "acme-sni-p2.example.test-rsa.pem")
+    # q2's line moves to a second table, as an administrator may have it.
+    lines = site.table_lines()
+    with open(first_table, "w") as stream:
+        stream.writelines(line + "\n" for line in lines if not line.startswith("q2."))
+    with open(second, "w") as stream:
+        stream.write("q2.example.test %s\n" % ours_file)
+    for path in (first_table, second):
+        subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + path], check=True)
+    site.postfix.postconf("-e", "tls_server_sni_maps = hash:%s, hash:%s" % (first_table,
+                                                                            second))
+    past = time.time() - 60
+    os.utime(os.path.join(site.config, "main.cf"), (past, past))
+    assert site.postfix.postfix("reload").returncode == 0
+    try:
+        only = signed(work, "only", ["p2.example.test"])
+        status, out, err = site.run(*only)
+        assert status == 0, out + err
+        with open(second) as stream:
+            assert stream.read() == ""
+        assert served("q2.example.test", site.default)
+        assert served("p2.example.test", key_digest(only[0]))
+    finally:
+        site.set_table("hash", first_table)
+
+
+def test_s_refuses_a_stale_table_and_lists_a_staged_algorithm_it_does_not_serve(site):
+    work = os.path.join(site.base, "s-option")
+    os.makedirs(work)
+    name = "s.example.test"
+    rsa = signed(work, "rsa", [name])
+    assert site.run(*rsa)[0] == 0
+    site.zone.serve([("_25._tcp.%s." % name, "TLSA", "3 1 1 " + key_digest(rsa[0]))], ttl=1)
+    try:
+        ecdsa = signed(work, "ecdsa", [name], "ecdsa")
+        assert site.run(*ecdsa)[0] == EXIT_STAGED
+        status, out, err = ours(site, "--json", "output-server-tlsa-rollover", "-S", name)
+        assert status == 0, err
+        json.loads(out)
+        assert key_digest(ecdsa[0]) in out and key_digest(rsa[0]) in out, out
+    finally:
+        site.zone.serve([], ttl=1)
+    path = os.path.join(site.config, "acme-sni-s.example.test-rsa.pem")
+    other = signed(work, "other", [name])
+    with open(path, "w") as stream:
+        for part in other:
+            with open(part) as source:
+                stream.write(source.read())
+    status, out, err = ours(site, "output-server-tlsa", "-S", name)
+    assert status == 1 and "serves other keys than its files hold" in err, err
+    os.unlink(os.path.join(site.config, "acme-sni-s.example.test-ecdsa.staged.pem"))
+    assert site.run(*rsa)[0] == 0  # in step again

@@ -111,6 +111,7 @@ def deploy_acme_cert(tls, options, operands):
             return _done(tls, outcome)
         if not source.pairs:
             sni_deploy.deploy_staged(tls, options, live, outcome)
+            tls.runner.next_unit()  # a signal while it finished ends the run here
     if publishing_settings:
         ports = publishing.ports_in_step(tls, hostnames[0], ports, outcome)
     setting = chain_deploy.read_setting(tls)

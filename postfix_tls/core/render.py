@@ -358,7 +358,7 @@ def _sni_lines(deployments, hints):
 
 
 def _sni_document(deployment):
-    document = _deployment_document(deployment)
+    document = _deployment_document(deployment, live=False)
     document["names"] = deployment.names
     document["live"] = [collections.OrderedDict((
         ("address", address), ("port", port), ("name", name),
@@ -367,7 +367,7 @@ def _sni_document(deployment):
     return document
 
 
-def _deployment_document(deployment):
+def _deployment_document(deployment, live=True):
     material = deployment.material
     return collections.OrderedDict((
         ("algorithm", deployment.algorithm), ("action", deployment.action),
@@ -378,4 +378,4 @@ def _deployment_document(deployment):
         ("publish", deployment.publish),
         ("live", [collections.OrderedDict((("address", address), ("port", port),
                                            ("dane_verified", dane_verified)))
-                  for address, port, dane_verified in deployment.live])))
+                  for address, port, dane_verified in deployment.live] if live else [])))

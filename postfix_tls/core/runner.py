@@ -109,6 +109,18 @@ class Runner(FileChanges):
             return
         raise KeyboardInterrupt()
 
+    def next_unit(self):
+        """A run that makes several changes one after another (a timer's
+        deploy of several lineages): the one before is finished; a signal
+        that came while it was finishing ends the run now, before the next
+        one starts."""
+        self._finishing = False
+        if self._pending:
+            signame, self._pending = self._pending, None
+            if signame == "SIGINT":
+                raise KeyboardInterrupt()
+            raise Interrupted(signame)
+
     def finishing(self):
         """The change is made and verified, nothing is to be put back (or
         removed: main.cf may name what this run created): a signal no

@@ -96,9 +96,7 @@ def known_keys(tls, keyfile_option="", sni_name=""):
     chains = dict((chain.algorithm, chain) for chain in found)
     for algorithm in tls.setup.algorithms():
         chain = chains.get(algorithm)
-        if sni_name and not chain:
-            continue
-        deployed = chain.key_path if chain else set_keyfile(tls, algorithm)
+        deployed = chain.key_path if chain else "" if sni_name else set_keyfile(tls, algorithm)
         if chain:
             digest = chain_key_digest(tls, chain)
             if not digest:
@@ -109,7 +107,7 @@ def known_keys(tls, keyfile_option="", sni_name=""):
         if keyfile_option:
             continue
         if sni_name:
-            next_keyfile = sni_keys.staged_keyfile(tls, chain)
+            next_keyfile = sni_keys.staged_keyfile(tls, found, algorithm)
         else:
             next_keyfile = staged_keyfile(tls, algorithm, deployed)
         if next_keyfile:

@@ -170,16 +170,18 @@ def _path(tls, template, label, algorithm):
 
 
 def _deploy_lineage(tls, value, label, names, materials, live, outcome):
+    tls.runner.next_unit()  # a signal while the lineage before finished: stop here
     keys = _unique(sni_table.key_of(name) for name in names)
-    table = sni_table.choose(tls, value, keys)
+    tables = sni_table.readable(tls, value)
+    table = sni_table.choose(tables, keys)
     deployments = [_plan(tls, label, names, material) for material in materials]
     for deployment in deployments:
         if set(deployment.path) & set(", \t\r\n"):
             tls.fail(messages.SNI_PATH_UNUSABLE.format(path=deployment.path))
     outcome.sni += deployments
-    changes = _table_changes(tls, table, keys, _paths(deployments))
+    plan = _tables_plan(tls, tables, table, keys, _paths(deployments))
     deploying = [d for d in deployments if d.action == DEPLOY]
-    if not deploying and not changes and sni_table.fresh(tls, table, keys):
+    if not deploying and _in_step(tls, plan):
         return
     gated = [d for d in deploying if d.key_changed]
     records = _gate(tls, names, live, gated) if gated else {}
@@ -187,17 +189,50 @@ def _deploy_lineage(tls, value, label, names, materials, live, outcome):
     staged = [d for d in deployments if d.action == STAGE]
     # A staged key's file and lines wait with it; the rest goes in now.
     serving = [d for d in deployments if d.action != STAGE]
-    changes = _table_changes(tls, table, keys, _paths(serving)) if staged else changes
-    if deploying or changes or not sni_table.fresh(tls, table, keys):
+    if staged:
+        plan = _tables_plan(tls, tables, table, keys, _paths(serving))
+    if deploying or not _in_step(tls, plan):
         for deployment in serving:
             if deployment.action == UNCHANGED:
                 deployment.why = messages.SNI_TABLE_ONLY
-        _write(tls, table, deploying, changes, outcome)
+        _write(tls, plan, deploying, outcome)
         # Every key served to the names is checked live, an unchanged one too
         # (its line or the built table may be what changed).
-        _check_and_reload(tls, table, deploying, serving, names, live, records, outcome)
+        _check_and_reload(tls, deploying, serving, names, live, records, outcome)
     for deployment in staged:
         _stage(tls, label, deployment)
+
+
+class TablePlan(object):
+    """What one table gets: its lines' changes, and the keys whose served
+    contents must be the files' (built again when they are not)."""
+
+    def __init__(self, table, changes, keys):
+        self.table = table
+        self.changes = changes
+        self.keys = keys
+
+
+def _tables_plan(tls, tables, table, keys, ours):
+    """A TablePlan for the chosen table (keys' lines written), and for
+    every other table that lists one of ours: a name there that the
+    lineage no longer has loses its file, and one it still has is served
+    the file's new contents (built again)."""
+    plans = []
+    for other in tables:
+        asked = keys if other is table else ()
+        listing = [entry.key for entry in other.entries
+                   if set(entry.files) & set(ours.values())]
+        if other is table or listing:
+            plans.append(TablePlan(other, _table_changes(tls, other, asked, ours),
+                                   _unique(list(asked) + listing)))
+    return plans
+
+
+def _in_step(tls, plan):
+    """No line to change, and every table serves what its files hold."""
+    return not any(part.changes for part in plan) and all(
+        sni_table.fresh(tls, part.table, part.keys) for part in plan)
 
 
 def _paths(deployments):
@@ -316,28 +351,31 @@ def _gate(tls, names, live, gated):
     return records
 
 
-def _write(tls, table, deploying, changes, outcome):
+def _write(tls, plan, deploying, outcome):
     for deployment in deploying:
         try:
             tls.runner.replace_file(deployment.path,
                                     deployment.material.text.encode("ascii"), 0o600)
         except OSError as error:
             tls.fail(messages.CANNOT_CREATE.format(deployment.path, error.strerror))
-    if changes:
-        sni_table.write_source(tls, table, sni_table.edited(table, changes))
-        outcome.sni_table += [messages.SNI_TABLE_LINE_DROPPED.format(table=table.spec, key=key)
-                              if files is None else messages.SNI_TABLE_LINE.format(
-                                  table=table.spec, key=key, files=", ".join(files))
-                              for key, files in changes.items()]
-    failed = sni_table.build(tls, table)
-    if failed:
-        tls.fail(messages.SNI_BUILD_FAILED.format(
-            table=table.spec, output=failed, undone=undo(tls, messages.UNDONE)))
-    if table.table.indexed:
-        outcome.sni_table.append(messages.SNI_BUILT.format(table=table.spec))
+    for part in plan:
+        table, changes = part.table, part.changes
+        if changes:
+            sni_table.write_source(tls, table, sni_table.edited(table, changes))
+            outcome.sni_table += [
+                messages.SNI_TABLE_LINE_DROPPED.format(table=table.spec, key=key)
+                if files is None else messages.SNI_TABLE_LINE.format(
+                    table=table.spec, key=key, files=", ".join(files))
+                for key, files in changes.items()]
+        failed = sni_table.build(tls, table)
+        if failed:
+            tls.fail(messages.SNI_BUILD_FAILED.format(
+                table=table.spec, output=failed, undone=undo(tls, messages.UNDONE)))
+        if table.table.indexed:
+            outcome.sni_table.append(messages.SNI_BUILT.format(table=table.spec))
 
 
-def _check_and_reload(tls, table, deploying, served_keys, names, live, records, outcome):
+def _check_and_reload(tls, deploying, served_keys, names, live, records, outcome):
     outcome.running = postfix(tls, "status").returncode == 0
     result = postfix(tls, "check")
     if result.returncode:
@@ -392,9 +430,18 @@ def _stage(tls, label, deployment):
     material = deployment.material
     path = _path(tls, SNI_STAGED, label, deployment.algorithm)
     try:
-        if material.source != "staged":
+        # The same again (a client's hook retried): nothing written.
+        if material.source != "staged" and _bytes(path) != material.text.encode("ascii"):
             tls.runner.replace_file(path, material.text.encode("ascii"), 0o600)
     except OSError as error:
         tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
     deployment.path = path
     tls.runner.keep_replaced()  # staged: nothing to put back
+
+
+def _bytes(path):
+    try:
+        with open(path, "rb") as stream:
+            return stream.read()
+    except OSError:
+        return None

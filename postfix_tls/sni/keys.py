@@ -37,6 +37,7 @@ def chains(tls, name):
     for key in [name.lower()] + ["." + ".".join(labels[start:])
                                  for start in range(1, len(labels))]:
         if key in found:
+            _served_as_listed(tls, found[key])
             try:
                 return chainfiles.read(found[key].files)
             except chainfiles.ChainFileError as error:
@@ -44,13 +45,31 @@ def chains(tls, name):
     tls.fail(messages.SNI_NAME_NOT_FOUND.format(name=name, value=value))
 
 
-def staged_keyfile(tls, chain):
-    """deploy-acme-cert's staged key for the lineage of chain's file (its
-    next key), or ""."""
-    directory, base = os.path.split(chain.key_path)
-    suffix = "-%s.pem" % chain.algorithm
-    if directory != tls.config_directory or not (
-            base.startswith("acme-sni-") and base.endswith(suffix)):
-        return ""
-    staged = os.path.join(directory, base[:-len(".pem")] + ".staged.pem")
-    return staged if os.path.isfile(staged) else ""
+def _served_as_listed(tls, entry):
+    """An indexed table serves what postmap -F stored: when that is not what
+    the files hold now, records made from the files would be for keys
+    Postfix does not serve (and it is not the files that are wrong)."""
+    from postfix_tls.sni import table as sni_table
+
+    if not entry.table.indexed:
+        return
+    read = sni_table.Table(entry.table, b"", [entry], 0)
+    if not sni_table.fresh(tls, read, [entry.key]):
+        tls.fail(messages.SNI_KEYS_STALE.format(name=entry.name, table=entry.table.spec))
+
+
+def staged_keyfile(tls, chains, algorithm):
+    """deploy-acme-cert's staged key of algorithm for the lineage of the
+    name's files (its next key, an algorithm it does not serve yet too),
+    or ""."""
+    for chain in chains:
+        directory, base = os.path.split(chain.key_path)
+        suffix = "-%s.pem" % chain.algorithm
+        if directory != tls.config_directory or not (
+                base.startswith("acme-sni-") and base.endswith(suffix)):
+            continue
+        label = base[len("acme-sni-"):-len(suffix)]
+        staged = os.path.join(directory, "acme-sni-%s-%s.staged.pem" % (label, algorithm))
+        if os.path.isfile(staged):
+            return staged
+    return ""

@@ -61,7 +61,7 @@ def remove_sni_name(tls, options, operands):
     _, address, seconds = live_options(tls, options, set_fqdn(tls, ""), VERIFY_SECONDS)
     live = Live(ports, "", address, seconds)
     removal = Removal()
-    tables = _tables(tls, value)
+    tables = sni_table.readable(tls, value)
     changed = [(table, [key for key in keys if key in table.by_key]) for table in tables]
     changed = [(table, found) for table, found in changed if found]
     removal.absent = [key for key in keys if not any(key in found for _, found in changed)]
@@ -71,14 +71,28 @@ def remove_sni_name(tls, options, operands):
     return messages.EXIT_OK
 
 
-def _tables(tls, value):
-    try:
-        found = sni.tables(value)
-    except sni.SyntaxProblem as problem:
-        tls.fail(str(problem))
-    specs = set()  # a table named twice is one table
-    unique = [table for table in found if not (table.spec in specs or specs.add(table.spec))]
-    return [sni_table.read_table(tls, table) for table in unique if table.readable]
+def _remove_staged(tls, keys, listed, still_listed, removal):
+    """The keys deploy-acme-cert staged for a lineage none of whose files
+    is listed any more: a later run would put its names back."""
+    from postfix_tls.sni.deploy import SNI_FILE, SNI_STAGED
+
+    labels = set("wildcard" + key if key.startswith(".") else key for key in keys)
+    for path in listed:
+        base = os.path.basename(path)
+        if os.path.dirname(path) == tls.config_directory and base.startswith(OUR_PREFIX):
+            labels.add(base[len(OUR_PREFIX):].rsplit("-", 1)[0])
+    algorithms = tls.setup.algorithms()
+    for label in sorted(labels):
+        files = [os.path.join(tls.config_directory, SNI_FILE.format(
+            label=label, algorithm=algorithm)) for algorithm in algorithms]
+        if set(files) & still_listed:
+            continue
+        for algorithm in algorithms:
+            staged = os.path.join(tls.config_directory, SNI_STAGED.format(
+                label=label, algorithm=algorithm))
+            if os.path.isfile(staged):
+                tls.runner.remove_file(staged)
+                removal.files.append(staged)
 
 
 def _may_list(tls, path):
@@ -151,6 +165,7 @@ def _remove(tls, tables, changed, keys, live, removal):
             continue
         tls.runner.remove_file(path)
         removal.files.append(path)
+    _remove_staged(tls, keys, listed | still_listed, still_listed, removal)
     if not tls.runner.dry_run:
         tls.log.record(removal.removed + [messages.SNI_FILE_REMOVED.format(path=path)
                                           for path in removal.files])

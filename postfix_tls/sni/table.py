@@ -54,23 +54,29 @@ def configured(tls):
     return tls.postconf.get("-nx", sni.PARAMETER)
 
 
-def choose(tls, value, keys):
-    """The Table to change: the first table Postfix would search that
-    already has one of keys, else the first whose entries can be read
-    here; a failure naming the parameter when there is none."""
+def readable(tls, value):
+    """[Table] of the parameter's tables whose entries are read here (a
+    table named twice: once); a failure naming the parameter when none is."""
     try:
         found = sni.tables(value)
     except sni.SyntaxProblem as problem:
         tls.fail(str(problem))
-    editable = [table for table in found if table.readable]
+    specs = set()
+    editable = [table for table in found if table.readable
+                and not (table.spec in specs or specs.add(table.spec))]
     if not editable:
         tls.fail(messages.SNI_NO_EDITABLE_TABLE.format(
             value=value, types=", ".join(sni.INDEXED + sni.SOURCE_READ)))
-    read = [read_table(tls, table) for table in editable]
-    for table in read:
+    return [read_table(tls, table) for table in editable]
+
+
+def choose(tables, keys):
+    """The Table to change: the first table Postfix would search that
+    already has one of keys, else the first."""
+    for table in tables:
         if any(key in table.by_key for key in keys):
             return table
-    return read[0]
+    return tables[0]
 
 
 def read_table(tls, table):
@@ -165,9 +171,9 @@ def build(tls, table):
             # is built aside and renamed: the old one is still whole.)
             for path in table.table.built_files:
                 try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
+                    tls.runner.remove_file(path)
+                except OSError:
+                    pass  # the undo says what is left
         return said or "exit status %d" % result.returncode
     if tls.runner.dry_run:
         return ""

@@ -57,3 +57,6 @@ SNI_FILES_MISSING = ("a file of {names} is missing (Postfix skips such an entry:
                      " with remove-sni-name")
 SNI_FILE_KEPT = ("{path} is kept: no entry read here lists it any more, but {table} may"
                  " (its entries are not read here)")
+SNI_KEYS_STALE = ("-S {name}: the built table {table} serves other keys than its files hold"
+                  " (built before they changed): run postmap -F {table} (or deploy-acme-cert"
+                  " again), then ask again")
