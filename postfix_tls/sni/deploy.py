@@ -43,6 +43,7 @@ from postfix_tls.core.keys import key_text_digest, set_fqdn
 from postfix_tls.dane.check import SECONDS, Check
 from postfix_tls.dane.staged import Refused, set_aside
 from postfix_tls.sni import live as served
+from postfix_tls.sni import plan as sni_plan
 from postfix_tls.sni import table as sni_table
 
 SNI_FILE = "acme-sni-{label}-{algorithm}.pem"
@@ -179,9 +180,9 @@ def _deploy_lineage(tls, value, label, names, materials, live, outcome):
         if set(deployment.path) & set(", \t\r\n"):
             tls.fail(messages.SNI_PATH_UNUSABLE.format(path=deployment.path))
     outcome.sni += deployments
-    plan = _tables_plan(tls, tables, table, keys, _paths(deployments))
+    plan = sni_plan.tables_plan(tls, tables, table, keys, _paths(deployments))
     deploying = [d for d in deployments if d.action == DEPLOY]
-    if not deploying and _in_step(tls, plan):
+    if not deploying and sni_plan.in_step(tls, plan):
         return
     gated = [d for d in deploying if d.key_changed]
     records = _gate(tls, names, live, gated) if gated else {}
@@ -190,8 +191,8 @@ def _deploy_lineage(tls, value, label, names, materials, live, outcome):
     # A staged key's file and lines wait with it; the rest goes in now.
     serving = [d for d in deployments if d.action != STAGE]
     if staged:
-        plan = _tables_plan(tls, tables, table, keys, _paths(serving))
-    if deploying or not _in_step(tls, plan):
+        plan = sni_plan.tables_plan(tls, tables, table, keys, _paths(serving))
+    if deploying or not sni_plan.in_step(tls, plan):
         for deployment in serving:
             if deployment.action == UNCHANGED:
                 deployment.why = messages.SNI_TABLE_ONLY
@@ -201,38 +202,6 @@ def _deploy_lineage(tls, value, label, names, materials, live, outcome):
         _check_and_reload(tls, deploying, serving, names, live, records, outcome)
     for deployment in staged:
         _stage(tls, label, deployment)
-
-
-class TablePlan(object):
-    """What one table gets: its lines' changes, and the keys whose served
-    contents must be the files' (built again when they are not)."""
-
-    def __init__(self, table, changes, keys):
-        self.table = table
-        self.changes = changes
-        self.keys = keys
-
-
-def _tables_plan(tls, tables, table, keys, ours):
-    """A TablePlan for the chosen table (keys' lines written), and for
-    every other table that lists one of ours: a name there that the
-    lineage no longer has loses its file, and one it still has is served
-    the file's new contents (built again)."""
-    plans = []
-    for other in tables:
-        asked = keys if other is table else ()
-        listing = [entry.key for entry in other.entries
-                   if set(entry.files) & set(ours.values())]
-        if other is table or listing:
-            plans.append(TablePlan(other, _table_changes(tls, other, asked, ours),
-                                   _unique(list(asked) + listing)))
-    return plans
-
-
-def _in_step(tls, plan):
-    """No line to change, and every table serves what its files hold."""
-    return not any(part.changes for part in plan) and all(
-        sni_table.fresh(tls, part.table, part.keys) for part in plan)
 
 
 def _paths(deployments):
@@ -271,53 +240,6 @@ def _normal(certificates):
 
 def _unique(items):
     return list(collections.OrderedDict((item, None) for item in items))
-
-
-def _files(tls, key, old, ours, table):
-    """The files key's entry lists after this deployment: each of ours in
-    place of the files that hold the same algorithm's key and chain (a
-    certificate-only file belongs to the key before it), every other file
-    kept where it was."""
-    held = sni_table.owners([path for path in old if path not in ours.values()])
-    new = []
-    for path in old:
-        if path in ours.values():
-            new.append(path)
-            continue
-        replaced = sorted(held[path] & set(ours))
-        if replaced and held[path] - set(ours):
-            tls.fail(messages.SNI_FILE_MIXED.format(
-                key=key, table=table.spec, path=path, algorithm=replaced[0],
-                others=", ".join(sorted(held[path] - set(ours)))))
-        if replaced:
-            for algorithm in replaced:
-                if ours[algorithm] not in new:
-                    new.append(ours[algorithm])
-            continue
-        new.append(path)
-    for algorithm in sorted(ours):
-        if ours[algorithm] not in new:
-            new.append(ours[algorithm])
-    return new
-
-
-def _table_changes(tls, table, keys, ours):
-    """{key: [files]} of the lines to write for keys, and {key: [files] or
-    None} for the other lines that list one of ours: names the lineage no
-    longer has (its certificate would not cover them) lose its file, and a
-    line left with no file goes."""
-    changes = collections.OrderedDict()
-    for key in keys:
-        entry = table.by_key.get(key)
-        old = entry.files if entry else []
-        new = _files(tls, key, old, ours, table)
-        if new != old:
-            changes[key] = new
-    for entry in table.entries:
-        if entry.key not in keys and set(entry.files) & set(ours.values()):
-            changes[entry.key] = [path for path in entry.files
-                                  if path not in ours.values()] or None
-    return changes
 
 
 def _gate(tls, names, live, gated):
