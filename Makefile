@@ -125,7 +125,7 @@ ANSIBLE_CORE ?= ansible-core>=2.21,<2.22
 ANSIBLE_BUNDLE ?= ansible>=14,<15
 ANSIBLE_PYTHON ?= 3.13
 ANSIBLE_VENV ?= .venv-ansible
-ANSIBLE_ROOTS ?= bullseye trixie
+ANSIBLE_ROOTS ?= bullseye trixie forky
 # The Python version that runs the module on the fleet's mx3 (empty: the
 # virtualenv's); the run with the oldest ansible-core gives it 3.6.
 ANSIBLE_MX3_PYTHON ?=
@@ -181,7 +181,8 @@ pyz: venv
 
 # The .deb and .pyz on real Debian releases, in debootstrap roots kept in
 # HOSTS_ROOTS (built once, about 90 s each; bookworm is this machine's release, the
-# others the oldest and newest supported); see scripts/test_hosts.py.
+# others the oldest supported, the newest stable and Debian 14 forky, built with
+# sid's debootstrap script); see scripts/test_hosts.py.
 HOST_RELEASES ?= bullseye bookworm trixie forky
 HOSTS_ROOTS ?= /var/tmp/postfix-tls-hosts
 test-hosts: deb pyz debootstrap

@@ -31,6 +31,10 @@ PACKAGE = "postfix-tls"
 DAEMON_SCRIPT = "usr/lib/postfix/sbin/postfix-tls-script"
 MODULES = "usr/lib/python3/dist-packages/postfix_tls"
 MANPAGE = "man/postfix-tls-python.1"
+# deploy-acme-cert's timer (disabled until the administrator enables it),
+# and its options, a conffile.
+SYSTEMD_UNITS = ("postfix-tls-acme.service", "postfix-tls-acme.timer")
+DEFAULTS = "/etc/default/postfix-tls-acme"
 COMMAND = "#!/usr/bin/python3\nfrom postfix_tls import run\n\nrun()\n"
 PYZ_MAIN = "from postfix_tls.packaging.pyz import main\n\nmain()\n"
 
@@ -88,6 +92,9 @@ def deb_tree(root, epoch):
     _write(root, DAEMON_SCRIPT, dropin.script("/usr/bin/python3"), 0o755)
     _write(root, "usr/share/man/man1/postfix-tls-python.1.gz", _gzip(_read(MANPAGE), epoch))
     _write(root, "usr/share/doc/postfix-tls/copyright", _read("debian/copyright"))
+    for unit in SYSTEMD_UNITS:  # shipped disabled: postinst enables nothing
+        _write(root, "usr/lib/systemd/system/" + unit, _read("debian/systemd/" + unit))
+    _write(root, DEFAULTS[1:], _read("debian/default.postfix-tls-acme"))
     changelog = "%s (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- %s  %s\n" % (
         PACKAGE, __version__, __version__, "postfix-tls developers <root@localhost>",
         time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(epoch)))
@@ -99,6 +106,8 @@ def deb_tree(root, epoch):
             path = os.path.join(directory, name)
             data = _read(path)
             size += len(data)
+            if os.path.relpath(path, root).startswith("etc/"):
+                continue  # a conffile: dpkg keeps its own checksum (as dh_md5sums)
             md5sums.append("%s  %s\n" % (hashlib.md5(data).hexdigest(),
                                          os.path.relpath(path, root)))
     control = _read("debian/control").decode()
@@ -106,6 +115,7 @@ def deb_tree(root, epoch):
                                                                 str((size + 1023) // 1024))
     _write(root, "DEBIAN/control", control)
     _write(root, "DEBIAN/md5sums", "".join(sorted(md5sums)))
+    _write(root, "DEBIAN/conffiles", DEFAULTS + "\n")
     for script in ("preinst", "postinst", "prerm", "postrm"):
         _write(root, "DEBIAN/" + script, _read("debian/" + script), 0o755)
     for directory, subdirectories, _ in os.walk(root):

@@ -9,7 +9,8 @@ reused), with proc, dev, dev/pts and sys mounted while it is used:
    run through postfix(1), reaches ours;
 2. the differential suite run inside the root: ours (the installed drop-in)
    against that release's own script, at its diverted name;
-3. deploy-acme-cert into tls_server_sni_maps of the release's default
+3. systemd-analyze verify of the timer's units (installed disabled);
+   deploy-acme-cert into tls_server_sni_maps of the release's default
    database type (cdb on Debian 14), read back with postmap -Fq and
    status, then remove-sni-name (Postfix does not run in the root);
 4. ``apt-get install --reinstall postfix`` and an upgrade of postfix (its
@@ -43,7 +44,9 @@ from plumbum import ProcessExecutionError, local
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = "/usr/lib/postfix/sbin/postfix-tls-script"
 DIVERTED = SCRIPT + ".distrib"
-INCLUDE = "postfix,openssl,python3,ca-certificates,util-linux,python3-pytest"
+# systemd: its systemd-analyze verifies the timer's units (forky's minbase
+# has it already).
+INCLUDE = "postfix,openssl,python3,ca-certificates,util-linux,python3-pytest,systemd"
 # A release newer than this machine's debootstrap knows: the script of
 # sid, which forky's archive layout follows.
 DEBOOTSTRAP_SCRIPTS = {"forky": "/usr/share/debootstrap/scripts/sid"}
@@ -234,6 +237,19 @@ class HostTest(object):
                                        if line.startswith(("FAILED", "ERROR"))) + "\n")
         return total, identical, listed, different, status
 
+    def timer_units(self):
+        """systemd-analyze verify, in the root, of the units the .deb
+        installed (disabled: nothing enabled them)."""
+        root = self.root
+        units = ["/usr/lib/systemd/system/postfix-tls-acme." + kind
+                 for kind in ("service", "timer")]
+        status, out, err = root.call("systemd-analyze", "verify", *units)
+        check(status == 0 and not (out + err).strip(),
+              "systemd-analyze verify postfix-tls-acme.service .timer%s"
+              % ("" if status == 0 else ": " + (out + err).strip()))
+        wants = root.host("/etc/systemd/system/timers.target.wants/postfix-tls-acme.timer")
+        check(not os.path.lexists(wants), "the timer is installed disabled")
+
     def sni_table(self):
         """deploy-acme-cert into tls_server_sni_maps of the release's default
         database type (Debian 14's Postfix 3.11: cdb), then remove-sni-name;
@@ -363,6 +379,7 @@ def test_release(release, roots, deb, pyz, mirror):
         total, identical, listed, different, status = test.differential()
         print("  differential: %d scenarios in %.0f s, exit %d"
               % (total, time.time() - started, status))
+        test.timer_units()
         test.sni_table()
         test.reinstall_and_upgrade_postfix()
         test.remove_and_purge()

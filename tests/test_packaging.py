@@ -136,3 +136,29 @@ def test_apt_mirror_is_read_from_one_line_sources(tmp_path):
 def test_no_apt_mirror_is_a_clear_error(tmp_path):
     with pytest.raises(test_hosts.CheckFailed, match="no Debian archive"):
         test_hosts.apt_mirror(str(tmp_path))
+
+
+def test_deb_ships_the_timer_disabled_and_its_options_as_a_conffile(deb, tmp_path):
+    """postfix-tls-acme.service and .timer (issue 31): installed, not
+    enabled (no maintainer script enables or starts them); disabled again
+    on remove; /etc/default/postfix-tls-acme a conffile, not in md5sums.
+    make test-hosts runs systemd-analyze verify on them in each root."""
+    listing = run("dpkg-deb", "-c", deb).stdout
+    for path in ("./usr/lib/systemd/system/postfix-tls-acme.service",
+                 "./usr/lib/systemd/system/postfix-tls-acme.timer",
+                 "./etc/default/postfix-tls-acme"):
+        assert " " + path + "\n" in listing
+    control = tmp_path / "control"
+    run("dpkg-deb", "-e", deb, str(control))
+    assert (control / "conffiles").read_text() == "/etc/default/postfix-tls-acme\n"
+    assert "etc/default" not in (control / "md5sums").read_text()
+    scripts = "".join((control / name).read_text() for name in ("preinst", "postinst"))
+    assert "systemctl" not in scripts and "deb-systemd" not in scripts
+    assert "systemctl disable --now postfix-tls-acme.timer" in (control / "prerm").read_text()
+    unpacked = tmp_path / "tree"
+    run("dpkg-deb", "-x", deb, str(unpacked))
+    service = (unpacked / "usr/lib/systemd/system/postfix-tls-acme.service").read_text()
+    assert "ExecStart=/usr/bin/postfix-tls deploy-acme-cert $DEPLOY_ACME_CERT_OPTIONS" in service
+    assert "SuccessExitStatus=75" in service
+    defaults = (unpacked / "etc/default/postfix-tls-acme").read_text()
+    assert 'DEPLOY_ACME_CERT_OPTIONS="-p 25"' in defaults

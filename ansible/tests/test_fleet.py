@@ -37,7 +37,7 @@ OURS = os.path.join(REPO, "ansible")
 COLLECTIONS = os.pathsep.join([OURS, os.path.join(sys.prefix, "collections")])  # and
 # community.general, which make test-ansible unpacks into the virtualenv
 ROOTS = os.environ.get("POSTFIX_TLS_HOSTS_ROOTS", "/var/tmp/postfix-tls-hosts")
-RELEASES = tuple(os.environ.get("POSTFIX_TLS_ANSIBLE_ROOTS", "bullseye trixie").split())
+RELEASES = tuple(os.environ.get("POSTFIX_TLS_ANSIBLE_ROOTS", "bullseye trixie forky").split())
 FLEET_DIRECTORY = "/etc/postfix-fleet"  # the scratch configuration inside each root
 # The interpreter of the module on mx3: an old one with the oldest ansible-core.
 MX3_PYTHON = os.environ.get("POSTFIX_TLS_ANSIBLE_MX3_PYTHON") or sys.executable
