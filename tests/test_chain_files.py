@@ -505,13 +505,23 @@ def test_output_server_csr_takes_the_chain_files_key(make_config, made):
         assert csr_spki_digest(out) == spki_digest(made[certificate]), args
 
 
-def test_output_server_csr_says_when_openssl_cannot_reach_the_key(make_config, made):
-    # openssl req -key reads a file's first key: combo.pem's ECDSA key is its second.
+def test_output_server_csr_gives_a_second_key_on_a_pipe_and_never_traces_it(make_config,
+                                                                           made):
+    """openssl req -key reads a file's first key, and its configuration is
+    on stdin: combo.pem's ECDSA key (its second) goes on a pipe of its own
+    (issue 31, item 5; before, a refusal)."""
     directory = configure(make_config, made["combo.pem"])
-    status, out, err = postfix_tls(directory, "output-server-csr", "-k", "ecdsa")
-    assert status == 1 and out == ""
-    assert ("fatal: output-server-csr: the ecdsa key at %s, object 4 is not its file's first"
-            " key" % made["combo.pem"]) in err
+    status, out, err = postfix_tls(directory, "--trace", "output-server-csr", "-k", "ecdsa")
+    assert status == 0, err
+    assert csr_spki_digest(out) == spki_digest(made["ec.crt"])
+    assert "-new -key /dev/fd/" in err and "PRIVATE KEY" not in err
+    trace = os.path.join(directory, "trace.json")
+    status, out, err = postfix_tls(directory, "--trace-json", trace, "output-server-csr",
+                                   "-k", "ecdsa")
+    assert status == 0, err
+    with open(trace) as stream:
+        text = stream.read()
+    assert "/dev/fd/" in text and "PRIVATE KEY" not in text
     status, out, err = postfix_tls(directory, "output-server-csr")
     assert status == 0 and csr_spki_digest(out) == spki_digest(made["rsa.crt"])
 

@@ -6,7 +6,7 @@ connected.  The shell glue around them (od, tr, grep, expr) is done in
 Python by the callers.
 """
 
-from postfix_tls.core.command import CAPTURE, DEVNULL, INHERIT, TO_STDOUT, Command
+from postfix_tls.core.command import CAPTURE, DEVNULL, INHERIT, KEY_PIPE, TO_STDOUT, Command
 
 # SHA-256 of nothing: upstream's marker of a pipeline that produced no key.
 NULL_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -171,8 +171,10 @@ def self_signed_cert(openssl, algorithm, keyfile, certfile, hostnames, stdin_pat
                    reads=[keyfile], creates=[certfile], key_type=KEY_TYPE_OF[algorithm])
 
 
-def csr(openssl, keyfile, hostnames, stdin_path):
-    """A CSR on stdout for keyfile, with hostnames as SANs and an empty subject."""
+def csr(openssl, keyfile, hostnames, stdin_path, key_text=None):
+    """A CSR on stdout for keyfile, with hostnames as SANs and an empty subject;
+    key_text: the key given on a pipe of its own instead (a chain file's
+    key that is not its file's first, which -key would not reach)."""
     config = [
         "default_md = sha256",
         "req_extensions = v3",
@@ -185,8 +187,11 @@ def csr(openssl, keyfile, hostnames, stdin_path):
         "subjectAltName = @alts",
         "[alts]",
     ] + _alt_names(hostnames)
+    if key_text is not None:
+        keyfile = KEY_PIPE
     argv = [openssl, "req", "-config", stdin_path, "-new", "-key", keyfile, "-subj", "/"]
-    return Command(argv, stdin="\n".join(config) + "\n", stdout=INHERIT, reads=[keyfile])
+    return Command(argv, stdin="\n".join(config) + "\n", stdout=INHERIT,
+                   reads=[] if key_text is not None else [keyfile], key_pipe=key_text)
 
 
 def certificate_facts(openssl, certfile, certificate_pem=None):

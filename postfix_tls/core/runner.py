@@ -24,6 +24,33 @@ _CANNOT_RUN = 127
 _JUST_ENDED = 0.5
 
 
+def _key_pipes(commands):
+    """The commands with each key_pipe made a pipe: the key written into it
+    (far less than a pipe holds: it cannot block) and its write end closed,
+    KEY_PIPE in argv the read end's /dev/fd/N, the text dropped (the trace
+    shows the path, never the key); and the read ends, to close once run."""
+    from postfix_tls.core.command import KEY_PIPE
+
+    made, pipes = [], []
+    for command in commands:
+        if command.key_pipe is None:
+            made.append(command)
+            continue
+        data = command.key_pipe.encode("ascii")
+        if len(data) > 60000:  # a pipe holds 64 KiB; a PEM key is far less
+            raise ValueError("a key of %d bytes cannot go through a pipe" % len(data))
+        read_end, write_end = os.pipe()
+        try:
+            os.write(write_end, data)
+        finally:
+            os.close(write_end)
+        pipes.append(read_end)
+        made.append(command._replace(
+            argv=tuple(argument.replace(KEY_PIPE, "/dev/fd/%d" % read_end)
+                       for argument in command.argv), key_pipe=None, key_fd=read_end))
+    return tuple(made), pipes
+
+
 class Interrupted(BaseException):
     """SIGTERM arrived (SIGINT arrives as KeyboardInterrupt)."""
 
@@ -141,7 +168,8 @@ class Runner(FileChanges):
                            if name not in command.unset_env)
             return subprocess.Popen(
                 command.argv, stdin=stdin, stdout=stdout,
-                stderr=_stream(command.stderr), env=env, close_fds=True)
+                stderr=_stream(command.stderr), env=env, close_fds=True,
+                pass_fds=() if command.key_fd is None else (command.key_fd,))
         finally:
             if old_umask is not None:
                 os.umask(old_umask)
@@ -246,15 +274,20 @@ class Runner(FileChanges):
         A pipeline's status and output are its last command's, as in sh.
         """
         sys.stdout.flush()  # keep our output ahead of the child's
-        skipped = self.plan.skip(commands)
-        self.tracer.started(commands, skipped is not None)
-        self.tracer.check()  # nothing runs untraced
-        if skipped is not None:
-            self.tracer.ended(commands, [None] * len(commands), 0.0, True)
-            return skipped
-        self.doing(" | ".join(" ".join(command.argv) for command in commands))
-        self._record_creations(commands)
-        return self.wait(self._start(commands), commands[0].stdin)
+        commands, pipes = _key_pipes(commands)
+        try:
+            skipped = self.plan.skip(commands)
+            self.tracer.started(commands, skipped is not None)
+            self.tracer.check()  # nothing runs untraced
+            if skipped is not None:
+                self.tracer.ended(commands, [None] * len(commands), 0.0, True)
+                return skipped
+            self.doing(" | ".join(" ".join(command.argv) for command in commands))
+            self._record_creations(commands)
+            return self.wait(self._start(commands), commands[0].stdin)
+        finally:
+            for fd in pipes:
+                os.close(fd)
 
     def start_all(self, commands):
         """Start independent commands at the same time; a Running each.

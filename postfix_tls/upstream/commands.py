@@ -137,30 +137,32 @@ def deploy_server_cert_command(tls, options, operands):
     return 0
 
 
-def _chain_csr_keyfile(tls, option):
-    """Ours: where chain files are set, the file holding the key of -k's
-    algorithm (or of the first supported one); "" where they are not set."""
+def _chain_csr_key(tls, option):
+    """Ours: where chain files are set, the Chain of -k's algorithm (or of
+    the first supported one); None where they are not set."""
     if option and option not in KEY_FILE_PARAMETERS:
-        return ""
+        return None
     chains = dict((chain.algorithm, chain) for chain in deployed_chains(tls))
     if not chains:
-        return ""
+        return None
     for algorithm in [option] if option else tls.setup.algorithms():
         chain = chains.get(algorithm)
-        if chain is None:
-            continue
-        if not chain.first_in_file:
-            # openssl req -key reads a file's first key only.
-            tls.fail(messages.CHAIN_CSR_NOT_FIRST.format(
-                algorithm=algorithm, where=chain.where))
-        return chain.key_path
+        if chain is not None:
+            return chain
     tls.fail(messages.NO_USABLE_KEYFILE)
 
 
 def output_server_csr(tls, options, operands):
-    chain_keyfile = _chain_csr_keyfile(tls, options.get("k", ""))
-    if chain_keyfile:
-        keyfile = chain_keyfile
+    chain = _chain_csr_key(tls, options.get("k", ""))
+    if chain is not None and not chain.first_in_file:
+        # openssl req -key reads a file's first key only: this one is
+        # given on a pipe of its own (stdin is the configuration's).
+        names = resolve_hostnames(tls, operands)
+        command = openssl.csr(tls.openssl, chain.key_path, names, tls.setup.stdin_path,
+                              key_text=chain.key_text)
+        return tls.runner.run(command).returncode and 1
+    if chain is not None:
+        keyfile = chain.key_path
     elif options.get("k"):
         keyfile = set_keyfile(tls, options["k"])
         if options["k"] not in KEY_FILE_PARAMETERS and not tls.is_file(keyfile):

@@ -76,9 +76,6 @@ PEM_BYTE_ORDER_MARK = ("{path} has a byte-order mark (U+FEFF) before object {pos
                        " OpenSSL 3 too unless the mark is the file's first bytes or directly"
                        " follows an END line; save the file without the byte-order mark")
 
-CHAIN_CSR_NOT_FIRST = ("output-server-csr: the {algorithm} key at {where} is not its file's"
-                       " first key, and openssl req reads only that: give -k a file whose"
-                       " first key it is")
 CHAIN_FILE_SUBCOMMANDS = "--chain-file goes with deploy-server-cert, enable-server," \
     " new-server-key, new-server-cert or deploy-acme-cert"
 CHAIN_FILE_NEEDS_3_4 = ("--chain-file: smtpd_tls_chain_files is new in Postfix 3.4, and this is"
