@@ -5,7 +5,7 @@ collection's module.  Its hosts:
   inventory host with ansible_connection=local and its own config_directory,
   run with the postfix-tls command of this checkout;
 - the Debian release roots of make test-hosts (POSTFIX_TLS_ANSIBLE_ROOTS:
-  Debian 11 and 13), through community.general's chroot connection, with
+  Debian 11, 13 and 14), through community.general's chroot connection, with
   the release's python3 and Postfix and the .deb of make deb installed
   there: its postfix-tls on PATH, as on a real host.
 
