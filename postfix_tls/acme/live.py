@@ -24,6 +24,25 @@ def output_of(result):
     return result.stdout.decode("utf-8", "replace").strip()
 
 
+def check_and_reload(tls, notes):
+    """postfix check (a failure: the old files back, and fail), then postfix
+    reload where Postfix runs (a dry run: traced, not run), notes saying
+    what was not done; (running, the reload's command line or "")."""
+    running = postfix(tls, "status").returncode == 0
+    result = postfix(tls, "check")
+    if result.returncode:
+        tls.fail(messages.ACME_CHECK_FAILED.format(output=output_of(result),
+                                                   undone=undo(tls, messages.UNDONE)))
+    if not running:
+        notes.append(messages.ACME_NOT_RUNNING)
+        return running, ""
+    if tls.runner.dry_run:
+        reload(tls)  # traced, not run
+        notes.append(messages.ACME_DRY_RUN)
+        return running, ""
+    return running, reload(tls)
+
+
 def reload(tls):
     command = _postfix_command(tls, "reload")
     shown = " ".join(["postfix"] + list(command.argv[1:]))

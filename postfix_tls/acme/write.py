@@ -7,7 +7,7 @@ import os
 
 from postfix_tls import chain_deploy
 from postfix_tls.acme.facts import CERT_PARAMETERS, STAGED_FILE, config_file
-from postfix_tls.acme.live import output_of, postfix, reload, undo, verify
+from postfix_tls.acme.live import check_and_reload, verify
 from postfix_tls.core import material, messages, validate
 from postfix_tls.core.keys import (
     CHAIN_FILES,
@@ -22,18 +22,8 @@ def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records
     outcome.notes += setting.notes([d.path for d in deployments if d.chain_file])
     if outcome.settings:
         _edit_main_cf(tls, outcome.settings)
-    outcome.running = postfix(tls, "status").returncode == 0
-    result = postfix(tls, "check")
-    if result.returncode:
-        tls.fail(messages.ACME_CHECK_FAILED.format(output=output_of(result),
-                                                   undone=undo(tls, messages.UNDONE)))
-    if not outcome.running:
-        outcome.notes.append(messages.ACME_NOT_RUNNING)
-    elif tls.runner.dry_run:
-        reload(tls)  # traced, not run
-        outcome.notes.append(messages.ACME_DRY_RUN)
-    else:
-        outcome.reload = reload(tls)
+    outcome.running, outcome.reload = check_and_reload(tls, outcome.notes)
+    if outcome.reload:
         verify(tls, outcome, deployments, ports, hostname, address, seconds, records)
     # Deployed: a signal from now on no longer makes it a failure.
     tls.runner.finishing()

@@ -36,7 +36,7 @@ import time
 from postfix_tls.acme.checks import check_material
 from postfix_tls.acme.facts import DEPLOY, STAGE, UNCHANGED, Deployment, Loaded, private_key
 from postfix_tls.acme.gate import dane_gate
-from postfix_tls.acme.live import output_of, postfix, reload, undo
+from postfix_tls.acme.live import check_and_reload, undo
 from postfix_tls.core import messages, validate
 from postfix_tls.core.certificates import covers
 from postfix_tls.core.keys import key_text_digest, set_fqdn
@@ -289,27 +289,12 @@ def _write(tls, plan, deploying, outcome):
                 if files is None else messages.SNI_TABLE_LINE.format(
                     table=table.spec, key=key, files=", ".join(files))
                 for key, files in changes.items()]
-        failed = sni_table.build(tls, table)
-        if failed:
-            tls.fail(messages.SNI_BUILD_FAILED.format(
-                table=table.spec, output=failed, undone=undo(tls, messages.UNDONE)))
-        if table.table.indexed:
-            outcome.sni_table.append(messages.SNI_BUILT.format(table=table.spec))
+        outcome.sni_table += sni_plan.build_or_undo(tls, table)
 
 
 def _check_and_reload(tls, deploying, served_keys, names, live, records, outcome):
-    outcome.running = postfix(tls, "status").returncode == 0
-    result = postfix(tls, "check")
-    if result.returncode:
-        tls.fail(messages.ACME_CHECK_FAILED.format(output=output_of(result),
-                                                   undone=undo(tls, messages.UNDONE)))
-    if not outcome.running:
-        outcome.notes.append(messages.ACME_NOT_RUNNING)
-    elif tls.runner.dry_run:
-        reload(tls)  # traced, not run
-        outcome.notes.append(messages.ACME_DRY_RUN)
-    else:
-        outcome.reload = reload(tls)
+    outcome.running, outcome.reload = check_and_reload(tls, outcome.notes)
+    if outcome.reload:
         _verify(tls, outcome, served_keys, names, live, records)
     tls.runner.finishing()
     for deployment in deploying:

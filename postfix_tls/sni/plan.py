@@ -92,3 +92,15 @@ def _table_changes(tls, table, keys, ours):
             changes[entry.key] = [path for path in entry.files
                                   if path not in ours.values()] or None
     return changes
+
+
+def build_or_undo(tls, table):
+    """build, and the line that says so ([] for texthash); a failure puts
+    back every file the run changed (the table too) and fails."""
+    failed = sni_table.build(tls, table)
+    if failed:
+        from postfix_tls.acme.live import undo
+
+        tls.fail(messages.SNI_BUILD_FAILED.format(
+            table=table.spec, output=failed, undone=undo(tls, messages.UNDONE)))
+    return [messages.SNI_BUILT.format(table=table.spec)] if table.table.indexed else []

@@ -14,10 +14,11 @@ own files are never removed.  A name in no table changes nothing.
 import os
 import time
 
-from postfix_tls.acme.live import output_of, postfix, reload, undo
+from postfix_tls.acme.live import check_and_reload
 from postfix_tls.core import messages, sni, validate
 from postfix_tls.core.keys import set_fqdn
 from postfix_tls.sni import live as served
+from postfix_tls.sni import plan as sni_plan
 from postfix_tls.sni import table as sni_table
 
 OUR_PREFIX = "acme-sni-"
@@ -121,26 +122,11 @@ def _remove(tls, tables, changed, keys, live, removal):
             table, dict((key, None) for key in found)))
         removal.removed += [messages.SNI_TABLE_LINE_REMOVED.format(table=table.spec, key=key)
                             for key in found]
-        failed = sni_table.build(tls, table)
-        if failed:
-            tls.fail(messages.SNI_BUILD_FAILED.format(
-                table=table.spec, output=failed, undone=undo(tls, messages.UNDONE)))
-        if table.table.indexed:
-            removal.removed.append(messages.SNI_BUILT.format(table=table.spec))
-    removal.running = postfix(tls, "status").returncode == 0
-    result = postfix(tls, "check")
-    if result.returncode:
-        tls.fail(messages.ACME_CHECK_FAILED.format(output=output_of(result),
-                                                   undone=undo(tls, messages.UNDONE)))
+        removal.removed += sni_plan.build_or_undo(tls, table)
+    removal.running, removal.reload = check_and_reload(tls, removal.notes)
     remaining = [(table, key) for table in tables for key in table.by_key
                  if not any(key in found for other, found in changed if other is table)]
-    if not removal.running:
-        removal.notes.append(messages.ACME_NOT_RUNNING)
-    elif tls.runner.dry_run:
-        reload(tls)
-        removal.notes.append(messages.ACME_DRY_RUN)
-    else:
-        removal.reload = reload(tls)
+    if removal.reload:
         names = []
         for key in keys:
             name = served.key_check_name(key)
