@@ -28,7 +28,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 4
 UPSTREAM = /usr/lib/postfix/sbin/postfix-tls-script
 
-.PHONY: test-ansible help deps venv test lint bench demo install install-dropin uninstall-dropin test-matrix \
+.PHONY: test-ansible help deps venv acme-sh test lint bench demo install install-dropin uninstall-dropin test-matrix \
 	deb pyz test-hosts debootstrap clean
 
 # make install [VIRTUALENV=/opt/postfix-tls]: into that virtualenv (made if
@@ -52,9 +52,9 @@ MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test
 # unbound and gnutls-bin's danetool (the DANE tests' resolver and an
 # independent TLSA computation), ldnsutils' ldns-signzone (a signed zone);
 # pebble (an ACME test CA), certbot, dehydrated and lego (deploy-acme-cert's
-# clients, in its tests and in the benchmark); knot and knot-dnsutils (the
-# publishing tests' primary, keymgr's TSIG keys, kdig), bind9-dnsutils and
-# bind9-utils (nsupdate, tsig-keygen).  Services are not started (the
+# clients, in its tests and in the benchmark; acme.sh: the acme-sh target);
+# knot and knot-dnsutils (the publishing tests' primary, keymgr's TSIG
+# keys, kdig), bind9-dnsutils and bind9-utils (nsupdate, tsig-keygen).  Services are not started (the
 # tests start what they need, on their own addresses).
 deps:
 	@if [ ! -x $(UPSTREAM) ] || [ ! -x /usr/sbin/postconf ] || ! command -v openssl >/dev/null \
@@ -83,7 +83,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 venv: $(VENV)/.installed
 
-test: deps venv
+# acme.sh is packaged from Debian 14 on: the tests' client comes from
+# forky's archive on older releases (scripts/newer_package.py; plumbum).
+acme-sh: venv
+	@command -v acme.sh >/dev/null || $(PYTHON) scripts/newer_package.py forky acme.sh
+
+test: deps venv acme-sh
 	$(PYTHON) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv

@@ -60,7 +60,8 @@ def keys(tmp_path_factory):
 # in order, as its tests share live servers on loopback addresses of its
 # own; every other test goes to whichever worker is free.  (Its
 # xdist_group marks are not honoured with pytest 9.)
-LIVE_SERVER_MODULES = ("test_acme.py", "test_acme_interrupts.py", "test_chain_files.py",
+LIVE_SERVER_MODULES = ("test_acme.py", "test_acme_interrupts.py", "test_acme_next_keys.py",
+                       "test_chain_files.py",
                        "test_dane.py", "test_publish.py", "test_publish_rollover.py",
                        "test_sni_deploy.py")
 

@@ -35,6 +35,7 @@ main.cf back (Runner.restore_replaced).
 
 
 from postfix_tls import chain_deploy
+from postfix_tls.acme import next_keys
 from postfix_tls.acme.checks import check_material, staged_materials
 from postfix_tls.acme.facts import (
     CERT_PARAMETERS,
@@ -45,7 +46,7 @@ from postfix_tls.acme.facts import (
     UNCHANGED,
     VERIFY_SECONDS,
 )
-from postfix_tls.acme.gate import dane_gate, stage
+from postfix_tls.acme.gate import dane_gate, stage, watch
 from postfix_tls.acme.loaded import already_loaded, plan
 from postfix_tls.acme.source import find_source
 from postfix_tls.acme.write import deploy
@@ -128,16 +129,24 @@ def deploy_acme_cert(tls, options, operands):
             except Refused as refusal:
                 tls.fail(str(refusal))
     given = [deployment.algorithm for deployment in outcome.deployments]
-    materials += staged_materials(tls, hostnames, given + [m.algorithm for m in materials])
+    given += [material.algorithm for material in materials]
+    # Before the records in service are read: the next key is one of them.
+    next_keys.announce(tls, source, given if source.pairs else [])
+    materials += staged_materials(tls, hostnames, given)
     in_service = publishing.records_in_service(tls) if publishing_settings else set()
     if not materials and not outcome.deployments:
         if not outcome.sni:
             outcome.notes.append(messages.ACME_NOTHING)
+        _made_ahead(tls, publishing, publishing_settings, hostnames[0], ports, nameserver,
+                    in_service, outcome)
         _retire(tls, publishing, publishing_settings, hostnames[0], ports, in_service,
                 outcome)
         return _done(tls, outcome)
     outcome.deployments += [plan(tls, material, chains, setting) for material in materials]
     gated = [d for d in outcome.deployments if d.action == DEPLOY and d.key_changed]
+    if not gated:
+        _made_ahead(tls, publishing, publishing_settings, hostnames[0], ports, nameserver,
+                    in_service, outcome)
     if gated and publishing_settings:
         publishing.publish_new_keys(tls, publishing_settings, hostnames[0], ports, in_service,
                                     gated, outcome)
@@ -179,6 +188,22 @@ def _publishing(options):
     from postfix_tls.acme import publishing
 
     return publishing
+
+
+def _made_ahead(tls, publishing, publishing_settings, hostname, ports, nameserver, in_service,
+                outcome):
+    """A run with no new key to let in, while a client's key made ahead is
+    announced: -K publishes its record (once: an RRset that has it is left
+    as it is), and every such run notes when DNS first served it
+    everywhere, so that the renewal that takes it finds the wait over."""
+    if not any(next_keys.read(tls, algorithm) for algorithm in tls.setup.algorithms()):
+        return
+    if publishing_settings is not None:
+        publishing.publish_new_keys(tls, publishing_settings, hostname, ports, in_service, [],
+                                    outcome)
+        if outcome.failure is not None:
+            return
+    watch(tls, hostname, ports, nameserver)
 
 
 def _retire(tls, publishing, publishing_settings, hostname, ports, needed, outcome):

@@ -18,9 +18,9 @@ from postfix_tls.dane import first_seen
 from postfix_tls.dane.check import Check, ask_dns, judge_nameservers, split_nameserver
 
 
-def dane_gate(tls, hostname, ports, nameserver, deployments):
-    """Stage the deployments whose new key no published record matches yet
-    everywhere; {port: records} as the nameservers serve them."""
+def _ask(tls, hostname, ports, nameserver):
+    """(lookup, Check): every port's RRset through the resolver and from
+    each of the zone's nameservers."""
     try:
         from postfix_tls.dane import lookup
     except ImportError:
@@ -32,9 +32,30 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
         if not entry.error:
             judge_nameservers(check, entry)
         check.dns[port] = entry
-    errors = [entry for entry in check.dns.values() if entry.error]
-    published = [entry for entry in check.dns.values() if not entry.error and (
+    return lookup, check
+
+
+def _published(check):
+    return [entry for entry in check.dns.values() if not entry.error and (
         entry.records or any(served.records for served in entry.nameservers))]
+
+
+def watch(tls, hostname, ports, nameserver):
+    """Note when each record is first served everywhere (SEEN_FILE), with no
+    key to let in: the runs between two renewals (a timer's, dehydrated's
+    unchanged_cert) keep the record of a key made ahead counted from its
+    first sighting, so that the renewal that takes the key deploys it at
+    once.  A DNS error is no failure here: the gate looks again."""
+    _, check = _ask(tls, hostname, ports, nameserver)
+    _seen(tls, _published(check), [entry.owner for entry in check.dns.values()])
+
+
+def dane_gate(tls, hostname, ports, nameserver, deployments):
+    """Stage the deployments whose new key no published record matches yet
+    everywhere; {port: records} as the nameservers serve them."""
+    lookup, check = _ask(tls, hostname, ports, nameserver)
+    errors = [entry for entry in check.dns.values() if entry.error]
+    published = _published(check)
     records = dict((port, list(entry.records)) for port, entry in check.dns.items()
                    if not entry.error)
     seen = _seen(tls, published, [entry.owner for entry in check.dns.values()])

@@ -1,9 +1,12 @@
 """Where deploy-acme-cert's material comes from: certbot's
-RENEWED_LINEAGE, lego's LEGO_CERT_* variables, dehydrated's hook calls,
-two operands, or nothing (a timer's run: what is staged)."""
+RENEWED_LINEAGE, lego's LEGO_CERT_* variables, acme.sh's CERT_KEY_PATH and
+CERT_FULLCHAIN_PATH (its --reloadcmd), dehydrated's hook calls, two
+operands, or nothing (a timer's run: what is staged).  And the key the
+client made for its next renewal, where it makes one (acme/next_keys.py)."""
 
 import os
 
+from postfix_tls.acme import next_keys
 from postfix_tls.core import messages, validate
 
 # dehydrated's hook calls: deploy_cert DOMAIN KEYFILE CERTFILE FULLCHAINFILE
@@ -15,12 +18,14 @@ DEHYDRATED_UNCHANGED = "unchanged_cert"
 
 
 class Source(object):
-    """Where the material comes from: the client, and [(keyfile, chainfile)]."""
+    """Where the material comes from: the client, [(keyfile, chainfile)],
+    and [(client, keyfile)] of the keys it made for its next renewal."""
 
-    def __init__(self, name, pairs=(), dehydrated=False):
+    def __init__(self, name, pairs=(), dehydrated=False, next_keys=()):
         self.name = name
         self.pairs = list(pairs)
         self.dehydrated = dehydrated
+        self.next_keys = list(next_keys)
 
 
 def _dehydrated_call(name):
@@ -38,9 +43,12 @@ def find_source(tls, operands):
             if len(operands) < 5:  # a hook that drops arguments: say so, not "done"
                 tls.fail(messages.ACME_DEHYDRATED_ARGUMENTS.format(
                     " ".join(validate.shown(operand) for operand in operands)))
-            return Source("dehydrated", [(operands[2], operands[4])], dehydrated=True)
-        if operands[0] == DEHYDRATED_UNCHANGED:
-            return Source("dehydrated", dehydrated=True)  # what is staged, if anything
+            return Source("dehydrated", [(operands[2], operands[4])], dehydrated=True,
+                          next_keys=next_keys.from_dehydrated(operands[2]))
+        if operands[0] == DEHYDRATED_UNCHANGED:  # what is staged, if anything
+            keyfile = operands[2] if len(operands) > 2 else ""
+            return Source("dehydrated", dehydrated=True,
+                          next_keys=next_keys.from_dehydrated(keyfile))
         return None
     if len(operands) == 2:
         return Source("given", [tuple(given)])  # check_material says which is missing
@@ -55,6 +63,11 @@ def find_source(tls, operands):
     if env.get("LEGO_CERT_PATH") or env.get("LEGO_CERT_KEY_PATH"):
         return _client_files(tls, "lego", "LEGO_CERT_PATH and LEGO_CERT_KEY_PATH",
                              env.get("LEGO_CERT_KEY_PATH", ""), env.get("LEGO_CERT_PATH", ""))
+    if env.get("CERT_KEY_PATH") or env.get("CERT_FULLCHAIN_PATH"):
+        source = _client_files(tls, next_keys.ACME_SH, "CERT_KEY_PATH and CERT_FULLCHAIN_PATH",
+                               env.get("CERT_KEY_PATH", ""), env.get("CERT_FULLCHAIN_PATH", ""))
+        source.next_keys = next_keys.from_acme_sh(env)
+        return source
     return Source("staged")  # a timer's run: what is staged, if anything
 
 

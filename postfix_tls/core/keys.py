@@ -20,6 +20,9 @@ SNI_MAPS = "tls_server_sni_maps"  # 3.4+: chain files per SNI name (core/sni.py)
 # deploy-acme-cert's key and chain waiting for their TLSA record, in the
 # configuration directory: the next key of output-server-tlsa-rollover too.
 ACME_STAGED_FILE = "acme-{}.staged.pem"
+# Where an ACME client keeps the key of its next renewal, made ahead
+# (acme/next_keys.py): the rollover's next key too.
+ACME_NEXT_FILE = "acme-{}.next"
 
 KeyType = collections.namedtuple("KeyType", "command algorithm key_param cert_param")
 

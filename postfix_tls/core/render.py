@@ -56,7 +56,10 @@ def rollover(algorithms, keys, records, as_json, hints):
         if "staged" in roles:
             lines.append(messages.ROLLOVER_NEXT.format(algorithm=algorithm,
                                                        keyfile=roles["staged"]))
-        elif "deployed" in roles:
+        if "next" in roles:
+            lines.append(messages.ROLLOVER_MADE_AHEAD.format(algorithm=algorithm,
+                                                             keyfile=roles["next"]))
+        elif "deployed" in roles and "staged" not in roles:
             lines.append(messages.ROLLOVER_NO_NEXT.format(algorithm=algorithm,
                                                           command=hints.tls))
     lines.append(messages.ROLLOVER_PUBLISH)

@@ -14,7 +14,8 @@ The staged (next) key of an algorithm is the one deploy-acme-cert staged
 (``acme-ALGORITHM.staged.pem``), else the newest ``key-STAMP.pem`` (RSA)
 or ``eckey-STAMP.pem`` (ECDSA) in the configuration directory, as
 ``new-server-key`` names them, that is not deployed and is newer than the
-deployed key; ``-k keyfile`` names it instead.
+deployed key; ``-k keyfile`` names it instead.  Beside it, the key an ACME
+client made for its next renewal (role "next": acme/next_keys.py).
 """
 
 import collections
@@ -117,9 +118,23 @@ def known_keys(tls, keyfile_option="", sni_name=""):
             if next_key and next_key.digest not in [
                     key.digest for key in keys if key.algorithm == algorithm]:
                 keys.append(next_key)
+        if not sni_name:
+            made_ahead = _made_ahead(tls, algorithm)
+            if made_ahead and made_ahead.digest not in [
+                    key.digest for key in keys if key.algorithm == algorithm]:
+                keys.append(made_ahead)
     if keyfile_option:
         keys.append(_key(tls, None, "staged", set_keyfile(tls, keyfile_option)))
     return keys
+
+
+def _made_ahead(tls, algorithm):
+    """The Key an ACME client made for its next renewal (role "next"), as
+    its hook last announced it, or None."""
+    from postfix_tls.acme import next_keys
+
+    found = next_keys.read(tls, algorithm)
+    return Key(algorithm, "next", found.path, found.digest) if found else None
 
 
 def _next_key(tls, algorithm, keyfile):

@@ -1,9 +1,10 @@
 """Real ACME for the deploy hook's tests, on loopback only: Debian's pebble
 (Let's Encrypt's test CA) on 127.0.0.1, with an HTTPS certificate made
-here, and Debian's certbot, dehydrated and lego as its clients, each in
-directories of its own.  pebble is told to find every challenge valid
-(PEBBLE_VA_ALWAYS_VALID=1): the clients write their http-01 files into a
-webroot nobody serves.  Stopped by the fixture that started it.
+here, and Debian's certbot, dehydrated, lego and acme.sh (Debian 14's
+package: make acme-sh) as its clients, each in directories of its own.
+pebble is told to find every challenge valid (PEBBLE_VA_ALWAYS_VALID=1):
+the clients write their http-01 files into a webroot nobody serves.
+Stopped by the fixture that started it.
 """
 
 import json
@@ -134,7 +135,7 @@ class Dehydrated(object):
     """dehydrated with its base directory and configuration here; its HOOK
     is a shell function in that configuration (dehydrated sources it)."""
 
-    def __init__(self, directory, pebble, env, domain, hook, key_renew=True):
+    def __init__(self, directory, pebble, env, domain, hook, key_renew=True, rollover=False):
         self.directory = directory
         self.env = env
         self.domain = domain
@@ -145,9 +146,10 @@ class Dehydrated(object):
         with open(self.config, "w") as stream:
             stream.write(
                 'CA="%s"\nBASEDIR="%s"\nWELLKNOWN="%s/wellknown"\nCHALLENGETYPE="http-01"\n'
-                'KEY_ALGO=rsa\nPRIVATE_KEY_RENEW="%s"\n'
+                'KEY_ALGO=rsa\nPRIVATE_KEY_RENEW="%s"\nPRIVATE_KEY_ROLLOVER="%s"\n'
                 'postfix_tls_hook() { %s "$@"; }\nHOOK=postfix_tls_hook\n' % (
-                    pebble.url, directory, directory, "yes" if key_renew else "no", hook))
+                    pebble.url, directory, directory, "yes" if key_renew else "no",
+                    "yes" if rollover else "no", hook))
 
     def certdir(self):
         return os.path.join(self.directory, "certs", self.domain)
@@ -180,3 +182,36 @@ class Lego(object):
         return run(self.common + ["renew", "--days", "10000", "--no-random-sleep",
                                   "--renew-hook", hook]
                    + list(flags), self.env)
+
+
+class AcmeSh(object):
+    """acme.sh with its home, configuration and certificates here; its
+    default key (ec-256), a key made ahead for each next renewal
+    (--always-force-new-domain-key) and the hook as its --reloadcmd."""
+
+    def __init__(self, directory, pebble, env, domain):
+        self.directory = directory
+        self.env = env
+        self.domain = domain
+        self.webroot = os.path.join(directory, "webroot")
+        os.makedirs(self.webroot, exist_ok=True)
+        self.common = ["acme.sh", "--home", directory, "--config-home", directory,
+                       "--cert-home", os.path.join(directory, "certs"), "--server", pebble.url,
+                       "--ca-bundle", pebble.ca_file, "--log", os.path.join(directory, "log")]
+
+    def certdir(self):
+        return os.path.join(self.directory, "certs", self.domain + "_ecc")
+
+    def keyfile(self):
+        return os.path.join(self.certdir(), self.domain + ".key")
+
+    def next_keyfile(self):
+        return self.keyfile() + ".next"
+
+    def issue(self, hook):
+        return run(self.common + ["--issue", "-d", self.domain, "-w", self.webroot,
+                                  "--always-force-new-domain-key", "--reloadcmd", hook],
+                   self.env)
+
+    def renew(self):
+        return run(self.common + ["--renew", "-d", self.domain, "--force"], self.env)

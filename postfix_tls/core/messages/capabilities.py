@@ -13,6 +13,13 @@ BAD_SECONDS = "invalid -t value: {}: expected seconds, 1 to 3600"
 ROLLOVER_DEPLOYED = "; {algorithm}: deployed {keyfile}"
 ROLLOVER_NEXT = "; {algorithm}: next {keyfile}"
 NEXT_KEY_LEFT_OUT = "{algorithm}: the next key {path} is left out: {reason}"
+# A key an ACME client made ahead (acme/next_keys.py).
+ROLLOVER_MADE_AHEAD = ("; {algorithm}: made ahead by the ACME client for its next renewal"
+                       " {keyfile}: with its record published, that renewal deploys it at once")
+NEXT_KEY_BAD_ANNOUNCEMENT = ("{path}: not a line \"CLIENT KEYFILE\": left out (the client's"
+                             " next hook run writes it again)")
+NEXT_KEY_GONE = ("{path}: {client}'s next key {keyfile} is gone or no longer of this"
+                 " algorithm: left out (the client's next hook run says which it holds)")
 ROLLOVER_NO_NEXT = "; {algorithm}: no next key yet: {command} new-server-key -a {algorithm}"
 ROLLOVER_PUBLISH = ("; publish this RRset now (current + next); deploy a next key only once"
                     " the old RRset's TTL has passed on every nameserver")
@@ -137,8 +144,9 @@ FAILED = "failed"
 # deploy-acme-cert (ours): refusals (nothing changed), then what a run did.
 ACME_USAGE_SOURCE = ("deploy-acme-cert takes keyfile fullchainfile; or no operands, as"
                      " certbot's --deploy-hook (RENEWED_LINEAGE), lego's --run-hook or"
-                     " --renew-hook (LEGO_CERT_PATH, LEGO_CERT_KEY_PATH) or a timer (what is"
-                     " staged); or dehydrated's hook calls (deploy_cert DOMAIN KEYFILE ...)")
+                     " --renew-hook (LEGO_CERT_PATH, LEGO_CERT_KEY_PATH), acme.sh's --reloadcmd"
+                     " (CERT_KEY_PATH, CERT_FULLCHAIN_PATH) or a timer (what is staged); or"
+                     " dehydrated's hook calls (deploy_cert DOMAIN KEYFILE ...)")
 ACME_LINEAGE_MISSING = "{source}: {path} is missing: is {variable} a certificate's directory?"
 ACME_UNSUPPORTED = ("the key in {keyfile} is {algorithm}, which this Postfix does not support:"
                     " nothing deployed")

@@ -1,0 +1,262 @@
+"""Keys made ahead (issue 31): acme.sh (--always-force-new-domain-key, its
+Le_Next_Domain_Key) and dehydrated (PRIVATE_KEY_ROLLOVER=yes, its
+privkey.roll.pem) make the key of their next renewal at each renewal.
+deploy-acme-cert -K, as their hook, publishes that key's record at once,
+and timer runs note when every nameserver serves it; so the renewal that
+takes the key deploys it with no wait, publishes the record of the key
+made for the renewal after, and the old key's record is retired one TTL
+later.  acme.sh has the ECDSA key and dehydrated the RSA key of one
+Postfix: each algorithm's rollover leaves the other's alone.
+
+A site of its own on loopback: Knot as the signing primary on
+127.0.0.60, a Knot secondary on .61 (NOTIFY, IXFR), unbound validating on
+.62, a scratch Postfix started by postfix(1) on .63, pebble on 127.0.0.1.
+Needs root, knot, unbound, Postfix, dnspython, pebble, dehydrated and
+acme.sh (Debian 14's package: make acme-sh).
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+
+import pytest
+from test_acme import key_digest, presented
+from test_integration import run, standalone_env
+
+from support import LOCK_FILE, MYHOSTNAME, POSTFIX_PATH, ours_argv, snapshot
+from support.acmeservers import AcmeSh, Dehydrated, Pebble
+from support.dnsservers import KnotPrimary, KnotSecondary, Resolver, require_knot
+from support.liveservers import ScratchPostfix, scratch_base
+
+pytestmark = [pytest.mark.postfix, pytest.mark.root]
+
+PRIMARY, SECONDARY, RESOLVER, ADDRESS = "127.0.0.60", "127.0.0.61", "127.0.0.62", "127.0.0.63"
+HOSTNAME = "mail.example.com"
+OWNER = "_25._tcp.%s." % HOSTNAME
+TTL = 3
+OTHER = "3 1 1 " + "ef" * 32  # another host's record: DANE is in use, keys are gated
+EXIT_STAGED = 75
+
+
+class Lab(object):
+    def __init__(self, base):
+        self.base = base
+        self.primary = KnotPrimary(base, PRIMARY, secondaries=[SECONDARY], signed=True)
+        self.secondary = KnotSecondary(base, SECONDARY, self.primary)
+        self.resolver = Resolver(base, RESOLVER, self.primary)
+        self.postfix = ScratchPostfix(base, ADDRESS)
+        self.config = self.postfix.config
+        self.pebble = Pebble(os.path.join(base, "pebble"))
+        self.env = self.pebble.client_env(POSTFIX_PATH)
+
+    def start(self):
+        self.primary.start(records=["_25._tcp.mail %d IN TLSA %s" % (TTL, OTHER)])
+        self.secondary.start()
+        assert self.secondary.wait_for_serial(self.primary.serial() or 1, 20)
+        self.resolver.start()
+        self.pebble.start()
+        self.postfix.start()
+
+    def stop(self):
+        for part in (self.postfix, self.pebble, self.resolver, self.secondary, self.primary):
+            try:
+                part.stop()
+            except Exception:
+                pass
+
+    def argv(self, *args):
+        return ours_argv(["-c", self.config, "deploy-acme-cert", "-h", HOSTNAME, "-p", "25",
+                          "-n", RESOLVER, "-s", ADDRESS, "-t", "20", "-K",
+                          self.primary.key_file, "-L", str(TTL)] + list(args))
+
+    def hook(self):
+        """The hook's command line, as the client's configuration has it."""
+        return " ".join(shlex.quote(arg) for arg in self.argv())
+
+    def run(self):
+        """A timer's run: (status, output)."""
+        result = subprocess.run(self.argv(), env={"PATH": POSTFIX_PATH},
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+        return result.returncode, result.stdout
+
+    def rollover(self):
+        result = subprocess.run(ours_argv(["-c", self.config, "output-server-tlsa-rollover",
+                                           "-h", HOSTNAME, "-p", "25"]),
+                                env={"PATH": POSTFIX_PATH}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+        assert result.returncode == 0, result.stdout
+        return result.stdout
+
+    def zone(self):
+        return sorted(self.primary.tlsa(OWNER)[0])
+
+
+@pytest.fixture(scope="module")
+def lab():
+    require_knot()
+    for program in ("pebble", "dehydrated", "acme.sh"):
+        if not shutil.which(program, path=POSTFIX_PATH):
+            pytest.fail("needs %s: make deps acme-sh" % program)
+    with scratch_base("postfix-tls-nextkeys.") as base:
+        lab = Lab(base)
+        try:
+            lab.start()
+            yield lab
+        finally:
+            lab.stop()
+
+
+def served(algorithm):
+    """The SPKI digest the server presents on port 25 for algorithm."""
+    return presented(25, algorithm=algorithm, address=ADDRESS, hostname=HOSTNAME)[0]
+
+
+def timer_runs_until(lab, words, seconds=60):
+    """Timer runs, one a second, until one says words: its output."""
+    deadline = time.time() + seconds
+    while True:
+        status, out = lab.run()
+        assert status in (0, EXIT_STAGED), out
+        if words in out or time.time() > deadline:
+            return out
+        time.sleep(1)
+
+
+def record(digest):
+    return "3 1 1 " + digest
+
+
+def published(digest):
+    return "published %s %d IN TLSA %s" % (OWNER, TTL, record(digest))
+
+
+def check_renewal_with_a_key_made_ahead(lab, algorithm, first, renew, keyfile, next_keyfile):
+    """first(): the client's first issuance; renew(): a renewal with a new
+    key (the one made ahead).  Both as the client runs its hook."""
+    result = first()
+    current, ahead = key_digest(keyfile()), key_digest(next_keyfile())
+    # DANE is in use: the first key waits one TTL; its record and the
+    # record of the key made ahead are published by the same update.
+    assert published(current) in result.stdout and published(ahead) in result.stdout, (
+        result.stdout)
+    assert "made ahead by the ACME client for its next renewal %s" % next_keyfile() in (
+        lab.rollover())
+    out = timer_runs_until(lab, "%s: deployed" % algorithm)
+    assert "%s: deployed" % algorithm in out
+    assert served(algorithm) == current, out
+    lab.run()  # a timer's run between renewals: the sightings are kept
+    time.sleep(TTL + 1.1)
+
+    result = renew()
+    assert result.returncode == 0, result.stdout
+    renewed, following = key_digest(keyfile()), key_digest(next_keyfile())
+    assert renewed == ahead and following not in (current, ahead)
+    # Deployed by the renewal's own run, with no wait; the next one published.
+    assert "%s: deployed" % algorithm in result.stdout and "staged" not in result.stdout, (
+        result.stdout)
+    assert published(following) in result.stdout
+    assert served(algorithm) == ahead
+    assert set(map(record, (current, ahead, following))) <= set(lab.zone())
+    out = timer_runs_until(lab, "retired")
+    assert "retired %s IN TLSA %s" % (OWNER, record(current)) in out, out
+    zone = lab.zone()
+    assert record(current) not in zone and {record(ahead), record(following), OTHER} <= set(zone)
+    return ahead
+
+
+def test_acme_sh_next_key_is_published_ahead_and_its_renewal_deploys_at_once(lab):
+    client = AcmeSh(os.path.join(lab.base, "acme.sh"), lab.pebble, lab.env, HOSTNAME)
+    check_renewal_with_a_key_made_ahead(
+        lab, "ecdsa", lambda: client.issue(lab.hook()), client.renew, client.keyfile,
+        client.next_keyfile)
+    with open(os.path.join(lab.config, "acme-ecdsa.next")) as stream:
+        assert stream.read().endswith("\nacme.sh %s\n" % client.next_keyfile())
+
+
+def test_dehydrated_roll_key_the_same_and_the_ecdsa_key_left_alone(lab):
+    ecdsa = served("ecdsa")
+    client = Dehydrated(os.path.join(lab.base, "dehydrated"), lab.pebble, lab.env, HOSTNAME,
+                        lab.hook(), rollover=True)
+    assert client.register().returncode == 0
+
+    def keyfile():
+        return os.path.join(client.certdir(), "privkey.pem")
+
+    def roll_keyfile():
+        return os.path.join(client.certdir(), "privkey.roll.pem")
+
+    check_renewal_with_a_key_made_ahead(
+        lab, "rsa", client.cron, lambda: client.cron(force=True), keyfile, roll_keyfile)
+    assert served("ecdsa") == ecdsa
+    rollover = lab.rollover()
+    assert "; rsa: made ahead by the ACME client for its next renewal %s" % roll_keyfile() in (
+        rollover)
+    assert "; ecdsa: made ahead by the ACME client" in rollover, rollover
+
+
+def test_a_client_run_without_a_key_made_ahead_withdraws_its_announcement(lab):
+    """acme.sh without --always-force-new-domain-key: its next renewal takes
+    a key nobody has seen, so no record is announced for it any more."""
+    announcement = os.path.join(lab.config, "acme-ecdsa.next")
+    assert os.path.exists(announcement)
+    client = AcmeSh(os.path.join(lab.base, "acme.sh"), lab.pebble, lab.env, HOSTNAME)
+    env = dict(lab.env, CERT_KEY_PATH=client.keyfile(),
+               CERT_FULLCHAIN_PATH=os.path.join(client.certdir(), "fullchain.cer"))
+    result = subprocess.run(lab.argv(), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result.stdout
+    assert not os.path.exists(announcement)
+    assert "; ecdsa: made ahead" not in lab.rollover()
+
+
+# ----- with no servers: what the rollover reads of an announcement
+
+def rollover_of(directory):
+    return run(["-c", directory, "output-server-tlsa-rollover", "-h", MYHOSTNAME],
+               standalone_env())
+
+
+def test_the_rollover_reads_the_key_the_announcement_names_when_it_runs(make_config, keys):
+    directory = make_config(["smtpd_tls_key_file = $DIR/key.pem",
+                             "smtpd_tls_cert_file = $DIR/cert.pem"],
+                            [("key.pem", keys["rsa.key"]), ("cert.pem", keys["rsa.crt"])])
+    ahead = os.path.join(directory, "client", "next.key")
+    os.mkdir(os.path.dirname(ahead))
+    shutil.copy(keys["rsa2.key"], ahead)
+    with open(os.path.join(directory, "acme-rsa.next"), "w") as stream:
+        stream.write("# a comment\nacme.sh %s\n" % ahead)
+    status, out, err = rollover_of(directory)
+    assert status == 0 and err == "", err
+    assert "; rsa: made ahead by the ACME client for its next renewal %s" % ahead in out
+    assert "IN TLSA 3 1 1 %s" % key_digest(keys["rsa2.key"]) in out
+    assert "; rsa: no next key yet" not in out
+    # The client used it and threw it away (acme.sh empties the file).
+    with open(ahead, "w") as stream:
+        stream.write("\n")
+    status, out, err = rollover_of(directory)
+    assert status == 0 and "made ahead" not in out, out
+    assert "acme.sh's next key %s is gone" % ahead in err, err
+    assert "IN TLSA 3 1 1 %s" % key_digest(keys["rsa2.key"]) not in out
+    # An ECDSA key named in the RSA announcement is not the RSA next key.
+    shutil.copy(keys["ec.key"], ahead)
+    status, out, err = rollover_of(directory)
+    assert "made ahead" not in out and "no longer of this algorithm" in err, (out, err)
+    with open(os.path.join(directory, "acme-rsa.next"), "w") as stream:
+        stream.write("nonsense\n")
+    status, out, err = rollover_of(directory)
+    assert status == 0 and "made ahead" not in out, out
+    assert 'not a line "CLIENT KEYFILE"' in err, err
+
+
+def test_acme_sh_variables_naming_a_missing_file_are_refused_before_anything(make_config):
+    directory = make_config()
+    before = snapshot(directory, but=[LOCK_FILE])
+    status, out, err = run(["-c", directory, "deploy-acme-cert"], standalone_env(
+        CERT_KEY_PATH="/nonexistent/mail.key", CERT_FULLCHAIN_PATH="/nonexistent/fullchain.cer",
+        Le_Next_Domain_Key="/nonexistent/mail.key.next"))
+    assert status == 1, (out, err)
+    assert "acme.sh: /nonexistent/mail.key is missing" in err, err
+    assert snapshot(directory, but=[LOCK_FILE]) == before
