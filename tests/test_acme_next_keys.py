@@ -15,6 +15,7 @@ Needs root, knot, unbound, Postfix, dnspython, pebble, dehydrated and
 acme.sh (Debian 14's package: make acme-sh).
 """
 
+import json
 import os
 import shlex
 import shutil
@@ -210,6 +211,27 @@ def test_a_client_run_without_a_key_made_ahead_withdraws_its_announcement(lab):
     assert result.returncode == 0, result.stdout
     assert not os.path.exists(announcement)
     assert "; ecdsa: made ahead" not in lab.rollover()
+
+
+def test_check_server_tlsa_notes_an_unpublished_key_made_ahead_not_a_problem(lab):
+    ahead = os.path.join(lab.base, "ahead.key")
+    subprocess.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-out", ahead],
+                   check=True, stdout=subprocess.DEVNULL)
+    announcement = os.path.join(lab.config, "acme-ecdsa.next")
+    with open(announcement, "w") as stream:
+        stream.write("acme.sh %s\n" % ahead)
+    try:
+        result = subprocess.run(ours_argv([
+            "-c", lab.config, "--json", "check-server-tlsa", "-h", HOSTNAME, "-p", "25", "-n",
+            RESOLVER, "-s", ADDRESS]), env={"PATH": POSTFIX_PATH}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    finally:
+        os.unlink(announcement)
+    document = json.loads(result.stdout)
+    wanted = "publish %s IN TLSA 3 1 1 %s for the key the ACME client made" % (
+        OWNER, key_digest(ahead))
+    assert any(note.startswith(wanted) for note in document["notes"]), document
+    assert not any(ahead in problem for problem in document["problems"]), document
 
 
 # ----- with no servers: what the rollover reads of an announcement

@@ -117,6 +117,10 @@ def judge_dns(check, keys, sha512=None):
                 line[key.role + "_published"] = bool(_key_records(key, sha512) & published)
                 if not line[key.role + "_published"]:
                     record = "%s IN TLSA %s" % (entry.owner, _digest_record(key.digest))
+                    if key.role == "next":  # made ahead: its renewal would wait, no more
+                        check.notes.append(messages.TLSA_PUBLISH_MADE_AHEAD.format(
+                            record=record, keyfile=key.keyfile))
+                        continue
                     check.problem((messages.TLSA_PUBLISH_DEPLOYED if key.role == "deployed"
                                    else messages.TLSA_PUBLISH_STAGED).format(
                                        record=record, keyfile=key.keyfile))

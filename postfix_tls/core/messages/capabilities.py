@@ -28,6 +28,9 @@ TLSA_PUBLISH_DEPLOYED = ("publish {record} for the deployed key {keyfile}: DANE 
                          " mail until it is published")
 TLSA_PUBLISH_STAGED = ("publish {record} for the next key {keyfile}, and wait for the old"
                        " RRset's TTL to pass, before deploying it")
+TLSA_PUBLISH_MADE_AHEAD = ("publish {record} for the key the ACME client made for its next"
+                           " renewal, {keyfile}: that renewal then deploys it at once, instead"
+                           " of waiting one TTL")
 TLSA_STALE = "remove stale {owner} IN TLSA {record}: no deployed or next key matches it"
 TLSA_NO_NAMESERVERS = ("{owner}: the zone's nameservers were not found ({error}): only the"
                        " resolver's answer was checked")
