@@ -54,7 +54,9 @@ MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test
 # pebble (an ACME test CA), certbot, dehydrated and lego (deploy-acme-cert's
 # clients, in its tests and in the benchmark); knot and knot-dnsutils (the
 # publishing tests' primary, keymgr's TSIG keys, kdig), bind9-dnsutils and
-# bind9-utils (nsupdate, tsig-keygen).  Services are not started (the
+# bind9-utils (nsupdate, tsig-keygen); prometheus (promtool, which checks
+# status's metrics) and prometheus-node-exporter (its textfile collector
+# reads them).  Services are not started (the
 # tests start what they need, on their own addresses).
 deps:
 	@if [ ! -x $(UPSTREAM) ] || [ ! -x /usr/sbin/postconf ] || ! command -v openssl >/dev/null \
@@ -64,12 +66,14 @@ deps:
 	    || ! command -v certbot >/dev/null || ! command -v dehydrated >/dev/null \
 	    || ! command -v lego >/dev/null || ! command -v knotd >/dev/null \
 	    || ! command -v kdig >/dev/null || ! command -v nsupdate >/dev/null \
-	    || ! command -v tsig-keygen >/dev/null \
+	    || ! command -v tsig-keygen >/dev/null || ! command -v promtool >/dev/null \
+	    || ! command -v prometheus-node-exporter >/dev/null \
 	    || ! /usr/sbin/postconf -m 2>/dev/null | grep -qx cdb; then \
 	    apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl man-db strace \
 	        unbound gnutls-bin ldnsutils pebble certbot dehydrated lego knot knot-dnsutils \
-	        bind9-dnsutils bind9-utils postfix-cdb >/dev/null; \
+	        bind9-dnsutils bind9-utils postfix-cdb prometheus prometheus-node-exporter \
+	        >/dev/null; \
 	fi
 	@# Debian's own python3 has venv and ensurepip only with python3-venv.
 	@$(PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \
