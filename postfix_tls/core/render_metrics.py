@@ -46,7 +46,7 @@ FAMILIES = collections.OrderedDict((
     ("tlsa_lookup_success", ("1 when the port's TLSA lookup got an answer (records or"
                              " none), else 0.", "gauge")),
     ("tlsa_records", ("TLSA records published for the port.", "gauge")),
-    ("tlsa_dnssec_validated", ("1 when the resolver validated the port's TLSA answer (AD"
+    ("tlsa_dnssec_validated", ("1 when the resolver validated the port's TLSA records (AD"
                                " flag), else 0.", "gauge")),
     ("tlsa_match", ("1 when a TLSA record of the port matches the served certificate (3 1 1"
                     " of its key, 2 1 1 of an issuer's), else 0.", "gauge")),
@@ -139,7 +139,8 @@ def metrics(report, now):
         if port.error:
             continue
         samples.add("tlsa_records", len(port.records), *labels)
-        samples.add("tlsa_dnssec_validated", port.validated, *labels)
+        if port.records:  # no records (NXDOMAIN, say): nothing was validated
+            samples.add("tlsa_dnssec_validated", port.validated, *labels)
         for match in port.matches:
             samples.add("tlsa_match", match["match"], *(labels + (
                 ("algorithm", match["algorithm"]), ("file", match["file"]))))

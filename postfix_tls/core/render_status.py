@@ -128,9 +128,14 @@ def _fact_lines(report):
             staged.algorithm, " SNI %s" % staged.sni_label if staged.sni_label else "",
             staged.path, staged.modified, staged.age_seconds))
     for port in report.tlsa:
-        lines.append("tlsa %s: %s" % (port.owner, "lookup failed: %s" % port.error
-                                      if port.error else "%d record(s), DNSSEC-validated: %s"
-                                      % (len(port.records), text(port.validated))))
+        if port.error:
+            found = "lookup failed: %s" % port.error
+        elif port.records:
+            found = "%d record(s), DNSSEC-validated: %s" % (len(port.records),
+                                                          text(port.validated))
+        else:
+            found = "no records"
+        lines.append("tlsa %s: %s" % (port.owner, found))
         for match in port.matches:
             lines.append("  %s %s: %s" % (match["algorithm"], match["file"],
                                           "matched" if match["match"] else "NO MATCH"))
