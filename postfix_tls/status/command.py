@@ -152,10 +152,10 @@ def _options(args, letters):
 def _write_unknown(path, text):
     """The UNKNOWN metrics, when the run never got to its runner: written
     whole by a rename, as the runner writes them; a failure is said."""
-    from postfix_tls.core.changes import FileChanges
+    from postfix_tls.core.changes import write_whole
 
     try:
-        FileChanges._write_and_rename(path, text.encode("utf-8"), TEXTFILE_MODE)
+        write_whole(path, text.encode("utf-8"), TEXTFILE_MODE)
     except OSError as error:
         import sys
 
