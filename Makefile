@@ -54,8 +54,11 @@ MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test
 # pebble (an ACME test CA), certbot, dehydrated and lego (deploy-acme-cert's
 # clients, in its tests and in the benchmark; acme.sh: the acme-sh target);
 # knot and knot-dnsutils (the publishing tests' primary, keymgr's TSIG
-# keys, kdig), bind9-dnsutils and bind9-utils (nsupdate, tsig-keygen).  Services are not started (the
-# tests start what they need, on their own addresses).
+# keys, kdig), bind9-dnsutils (nsupdate) and bind9 (tsig-keygen; Debian 12
+# ships it there, not in bind9-utils); prometheus (promtool, which checks
+# status's metrics) and prometheus-node-exporter (its textfile collector
+# reads them).  Services are not started (a policy-rc.d says no while apt
+# installs; the tests start what they need, on their own addresses).
 deps:
 	@if [ ! -x $(UPSTREAM) ] || [ ! -x /usr/sbin/postconf ] || ! command -v openssl >/dev/null \
 	    || ! command -v man >/dev/null || ! command -v strace >/dev/null \
@@ -64,12 +67,18 @@ deps:
 	    || ! command -v certbot >/dev/null || ! command -v dehydrated >/dev/null \
 	    || ! command -v lego >/dev/null || ! command -v knotd >/dev/null \
 	    || ! command -v kdig >/dev/null || ! command -v nsupdate >/dev/null \
-	    || ! command -v tsig-keygen >/dev/null \
+	    || ! command -v tsig-keygen >/dev/null || ! command -v promtool >/dev/null \
+	    || ! command -v prometheus-node-exporter >/dev/null \
 	    || ! /usr/sbin/postconf -m 2>/dev/null | grep -qx cdb; then \
-	    apt-get update -qq && \
+	    apt-get update -qq || exit 1; \
+	    made=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d \
+	        && made=1; fi; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl man-db strace \
 	        unbound gnutls-bin ldnsutils pebble certbot dehydrated lego knot knot-dnsutils \
-	        bind9-dnsutils bind9-utils postfix-cdb >/dev/null; \
+	        bind9-dnsutils bind9-utils bind9 postfix-cdb prometheus prometheus-node-exporter \
+	        >/dev/null; status=$$?; \
+	    [ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; exit $$status; \
 	fi
 	@# Debian's own python3 has venv and ensurepip only with python3-venv.
 	@$(PYTHON3) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && \

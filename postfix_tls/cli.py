@@ -228,7 +228,9 @@ def _main(args, extra_help):
         from postfix_tls.status.command import always_a_line
 
         return always_a_line(lambda: _run(args, options, env, postfix_mode), options["json"],
-                             options["config_directory"] or env.get("config_directory", ""))
+                             options["config_directory"] or env.get("config_directory", ""),
+                             args[1:], subcommands.find("status").letters,
+                             options["dry_run"])
     return _run(args, options, env, postfix_mode)
 
 

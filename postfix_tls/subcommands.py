@@ -252,11 +252,16 @@ DECLARED = (
         help_lines=["names out of tls_server_sni_maps: the table",
                     "built, reloaded, the default served to them"]),
     Subcommand(
-        "status", "usage: postfix tls status [-w days] [-c days]",
-        "status.command:status", "status.command:prefetch", letters="wc", operands=0,
-        our_synopsis="status [-w days] [-c days]",
+        "status", "usage: postfix tls status [-w days] [-c days] [-o text|prometheus]"
+        " [-f file.prom] [-p ports [-h hostname] [-n nameserver[:port]]]",
+        "status.command:status", "status.command:prefetch", letters="wcofphn", operands=0,
+        our_synopsis="status [-w days] [-c days] [-o text|prometheus] [-f file.prom]"
+        " [-p ports [-h hostname] [-n nameserver]]",
         help_lines=["TLS health: OK, WARNING, CRITICAL or UNKNOWN,",
-                    "exit status 0 to 3 (warn/critical: days left)"]),
+                    "exit status 0 to 3 (warn/critical: days left;",
+                    "-o prometheus: metrics; -f: metrics for",
+                    "node_exporter's textfile collector; -p: TLSA",
+                    "records per port looked up in DNS)"]),
 )
 
 # Those that deploy, or suggest deploying: what --chain-file goes with.

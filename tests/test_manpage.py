@@ -47,6 +47,7 @@ def test_each_subcommand_synopsis_stays_on_its_tag_line():
     synopses = [synopsis for subcommand in DECLARED
                 for synopsis in (subcommand.upstream_synopsis, subcommand.our_synopsis)
                 if synopsis]
-    assert "status [-w days] [-c days]" in synopses
+    assert "status [-w days] [-c days] [-o text|prometheus] [-f file.prom] [-p ports" \
+        " [-h hostname] [-n nameserver]]" in synopses
     for synopsis in synopses:
         assert synopsis in tags, synopsis

@@ -110,156 +110,28 @@ def tlsa_check(check, keys, as_json):
 def status(report, as_json):
     """status: a monitoring plugin's summary line (with performance data),
     then one line per fact and problem; or one JSON document."""
+    from postfix_tls.core import render_status
+
     if as_json:
-        _write(json.dumps(status_document(report), indent=2) + "\n")
+        _write(json.dumps(render_status.status_document(report), indent=2) + "\n")
         return
-    _write("".join(line + "\n" for line in status_lines(report)))
+    _write("".join(line + "\n" for line in render_status.status_lines(report)))
+
+
+def metrics(text):
+    """status -o prometheus: the text exposition format (render_metrics.py)."""
+    _write(text)
 
 
 def status_unknown(report, as_json):
     """status when the run ended before its report: the summary line alone
     (its cause was logged as fatal), or the JSON document."""
+    from postfix_tls.core import render_status
+
     if as_json:
-        _write(json.dumps(status_document(report), indent=2) + "\n")
+        _write(json.dumps(render_status.status_document(report), indent=2) + "\n")
         return
-    _write(status_summary(report) + "\n")
-
-
-def status_summary(report):
-    if report.problems:
-        worst = [problem.text for problem in report.problems
-                 if problem.severity == report.verdict]
-        # A monitoring system reads one line: a few of the worst, and a count.
-        text = "; ".join(worst[:SUMMARY_PROBLEMS])
-        more = len(report.problems) - len(worst[:SUMMARY_PROBLEMS])
-        if more:
-            text += " (and %d more)" % more
-    else:
-        dated = _dated(report)
-        if dated:
-            nearest = min(dated, key=lambda entry: entry.days_left)
-            text = messages.STATUS_ALL_OK.format(
-                count=len(dated), days=nearest.days_left,
-                what="%s, %s" % (nearest.algorithm, nearest.not_after))
-        else:
-            text = "; ".join(report.notes) or messages.STATUS_NO_SERVER_CERT
-    return messages.STATUS_SUMMARY.format(verdict=report.verdict, text=text)
-
-
-SUMMARY_PROBLEMS = 5
-
-
-def _dated(report):
-    """The certificates with an expiry: the default's, then the SNI names'."""
-    found = [entry for entry in report.server if entry.found("days_left")]
-    seen = set()
-    for name in report.sni:
-        for entry in name.chains if name.found("chains") else []:
-            if entry.found("days_left") and id(entry) not in seen:
-                seen.add(id(entry))
-                found.append(entry)
-    return found
-
-
-def _performance_data(report):
-    thresholds = report.thresholds
-    values = ["%s_days_left=%d;%d;%d" % (entry.algorithm, entry.days_left,
-                                         thresholds["warning_days"], thresholds["critical_days"])
-              for entry in report.server if entry.found("days_left")]
-    sni_dated = _dated(report)[len(values):]
-    if sni_dated:  # one value for all names: a table may have thousands
-        values.append("sni_days_left=%d;%d;%d" % (
-            min(entry.days_left for entry in sni_dated), thresholds["warning_days"],
-            thresholds["critical_days"]))
-    return " ".join(values)
-
-
-def status_lines(report):
-    summary = status_summary(report)
-    performance = _performance_data(report)
-    lines = [summary + (" | " + performance if performance else "")]
-    for problem in report.problems:
-        lines.append("%s: %s" % (problem.severity, problem.text))
-    lines += ["note: " + note for note in report.notes]
-    lines.append("config_directory: %s" % report.config_directory)
-    lines += ["assumed: " + text for text in report.assumed]
-    for entry in report.server:
-        lines.append("server %s:" % entry.algorithm)
-        for role in ("cert_file", "key_file"):
-            if entry.found(role):
-                facts = getattr(entry, role)
-                lines.append("  %s: %s (%s)" % (role, facts.path, _file_state(facts)))
-        for name in ("subject", "names", "not_before", "not_after", "days_left",
-                     "myhostname_covered", "key_matches", "chain_length", "chain_in_order"):
-            if entry.found(name):
-                value = getattr(entry, name)
-                if isinstance(value, list):
-                    value = ", ".join(value) or "(none)"
-                lines.append("  %s: %s" % (name, text(value)))
-    for found in report.sni:
-        lines.append("sni %s (%s line %d):" % (found.name, found.table, found.line))
-        for facts in found.files:
-            lines.append("  file: %s (%s)" % (facts.path, _file_state(facts)))
-        for entry in found.chains if found.found("chains") else []:
-            lines.append("  %s: %s, not_after %s, days_left %s, key_matches %s" % (
-                entry.algorithm, ", ".join(entry.names) if entry.found("names") else "?",
-                entry.not_after if entry.found("not_after") else "?",
-                entry.days_left if entry.found("days_left") else "?",
-                text(entry.key_matches) if entry.found("key_matches") else "?"))
-        if found.found("covered"):
-            lines.append("  covered: %s" % text(found.covered))
-        if found.found("stale"):  # here yes is the alarm
-            lines.append("  stale: %s" % {True: "YES", False: "no", None: "unknown"}[
-                found.stale])
-    for name in ("smtpd_tls_security_level", "myhostname"):
-        lines.append("%s: %s" % (name, report.settings.get(name, "") or "(empty)"))
-    client = report.client
-    lines.append("client:")
-    lines.append("  smtp_tls_security_level: %s" % (client.security_level or "(empty)"))
-    cache = client.session_cache or "(none)"
-    if client.found("session_cache_type_available"):
-        cache += " (map type %s)" % ("available" if client.session_cache_type_available
-                                     else "NOT available")
-    lines.append("  smtp_tls_session_cache_database: %s" % cache)
-    for facts in client.files:
-        lines.append("  file: %s (%s)" % (facts.path, _file_state(facts)))
-    return lines
-
-
-def _file_state(facts):
-    if not facts.exists:
-        return "missing"
-    return "mode %s, owner %s%s%s" % (facts.mode, facts.owner,
-                                       "" if facts.readable else ", NOT readable",
-                                       "" if facts.regular else ", NOT a regular file")
-
-
-def text(value):
-    if value is True:
-        return "yes"
-    if value is False:
-        return "NO"
-    if value is None:
-        return "unknown"
-    return str(value)
-
-
-def status_document(report):
-    return {
-        "verdict": report.verdict,
-        "exit_status": report.exit_status,
-        "summary": status_summary(report),
-        "config_directory": report.config_directory,
-        "thresholds": report.thresholds,
-        "settings": report.settings,
-        "server": [entry.to_json() for entry in report.server],
-        "sni": [found.to_json() for found in report.sni],
-        "client": report.client.to_json(),
-        "problems": [{"severity": problem.severity, "text": problem.text}
-                     for problem in report.problems],
-        "notes": report.notes,
-        "assumed": report.assumed,
-    }
+    _write(render_status.status_summary(report) + "\n")
 
 
 def acme_deploy(outcome, hints, as_json):

@@ -96,6 +96,22 @@ class ClientFacts(Facts):
     FIELDS = ("security_level", "session_cache", "session_cache_type_available", "files")
 
 
+class StagedKey(Facts):
+    """A key deploy-acme-cert staged, waiting for its TLSA record: its file,
+    its SNI lineage's label (None: the default certificate's), when it was
+    written and how long ago."""
+
+    FIELDS = ("algorithm", "path", "sni_label", "modified", "age_seconds")
+
+
+class TlsaPort(Facts):
+    """status -p: a port's TLSA RRset as the resolver gives it, and per
+    served certificate whether a record matches it (matches: [{algorithm,
+    file, match}])."""
+
+    FIELDS = ("port", "owner", "records", "validated", "error", "matches")
+
+
 class Report(object):
     """What status found: facts, as data, and the problems among them."""
 
@@ -105,6 +121,8 @@ class Report(object):
         self.server = []  # a ServerEntry per configured key and certificate (or chain file)
         self.sni = []  # an SniName per name of tls_server_sni_maps' tables (sni.py)
         self.client = ClientFacts()
+        self.staged = []  # a StagedKey per staged key file (staged_keys.py)
+        self.tlsa = []  # a TlsaPort per port of -p (tlsa.py)
         self.settings = collections.OrderedDict()
         self.problems = []
         self.notes = []  # what is worth saying but is no problem

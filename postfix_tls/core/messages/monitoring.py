@@ -1,0 +1,20 @@
+"""What status's monitoring outputs say (ours): the Prometheus text for
+node_exporter's textfile collector, the staged keys, and the TLSA records
+status asks DNS for with -p."""
+
+STATUS_BAD_OUTPUT = "invalid -o value: {}: expected text or prometheus"
+STATUS_TEXTFILE_FAILED = "cannot write the metrics file {path}: {error}"
+STATUS_TEXTFILE_NAME = ("invalid -f value: {}: expected a file name ending in .prom (the"
+                        " textfile collector reads no other)")
+STATUS_STAGED = ("{algorithm} key {path} is staged (waiting for its TLSA record) since {when}"
+                 " ({days} days)")
+STATUS_NO_DNSPYTHON = ("status -p needs dnspython to look up TLSA records: apt-get install"
+                       " python3-dnspython (or pip install dnspython)")
+STATUS_OLD_DNSPYTHON = "status -p needs dnspython 2.0 or later, not {}"
+STATUS_TLSA_ERROR = "DNS lookup of {owner} TLSA failed: {error}: DANE senders may defer mail"
+STATUS_TLSA_NO_MATCH = ("no {owner} TLSA record matches the {algorithm} certificate {certfile}"
+                        " (3 1 1 {digest}, nor 2 1 1 of its chain): DANE senders defer mail;"
+                        " publish its record")
+STATUS_TLSA_NONE = "{owner}: no TLSA records (no DANE for this port)"
+STATUS_TLSA_NOT_VALIDATED = ("{owner}: the TLSA answer was not DNSSEC-validated (no AD flag):"
+                             " DANE senders ignore it")

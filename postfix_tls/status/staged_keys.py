@@ -1,0 +1,42 @@
+"""What ``status`` says of the keys deploy-acme-cert staged: one waits in
+``acme-ALGORITHM.staged.pem`` (or ``acme-sni-LABEL-ALGORITHM.staged.pem``
+for an SNI lineage) until its TLSA record is published; its age says how
+long the rollover has been waiting.  Read-only: which staged file can be
+deployed is deploy-acme-cert's to judge (dane/staged.py)."""
+
+import glob
+import os
+
+from postfix_tls.core import messages
+from postfix_tls.core.certificates import iso
+from postfix_tls.core.keys import ACME_STAGED_FILE
+from postfix_tls.status.facts import OK, StagedKey
+
+# sni/deploy.py's SNI_STAGED, written out: status does not load the deploy.
+SNI_STAGED = "acme-sni-{label}-{algorithm}.staged.pem"
+DAY = 86400
+
+
+def check_staged(tls, report, now):
+    """A StagedKey per staged file of an algorithm this Postfix supports,
+    and a note for each."""
+    directory = tls.config_directory
+    for algorithm in tls.setup.algorithms():
+        found = [(os.path.join(directory, ACME_STAGED_FILE.format(algorithm)), None)]
+        pattern = SNI_STAGED.format(label="*", algorithm=algorithm)
+        suffix = "-%s.staged.pem" % algorithm
+        for path in sorted(glob.glob(os.path.join(glob.escape(directory), pattern))):
+            found.append((path, os.path.basename(path)[len("acme-sni-"):-len(suffix)]))
+        for path, label in found:
+            try:
+                modified = os.stat(path).st_mtime
+            except OSError:
+                continue
+            if not os.path.isfile(path):
+                continue
+            age = max(0, int(now - modified))
+            report.staged.append(StagedKey(algorithm=algorithm, path=path, sni_label=label,
+                                           modified=iso(modified), age_seconds=age))
+            report.problem(OK, messages.STATUS_STAGED.format(
+                algorithm=algorithm if label is None else "%s (SNI %s)" % (algorithm, label),
+                path=path, when=iso(modified), days=age // DAY))

@@ -1,0 +1,75 @@
+"""``status -p PORTS``: whether DNS publishes a TLSA record for what the
+server presents, per port, as a DANE sender would look (``_PORT._tcp.HOST``
+through the resolver, -n to name one).  A record matches a certificate
+when it is the "3 1 1" of its key or the "2 1 1" of an issuer's in the
+chain Postfix sends.  Published records none of which matches: DANE
+senders defer mail, CRITICAL.  No records: no DANE on that port, a note.
+A failed lookup: WARNING (the resolver status asked may be the one at
+fault).  check-server-tlsa checks more (every nameserver, the live
+server, stale records); this is its monitoring part.
+"""
+
+import collections
+
+from postfix_tls.core import messages
+from postfix_tls.core.keys import certificate_digest
+from postfix_tls.status.facts import CRITICAL, OK, WARNING, TlsaPort
+
+
+def check_tlsa(tls, report, options):
+    """A TlsaPort per port of -p, problems said; -h the host (default
+    myhostname), -n the resolver (default this host's)."""
+    from postfix_tls.dane.check import live_options, split_nameserver
+    from postfix_tls.dane.rollover import hostname_and_ports
+
+    hostname, ports = hostname_and_ports(tls, options)
+    # -n checked as check-server-tlsa checks it (status has no -s nor -t).
+    nameserver = live_options(tls, options, hostname, 1)[0]
+    try:
+        from postfix_tls.dane import lookup
+    except ImportError:
+        tls.fail(messages.STATUS_NO_DNSPYTHON)
+    if lookup.TOO_OLD:
+        tls.fail(messages.STATUS_OLD_DNSPYTHON.format(lookup.VERSION))
+    resolver = lookup.resolver(*split_nameserver(nameserver))
+    served = _served_records(tls, report)
+    for port in ports:
+        owner = "_%d._tcp.%s." % (port, hostname)
+        found = lookup.lookup(owner, resolver)
+        facts = TlsaPort(port=port, owner=owner, records=found.records,
+                         validated=found.validated, error=found.error, matches=[])
+        report.tlsa.append(facts)
+        if found.error:
+            report.problem(WARNING, messages.STATUS_TLSA_ERROR.format(owner=owner,
+                                                                      error=found.error))
+            continue
+        if not found.records:
+            report.problem(OK, messages.STATUS_TLSA_NONE.format(owner=owner))
+            continue
+        if not found.validated:
+            report.problem(OK, messages.STATUS_TLSA_NOT_VALIDATED.format(owner=owner))
+        for entry, records in served:
+            match = bool(records & set(found.records))
+            facts.matches.append(collections.OrderedDict((
+                ("algorithm", entry.algorithm), ("file", entry.cert_file.path),
+                ("match", match))))
+            if not match:
+                report.problem(CRITICAL, messages.STATUS_TLSA_NO_MATCH.format(
+                    owner=owner, algorithm=entry.algorithm, certfile=entry.cert_file.path,
+                    digest=entry.spki_sha256))
+
+
+def _served_records(tls, report):
+    """[(ServerEntry, records that match it)] of the default certificates
+    whose key was read: "3 1 1" of the key, "2 1 1" of each issuer."""
+    served = []
+    for entry in report.server:
+        if not (entry.found("spki_sha256") and entry.found("cert_file")):
+            continue
+        records = set(["3 1 1 " + entry.spki_sha256])
+        for pem in getattr(entry, "chain_pems", [])[1:]:
+            digest = certificate_digest(tls, pem)
+            if digest:
+                records.add("2 1 1 " + digest)
+        served.append((entry, records))
+    return served
