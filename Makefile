@@ -5,6 +5,7 @@
 help:
 	@echo "make demo          install Postfix, openssl, man-db, strace, unbound, gnutls-bin, ldnsutils and a virtualenv; run the main job on demo/scratch"
 	@echo "make test          the same set-up, then every test (unit, integration, differential against upstream)"
+	@echo "make acme-sh       acme.sh for the tests (Debian 14 packages it; older releases take forky's .deb)"
 	@echo "make lint          ruff, and vermin for Python 3.6"
 	@echo "make test-matrix   unit, integration and safety tests per Python (PYTHONS=\"3.6 3.13\")"
 	@echo "make deb           dist/postfix-tls_VERSION_all.deb, for apt-get install on Debian"
