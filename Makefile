@@ -46,7 +46,8 @@ PYTHONS ?= 3.6 3.7 3.8 3.9 3.10 3.11 3.12 3.13
 FIND_PYTHON = py=$$(ls -d $$(pyenv root 2>/dev/null)/versions/$$v.*/bin/python$$v 2>/dev/null | tail -n 1); \
 	[ -n "$$py" ] || py=$$(command -v python$$v) || { echo "no Python $$v found" >&2; exit 1; }
 MATRIX_TESTS ?= tests/test_commands_argv.py tests/test_integration.py tests/test_safety.py \
-	tests/test_first_hour.py tests/test_older_postfix.py tests/test_sni_status.py
+	tests/test_first_hour.py tests/test_older_postfix.py tests/test_sni_status.py \
+	tests/test_monitoring.py
 
 # Postfix (with the upstream script, for the differential tests), openssl,
 # man (the manual page test), strace (the benchmark's process counts),
