@@ -237,8 +237,12 @@ def test_check_server_tlsa_notes_an_unpublished_key_made_ahead_not_a_problem(lab
 # ----- with no servers: what the rollover reads of an announcement
 
 def rollover_of(directory):
-    return run(["-c", directory, "output-server-tlsa-rollover", "-h", MYHOSTNAME],
-               standalone_env())
+    """(status, stdout, stderr); a run that blocks (on a FIFO) fails the test."""
+    result = subprocess.run(ours_argv(["-c", directory, "output-server-tlsa-rollover", "-h",
+                                       MYHOSTNAME]), env=standalone_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+    return result.returncode, result.stdout, result.stderr
 
 
 def test_the_rollover_reads_the_key_the_announcement_names_when_it_runs(make_config, keys):
@@ -270,7 +274,13 @@ def test_the_rollover_reads_the_key_the_announcement_names_when_it_runs(make_con
         stream.write("nonsense\n")
     status, out, err = rollover_of(directory)
     assert status == 0 and "made ahead" not in out, out
-    assert 'not a line "CLIENT KEYFILE"' in err, err
+    assert 'not a regular file of one line "CLIENT KEYFILE"' in err, err
+    # A FIFO there is not read (it would block the run).
+    os.unlink(os.path.join(directory, "acme-rsa.next"))
+    os.mkfifo(os.path.join(directory, "acme-rsa.next"))
+    status, out, err = rollover_of(directory)
+    assert status == 0 and "made ahead" not in out, out
+    assert 'not a regular file of one line "CLIENT KEYFILE"' in err, err
 
 
 def test_acme_sh_variables_naming_a_missing_file_are_refused_before_anything(make_config):

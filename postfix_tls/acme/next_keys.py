@@ -50,6 +50,10 @@ def announce(tls, source, renewed):
     failed run's undo: what the client holds does not depend on this run."""
     announced = []
     for client, path in source.next_keys:
+        path = os.path.abspath(path)  # acme.sh runs its hook in another directory
+        if "\n" in path or "\r" in path:  # the announcement is one line
+            tls.log.warn([messages.NEXT_KEY_BAD_PATH.format(client=client, path=repr(path))])
+            continue
         key = _read(tls, client, path)
         if key is None:
             continue  # acme.sh empties the file once it used its key
@@ -62,12 +66,8 @@ def announce(tls, source, renewed):
 
 
 def _write(tls, path, data):
-    try:
-        with open(path, "rb") as stream:
-            if stream.read() == data:
-                return  # unchanged: nothing to trace
-    except OSError:
-        pass
+    if _text(path) == data:
+        return  # unchanged: nothing to trace
     try:
         tls.runner.replace_file(path, data, 0o644, undo=False)
     except OSError as error:
@@ -78,11 +78,13 @@ def read(tls, algorithm):
     """The NextKey announced for algorithm, or None: none announced, or the
     client's file holds no key of algorithm any more (warned)."""
     path = announcement_path(tls, algorithm)
-    try:
-        with open(path, "rb") as stream:
-            lines = stream.read().decode("utf-8", "replace").splitlines()
-    except OSError:
+    if not os.path.lexists(path):
         return None
+    text = _text(path)
+    if text is None:
+        tls.log.warn([messages.NEXT_KEY_BAD_ANNOUNCEMENT.format(path=path)])
+        return None
+    lines = text.decode("utf-8", "replace").splitlines()
     entries = [line.split(" ", 1) for line in lines if line and not line.startswith("#")]
     if len(entries) != 1 or len(entries[0]) != 2:
         tls.log.warn([messages.NEXT_KEY_BAD_ANNOUNCEMENT.format(path=path)])
@@ -93,6 +95,19 @@ def read(tls, algorithm):
         tls.log.warn([messages.NEXT_KEY_GONE.format(path=path, client=client, keyfile=keyfile)])
         return None
     return key
+
+
+def _text(path, largest=4096):
+    """The bytes of the regular file path (a symlink to one too), or None:
+    a FIFO would block the run and a device never end; an announcement
+    is one line."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(largest + 1)
+    except OSError:
+        return None
 
 
 def _read(tls, client, path):

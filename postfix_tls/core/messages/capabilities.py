@@ -16,8 +16,10 @@ NEXT_KEY_LEFT_OUT = "{algorithm}: the next key {path} is left out: {reason}"
 # A key an ACME client made ahead (acme/next_keys.py).
 ROLLOVER_MADE_AHEAD = ("; {algorithm}: made ahead by the ACME client for its next renewal"
                        " {keyfile}: with its record published, that renewal deploys it at once")
-NEXT_KEY_BAD_ANNOUNCEMENT = ("{path}: not a line \"CLIENT KEYFILE\": left out (the client's"
-                             " next hook run writes it again)")
+NEXT_KEY_BAD_ANNOUNCEMENT = ("{path}: not a regular file of one line \"CLIENT KEYFILE\": left"
+                             " out (the client's next hook run writes it again)")
+NEXT_KEY_BAD_PATH = ("{client}'s next key {path} is not announced: a line break in its name"
+                     " (its renewal waits one TTL)")
 NEXT_KEY_GONE = ("{path}: {client}'s next key {keyfile} is gone or no longer of this"
                  " algorithm: left out (the client's next hook run says which it holds)")
 ROLLOVER_NO_NEXT = "; {algorithm}: no next key yet: {command} new-server-key -a {algorithm}"
