@@ -159,6 +159,9 @@ def check_renewal_with_a_key_made_ahead(lab, algorithm, first, renew, keyfile, n
     assert "%s: deployed" % algorithm in result.stdout and "staged" not in result.stdout, (
         result.stdout)
     assert published(following) in result.stdout
+    assert "%s: %s's next key %s announced in %s/acme-%s.next" % (
+        algorithm, "acme.sh" if algorithm == "ecdsa" else "dehydrated", next_keyfile(),
+        lab.config, algorithm) in result.stdout, result.stdout
     assert served(algorithm) == ahead
     assert set(map(record, (current, ahead, following))) <= set(lab.zone())
     out = timer_runs_until(lab, "retired")
@@ -264,12 +267,12 @@ def test_the_rollover_reads_the_key_the_announcement_names_when_it_runs(make_con
         stream.write("\n")
     status, out, err = rollover_of(directory)
     assert status == 0 and "made ahead" not in out, out
-    assert "acme.sh's next key %s is gone" % ahead in err, err
+    assert "acme.sh's next key %s is left out: the file is empty" % ahead in err, err
     assert "IN TLSA 3 1 1 %s" % key_digest(keys["rsa2.key"]) not in out
     # An ECDSA key named in the RSA announcement is not the RSA next key.
     shutil.copy(keys["ec.key"], ahead)
     status, out, err = rollover_of(directory)
-    assert "made ahead" not in out and "no longer of this algorithm" in err, (out, err)
+    assert "made ahead" not in out and "is left out: now an ecdsa key" in err, (out, err)
     with open(os.path.join(directory, "acme-rsa.next"), "w") as stream:
         stream.write("nonsense\n")
     status, out, err = rollover_of(directory)
@@ -292,3 +295,81 @@ def test_acme_sh_variables_naming_a_missing_file_are_refused_before_anything(mak
     assert status == 1, (out, err)
     assert "acme.sh: /nonexistent/mail.key is missing" in err, err
     assert snapshot(directory, but=[LOCK_FILE]) == before
+
+
+def unchanged_cert(directory, certdir):
+    """dehydrated's call for a certificate it did not renew (certdir's
+    privkey.pem named): (status, stdout, stderr, seconds)."""
+    started = time.time()
+    result = subprocess.run(ours_argv(["-c", directory, "deploy-acme-cert", "unchanged_cert",
+                                       MYHOSTNAME, os.path.join(certdir, "privkey.pem"),
+                                       os.path.join(certdir, "cert.pem"),
+                                       os.path.join(certdir, "fullchain.pem"),
+                                       os.path.join(certdir, "chain.pem")]),
+                            env=standalone_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    return result.returncode, result.stdout, result.stderr, time.time() - started
+
+
+@pytest.mark.parametrize("kind,reason", [
+    ("empty", None), ("encrypted", "an encrypted key"), ("ed25519", "no RSA or ECDSA private"),
+    ("directory", "not a regular file"), ("fifo", "not a regular file"),
+    ("huge", "larger than any key"), ("garbage", "no RSA or ECDSA private")])
+def test_a_roll_key_that_cannot_be_announced_is_said_quickly_and_nothing_else(
+        make_config, keys, tmp_path, kind, reason):
+    directory = make_config()
+    certdir = str(tmp_path / "certs")
+    os.mkdir(certdir)
+    roll = os.path.join(certdir, "privkey.roll.pem")
+    if kind == "empty":
+        open(roll, "w").close()
+    elif kind == "encrypted":
+        shutil.copy(keys["encrypted.key"], roll)
+    elif kind == "ed25519":
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", roll], check=True)
+    elif kind == "directory":
+        os.mkdir(roll)
+    elif kind == "fifo":
+        os.mkfifo(roll)
+    elif kind == "huge":  # openssl took minutes on a megabyte of this
+        with open(roll, "wb") as stream:
+            stream.write(b"\0" * (1 << 20))
+    else:
+        shutil.copy(keys["garbage.pem"], roll)
+    status, out, err, seconds = unchanged_cert(directory, certdir)
+    assert status == 0, (out, err)
+    assert seconds < 10, seconds
+    assert not os.path.exists(os.path.join(directory, "acme-rsa.next"))
+    if reason is None:  # acme.sh and dehydrated empty or remove a used key: nothing to say
+        assert "not announced" not in err, err
+    else:
+        assert "dehydrated's next key " in err and "is not announced: " + reason in err, err
+
+
+def test_an_announcement_that_cannot_be_written_is_a_warning_not_a_failure(lab):
+    """A directory where the announcement goes: the hook's run still does
+    its work (here: nothing to deploy, the key unchanged)."""
+    client = AcmeSh(os.path.join(lab.base, "acme.sh"), lab.pebble, lab.env, HOSTNAME)
+    announcement = os.path.join(lab.config, "acme-ecdsa.next")
+    os.mkdir(announcement)
+    try:
+        env = dict(lab.env, CERT_KEY_PATH=client.keyfile(), Le_Next_Domain_Key=client.keyfile(),
+                   CERT_FULLCHAIN_PATH=os.path.join(client.certdir(), "fullchain.cer"))
+        result = subprocess.run(lab.argv(), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+    finally:
+        os.rmdir(announcement)
+    assert result.returncode == 0, result.stdout
+    assert "%s: the next key is not announced" % announcement in result.stdout, result.stdout
+    assert "ecdsa: unchanged" in result.stdout or "nothing changed" in result.stdout, (
+        result.stdout)
+
+
+@pytest.mark.parametrize("keyfile,reason", [
+    ("keys/next.key", "a relative name"), ("/tmp/a\x1cb.key", "a control character"),
+    ("/tmp/a\u2028b.key", "a control character")])
+def test_names_the_announcement_could_not_hold_or_resolve_are_refused(keyfile, reason):
+    from postfix_tls.acme import next_keys
+
+    key, why = next_keys._usable(None, "acme.sh", keyfile)
+    assert key is None and why.startswith(reason), why

@@ -131,7 +131,7 @@ def deploy_acme_cert(tls, options, operands):
     given = [deployment.algorithm for deployment in outcome.deployments]
     given += [material.algorithm for material in materials]
     # Before the records in service are read: the next key is one of them.
-    next_keys.announce(tls, source, given if source.pairs else [])
+    outcome.notes += next_keys.announce(tls, source, given if source.pairs else [])
     materials += staged_materials(tls, hostnames, given)
     in_service = publishing.records_in_service(tls) if publishing_settings else set()
     if not materials and not outcome.deployments:
@@ -203,7 +203,8 @@ def _made_ahead(tls, publishing, publishing_settings, hostname, ports, nameserve
                                     outcome)
         if outcome.failure is not None:
             return
-    watch(tls, hostname, ports, nameserver)
+    outcome.notes += [messages.ACME_WATCH_DNS_ERROR.format(owner=owner, error=error)
+                      for owner, error in watch(tls, hostname, ports, nameserver)]
 
 
 def _retire(tls, publishing, publishing_settings, hostname, ports, needed, outcome):

@@ -45,9 +45,11 @@ def watch(tls, hostname, ports, nameserver):
     key to let in: the runs between two renewals (a timer's, dehydrated's
     unchanged_cert) keep the record of a key made ahead counted from its
     first sighting, so that the renewal that takes the key deploys it at
-    once.  A DNS error is no failure here: the gate looks again."""
+    once.  A DNS error is no failure here (the gate looks again): [(owner,
+    error)]."""
     _, check = _ask(tls, hostname, ports, nameserver)
     _seen(tls, _published(check), [entry.owner for entry in check.dns.values()])
+    return [(entry.owner, entry.error) for entry in check.dns.values() if entry.error]
 
 
 def dane_gate(tls, hostname, ports, nameserver, deployments):

@@ -46,32 +46,43 @@ def announcement_path(tls, algorithm):
 def announce(tls, source, renewed):
     """Write each next key the client named (source.next_keys) into its
     algorithm's announcement; remove the announcement of each algorithm
-    in renewed that the client made no next key for.  Not put back by a
-    failed run's undo: what the client holds does not depend on this run."""
-    announced = []
-    for client, path in source.next_keys:
-        path = os.path.abspath(path)  # acme.sh runs its hook in another directory
-        if "\n" in path or "\r" in path:  # the announcement is one line
-            tls.log.warn([messages.NEXT_KEY_BAD_PATH.format(client=client, path=repr(path))])
-            continue
-        key = _read(tls, client, path)
+    in renewed that the client made no next key for.  Lines for the run's
+    output.  Never a failure: an announcement only spares a renewal one
+    TTL's wait, and the renewal this run deploys must not wait on it
+    (warned instead).  Not put back by a failed run's undo: what the
+    client holds does not depend on this run."""
+    notes, announced = [], []
+    for client, keyfile in source.next_keys:
+        key, why = _usable(tls, client, keyfile)
         if key is None:
-            continue  # acme.sh empties the file once it used its key
-        text = HEADER.format(client=client) + "%s %s\n" % (client, path)
-        _write(tls, announcement_path(tls, key.algorithm), text.encode("utf-8"))
+            if why:  # "": acme.sh emptied the file once it used its key
+                tls.log.warn([messages.NEXT_KEY_NOT_ANNOUNCED.format(
+                    client=client, keyfile=_shown(keyfile), reason=why)])
+            continue
+        path = announcement_path(tls, key.algorithm)
+        data = (HEADER.format(client=client) + "%s %s\n" % (client, keyfile)).encode(
+            "utf-8", "surrogateescape")
+        if _text(path) != data:
+            try:
+                tls.runner.replace_file(path, data, 0o644, undo=False)
+            except OSError as error:
+                tls.log.warn([messages.NEXT_KEY_NOT_WRITTEN.format(path=path, error=error)])
+                continue
+        # Said each time: the path stays, the key in it is new at each renewal.
+        notes.append(messages.NEXT_KEY_ANNOUNCED.format(algorithm=key.algorithm, client=client,
+                                                        keyfile=keyfile, path=path))
         announced.append(key.algorithm)
     for algorithm in renewed:
-        if algorithm not in announced:
-            tls.runner.remove_file(announcement_path(tls, algorithm))
-
-
-def _write(tls, path, data):
-    if _text(path) == data:
-        return  # unchanged: nothing to trace
-    try:
-        tls.runner.replace_file(path, data, 0o644, undo=False)
-    except OSError as error:
-        tls.fail(messages.CANNOT_CREATE.format(path, error.strerror))
+        path = announcement_path(tls, algorithm)
+        if algorithm in announced or not os.path.lexists(path):
+            continue
+        try:
+            tls.runner.remove_file(path)
+        except OSError as error:  # a directory, say
+            tls.log.warn([messages.NEXT_KEY_NOT_WRITTEN.format(path=path, error=error)])
+            continue
+        notes.append(messages.NEXT_KEY_WITHDRAWN.format(algorithm=algorithm, path=path))
+    return notes
 
 
 def read(tls, algorithm):
@@ -81,26 +92,30 @@ def read(tls, algorithm):
     if not os.path.lexists(path):
         return None
     text = _text(path)
-    if text is None:
-        tls.log.warn([messages.NEXT_KEY_BAD_ANNOUNCEMENT.format(path=path)])
-        return None
-    lines = text.decode("utf-8", "replace").splitlines()
+    # One line; split at "\n" alone, as it was written (a name may hold
+    # other characters str.splitlines() would split at).
+    lines = text.decode("utf-8", "surrogateescape").split("\n") if text is not None else []
     entries = [line.split(" ", 1) for line in lines if line and not line.startswith("#")]
     if len(entries) != 1 or len(entries[0]) != 2:
         tls.log.warn([messages.NEXT_KEY_BAD_ANNOUNCEMENT.format(path=path)])
         return None
     client, keyfile = entries[0]
-    key = _read(tls, client, keyfile)
-    if key is None or key.algorithm != algorithm:
-        tls.log.warn([messages.NEXT_KEY_GONE.format(path=path, client=client, keyfile=keyfile)])
-        return None
+    key, why = _usable(tls, client, keyfile)
+    if key is not None and key.algorithm != algorithm:
+        key, why = None, messages.NEXT_KEY_OTHER_ALGORITHM.format(found=key.algorithm)
+    if key is None:
+        tls.log.warn([messages.NEXT_KEY_GONE.format(path=path, client=client,
+                                                    keyfile=_shown(keyfile),
+                                                    reason=why or messages.NEXT_KEY_EMPTY)])
     return key
+
+
+LARGEST_KEY = 64 * 1024  # bytes: an RSA key of 16384 bits is under 13 KiB
 
 
 def _text(path, largest=4096):
     """The bytes of the regular file path (a symlink to one too), or None:
-    a FIFO would block the run and a device never end; an announcement
-    is one line."""
+    a FIFO would block the run and a device never end."""
     if not os.path.isfile(path):
         return None
     try:
@@ -110,15 +125,41 @@ def _text(path, largest=4096):
         return None
 
 
-def _read(tls, client, path):
-    """The NextKey in the client's file, or None."""
-    key = read_key(tls, path)
-    if key is None:
-        return None
-    digest = pubkey_digest(tls, path)
+def _usable(tls, client, keyfile):
+    """(NextKey, "") for the client's file, or (None, why not); why ""
+    for an empty file (the client used the key).  What Python can tell
+    first: openssl would read a FIFO for ever, and a large file of
+    anything for minutes."""
+    if not os.path.isabs(keyfile):  # the hook's directory is not this run's
+        return None, messages.NEXT_KEY_RELATIVE
+    if any(ord(character) < 32 or ord(character) == 127 for character in keyfile) or len(
+            keyfile.splitlines()) != 1:
+        return None, messages.NEXT_KEY_CONTROL_CHARACTER
+    if not os.path.lexists(keyfile):
+        return None, messages.NEXT_KEY_MISSING
+    if not os.path.isfile(keyfile):
+        return None, messages.NEXT_KEY_NOT_A_FILE
+    text = _text(keyfile, LARGEST_KEY)
+    if text is None:
+        return None, messages.NEXT_KEY_UNREADABLE
+    if not text.strip():
+        return None, ""
+    if len(text) > LARGEST_KEY:
+        return None, messages.NEXT_KEY_TOO_LARGE.format(largest=LARGEST_KEY)
+    if b"ENCRYPTED" in text:
+        return None, messages.NEXT_KEY_ENCRYPTED
+    if b"PRIVATE KEY-----" not in text:
+        return None, messages.NEXT_KEY_NO_KEY
+    key = read_key(tls, keyfile)
+    digest = pubkey_digest(tls, keyfile) if key else ""
     if not digest:
-        return None
-    return NextKey(client, path, key[1].algorithm, digest)
+        return None, messages.NEXT_KEY_NO_KEY
+    return NextKey(client, keyfile, key[1].algorithm, digest), ""
+
+
+def _shown(keyfile):
+    return repr(keyfile) if keyfile != keyfile.strip() or any(
+        ord(character) < 32 or ord(character) == 127 for character in keyfile) else keyfile
 
 
 def from_acme_sh(env):
@@ -130,4 +171,4 @@ def from_acme_sh(env):
 def from_dehydrated(keyfile):
     """[(client, path)]: privkey.roll.pem beside dehydrated's key, if any."""
     path = os.path.join(os.path.dirname(keyfile), DEHYDRATED_ROLLOVER_KEY)
-    return [(DEHYDRATED, path)] if keyfile and os.path.isfile(path) else []
+    return [(DEHYDRATED, path)] if keyfile and os.path.lexists(path) else []

@@ -18,10 +18,27 @@ ROLLOVER_MADE_AHEAD = ("; {algorithm}: made ahead by the ACME client for its nex
                        " {keyfile}: with its record published, that renewal deploys it at once")
 NEXT_KEY_BAD_ANNOUNCEMENT = ("{path}: not a regular file of one line \"CLIENT KEYFILE\": left"
                              " out (the client's next hook run writes it again)")
-NEXT_KEY_BAD_PATH = ("{client}'s next key {path} is not announced: a line break in its name"
-                     " (its renewal waits one TTL)")
-NEXT_KEY_GONE = ("{path}: {client}'s next key {keyfile} is gone or no longer of this"
-                 " algorithm: left out (the client's next hook run says which it holds)")
+NEXT_KEY_NOT_ANNOUNCED = ("{client}'s next key {keyfile} is not announced: {reason} (the"
+                          " renewal that takes it waits one TTL)")
+NEXT_KEY_NOT_WRITTEN = ("{path}: the next key is not announced: {error} (the renewal that"
+                        " takes it waits one TTL)")
+NEXT_KEY_ANNOUNCED = ("{algorithm}: {client}'s next key {keyfile} announced in {path}: publish"
+                      " its record now (output-server-tlsa-rollover; -K does), and its renewal"
+                      " deploys it at once")
+NEXT_KEY_WITHDRAWN = ("{algorithm}: no next key from the client: {path} removed (the next"
+                      " renewal's key waits one TTL)")
+NEXT_KEY_RELATIVE = "a relative name (the hook's directory is not known here)"
+NEXT_KEY_CONTROL_CHARACTER = "a control character or line break in its name"
+NEXT_KEY_MISSING = "no such file"
+NEXT_KEY_NOT_A_FILE = "not a regular file"
+NEXT_KEY_UNREADABLE = "it cannot be read"
+NEXT_KEY_TOO_LARGE = "larger than any key ({largest} bytes)"
+NEXT_KEY_ENCRYPTED = "an encrypted key (Postfix reads no passphrase)"
+NEXT_KEY_NO_KEY = "no RSA or ECDSA private key in it"
+NEXT_KEY_OTHER_ALGORITHM = "now an {found} key"
+NEXT_KEY_EMPTY = "the file is empty (the client used the key)"
+NEXT_KEY_GONE = ("{path}: {client}'s next key {keyfile} is left out: {reason} (the client's"
+                 " next hook run says which key it holds)")
 ROLLOVER_NO_NEXT = "; {algorithm}: no next key yet: {command} new-server-key -a {algorithm}"
 ROLLOVER_PUBLISH = ("; publish this RRset now (current + next); deploy a next key only once"
                     " the old RRset's TTL has passed on every nameserver")
@@ -364,6 +381,8 @@ ACME_PUBLISHED = "published {owner} {ttl} IN TLSA {record} at {server}{dry_run}"
 ACME_RETIRED = "retired {owner} IN TLSA {record} at {server}: no key of this host has it{dry_run}"
 ACME_RETIRE_WAIT = ("{owner} IN TLSA {record}: no key of this host has it any more; a run from"
                     " {after} on removes it")
+ACME_WATCH_DNS_ERROR = ("{owner}: DNS lookup failed ({error}): when a key made ahead has its"
+                        " record served everywhere was not noted by this run")
 ACME_RETIRE_FAILED = "the records of retired keys were not removed: {error}"
 ACME_NOT_SENT = " (dry run: not sent)"
 
