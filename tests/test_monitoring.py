@@ -14,6 +14,7 @@ certificates in scratch configurations:
 Loopback addresses 127.0.0.50 to .59 are this module's.
 """
 
+import json
 import os
 import re
 import shutil
@@ -544,3 +545,69 @@ def test_a_2_1_1_record_of_an_issuer_matches_the_chain(make_config, made,  # noq
     code, output, _ = run_status(directory, "-p", "25", "-h", "mx.example.net",
                                  "-n", nameserver)
     assert code == 2 and "DANE senders defer mail" in output.splitlines()[0]
+
+
+# ----- file names that are not UTF-8 (a byte os.fsdecode keeps as a surrogate)
+
+def run_status_bytes(directory, *args):
+    """(exit status, stdout, stderr) of status as bytes: what a monitoring
+    system reads, undecoded."""
+    result = subprocess.run(ours_argv(["-c", directory] + list(args)),
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=60)
+    return result.returncode, result.stdout, result.stderr
+
+
+def bad_names(make_config, made):  # noqa: F811
+    """A healthy configuration whose key and certificate are named with
+    the bytes 0xff 0xfe (not UTF-8), and an SNI key staged under such a
+    name; (directory, the certificate's name as bytes)."""
+    directory = make_config()
+    raw = os.fsencode(directory) + b"/bad\xff\xfe"
+    shutil.copy(os.path.join(made, "fresh.pem"), raw + b".crt")
+    shutil.copy(os.path.join(made, "key.pem"), raw + b".key")
+    os.chmod(raw + b".key", 0o600)
+    with open(os.path.join(directory, "main.cf"), "ab") as stream:
+        stream.write(b"smtpd_tls_key_file = " + raw + b".key\n"
+                     b"smtpd_tls_cert_file = " + raw + b".crt\n")
+    past = time.time() - 60
+    os.utime(os.path.join(directory, "main.cf"), (past, past))
+    stage(directory, made, days=1, name=os.fsdecode(b"acme-sni-bad\xff-rsa.staged.pem"))
+    return directory, raw + b".crt"
+
+
+def test_a_name_that_is_not_utf8_is_escaped_in_the_metrics(make_config, made,  # noqa: F811
+                                                           tmp_path):
+    """promtool refuses a label value that is not UTF-8: the byte is
+    written \\xff (then escaped as the format wants: \\\\xff), and the
+    verdict stays the real one, with -o prometheus and with -f."""
+    directory, certificate = bad_names(make_config, made)
+    code, output, error = run_status_bytes(directory, "status", "-o", "prometheus")
+    text = output.decode("utf-8")  # valid UTF-8, or this raises
+    assert code == 0 and promtool(text) == (0, ""), error
+    found = samples(text)
+    assert value_of(found, "postfix_tls_certificate_expiry_timestamp_seconds",
+                    file=os.path.join(directory, "bad\\\\xff\\\\xfe.crt")) > time.time()
+    assert value_of(found, "postfix_tls_staged_key_age_seconds", sni_name="bad\\\\xff") >= 86400
+    target = str(tmp_path / "bad.prom")
+    code, output, error = run_status_bytes(directory, "status", "-f", target)
+    assert code == 0 and output.startswith(b"TLS OK - "), output + error
+    assert b"Traceback" not in error
+    with open(target, "rb") as stream:
+        assert promtool(stream.read().decode("utf-8")) == (0, "")
+
+
+def test_a_name_that_is_not_utf8_is_escaped_in_the_text_and_json(make_config, made):  # noqa: F811
+    directory, certificate = bad_names(make_config, made)
+    code, output, _ = run_status_bytes(directory, "status")
+    text = output.decode("utf-8")
+    assert code == 0 and plugin_line(text)[0] == "OK"
+    assert "  cert_file: %s/bad\\xff\\xfe.crt (mode" % directory in text
+    assert "acme-sni-bad\\xff-rsa.staged.pem is staged" in text
+    code, output, _ = run_status_bytes(directory, "--json", "status")
+    document = json.loads(output.decode("utf-8"))
+    assert code == 0 and document["verdict"] == "OK"
+    assert document["settings"]["smtpd_tls_cert_file"] == "%s/bad\\xff\\xfe.crt" % directory
+    assert "\\udc" not in output.decode("ascii")  # no lone surrogate
+    # Made invalid-free by escaping, not by losing anything: the file is judged.
+    assert document["server"][0]["days_left"] >= 364
