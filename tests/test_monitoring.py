@@ -611,3 +611,40 @@ def test_a_name_that_is_not_utf8_is_escaped_in_the_text_and_json(make_config, ma
     assert "\\udc" not in output.decode("ascii")  # no lone surrogate
     # Made invalid-free by escaping, not by losing anything: the file is judged.
     assert document["server"][0]["days_left"] >= 364
+
+
+# ----- -p with a resolver that never answers: NRPE's and Nagios' 10 s
+
+SILENT_ADDRESS = "127.0.0.53"
+
+
+@pytest.fixture
+def silent_resolver():
+    """A UDP socket on 127.0.0.53 that reads queries and never answers:
+    a dead resolver (nothing refuses, the queries time out)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((SILENT_ADDRESS, 0))
+    try:
+        yield "%s:%d" % sock.getsockname()
+    finally:
+        sock.close()
+
+
+def test_a_dead_resolver_costs_one_dns_budget_not_one_per_port(make_config, made,  # noqa: F811
+                                                                silent_resolver):
+    """Three ports, one budget for all: the run ends within a plugin's
+    10 s, the first port says the resolver did not answer (once), the
+    others that they were not looked up."""
+    directory = configure(make_config, made, cert="fresh.pem")
+    started = time.monotonic()
+    code, output, _ = run_status(directory, "-p", "25,465,587", "-n", silent_resolver)
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, elapsed
+    state, text, _ = plugin_line(output)
+    assert (state, code) == ("WARNING", 1)
+    assert text.count(SILENT_ADDRESS) == 1 and "timed out" not in text, text
+    assert "DNS lookup of _25._tcp.mail.example.com. TLSA failed: no answer from" in text
+    assert "_465._tcp.mail.example.com., _587._tcp.mail.example.com.: TLSA not looked up" \
+        in text
+    assert len(text) < 400, text
+    assert "tlsa _587._tcp.mail.example.com.: not looked up" in output

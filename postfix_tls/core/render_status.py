@@ -130,7 +130,9 @@ def _fact_lines(report):
             staged.algorithm, " SNI %s" % staged.sni_label if staged.sni_label else "",
             staged.path, staged.modified, staged.age_seconds))
     for port in report.tlsa:
-        if port.error:
+        if port.found("looked_up") and not port.looked_up:
+            found = port.error
+        elif port.error:
             found = "lookup failed: %s" % port.error
         elif port.records:
             found = "%d record(s), DNSSEC-validated: %s" % (len(port.records),

@@ -18,3 +18,8 @@ STATUS_TLSA_NO_MATCH = ("no {owner} TLSA record matches the {algorithm} certific
 STATUS_TLSA_NONE = "{owner}: no TLSA records (no DANE for this port)"
 STATUS_TLSA_NOT_VALIDATED = ("{owner}: the TLSA answer was not DNSSEC-validated (no AD flag):"
                              " DANE senders ignore it")
+STATUS_TLSA_NOT_LOOKED_UP = "not looked up: status spends at most {seconds} s on DNS"
+STATUS_TLSA_SKIPPED = ("{owners}: TLSA not looked up: status spends at most {seconds} s on DNS"
+                       " (a monitoring system gives a plugin 10 s), and the lookups before"
+                       " took them")
+DNS_NO_ANSWER = "no answer from {nameservers} within {seconds} s"
