@@ -648,3 +648,38 @@ def test_a_dead_resolver_costs_one_dns_budget_not_one_per_port(make_config, made
         in text
     assert len(text) < 400, text
     assert "tlsa _587._tcp.mail.example.com.: not looked up" in output
+
+
+# ----- the plugin's escaping: a backslash too; the chmod hint quoted for a shell
+
+def test_a_backslash_is_escaped_so_that_a_line_break_is_not_ambiguous(make_config,  # noqa: F811
+                                                                     made):
+    """A file named with a backslash and "n" and one named with a line
+    break were both written \\n: the backslash is written \\\\."""
+    directory = configure(make_config, made, cert="fresh.pem")
+    add_lines(directory, ["smtpd_tls_eccert_file = %s/back\\nslash.pem" % directory,
+                          "smtpd_tls_eckey_file = %s/back\\nslash.pem" % directory])
+    code, output, _ = run_status(directory)
+    state, text, _ = plugin_line(output)
+    assert (state, code) == ("CRITICAL", 2)
+    assert "%s/back\\\\nslash.pem is missing" % directory in text, text
+    assert "  cert_file: %s/back\\\\nslash.pem (missing)" % directory in output.splitlines()
+
+
+def test_the_chmod_hint_quotes_the_path_for_a_shell(make_config, made):  # noqa: F811
+    directory = configure(make_config, made, cert="fresh.pem")
+    odd = os.path.join(directory, "it's my key.pem")
+    shutil.copy(os.path.join(made, "key.pem"), odd)
+    os.chmod(odd, 0o644)
+    add_lines(directory, ["smtpd_tls_key_file = %s" % odd])
+    code, output, _ = run_status(directory)
+    state, text, _ = plugin_line(output)
+    assert (state, code) == ("CRITICAL", 2)
+    quoted = "'%s/it'\"'\"'s my key.pem'" % directory
+    assert text.endswith("(mode 0644): chmod 600 " + quoted), text
+    # Pasted into sh, it is the file.
+    listed = subprocess.run(["sh", "-c", "ls -- " + quoted], stdout=subprocess.PIPE,
+                            universal_newlines=True, check=True).stdout
+    assert listed == odd + "\n"
+    os.chmod(odd, 0o640)
+    assert "chmod 600 " + quoted in run_status(directory)[1]

@@ -29,9 +29,11 @@ def status_summary(report):
 
 def _one_line(text):
     """A monitoring plugin's text: one line, and no "|", which would start
-    the performance data (a file name may hold either); valid UTF-8 (a
-    byte of a file name that is not is written \\xff)."""
-    return utf8(text.replace("\n", "\\n").replace("\r", "\\r").replace("|", "\\x7c"))
+    the performance data (a file name may hold either); a backslash
+    written \\\\ first, so that \\n is a line break and nothing else; valid
+    UTF-8 last (a byte of a file name that is not is written \\xff)."""
+    return utf8(text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+                .replace("|", "\\x7c"))
 
 
 SUMMARY_PROBLEMS = 5

@@ -23,3 +23,9 @@ STATUS_TLSA_SKIPPED = ("{owners}: TLSA not looked up: status spends at most {sec
                        " (a monitoring system gives a plugin 10 s), and the lookups before"
                        " took them")
 DNS_NO_ANSWER = "no answer from {nameservers} within {seconds} s"
+# capabilities.py's STATUS_KEY_*_READABLE, with the chmod hint's path
+# quoted for a shell ({quoted}), so that pasting it is safe.
+STATUS_KEY_READABLE_BY_OTHERS = ("private key {path} is readable by others (mode {mode}):"
+                                 " chmod 600 {quoted}")
+STATUS_KEY_READABLE_BY_GROUP = ("private key {path} is readable by its group (mode {mode}):"
+                                " chmod 600 {quoted}")
