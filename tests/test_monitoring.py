@@ -652,8 +652,7 @@ def test_a_dead_resolver_costs_one_dns_budget_not_one_per_port(make_config, made
 
 # ----- the plugin's escaping: a backslash too; the chmod hint quoted for a shell
 
-def test_a_backslash_is_escaped_so_that_a_line_break_is_not_ambiguous(make_config,  # noqa: F811
-                                                                     made):
+def test_a_backslash_is_escaped_so_a_line_break_is_not_ambiguous(make_config, made):  # noqa: F811
     """A file named with a backslash and "n" and one named with a line
     break were both written \\n: the backslash is written \\\\."""
     directory = configure(make_config, made, cert="fresh.pem")
