@@ -682,3 +682,13 @@ def test_the_chmod_hint_quotes_the_path_for_a_shell(make_config, made):  # noqa:
     assert listed == odd + "\n"
     os.chmod(odd, 0o640)
     assert "chmod 600 " + quoted in run_status(directory)[1]
+
+
+def test_a_relative_textfile_name_is_refused_as_relative(make_config, made):  # noqa: F811
+    """rel.prom does end in .prom: what is wrong is that it is relative."""
+    directory = configure(make_config, made, cert="fresh.pem")
+    code, output, error = run_status(directory, "-f", "rel.prom")
+    assert code == 3 and "invalid -f value: rel.prom: expected an absolute" in error, error
+    assert "ending in .prom" not in error
+    code, output, error = run_status(directory, "-f", "/tmp/metrics.txt")
+    assert code == 3 and "expected a file name ending in .prom" in error, error

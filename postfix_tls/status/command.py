@@ -32,7 +32,14 @@ def _output(tls, options):
 def _textfile(tls, options):
     value = options.get("f", "")
     if value and not textfile_name_ok(value):
-        tls.fail(messages.STATUS_TEXTFILE_NAME.format(validate.shown(value)))
+        # Said what is wrong: rel.prom does end in .prom.
+        if not os.path.isabs(value):
+            text = messages.STATUS_TEXTFILE_RELATIVE
+        elif "\n" in value:
+            text = messages.STATUS_TEXTFILE_LINE_BREAK
+        else:
+            text = messages.STATUS_TEXTFILE_NAME
+        tls.fail(text.format(validate.shown(value)))
     return value
 
 

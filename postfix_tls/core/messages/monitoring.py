@@ -6,6 +6,9 @@ STATUS_BAD_OUTPUT = "invalid -o value: {}: expected text or prometheus"
 STATUS_TEXTFILE_FAILED = "cannot write the metrics file {path}: {error}"
 STATUS_TEXTFILE_NAME = ("invalid -f value: {}: expected a file name ending in .prom (the"
                         " textfile collector reads no other)")
+STATUS_TEXTFILE_RELATIVE = ("invalid -f value: {}: expected an absolute file name (status"
+                            " runs in the command directory, not the caller's)")
+STATUS_TEXTFILE_LINE_BREAK = "invalid -f value: {}: a file name with a line break is refused"
 STATUS_STAGED = ("{algorithm} key {path} is staged (waiting for its TLSA record) since {when}"
                  " ({days} days)")
 STATUS_NO_DNSPYTHON = ("status -p needs dnspython to look up TLSA records: apt-get install"
