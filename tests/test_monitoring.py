@@ -692,3 +692,29 @@ def test_a_relative_textfile_name_is_refused_as_relative(make_config, made):  # 
     assert "ending in .prom" not in error
     code, output, error = run_status(directory, "-f", "/tmp/metrics.txt")
     assert code == 3 and "expected a file name ending in .prom" in error, error
+
+
+# ----- options that made no sense, and a staged key from the future
+
+def test_critical_days_above_warning_days_are_refused(make_config, made):  # noqa: F811
+    directory = configure(make_config, made, cert="fresh.pem")
+    code, output, error = run_status(directory, "-w", "5", "-c", "10")
+    assert code == 3 and output.startswith("TLS UNKNOWN - "), output
+    assert "-c 10 is above -w 5" in error, error
+    assert run_status(directory, "-w", "7", "-c", "7")[0] == 0  # equal: no warning band
+
+
+def test_an_empty_port_list_is_refused(make_config, made):  # noqa: F811
+    directory = configure(make_config, made, cert="fresh.pem")
+    code, output, error = run_status(directory, "-p", "")
+    assert code == 3 and output.startswith("TLS UNKNOWN - "), output
+    assert "-p" in error, error
+
+
+def test_a_staged_key_from_the_future_says_a_clock_is_wrong(make_config, made):  # noqa: F811
+    directory = configure(make_config, made, cert="fresh.pem")
+    stage(directory, made, days=-30)
+    code, output, _ = run_status(directory)
+    assert code == 0
+    assert "(0 days)" not in output
+    assert "in the future" in output, output

@@ -51,8 +51,12 @@ def textfile_name_ok(path):
 
 def status(tls, options, operands):
     """Read, judge, show; the exit status is the verdict's."""
-    report = Report(tls.config_directory, _days(tls, options, "w", WARNING_DAYS),
-                    _days(tls, options, "c", CRITICAL_DAYS))
+    warning_days, critical_days = (_days(tls, options, "w", WARNING_DAYS),
+                                   _days(tls, options, "c", CRITICAL_DAYS))
+    if critical_days > warning_days:  # days left: critical is the nearer end
+        tls.fail(messages.STATUS_DAYS_ORDER.format(critical=critical_days,
+                                                   warning=warning_days))
+    report = Report(tls.config_directory, warning_days, critical_days)
     output, textfile = _output(tls, options), _textfile(tls, options)
     # A parameter the release lacks is not read (release.py), nor shown.
     settings = [name for name in SETTINGS if tls.postconf.knows(name)]

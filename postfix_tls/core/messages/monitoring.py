@@ -32,3 +32,6 @@ STATUS_KEY_READABLE_BY_OTHERS = ("private key {path} is readable by others (mode
                                  " chmod 600 {quoted}")
 STATUS_KEY_READABLE_BY_GROUP = ("private key {path} is readable by its group (mode {mode}):"
                                 " chmod 600 {quoted}")
+STATUS_DAYS_ORDER = ("invalid thresholds: -c {critical} is above -w {warning}: days left"
+                     " are critical below -c and a warning below -w, so -c must not be"
+                     " above -w (the defaults: -w 30 -c 7)")
