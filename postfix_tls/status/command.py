@@ -78,7 +78,7 @@ def status(tls, options, operands):
     from postfix_tls.status.staged_keys import check_staged
 
     check_staged(tls, report, now)
-    if options.get("p"):
+    if "p" in options:  # -p "" too: refused there, not taken for no -p
         from postfix_tls.status.tlsa import check_tlsa
 
         check_tlsa(tls, report, options)
