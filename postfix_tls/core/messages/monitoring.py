@@ -11,6 +11,9 @@ STATUS_TEXTFILE_RELATIVE = ("invalid -f value: {}: expected an absolute file nam
 STATUS_TEXTFILE_LINE_BREAK = "invalid -f value: {}: a file name with a line break is refused"
 STATUS_STAGED = ("{algorithm} key {path} is staged (waiting for its TLSA record) since {when}"
                  " ({days} days)")
+STATUS_STAGED_FUTURE = ("{algorithm} key {path} is staged (waiting for its TLSA record), its"
+                        " time {when} in the future: this host's clock or the file's time is"
+                        " wrong, and its age cannot be told")
 STATUS_NO_DNSPYTHON = ("status -p needs dnspython to look up TLSA records: apt-get install"
                        " python3-dnspython (or pip install dnspython)")
 STATUS_OLD_DNSPYTHON = "status -p needs dnspython 2.0 or later, not {}"
