@@ -702,6 +702,8 @@ def test_critical_days_above_warning_days_are_refused(make_config, made):  # noq
     assert code == 3 and output.startswith("TLS UNKNOWN - "), output
     assert "-c 10 is above -w 5" in error, error
     assert run_status(directory, "-w", "7", "-c", "7")[0] == 0  # equal: no warning band
+    assert run_status(directory, "-c", "40")[0] == 3  # above the default -w 30
+    assert run_status(directory, "-w", "5")[0] == 0  # -w alone: as it was
 
 
 def test_an_empty_port_list_is_refused(make_config, made):  # noqa: F811

@@ -53,7 +53,10 @@ def status(tls, options, operands):
     """Read, judge, show; the exit status is the verdict's."""
     warning_days, critical_days = (_days(tls, options, "w", WARNING_DAYS),
                                    _days(tls, options, "c", CRITICAL_DAYS))
-    if critical_days > warning_days:  # days left: critical is the nearer end
+    # Days left: critical is the nearer end.  A -c given above -w (or the
+    # default 30) is refused; -w alone below the default 7 is left as it
+    # was (no warning band: below 7 days is critical).
+    if "c" in options and critical_days > warning_days:
         tls.fail(messages.STATUS_DAYS_ORDER.format(critical=critical_days,
                                                    warning=warning_days))
     report = Report(tls.config_directory, warning_days, critical_days)
