@@ -14,6 +14,7 @@ certificates in scratch configurations:
 Loopback addresses 127.0.0.50 to .59 are this module's.
 """
 
+import json
 import os
 import re
 import shutil
@@ -544,3 +545,178 @@ def test_a_2_1_1_record_of_an_issuer_matches_the_chain(make_config, made,  # noq
     code, output, _ = run_status(directory, "-p", "25", "-h", "mx.example.net",
                                  "-n", nameserver)
     assert code == 2 and "DANE senders defer mail" in output.splitlines()[0]
+
+
+# ----- file names that are not UTF-8 (a byte os.fsdecode keeps as a surrogate)
+
+def run_status_bytes(directory, *args):
+    """(exit status, stdout, stderr) of status as bytes: what a monitoring
+    system reads, undecoded."""
+    result = subprocess.run(ours_argv(["-c", directory] + list(args)),
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=60)
+    return result.returncode, result.stdout, result.stderr
+
+
+def bad_names(make_config, made):  # noqa: F811
+    """A healthy configuration whose key and certificate are named with
+    the bytes 0xff 0xfe (not UTF-8), and an SNI key staged under such a
+    name; (directory, the certificate's name as bytes)."""
+    directory = make_config()
+    raw = os.fsencode(directory) + b"/bad\xff\xfe"
+    shutil.copy(os.path.join(made, "fresh.pem"), raw + b".crt")
+    shutil.copy(os.path.join(made, "key.pem"), raw + b".key")
+    os.chmod(raw + b".key", 0o600)
+    with open(os.path.join(directory, "main.cf"), "ab") as stream:
+        stream.write(b"smtpd_tls_key_file = " + raw + b".key\n"
+                     b"smtpd_tls_cert_file = " + raw + b".crt\n")
+    past = time.time() - 60
+    os.utime(os.path.join(directory, "main.cf"), (past, past))
+    stage(directory, made, days=1, name=os.fsdecode(b"acme-sni-bad\xff-rsa.staged.pem"))
+    return directory, raw + b".crt"
+
+
+def test_a_name_that_is_not_utf8_is_escaped_in_the_metrics(make_config, made,  # noqa: F811
+                                                           tmp_path):
+    """promtool refuses a label value that is not UTF-8: the byte is
+    written \\xff (then escaped as the format wants: \\\\xff), and the
+    verdict stays the real one, with -o prometheus and with -f."""
+    directory, certificate = bad_names(make_config, made)
+    code, output, error = run_status_bytes(directory, "status", "-o", "prometheus")
+    text = output.decode("utf-8")  # valid UTF-8, or this raises
+    assert code == 0 and promtool(text) == (0, ""), error
+    found = samples(text)
+    assert value_of(found, "postfix_tls_certificate_expiry_timestamp_seconds",
+                    file=os.path.join(directory, "bad\\\\xff\\\\xfe.crt")) > time.time()
+    assert value_of(found, "postfix_tls_staged_key_age_seconds", sni_name="bad\\\\xff") >= 86400
+    target = str(tmp_path / "bad.prom")
+    code, output, error = run_status_bytes(directory, "status", "-f", target)
+    assert code == 0 and output.startswith(b"TLS OK - "), output + error
+    assert b"Traceback" not in error
+    with open(target, "rb") as stream:
+        assert promtool(stream.read().decode("utf-8")) == (0, "")
+
+
+def test_a_name_that_is_not_utf8_is_escaped_in_the_text_and_json(make_config, made):  # noqa: F811
+    directory, certificate = bad_names(make_config, made)
+    code, output, _ = run_status_bytes(directory, "status")
+    text = output.decode("utf-8")
+    assert code == 0 and plugin_line(text)[0] == "OK"
+    assert "  cert_file: %s/bad\\xff\\xfe.crt (mode" % directory in text
+    assert "acme-sni-bad\\xff-rsa.staged.pem is staged" in text
+    code, output, _ = run_status_bytes(directory, "--json", "status")
+    document = json.loads(output.decode("utf-8"))
+    assert code == 0 and document["verdict"] == "OK"
+    assert document["settings"]["smtpd_tls_cert_file"] == "%s/bad\\xff\\xfe.crt" % directory
+    assert "\\udc" not in output.decode("ascii")  # no lone surrogate
+    # Made invalid-free by escaping, not by losing anything: the file is judged.
+    assert document["server"][0]["days_left"] >= 364
+
+
+# ----- -p with a resolver that never answers: NRPE's and Nagios' 10 s
+
+SILENT_ADDRESS = "127.0.0.53"
+
+
+@pytest.fixture
+def silent_resolver():
+    """A UDP socket on 127.0.0.53 that reads queries and never answers:
+    a dead resolver (nothing refuses, the queries time out)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((SILENT_ADDRESS, 0))
+    try:
+        yield "%s:%d" % sock.getsockname()
+    finally:
+        sock.close()
+
+
+def test_a_dead_resolver_costs_one_dns_budget_not_one_per_port(make_config, made,  # noqa: F811
+                                                                silent_resolver):
+    """Three ports, one budget for all: the run ends within a plugin's
+    10 s, the first port says the resolver did not answer (once), the
+    others that they were not looked up."""
+    directory = configure(make_config, made, cert="fresh.pem")
+    started = time.monotonic()
+    code, output, _ = run_status(directory, "-p", "25,465,587", "-n", silent_resolver)
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, elapsed
+    state, text, _ = plugin_line(output)
+    assert (state, code) == ("WARNING", 1)
+    assert text.count(SILENT_ADDRESS) == 1 and "timed out" not in text, text
+    assert "DNS lookup of _25._tcp.mail.example.com. TLSA failed: no answer from" in text
+    assert "_465._tcp.mail.example.com., _587._tcp.mail.example.com.: TLSA not looked up" \
+        in text
+    assert len(text) < 400, text
+    assert "tlsa _587._tcp.mail.example.com.: not looked up" in output
+
+
+# ----- the plugin's escaping: a backslash too; the chmod hint quoted for a shell
+
+def test_a_backslash_is_escaped_so_a_line_break_is_not_ambiguous(make_config, made):  # noqa: F811
+    """A file named with a backslash and "n" and one named with a line
+    break were both written \\n: the backslash is written \\\\."""
+    directory = configure(make_config, made, cert="fresh.pem")
+    add_lines(directory, ["smtpd_tls_eccert_file = %s/back\\nslash.pem" % directory,
+                          "smtpd_tls_eckey_file = %s/back\\nslash.pem" % directory])
+    code, output, _ = run_status(directory)
+    state, text, _ = plugin_line(output)
+    assert (state, code) == ("CRITICAL", 2)
+    assert "%s/back\\\\nslash.pem is missing" % directory in text, text
+    assert "  cert_file: %s/back\\\\nslash.pem (missing)" % directory in output.splitlines()
+
+
+def test_the_chmod_hint_quotes_the_path_for_a_shell(make_config, made):  # noqa: F811
+    directory = configure(make_config, made, cert="fresh.pem")
+    odd = os.path.join(directory, "it's my key.pem")
+    shutil.copy(os.path.join(made, "key.pem"), odd)
+    os.chmod(odd, 0o644)
+    add_lines(directory, ["smtpd_tls_key_file = %s" % odd])
+    code, output, _ = run_status(directory)
+    state, text, _ = plugin_line(output)
+    assert (state, code) == ("CRITICAL", 2)
+    quoted = "'%s/it'\"'\"'s my key.pem'" % directory
+    assert text.endswith("(mode 0644): chmod 600 " + quoted), text
+    # Pasted into sh, it is the file.
+    listed = subprocess.run(["sh", "-c", "ls -- " + quoted], stdout=subprocess.PIPE,
+                            universal_newlines=True, check=True).stdout
+    assert listed == odd + "\n"
+    os.chmod(odd, 0o640)
+    assert "chmod 600 " + quoted in run_status(directory)[1]
+
+
+def test_a_relative_textfile_name_is_refused_as_relative(make_config, made):  # noqa: F811
+    """rel.prom does end in .prom: what is wrong is that it is relative."""
+    directory = configure(make_config, made, cert="fresh.pem")
+    code, output, error = run_status(directory, "-f", "rel.prom")
+    assert code == 3 and "invalid -f value: rel.prom: expected an absolute" in error, error
+    assert "ending in .prom" not in error
+    code, output, error = run_status(directory, "-f", "/tmp/metrics.txt")
+    assert code == 3 and "expected a file name ending in .prom" in error, error
+
+
+# ----- options that made no sense, and a staged key from the future
+
+def test_critical_days_above_warning_days_are_refused(make_config, made):  # noqa: F811
+    directory = configure(make_config, made, cert="fresh.pem")
+    code, output, error = run_status(directory, "-w", "5", "-c", "10")
+    assert code == 3 and output.startswith("TLS UNKNOWN - "), output
+    assert "-c 10 is above -w 5" in error, error
+    assert run_status(directory, "-w", "7", "-c", "7")[0] == 0  # equal: no warning band
+    assert run_status(directory, "-c", "40")[0] == 3  # above the default -w 30
+    assert run_status(directory, "-w", "5")[0] == 0  # -w alone: as it was
+
+
+def test_an_empty_port_list_is_refused(make_config, made):  # noqa: F811
+    directory = configure(make_config, made, cert="fresh.pem")
+    code, output, error = run_status(directory, "-p", "")
+    assert code == 3 and output.startswith("TLS UNKNOWN - "), output
+    assert "-p" in error, error
+
+
+def test_a_staged_key_from_the_future_says_a_clock_is_wrong(make_config, made):  # noqa: F811
+    directory = configure(make_config, made, cert="fresh.pem")
+    stage(directory, made, days=-30)
+    code, output, _ = run_status(directory)
+    assert code == 0
+    assert "(0 days)" not in output
+    assert "in the future" in output, output

@@ -15,6 +15,8 @@ import calendar
 import collections
 import time
 
+from postfix_tls.core.validate import utf8
+
 PREFIX = "postfix_tls_"
 
 # name: (help, type); the order of the output.
@@ -55,9 +57,10 @@ SEVERITIES = ("WARNING", "CRITICAL", "UNKNOWN")
 
 
 def escape_label(value):
-    """A label value as the text format wants it: backslash, double quote
-    and line feed escaped."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value as the text format wants it: valid UTF-8 (a byte of a
+    file name that is not is written \\xff, validate.utf8), then
+    backslash, double quote and line feed escaped."""
+    return utf8(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _seconds(iso):

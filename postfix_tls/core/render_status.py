@@ -3,6 +3,7 @@ performance data, then the facts) and its --json document; render.py
 writes them."""
 
 from postfix_tls.core import messages
+from postfix_tls.core.validate import utf8
 
 
 def status_summary(report):
@@ -28,8 +29,11 @@ def status_summary(report):
 
 def _one_line(text):
     """A monitoring plugin's text: one line, and no "|", which would start
-    the performance data (a file name may hold either)."""
-    return text.replace("\n", "\\n").replace("\r", "\\r").replace("|", "\\x7c")
+    the performance data (a file name may hold either); a backslash
+    written \\\\ first, so that \\n is a line break and nothing else; valid
+    UTF-8 last (a byte of a file name that is not is written \\xff)."""
+    return utf8(text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+                .replace("|", "\\x7c"))
 
 
 SUMMARY_PROBLEMS = 5
@@ -128,7 +132,9 @@ def _fact_lines(report):
             staged.algorithm, " SNI %s" % staged.sni_label if staged.sni_label else "",
             staged.path, staged.modified, staged.age_seconds))
     for port in report.tlsa:
-        if port.error:
+        if port.found("looked_up") and not port.looked_up:
+            found = port.error
+        elif port.error:
             found = "lookup failed: %s" % port.error
         elif port.records:
             found = "%d record(s), DNSSEC-validated: %s" % (len(port.records),
@@ -173,7 +179,7 @@ def text(value):
 
 
 def status_document(report):
-    return {
+    return _valid({
         "verdict": report.verdict,
         "exit_status": report.exit_status,
         "summary": status_summary(report),
@@ -189,4 +195,16 @@ def status_document(report):
                      for problem in report.problems],
         "notes": report.notes,
         "assumed": report.assumed,
-    }
+    })
+
+
+def _valid(value):
+    """The document with its strings valid UTF-8 (validate.utf8): JSON
+    cannot say a byte, and a lone surrogate (\\udcff) is not text."""
+    if isinstance(value, str):
+        return utf8(value)
+    if isinstance(value, dict):
+        return type(value)((_valid(key), _valid(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_valid(item) for item in value]
+    return value

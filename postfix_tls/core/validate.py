@@ -80,3 +80,13 @@ def shown(value):
     """value as it can be printed: control characters and bad bytes escaped."""
     return "".join(repr(character)[1:-1] if _is_bad_character(character) else character
                    for character in value)
+
+
+def utf8(text):
+    """text that encodes as UTF-8: a byte a file name had that is not UTF-8
+    (os.fsdecode keeps it as a lone surrogate) written \\xff, as Python
+    writes a byte.  Metrics, plugin lines and JSON must be valid UTF-8."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no byte gave
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -19,6 +19,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.version
 
+from postfix_tls.core import messages
 from postfix_tls.core.tlsa import Lookup, Served
 
 NAMESERVER_SECONDS = 5  # one query to one nameserver
@@ -53,6 +54,11 @@ def lookup(owner, resolver):
         answer = resolver.resolve(owner, "TLSA", raise_on_no_answer=False)
     except dns.resolver.NXDOMAIN:
         return Lookup(owner)
+    except dns.exception.Timeout:
+        # Said once: dnspython's text repeats each try's timeout.
+        return Lookup(owner, error=messages.DNS_NO_ANSWER.format(
+            nameservers=", ".join(str(server) for server in resolver.nameservers),
+            seconds=int(round(resolver.lifetime))))
     except dns.exception.DNSException as error:
         return Lookup(owner, error=str(error) or error.__class__.__name__)
     rrset = answer.rrset

@@ -5,7 +5,7 @@ import collections
 import os
 import stat
 
-from postfix_tls.core import material, messages, openssl
+from postfix_tls.core import material, messages, openssl, validate
 from postfix_tls.core.certificates import covers, iso, parse_certificate_facts
 from postfix_tls.core.keys import (
     CHAIN_FILES,
@@ -46,11 +46,11 @@ def _file_facts(report, path, role, private):
     if not facts.readable:
         report.problem(CRITICAL, messages.STATUS_UNREADABLE.format(role=role, path=path))
     if private and info.st_mode & 0o004:
-        report.problem(CRITICAL, messages.STATUS_KEY_WORLD_READABLE.format(
-            path=path, mode=facts.mode))
+        report.problem(CRITICAL, messages.STATUS_KEY_READABLE_BY_OTHERS.format(
+            path=path, mode=facts.mode, quoted=validate.quote(path)))
     elif private and info.st_mode & 0o040:
-        report.problem(WARNING, messages.STATUS_KEY_GROUP_READABLE.format(
-            path=path, mode=facts.mode))
+        report.problem(WARNING, messages.STATUS_KEY_READABLE_BY_GROUP.format(
+            path=path, mode=facts.mode, quoted=validate.quote(path)))
     return facts
 
 

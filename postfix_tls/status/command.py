@@ -32,7 +32,14 @@ def _output(tls, options):
 def _textfile(tls, options):
     value = options.get("f", "")
     if value and not textfile_name_ok(value):
-        tls.fail(messages.STATUS_TEXTFILE_NAME.format(validate.shown(value)))
+        # Said what is wrong: rel.prom does end in .prom.
+        if not os.path.isabs(value):
+            text = messages.STATUS_TEXTFILE_RELATIVE
+        elif "\n" in value:
+            text = messages.STATUS_TEXTFILE_LINE_BREAK
+        else:
+            text = messages.STATUS_TEXTFILE_NAME
+        tls.fail(text.format(validate.shown(value)))
     return value
 
 
@@ -44,8 +51,15 @@ def textfile_name_ok(path):
 
 def status(tls, options, operands):
     """Read, judge, show; the exit status is the verdict's."""
-    report = Report(tls.config_directory, _days(tls, options, "w", WARNING_DAYS),
-                    _days(tls, options, "c", CRITICAL_DAYS))
+    warning_days, critical_days = (_days(tls, options, "w", WARNING_DAYS),
+                                   _days(tls, options, "c", CRITICAL_DAYS))
+    # Days left: critical is the nearer end.  A -c given above -w (or the
+    # default 30) is refused; -w alone below the default 7 is left as it
+    # was (no warning band: below 7 days is critical).
+    if "c" in options and critical_days > warning_days:
+        tls.fail(messages.STATUS_DAYS_ORDER.format(critical=critical_days,
+                                                   warning=warning_days))
+    report = Report(tls.config_directory, warning_days, critical_days)
     output, textfile = _output(tls, options), _textfile(tls, options)
     # A parameter the release lacks is not read (release.py), nor shown.
     settings = [name for name in SETTINGS if tls.postconf.knows(name)]
@@ -67,7 +81,7 @@ def status(tls, options, operands):
     from postfix_tls.status.staged_keys import check_staged
 
     check_staged(tls, report, now)
-    if options.get("p"):
+    if "p" in options:  # -p "" too: refused there, not taken for no -p
         from postfix_tls.status.tlsa import check_tlsa
 
         check_tlsa(tls, report, options)

@@ -107,9 +107,10 @@ class StagedKey(Facts):
 class TlsaPort(Facts):
     """status -p: a port's TLSA RRset as the resolver gives it, and per
     served certificate whether a record matches it (matches: [{algorithm,
-    file, match}])."""
+    file, match}]); looked_up false: status's DNS time was spent before
+    this port's turn (tlsa.py)."""
 
-    FIELDS = ("port", "owner", "records", "validated", "error", "matches")
+    FIELDS = ("port", "owner", "looked_up", "records", "validated", "error", "matches")
 
 
 class Report(object):

@@ -15,6 +15,7 @@ from postfix_tls.status.facts import OK, StagedKey
 # sni/deploy.py's SNI_STAGED, written out: status does not load the deploy.
 SNI_STAGED = "acme-sni-{label}-{algorithm}.staged.pem"
 DAY = 86400
+FUTURE_SLACK = 60  # seconds: a file written as status ran is not from the future
 
 
 def check_staged(tls, report, now):
@@ -37,6 +38,10 @@ def check_staged(tls, report, now):
             age = max(0, int(now - modified))
             report.staged.append(StagedKey(algorithm=algorithm, path=path, sni_label=label,
                                            modified=iso(modified), age_seconds=age))
+            what = algorithm if label is None else "%s (SNI %s)" % (algorithm, label)
+            if modified > now + FUTURE_SLACK:  # no age can be told: say why
+                report.problem(OK, messages.STATUS_STAGED_FUTURE.format(
+                    algorithm=what, path=path, when=iso(modified)))
+                continue
             report.problem(OK, messages.STATUS_STAGED.format(
-                algorithm=algorithm if label is None else "%s (SNI %s)" % (algorithm, label),
-                path=path, when=iso(modified), days=age // DAY))
+                algorithm=what, path=path, when=iso(modified), days=age // DAY))

@@ -7,13 +7,23 @@ senders defer mail, CRITICAL.  No records: no DANE on that port, a note.
 A failed lookup: WARNING (the resolver status asked may be the one at
 fault).  check-server-tlsa checks more (every nameserver, the live
 server, stale records); this is its monitoring part.
+
+All ports share one time budget, DNS_SECONDS: a monitoring system kills
+a plugin after 10 s (NRPE's and Nagios' default), and a dead resolver
+would otherwise cost dnspython's lifetime per port.  The ports whose turn
+comes after it is spent are said not to be looked up, in one problem.
 """
 
 import collections
+import time
 
 from postfix_tls.core import messages
 from postfix_tls.core.keys import certificate_digest
 from postfix_tls.status.facts import CRITICAL, OK, WARNING, TlsaPort
+
+DNS_SECONDS = 7  # all of -p's lookups: dnspython may overrun it by its backoff (~1 s), the
+# rest of the run takes ~1 s, and a plugin has 10 s
+LEAST_SECONDS = 1  # a lookup given less is not started
 
 
 def check_tlsa(tls, report, options):
@@ -33,10 +43,21 @@ def check_tlsa(tls, report, options):
         tls.fail(messages.STATUS_OLD_DNSPYTHON.format(lookup.VERSION))
     resolver = lookup.resolver(*split_nameserver(nameserver))
     served = _served_records(tls, report)
+    deadline = time.monotonic() + DNS_SECONDS
+    skipped = []
     for port in ports:
         owner = "_%d._tcp.%s." % (port, hostname)
+        left = deadline - time.monotonic()
+        if left < LEAST_SECONDS:
+            skipped.append(owner)
+            report.tlsa.append(TlsaPort(port=port, owner=owner, looked_up=False,
+                                        error=messages.STATUS_TLSA_NOT_LOOKED_UP.format(
+                                            seconds=DNS_SECONDS), matches=[]))
+            continue
+        resolver.lifetime = left  # each try's timeout too: dnspython may wait past it
+        resolver.timeout = min(resolver.timeout, left)
         found = lookup.lookup(owner, resolver)
-        facts = TlsaPort(port=port, owner=owner, records=found.records,
+        facts = TlsaPort(port=port, owner=owner, looked_up=True, records=found.records,
                          validated=found.validated, error=found.error, matches=[])
         report.tlsa.append(facts)
         if found.error:
@@ -57,6 +78,9 @@ def check_tlsa(tls, report, options):
                 report.problem(CRITICAL, messages.STATUS_TLSA_NO_MATCH.format(
                     owner=owner, algorithm=entry.algorithm, certfile=entry.cert_file.path,
                     digest=entry.spki_sha256))
+    if skipped:  # one problem: the cause is one, and the summary line is short
+        report.problem(WARNING, messages.STATUS_TLSA_SKIPPED.format(
+            owners=", ".join(skipped), seconds=DNS_SECONDS))
 
 
 def _served_records(tls, report):
