@@ -266,10 +266,6 @@ STATUS_BAD_DAYS = "invalid {option} value: {value}: expected a number of days"
 STATUS_MISSING = "{role} {path} is missing: create it, or point main.cf at the right file"
 STATUS_UNREADABLE = "{role} {path} is not readable: check its mode and owner"
 STATUS_NOT_MATERIAL = "{role} {problem}: point main.cf at the file itself"
-STATUS_KEY_WORLD_READABLE = ("private key {path} is readable by others (mode {mode}):"
-                             " chmod 600 {path}")
-STATUS_KEY_GROUP_READABLE = ("private key {path} is readable by its group (mode {mode}):"
-                             " chmod 600 {path}")
 STATUS_NOT_A_CERTIFICATE = "no certificate found in {}: openssl x509 cannot read it"
 STATUS_EXPIRED = ("{what} expired on {when}: deploy a new one"
                   " (postfix tls new-server-cert, or your CA's)")
