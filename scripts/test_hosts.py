@@ -236,9 +236,10 @@ class HostTest(object):
             sys.stdout.write(out[-3000:])
             raise CheckFailed("the differential suite printed no summary (exit %d)" % status)
         total, identical, listed, different = (int(group) for group in match.groups())
-        if status != 0:
+        if status != 0:  # what failed, and pytest's own lines saying why
             sys.stdout.write("\n".join(line for line in out.splitlines()
-                                       if line.startswith(("FAILED", "ERROR"))) + "\n")
+                                       if line.startswith(("FAILED", "ERROR", "E ")))[-6000:]
+                             + "\n")
         return total, identical, listed, different, status
 
     def timer_units(self):
