@@ -250,17 +250,24 @@ def live_options(tls, options, hostname, seconds):
     return nameserver, address, int(seconds)
 
 
+def dns_resolver(tls, nameserver, missing, too_old):
+    """(lookup module, resolver of -n's nameserver or this host's); fails
+    with missing without dnspython, too_old (its version) before 2.0."""
+    try:
+        from postfix_tls.dane import lookup
+    except ImportError:
+        tls.fail(missing)
+    if lookup.TOO_OLD:
+        tls.fail(too_old.format(lookup.VERSION))
+    return lookup, lookup.resolver(*split_nameserver(nameserver))
+
+
 def check_server_tlsa(tls, options, operands):
     """DNS and the live server against what Postfix deploys (and stages)."""
     hostname, ports = hostname_and_ports(tls, options)
     nameserver, address, seconds = live_options(tls, options, hostname, SECONDS)
-    try:
-        from postfix_tls.dane import lookup
-    except ImportError:
-        tls.fail(messages.NO_DNSPYTHON)
-    if lookup.TOO_OLD:
-        tls.fail(messages.OLD_DNSPYTHON.format(lookup.VERSION))
-    resolver = lookup.resolver(*split_nameserver(nameserver))
+    lookup, resolver = dns_resolver(tls, nameserver, messages.NO_DNSPYTHON,
+                                    messages.OLD_DNSPYTHON)
     keys = known_keys(tls, options.get("k", ""), options.get("S", ""))
     if not any(key.role == "deployed" for key in keys):
         tls.fail(messages.NO_USABLE_KEYFILES)

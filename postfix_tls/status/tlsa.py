@@ -29,19 +29,14 @@ LEAST_SECONDS = 1  # a lookup given less is not started
 def check_tlsa(tls, report, options):
     """A TlsaPort per port of -p, problems said; -h the host (default
     myhostname), -n the resolver (default this host's)."""
-    from postfix_tls.dane.check import live_options, split_nameserver
+    from postfix_tls.dane.check import dns_resolver, live_options
     from postfix_tls.dane.rollover import hostname_and_ports
 
     hostname, ports = hostname_and_ports(tls, options)
     # -n checked as check-server-tlsa checks it (status has no -s nor -t).
     nameserver = live_options(tls, options, hostname, 1)[0]
-    try:
-        from postfix_tls.dane import lookup
-    except ImportError:
-        tls.fail(messages.STATUS_NO_DNSPYTHON)
-    if lookup.TOO_OLD:
-        tls.fail(messages.STATUS_OLD_DNSPYTHON.format(lookup.VERSION))
-    resolver = lookup.resolver(*split_nameserver(nameserver))
+    lookup, resolver = dns_resolver(tls, nameserver, messages.STATUS_NO_DNSPYTHON,
+                                    messages.STATUS_OLD_DNSPYTHON)
     served = _served_records(tls, report)
     deadline = time.monotonic() + DNS_SECONDS
     skipped = []
