@@ -373,3 +373,29 @@ def test_names_the_announcement_could_not_hold_or_resolve_are_refused(keyfile, r
 
     key, why = next_keys._usable(None, "acme.sh", keyfile)
     assert key is None and why.startswith(reason), why
+
+
+def test_a_next_key_of_another_lineage_is_not_replaced_in_silence(make_config, keys, tmp_path):
+    """One announcement per algorithm: a second lineage's hook run takes it
+    over, and says whose next key it replaced (that renewal now waits one
+    TTL, and the two lineages replace each other's certificate)."""
+    directory = make_config()
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    for certdir, key in ((first, "rsa.key"), (second, "rsa2.key")):
+        os.mkdir(certdir)
+        shutil.copy(keys[key], os.path.join(certdir, "privkey.roll.pem"))
+    status, out, err, _ = unchanged_cert(directory, first)
+    assert status == 0 and "named" not in err, err
+    status, out, err, _ = unchanged_cert(directory, first)  # the same lineage again: silent
+    assert status == 0 and "named" not in err, err
+    status, out, err, _ = unchanged_cert(directory, second)
+    assert status == 0, (out, err)
+    assert ("acme-rsa.next named dehydrated's next key %s/privkey.roll.pem, now %s/"
+            "privkey.roll.pem: if both still renew" % (first, second)) in err, err
+    with open(os.path.join(directory, "acme-rsa.next")) as stream:
+        assert stream.read().endswith("dehydrated %s/privkey.roll.pem\n" % second)
+    # The second lineage's key used (emptied by its client): taking the
+    # announcement back is silent.
+    open(os.path.join(second, "privkey.roll.pem"), "w").close()
+    status, out, err, _ = unchanged_cert(directory, first)
+    assert status == 0 and "named" not in err, err

@@ -62,6 +62,7 @@ def announce(tls, source, renewed):
         path = announcement_path(tls, key.algorithm)
         data = (HEADER.format(client=client) + "%s %s\n" % (client, keyfile)).encode(
             "utf-8", "surrogateescape")
+        _warn_if_another_lineage(tls, path, keyfile)
         if _text(path) != data:
             try:
                 tls.runner.replace_file(path, data, 0o644, undo=False)
@@ -91,15 +92,11 @@ def read(tls, algorithm):
     path = announcement_path(tls, algorithm)
     if not os.path.lexists(path):
         return None
-    text = _text(path)
-    # One line; split at "\n" alone, as it was written (a name may hold
-    # other characters str.splitlines() would split at).
-    lines = text.decode("utf-8", "surrogateescape").split("\n") if text is not None else []
-    entries = [line.split(" ", 1) for line in lines if line and not line.startswith("#")]
-    if len(entries) != 1 or len(entries[0]) != 2:
+    entry = _entry(path)
+    if entry is None:
         tls.log.warn([messages.NEXT_KEY_BAD_ANNOUNCEMENT.format(path=path)])
         return None
-    client, keyfile = entries[0]
+    client, keyfile = entry
     key, why = _usable(tls, client, keyfile)
     if key is not None and key.algorithm != algorithm:
         key, why = None, messages.NEXT_KEY_OTHER_ALGORITHM.format(found=key.algorithm)
@@ -108,6 +105,33 @@ def read(tls, algorithm):
                                                     keyfile=_shown(keyfile),
                                                     reason=why or messages.NEXT_KEY_EMPTY)])
     return key
+
+
+def _entry(path):
+    """(client, keyfile) of the announcement path, or None."""
+    text = _text(path)
+    # One line; split at "\n" alone, as it was written (a name may hold
+    # other characters str.splitlines() would split at).
+    lines = text.decode("utf-8", "surrogateescape").split("\n") if text is not None else []
+    entries = [line.split(" ", 1) for line in lines if line and not line.startswith("#")]
+    if len(entries) != 1 or len(entries[0]) != 2:
+        return None
+    return entries[0][0], entries[0][1]
+
+
+def _warn_if_another_lineage(tls, path, keyfile):
+    """One announcement per algorithm, as one deployed key per algorithm:
+    a next key of another file (another lineage, or another client) that
+    is still there is replaced, and said, since its renewal will then
+    wait one TTL, and the two lineages replace each other's certificate
+    at each renewal."""
+    entry = _entry(path) if os.path.lexists(path) else None
+    if entry is None or entry[1] == keyfile or not os.path.isfile(entry[1]):
+        return
+    text = _text(entry[1], LARGEST_KEY)
+    if text and text.strip():  # emptied: the other client used its key
+        tls.log.warn([messages.NEXT_KEY_REPLACED.format(
+            path=path, client=entry[0], keyfile=_shown(entry[1]), new=_shown(keyfile))])
 
 
 LARGEST_KEY = 64 * 1024  # bytes: an RSA key of 16384 bits is under 13 KiB

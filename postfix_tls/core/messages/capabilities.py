@@ -27,6 +27,10 @@ NEXT_KEY_ANNOUNCED = ("{algorithm}: {client}'s next key {keyfile} announced in {
                       " deploys it at once")
 NEXT_KEY_WITHDRAWN = ("{algorithm}: no next key from the client: {path} removed (the next"
                       " renewal's key waits one TTL)")
+NEXT_KEY_REPLACED = ("{path} named {client}'s next key {keyfile}, now {new}: if both still"
+                     " renew, two lineages deploy this algorithm's default certificate, each"
+                     " renewal replacing the other's (deploy one with -m sni, or give it"
+                     " another algorithm)")
 NEXT_KEY_RELATIVE = "a relative name (the hook's directory is not known here)"
 NEXT_KEY_CONTROL_CHARACTER = "a control character or line break in its name"
 NEXT_KEY_MISSING = "no such file"
