@@ -23,7 +23,7 @@ import subprocess
 import time
 
 import pytest
-from test_acme import key_digest, presented
+from test_acme import SIGALGS, key_digest, presented, spki
 from test_integration import run, standalone_env
 
 from support import LOCK_FILE, MYHOSTNAME, POSTFIX_PATH, ours_argv, snapshot
@@ -38,13 +38,16 @@ HOSTNAME = "mail.example.com"
 OWNER = "_25._tcp.%s." % HOSTNAME
 TTL = 3
 OTHER = "3 1 1 " + "ef" * 32  # another host's record: DANE is in use, keys are gated
+SNI_NAME = "sni.example.com"  # a lineage of its own, deployed into tls_server_sni_maps
+SNI_OWNER = "_25._tcp.%s." % SNI_NAME
 EXIT_STAGED = 75
 
 
 class Lab(object):
     def __init__(self, base):
         self.base = base
-        self.primary = KnotPrimary(base, PRIMARY, secondaries=[SECONDARY], signed=True)
+        self.primary = KnotPrimary(base, PRIMARY, secondaries=[SECONDARY], signed=True,
+                                   hosts=["mail", "sni"])
         self.secondary = KnotSecondary(base, SECONDARY, self.primary)
         self.resolver = Resolver(base, RESOLVER, self.primary)
         self.postfix = ScratchPostfix(base, ADDRESS)
@@ -235,6 +238,102 @@ def test_check_server_tlsa_notes_an_unpublished_key_made_ahead_not_a_problem(lab
         OWNER, key_digest(ahead))
     assert any(note.startswith(wanted) for note in document["notes"]), document
     assert not any(ahead in problem for problem in document["problems"]), document
+
+
+def served_to(name, algorithm="rsa"):
+    """The SPKI digest ADDRESS:25 presents to SNI name."""
+    output = subprocess.run(
+        ["timeout", "20", "openssl", "s_client", "-connect", ADDRESS + ":25", "-starttls",
+         "smtp", "-servername", name, "-sigalgs", SIGALGS[algorithm]],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        universal_newlines=True).stdout
+    begin = output.find("-----BEGIN CERTIFICATE-----")
+    end = output.find("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")
+    return spki(output[begin:end].encode() + b"\n") if begin >= 0 else None
+
+
+def seen(lab, owner, wanted):
+    """Whether acme-tlsa.seen holds the first sighting of owner's record."""
+    path = os.path.join(lab.config, "acme-tlsa.seen")
+    if not os.path.exists(path):
+        return False
+    with open(path) as stream:
+        return any(line.split()[:1] == [owner] and wanted in line for line in stream)
+
+
+def test_an_sni_lineage_key_made_ahead_is_its_own_and_its_renewal_deploys_at_once(lab):
+    """dehydrated's lineage of another name, deployed into tls_server_sni_maps
+    (hook -m sni): its roll key is announced under the lineage's label, not
+    as the default certificate's next key; publish-server-tlsa -S publishes
+    its record with the deployed key's (DANE from then on: the gate is
+    there), timer runs note when it is served everywhere, and the renewal
+    that takes it deploys it at once."""
+    table = os.path.join(lab.config, "sni_maps")
+    open(table, "w").close()
+    lab.postfix.postconf("-e", "tls_server_sni_maps = texthash:" + table)
+    past = time.time() - 60
+    os.utime(os.path.join(lab.config, "main.cf"), (past, past))
+    assert lab.postfix.postfix("reload").returncode == 0
+    default_announcement = os.path.join(lab.config, "acme-rsa.next")
+    with open(default_announcement) as stream:
+        default_next = stream.read()
+    hook = " ".join(shlex.quote(arg) for arg in ours_argv([
+        "-c", lab.config, "deploy-acme-cert", "-m", "sni", "-p", "25", "-n", RESOLVER, "-s",
+        ADDRESS, "-t", "20"]))
+    client = Dehydrated(os.path.join(lab.base, "dehydrated-sni"), lab.pebble, lab.env,
+                        SNI_NAME, hook, rollover=True)
+    assert client.register().returncode == 0
+    keyfile = os.path.join(client.certdir(), "privkey.pem")
+    roll = os.path.join(client.certdir(), "privkey.roll.pem")
+    announcement = os.path.join(lab.config, "acme-sni-%s-rsa.next" % SNI_NAME)
+
+    result = client.cron()  # the first issuance: no records yet, deployed at once
+    current, ahead = key_digest(keyfile), key_digest(roll)
+    assert "rsa: %s's next key %s announced in %s" % ("dehydrated", roll, announcement) in (
+        result.stdout), result.stdout
+    assert "rsa: %s: deployed into" % SNI_NAME in result.stdout, result.stdout
+    assert served_to(SNI_NAME) == current
+    with open(default_announcement) as stream:
+        assert stream.read() == default_next  # the default certificate's is left alone
+    rollover = subprocess.run(ours_argv([
+        "-c", lab.config, "output-server-tlsa-rollover", "-S", SNI_NAME, "-p", "25"]),
+        env={"PATH": POSTFIX_PATH}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        universal_newlines=True, timeout=60).stdout
+    assert "; rsa: made ahead by the ACME client for its next renewal %s" % roll in rollover, (
+        rollover)
+    publish = subprocess.run(ours_argv([
+        "-c", lab.config, "publish-server-tlsa", "-S", SNI_NAME, "-p", "25", "-n", RESOLVER,
+        "-K", lab.primary.key_file, "-L", str(TTL)]), env={"PATH": POSTFIX_PATH},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+    assert publish.returncode == 0, publish.stdout
+    assert sorted(lab.primary.tlsa(SNI_OWNER)[0]) == sorted([record(current), record(ahead)])
+    # A timer's run between renewals notes when every nameserver serves them.
+    deadline = time.time() + 30
+    while True:
+        status, out = lab.run()
+        assert status == 0, out
+        if seen(lab, SNI_OWNER, record(ahead)) or time.time() > deadline:
+            break
+        time.sleep(1)
+    assert seen(lab, SNI_OWNER, record(ahead)), out
+    # dehydrated's run that renews nothing (unchanged_cert): the roll key
+    # stays the SNI lineage's, never the default certificate's.
+    result = client.cron()
+    assert result.returncode == 0 and key_digest(keyfile) == current, result.stdout
+    with open(default_announcement) as stream:
+        assert stream.read() == default_next
+    time.sleep(TTL + 1.1)
+
+    result = client.cron(force=True)  # the renewal: the key made ahead, at once
+    assert result.returncode == 0, result.stdout
+    assert key_digest(keyfile) == ahead and key_digest(roll) not in (current, ahead)
+    assert "rsa: %s: deployed into" % SNI_NAME in result.stdout, result.stdout
+    assert "staged" not in result.stdout, result.stdout
+    assert served_to(SNI_NAME) == ahead
+    with open(announcement) as stream:
+        assert stream.read().endswith("\ndehydrated %s\n" % roll)
+    with open(default_announcement) as stream:
+        assert stream.read() == default_next
 
 
 # ----- with no servers: what the rollover reads of an announcement

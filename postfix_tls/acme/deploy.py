@@ -102,10 +102,11 @@ def deploy_acme_cert(tls, options, operands):
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
     outcome = Outcome(source)
+    announced_as = ""  # the lineage whose next key this run announces: the default's
     sni_deploy = _sni_deploy(tls, options, source)
     if sni_deploy is not None:
         live = sni_deploy.Live(ports, nameserver, address, seconds)
-        if source.pairs and sni_deploy.wanted(tls, options, source):
+        if source.pairs and sni_deploy.wanted(tls, options, source.pairs[0][1]):
             if publishing:
                 tls.fail(messages.SNI_NO_PUBLISHING)
             sni_deploy.deploy_given(tls, options, source, live, margin, outcome)
@@ -113,6 +114,7 @@ def deploy_acme_cert(tls, options, operands):
         if not source.pairs:
             sni_deploy.deploy_staged(tls, options, live, outcome)
             tls.runner.next_unit()  # a signal while it finished ends the run here
+            announced_as = _sni_made_ahead(tls, options, source, sni_deploy, live, outcome)
     if publishing_settings:
         ports = publishing.ports_in_step(tls, hostnames[0], ports, outcome)
     setting = chain_deploy.read_setting(tls)
@@ -131,7 +133,8 @@ def deploy_acme_cert(tls, options, operands):
     given = [deployment.algorithm for deployment in outcome.deployments]
     given += [material.algorithm for material in materials]
     # Before the records in service are read: the next key is one of them.
-    outcome.notes += next_keys.announce(tls, source, given if source.pairs else [])
+    if announced_as == "":
+        outcome.notes += next_keys.announce(tls, source, given if source.pairs else [])
     materials += staged_materials(tls, hostnames, given)
     in_service = publishing.records_in_service(tls) if publishing_settings else set()
     if not materials and not outcome.deployments:
@@ -178,6 +181,22 @@ def _sni_deploy(tls, options, source):
     from postfix_tls.sni import deploy as sni_deploy
 
     return sni_deploy
+
+
+def _sni_made_ahead(tls, options, source, sni_deploy, live, outcome):
+    """A run with no material: the next key of an SNI lineage's
+    unchanged_cert call announced under its label, and every SNI
+    lineage's announced key watched for (sni/made_ahead.py).  Where the
+    call's next key was announced: its label, "" the default's, None
+    nowhere (its lineage cannot be told)."""
+    from postfix_tls.sni import made_ahead
+
+    announced_as = sni_deploy.unchanged_lineage(tls, options, source) if (
+        source.next_keys) else ""
+    if announced_as:
+        outcome.notes += next_keys.announce(tls, source, [], announced_as)
+    made_ahead.watch(tls, live, lambda label: sni_deploy.lineage_names(tls, label), outcome)
+    return announced_as
 
 
 def _publishing(options):

@@ -8,7 +8,8 @@ published now, a renewal ahead: when that renewal comes, the record has
 long been everywhere and deploy-acme-cert deploys the key at once.
 
 Each run of the client's hook announces its next key in
-``acme-ALGORITHM.next`` (the client and the key's path, no key material:
+``acme-ALGORITHM.next`` (``acme-sni-LABEL-ALGORITHM.next`` for a lineage
+deployed into tls_server_sni_maps; the client and the key's path, no key material:
 the key stays in the client's file, which the client replaces at each
 renewal), or removes the announcement when the client made none for the
 algorithm it renewed.  output-server-tlsa-rollover, check-server-tlsa and
@@ -19,7 +20,7 @@ client holds then, so never a key it has since used or thrown away.
 import os
 
 from postfix_tls.core import messages
-from postfix_tls.core.keys import ACME_NEXT_FILE, pubkey_digest, read_key
+from postfix_tls.core.keys import ACME_NEXT_FILE, SNI_NEXT_FILE, pubkey_digest, read_key
 
 ACME_SH = "acme.sh"
 DEHYDRATED = "dehydrated"
@@ -39,18 +40,22 @@ class NextKey(object):
         self.digest = digest
 
 
-def announcement_path(tls, algorithm):
-    return os.path.join(tls.config_directory, ACME_NEXT_FILE.format(algorithm))
+def announcement_path(tls, algorithm, label=""):
+    """label: an SNI lineage's (sni/deploy.py), "" for the default one."""
+    name = SNI_NEXT_FILE.format(label=label, algorithm=algorithm) if label else (
+        ACME_NEXT_FILE.format(algorithm))
+    return os.path.join(tls.config_directory, name)
 
 
-def announce(tls, source, renewed):
+def announce(tls, source, renewed, label=""):
     """Write each next key the client named (source.next_keys) into its
-    algorithm's announcement; remove the announcement of each algorithm
-    in renewed that the client made no next key for.  Lines for the run's
-    output.  Never a failure: an announcement only spares a renewal one
-    TTL's wait, and the renewal this run deploys must not wait on it
-    (warned instead).  Not put back by a failed run's undo: what the
-    client holds does not depend on this run."""
+    algorithm's announcement (the SNI lineage label's, when given); remove
+    the announcement of each algorithm in renewed that the client made no
+    next key for.  Lines for the run's output.  Never a failure: an
+    announcement only spares a renewal one TTL's wait, and the renewal
+    this run deploys must not wait on it (warned instead).  Not put back
+    by a failed run's undo: what the client holds does not depend on this
+    run."""
     notes, announced = [], []
     for client, keyfile in source.next_keys:
         key, why = _usable(tls, client, keyfile)
@@ -59,7 +64,7 @@ def announce(tls, source, renewed):
                 tls.log.warn([messages.NEXT_KEY_NOT_ANNOUNCED.format(
                     client=client, keyfile=_shown(keyfile), reason=why)])
             continue
-        path = announcement_path(tls, key.algorithm)
+        path = announcement_path(tls, key.algorithm, label)
         data = (HEADER.format(client=client) + "%s %s\n" % (client, keyfile)).encode(
             "utf-8", "surrogateescape")
         _warn_if_another_lineage(tls, path, keyfile)
@@ -74,7 +79,7 @@ def announce(tls, source, renewed):
                                                         keyfile=keyfile, path=path))
         announced.append(key.algorithm)
     for algorithm in renewed:
-        path = announcement_path(tls, algorithm)
+        path = announcement_path(tls, algorithm, label)
         if algorithm in announced or not os.path.lexists(path):
             continue
         try:
@@ -86,10 +91,11 @@ def announce(tls, source, renewed):
     return notes
 
 
-def read(tls, algorithm):
-    """The NextKey announced for algorithm, or None: none announced, or the
-    client's file holds no key of algorithm any more (warned)."""
-    path = announcement_path(tls, algorithm)
+def read(tls, algorithm, label=""):
+    """The NextKey announced for algorithm (of the SNI lineage label), or
+    None: none announced, or the client's file holds no key of algorithm
+    any more (warned)."""
+    path = announcement_path(tls, algorithm, label)
     if not os.path.lexists(path):
         return None
     entry = _entry(path)

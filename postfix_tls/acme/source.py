@@ -19,13 +19,17 @@ DEHYDRATED_UNCHANGED = "unchanged_cert"
 
 class Source(object):
     """Where the material comes from: the client, [(keyfile, chainfile)],
-    and [(client, keyfile)] of the keys it made for its next renewal."""
+    and [(client, keyfile)] of the keys it made for its next renewal;
+    lineage_chain: the chain of the lineage a call with no material is
+    about (dehydrated's unchanged_cert), whose names say whether its next
+    key is the default certificate's or an SNI name's."""
 
-    def __init__(self, name, pairs=(), dehydrated=False, next_keys=()):
+    def __init__(self, name, pairs=(), dehydrated=False, next_keys=(), lineage_chain=""):
         self.name = name
         self.pairs = list(pairs)
         self.dehydrated = dehydrated
         self.next_keys = list(next_keys)
+        self.lineage_chain = lineage_chain
 
 
 def _dehydrated_call(name):
@@ -47,8 +51,10 @@ def find_source(tls, operands):
                           next_keys=next_keys.from_dehydrated(operands[2]))
         if operands[0] == DEHYDRATED_UNCHANGED:  # what is staged, if anything
             keyfile = operands[2] if len(operands) > 2 else ""
+            chainfile = operands[4] if len(operands) > 4 else ""
             return Source("dehydrated", dehydrated=True,
-                          next_keys=next_keys.from_dehydrated(keyfile))
+                          next_keys=next_keys.from_dehydrated(keyfile),
+                          lineage_chain=chainfile if os.path.isfile(chainfile) else "")
         return None
     if len(operands) == 2:
         return Source("given", [tuple(given)])  # check_material says which is missing

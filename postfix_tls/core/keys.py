@@ -23,6 +23,8 @@ ACME_STAGED_FILE = "acme-{}.staged.pem"
 # Where an ACME client keeps the key of its next renewal, made ahead
 # (acme/next_keys.py): the rollover's next key too.
 ACME_NEXT_FILE = "acme-{}.next"
+# The same for a lineage deployed into tls_server_sni_maps (sni/deploy.py).
+SNI_NEXT_FILE = "acme-sni-{label}-{algorithm}.next"
 
 KeyType = collections.namedtuple("KeyType", "command algorithm key_param cert_param")
 

@@ -118,22 +118,24 @@ def known_keys(tls, keyfile_option="", sni_name=""):
             if next_key and next_key.digest not in [
                     key.digest for key in keys if key.algorithm == algorithm]:
                 keys.append(next_key)
-        if not sni_name:
-            made_ahead = _made_ahead(tls, algorithm)
-            if made_ahead and made_ahead.digest not in [
-                    key.digest for key in keys if key.algorithm == algorithm]:
-                keys.append(made_ahead)
+        # An SNI name's: its lineage's, when deploy-acme-cert deployed it.
+        labels = sni_keys.labels(tls, found) if sni_name else [""]
+        made_ahead = _made_ahead(tls, algorithm, labels[0]) if labels else None
+        if made_ahead and made_ahead.digest not in [
+                key.digest for key in keys if key.algorithm == algorithm]:
+            keys.append(made_ahead)
     if keyfile_option:
         keys.append(_key(tls, None, "staged", set_keyfile(tls, keyfile_option)))
     return keys
 
 
-def _made_ahead(tls, algorithm):
+def _made_ahead(tls, algorithm, label):
     """The Key an ACME client made for its next renewal (role "next"), as
-    its hook last announced it, or None."""
+    its hook last announced it (for the SNI lineage label, or the default
+    certificate's), or None."""
     from postfix_tls.acme import next_keys
 
-    found = next_keys.read(tls, algorithm)
+    found = next_keys.read(tls, algorithm, label)
     return Key(algorithm, "next", found.path, found.digest) if found else None
 
 

@@ -33,6 +33,7 @@ import glob
 import os
 import time
 
+from postfix_tls.acme import next_keys
 from postfix_tls.acme.checks import check_material
 from postfix_tls.acme.facts import DEPLOY, STAGE, UNCHANGED, Deployment, Loaded, private_key
 from postfix_tls.acme.gate import dane_gate
@@ -63,16 +64,31 @@ def mode(tls, options):
     return given
 
 
-def wanted(tls, options, source):
-    """Whether source's lineage goes into the SNI table."""
+def wanted(tls, options, chainfile):
+    """Whether the lineage of chainfile goes into the SNI table."""
     given = mode(tls, options)
     if given:
         return given == "sni"
-    if options.get("h") or not source.pairs or not sni_table.configured(tls):
+    if options.get("h") or not chainfile or not sni_table.configured(tls):
         return False
-    names = _leaf_names(tls, source.pairs[0][1])
+    names = _leaf_names(tls, chainfile)
     myhostname = set_fqdn(tls, "")
     return bool(names) and not any(covers(name, myhostname) for name in names)
+
+
+def unchanged_lineage(tls, options, source):
+    """For a call with no material (dehydrated's unchanged_cert), where the
+    lineage's next key is announced: its SNI label, "" for the default
+    certificate, None when that cannot be told (announced nowhere)."""
+    chainfile = source.lineage_chain
+    if not wanted(tls, options, chainfile):
+        default = mode(tls, options) == "default" or options.get("h") or (
+            not sni_table.configured(tls))
+        return "" if default or chainfile else None
+    names = _leaf_names(tls, chainfile) if chainfile else []
+    if not names or not all(validate.hostname(name, wildcard=True) for name in names):
+        return None
+    return _label(tls, names)
 
 
 def _leaf_names(tls, chainfile):
@@ -112,7 +128,10 @@ def deploy_given(tls, options, source, live, margin, outcome):
             tls.fail(str(refusal))
     for material in materials:
         names = hostnames or material.names
-        _deploy_lineage(tls, value, _label(tls, names), names, [material], live, outcome)
+        label = _label(tls, names)
+        # Before the gate reads the records: the next key is one of them.
+        outcome.notes += next_keys.announce(tls, source, [material.algorithm], label)
+        _deploy_lineage(tls, value, label, names, [material], live, outcome)
 
 
 def deploy_staged(tls, options, live, outcome):
@@ -146,6 +165,18 @@ def _staged_files(tls):
             if validate.hostname(label, wildcard=False) and os.path.isfile(path):
                 found.append((path, label, algorithm))
     return sorted(found)
+
+
+def lineage_names(tls, label):
+    """The names of the lineage label: its deployed file's leaf's, else its
+    staged file's, else the label's."""
+    for template in (SNI_FILE, SNI_STAGED):
+        for algorithm in tls.setup.algorithms():
+            path = _path(tls, template, label, algorithm)
+            names = _leaf_names(tls, path) if os.path.isfile(path) else []
+            if names:
+                return names
+    return [] if label.startswith("wildcard.") else [label]
 
 
 def _value(tls):

@@ -58,18 +58,26 @@ def _served_as_listed(tls, entry):
         tls.fail(messages.SNI_KEYS_STALE.format(name=entry.name, table=entry.table.spec))
 
 
+def labels(tls, chains):
+    """The labels of deploy-acme-cert's lineages among the name's files
+    (acme-sni-LABEL-ALGORITHM.pem in the configuration directory)."""
+    found = []
+    for chain in chains:
+        directory, base = os.path.split(chain.key_path)
+        suffix = "-%s.pem" % chain.algorithm
+        if directory == tls.config_directory and base.startswith("acme-sni-") and (
+                base.endswith(suffix)):
+            found.append(base[len("acme-sni-"):-len(suffix)])
+    return found
+
+
 def staged_keyfile(tls, chains, algorithm):
     """deploy-acme-cert's staged key of algorithm for the lineage of the
     name's files (its next key, an algorithm it does not serve yet too),
     or ""."""
-    for chain in chains:
-        directory, base = os.path.split(chain.key_path)
-        suffix = "-%s.pem" % chain.algorithm
-        if directory != tls.config_directory or not (
-                base.startswith("acme-sni-") and base.endswith(suffix)):
-            continue
-        label = base[len("acme-sni-"):-len(suffix)]
-        staged = os.path.join(directory, "acme-sni-%s-%s.staged.pem" % (label, algorithm))
+    for label in labels(tls, chains):
+        staged = os.path.join(tls.config_directory,
+                              "acme-sni-%s-%s.staged.pem" % (label, algorithm))
         if os.path.isfile(staged):
             return staged
     return ""

@@ -74,7 +74,9 @@ def remove_sni_name(tls, options, operands):
 
 def _remove_staged(tls, keys, listed, still_listed, removal):
     """The keys deploy-acme-cert staged for a lineage none of whose files
-    is listed any more: a later run would put its names back."""
+    is listed any more (a later run would put its names back), and the
+    announcement of its key made ahead (its record would be published)."""
+    from postfix_tls.core.keys import SNI_NEXT_FILE
     from postfix_tls.sni.deploy import SNI_FILE, SNI_STAGED
 
     labels = set("wildcard" + key if key.startswith(".") else key for key in keys)
@@ -89,11 +91,13 @@ def _remove_staged(tls, keys, listed, still_listed, removal):
         if set(files) & still_listed:
             continue
         for algorithm in algorithms:
-            staged = os.path.join(tls.config_directory, SNI_STAGED.format(
-                label=label, algorithm=algorithm))
-            if os.path.isfile(staged):
-                tls.runner.remove_file(staged)
-                removal.files.append(staged)
+            # Its staged keys, and the announcement of a key made ahead.
+            for template in (SNI_STAGED, SNI_NEXT_FILE):
+                path = os.path.join(tls.config_directory, template.format(
+                    label=label, algorithm=algorithm))
+                if os.path.isfile(path):
+                    tls.runner.remove_file(path)
+                    removal.files.append(path)
 
 
 def _may_list(tls, path):

@@ -25,8 +25,10 @@ class KnotPrimary(object):
     """ZONE on address port 53, with a TSIG key (written by keymgr -t as
     key_file) allowed to update TLSA records only."""
 
-    def __init__(self, base, address, key_name="mx-update", secondaries=(), signed=False):
+    def __init__(self, base, address, key_name="mx-update", secondaries=(), signed=False,
+                 hosts=("mail",)):
         self.base = base
+        self.hosts = list(hosts)  # whose TLSA records the key may update
         self.address = address
         self.secondaries = list(secondaries)  # addresses NOTIFY goes to, that may transfer
         self.signed = signed  # Knot signs the zone (its own keys; trust_anchor() gives the DS)
@@ -66,7 +68,7 @@ class KnotPrimary(object):
                 "acl:\n  - id: tlsa_update\n    key: %(name)s\n    action: update\n"
                 "    update-type: [TLSA]\n    update-owner: name\n"
                 "    update-owner-match: equal\n"
-                "    update-owner-name: [_25._tcp.mail, _465._tcp.mail, _587._tcp.mail]\n"
+                "    update-owner-name: [%(owners)s]\n"
                 "  - id: transfer\n    address: [%(transfer)s]\n    action: transfer\n"
                 "database:\n    storage: \"%(d)s/db\"\n"
                 "template:\n  - id: default\n    storage: \"%(d)s/zones\"\n"
@@ -76,6 +78,8 @@ class KnotPrimary(object):
                 "    acl: [tlsa_update, transfer]\n%(notify)s%(signing)s"
                 "log:\n  - target: \"%(d)s/knot.log\"\n    any: info\n"
                 % {"d": self.directory, "a": self.address, "key": key_yaml,
+                   "owners": ", ".join("_%d._tcp.%s" % (port, host) for host in self.hosts
+                                       for port in (25, 465, 587)),
                    "name": os.path.basename(self.key_file)[:-len(".key")], "zone": ZONE,
                    # NOTIFY between loopback addresses leaves from 127.0.0.1
                    # unless "via" says otherwise.

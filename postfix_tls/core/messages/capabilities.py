@@ -28,9 +28,9 @@ NEXT_KEY_ANNOUNCED = ("{algorithm}: {client}'s next key {keyfile} announced in {
 NEXT_KEY_WITHDRAWN = ("{algorithm}: no next key from the client: {path} removed (the next"
                       " renewal's key waits one TTL)")
 NEXT_KEY_REPLACED = ("{path} named {client}'s next key {keyfile}, now {new}: if both still"
-                     " renew, two lineages deploy this algorithm's default certificate, each"
-                     " renewal replacing the other's (deploy one with -m sni, or give it"
-                     " another algorithm)")
+                     " renew, two lineages deploy this certificate, each renewal replacing"
+                     " the other's (one for other names belongs in tls_server_sni_maps:"
+                     " -m sni)")
 NEXT_KEY_RELATIVE = "a relative name (the hook's directory is not known here)"
 NEXT_KEY_CONTROL_CHARACTER = "a control character or line break in its name"
 NEXT_KEY_MISSING = "no such file"
