@@ -498,3 +498,38 @@ def test_a_next_key_of_another_lineage_is_not_replaced_in_silence(make_config, k
     open(os.path.join(second, "privkey.roll.pem"), "w").close()
     status, out, err, _ = unchanged_cert(directory, first)
     assert status == 0 and "named" not in err, err
+
+
+def test_an_unchanged_call_announces_an_sni_lineage_key_under_its_label(
+        make_config, keys, tmp_path):
+    """dehydrated's unchanged_cert names the lineage's chain: its names say
+    whose next key it is.  Before, an SNI lineage's roll key became the
+    default certificate's next key (acme-rsa.next)."""
+    directory = make_config(["tls_server_sni_maps = texthash:$DIR/sni_maps"])
+    open(os.path.join(directory, "sni_maps"), "w").close()
+    certdir = str(tmp_path / "certs")
+    os.mkdir(certdir)
+    shutil.copy(keys["rsa.key"], os.path.join(certdir, "privkey.pem"))
+    shutil.copy(keys["rsa2.key"], os.path.join(certdir, "privkey.roll.pem"))
+    chain = os.path.join(certdir, "fullchain.pem")
+
+    def leaf(name):
+        subprocess.run(["openssl", "req", "-x509", "-new", "-key", keys["rsa.key"], "-subj",
+                        "/CN=" + name, "-addext", "subjectAltName=DNS:" + name, "-days", "30",
+                        "-out", chain], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    default = os.path.join(directory, "acme-rsa.next")
+    labelled = os.path.join(directory, "acme-sni-other.example.test-rsa.next")
+    leaf("other.example.test")
+    status, out, err, _ = unchanged_cert(directory, certdir)
+    assert status == 0, (out, err)
+    assert os.path.isfile(labelled) and not os.path.exists(default), (out, err)
+    os.unlink(labelled)
+    with open(chain, "w") as stream:  # a chain that says no names: announced nowhere
+        stream.write("garbage\n")
+    status, out, err, _ = unchanged_cert(directory, certdir)
+    assert status == 0 and not os.path.exists(labelled) and not os.path.exists(default), err
+    leaf(MYHOSTNAME)  # the default certificate's lineage
+    status, out, err, _ = unchanged_cert(directory, certdir)
+    assert status == 0 and os.path.isfile(default) and not os.path.exists(labelled), err

@@ -80,14 +80,16 @@ def unchanged_lineage(tls, options, source):
     """For a call with no material (dehydrated's unchanged_cert), where the
     lineage's next key is announced: its SNI label, "" for the default
     certificate, None when that cannot be told (announced nowhere)."""
-    chainfile = source.lineage_chain
-    if not wanted(tls, options, chainfile):
-        default = mode(tls, options) == "default" or options.get("h") or (
-            not sni_table.configured(tls))
-        return "" if default or chainfile else None
-    names = _leaf_names(tls, chainfile) if chainfile else []
+    given = mode(tls, options)
+    if given == "default" or not given and (options.get("h") or not sni_table.configured(tls)):
+        return ""
+    # As wanted() tells, but a chain that cannot be read says nothing: not
+    # the default's (its key would be announced for the wrong names).
+    names = _leaf_names(tls, source.lineage_chain) if source.lineage_chain else []
     if not names or not all(validate.hostname(name, wildcard=True) for name in names):
         return None
+    if not given and any(covers(name, set_fqdn(tls, "")) for name in names):
+        return ""
     return _label(tls, names)
 
 
