@@ -162,3 +162,37 @@ def test_deb_ships_the_timer_disabled_and_its_options_as_a_conffile(deb, tmp_pat
     assert "SuccessExitStatus=75" in service
     defaults = (unpacked / "etc/default/postfix-tls-acme").read_text()
     assert 'DEPLOY_ACME_CERT_OPTIONS="-p 25"' in defaults
+
+
+# ----- the timer's units and maintainer scripts, as the .deb ships them
+
+TIMER = "postfix-tls-acme.timer"
+UNITS = "usr/lib/systemd/system/"
+
+
+@pytest.fixture(scope="module")
+def unpacked(deb, tmp_path_factory):
+    """The .deb's files and, under DEBIAN/, its control files."""
+    root = tmp_path_factory.mktemp("unpacked")
+    run("dpkg-deb", "-x", deb, str(root))
+    run("dpkg-deb", "-e", deb, str(root / "DEBIAN"))
+    return root
+
+
+def service_settings(unpacked):
+    """The [Service] section's settings of postfix-tls-acme.service, as
+    (key, value) in order (a key may repeat)."""
+    settings, section = [], None
+    for line in (unpacked / UNITS / "postfix-tls-acme.service").read_text().splitlines():
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+            settings.append(tuple(line.split("=", 1)))
+    return settings
+
+
+def test_the_service_reads_acme_sh_s_home(unpacked):
+    """acme.sh keeps a key made ahead under /root/.acme.sh, announced in
+    acme-ALGORITHM.next: ProtectHome=true would hide it from the runs."""
+    assert ("ProtectHome", "read-only") in service_settings(unpacked)
+    assert ("ProtectHome", "true") not in service_settings(unpacked)
