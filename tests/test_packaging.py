@@ -5,6 +5,7 @@ The releases themselves (install, upgrade, remove, purge on Debian 11 and
 """
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -160,8 +161,7 @@ def test_deb_ships_the_timer_disabled_and_its_options_as_a_conffile(deb, tmp_pat
     service = (unpacked / "usr/lib/systemd/system/postfix-tls-acme.service").read_text()
     assert "ExecStart=/usr/bin/postfix-tls deploy-acme-cert $DEPLOY_ACME_CERT_OPTIONS" in service
     assert "SuccessExitStatus=75" in service
-    defaults = (unpacked / "etc/default/postfix-tls-acme").read_text()
-    assert 'DEPLOY_ACME_CERT_OPTIONS="-p 25"' in defaults
+    assert "DEPLOY_ACME_CERT_OPTIONS=-p 25" in service
 
 
 # ----- the timer's units and maintainer scripts, as the .deb ships them
@@ -191,8 +191,36 @@ def service_settings(unpacked):
     return settings
 
 
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze")
+def test_units_pass_systemd_analyze_verify(unpacked, tmp_path):
+    """Not a word from systemd-analyze verify (an Environment= that it
+    would split and ignore in part, too); /usr/bin/postfix-tls is not
+    installed here: the service runs /bin/true instead."""
+    for name in ("postfix-tls-acme.service", TIMER):
+        text = (unpacked / UNITS / name).read_text()
+        (tmp_path / name).write_text(text.replace("/usr/bin/postfix-tls ", "/bin/true "))
+    result = run("systemd-analyze", "verify", "--man=no", str(tmp_path / TIMER),
+                 str(tmp_path / "postfix-tls-acme.service"), cwd=str(tmp_path))
+    assert (result.returncode, result.stdout) == (0, "")
+
+
 def test_the_service_reads_acme_sh_s_home(unpacked):
     """acme.sh keeps a key made ahead under /root/.acme.sh, announced in
     acme-ALGORITHM.next: ProtectHome=true would hide it from the runs."""
     assert ("ProtectHome", "read-only") in service_settings(unpacked)
     assert ("ProtectHome", "true") not in service_settings(unpacked)
+
+
+def test_the_default_options_are_the_unit_s_and_a_drop_in_can_change_them(unpacked):
+    """EnvironmentFile= wins over Environment=: a default set in
+    /etc/default/postfix-tls-acme would silently override a drop-in's
+    Environment=.  The unit sets the default; the file only shows how."""
+    settings = service_settings(unpacked)
+    assert ("Environment", '"DEPLOY_ACME_CERT_OPTIONS=-p 25"') in settings
+    assert settings.index(("EnvironmentFile", "-/etc/default/postfix-tls-acme")) > \
+        settings.index(("Environment", '"DEPLOY_ACME_CERT_OPTIONS=-p 25"'))
+    defaults = (unpacked / "etc/default/postfix-tls-acme").read_text().splitlines()
+    assert not [line for line in defaults if line.strip() and not line.startswith("#")]
+    assert '#DEPLOY_ACME_CERT_OPTIONS="-p 25,465,587 -K /etc/postfix/tlsa-update.key"' \
+        in defaults
+    assert (unpacked / "DEBIAN/conffiles").read_text() == "/etc/default/postfix-tls-acme\n"
