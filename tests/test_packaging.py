@@ -211,6 +211,12 @@ def test_the_service_reads_acme_sh_s_home(unpacked):
     assert ("ProtectHome", "true") not in service_settings(unpacked)
 
 
+def test_a_hung_run_ends(unpacked):
+    """A oneshot has no start timeout by default: a hung run would keep
+    the unit active, and the timer would skip every later run."""
+    assert ("TimeoutStartSec", "1h") in service_settings(unpacked)
+
+
 def test_the_default_options_are_the_unit_s_and_a_drop_in_can_change_them(unpacked):
     """EnvironmentFile= wins over Environment=: a default set in
     /etc/default/postfix-tls-acme would silently override a drop-in's
