@@ -217,6 +217,12 @@ def test_a_hung_run_ends(unpacked):
     assert ("TimeoutStartSec", "1h") in service_settings(unpacked)
 
 
+def test_no_umask_the_command_overrides(unpacked):
+    """The command sets its own umask (022, upstream's file modes) first:
+    a UMask= would only mislead a reader."""
+    assert not [key for key, _ in service_settings(unpacked) if key == "UMask"]
+
+
 def test_the_default_options_are_the_unit_s_and_a_drop_in_can_change_them(unpacked):
     """EnvironmentFile= wins over Environment=: a default set in
     /etc/default/postfix-tls-acme would silently override a drop-in's
