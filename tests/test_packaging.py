@@ -153,9 +153,9 @@ def test_deb_ships_the_timer_disabled_and_its_options_as_a_conffile(deb, tmp_pat
     run("dpkg-deb", "-e", deb, str(control))
     assert (control / "conffiles").read_text() == "/etc/default/postfix-tls-acme\n"
     assert "etc/default" not in (control / "md5sums").read_text()
-    scripts = "".join((control / name).read_text() for name in ("preinst", "postinst"))
-    assert "systemctl" not in scripts and "deb-systemd" not in scripts
-    assert "systemctl disable --now postfix-tls-acme.timer" in (control / "prerm").read_text()
+    preinst = (control / "preinst").read_text()
+    assert "systemctl" not in preinst and "deb-systemd" not in preinst
+    # postinst, prerm and postrm: the tests after this one, by what they run.
     unpacked = tmp_path / "tree"
     run("dpkg-deb", "-x", deb, str(unpacked))
     service = (unpacked / "usr/lib/systemd/system/postfix-tls-acme.service").read_text()
@@ -236,3 +236,89 @@ def test_the_default_options_are_the_unit_s_and_a_drop_in_can_change_them(unpack
     assert '#DEPLOY_ACME_CERT_OPTIONS="-p 25,465,587 -K /etc/postfix/tlsa-update.key"' \
         in defaults
     assert (unpacked / "DEBIAN/conffiles").read_text() == "/etc/default/postfix-tls-acme\n"
+
+
+class Host(object):
+    """A maintainer script run against a scratch directory standing for
+    /run, /etc and /var (the script's absolute names rewritten), with
+    systemctl, deb-systemd-helper, py3compile, py3clean and dpkg-divert
+    stubs that log their arguments; only rm, mv, find and grep are real."""
+
+    PATHS = ("/run/systemd/system", "/etc/systemd/system", "/var/lib/systemd")
+
+    def __init__(self, unpacked, root, systemd=True, helper=True):
+        self.control, self.root, self.log = unpacked / "DEBIAN", root, root / "calls"
+        self.bin = root / "bin"
+        self.bin.mkdir(parents=True)
+        stubs = ["systemctl", "py3compile", "py3clean", "dpkg-divert"]
+        stubs += ["deb-systemd-helper"] if helper else []
+        for name in stubs:
+            (self.bin / name).write_text('#!/bin/sh\necho "%s $*" >>%s\n' % (name, self.log))
+            (self.bin / name).chmod(0o755)
+        for name in ("rm", "mv", "find", "grep"):
+            (self.bin / name).symlink_to(shutil.which(name))
+        if systemd:
+            self.path("/run/systemd/system").mkdir(parents=True)
+
+    def path(self, name):
+        return self.root / name.lstrip("/")
+
+    def run(self, script, *args):
+        text = (self.control / script).read_text()
+        for name in self.PATHS:
+            text = text.replace(name, str(self.path(name)))
+        result = subprocess.run(["/bin/sh", "-c", text, script] + list(args),
+                                env={"PATH": str(self.bin)}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True)
+        assert result.returncode == 0, result.stdout
+        calls = self.log.read_text().splitlines() if self.log.exists() else []
+        self.log.write_text("")
+        return [call for call in calls if call.split()[0] in ("systemctl", "deb-systemd-helper")]
+
+    def enable(self):
+        """The link systemctl enable makes (the timer's WantedBy=)."""
+        wants = self.path("/etc/systemd/system/timers.target.wants/" + TIMER)
+        wants.parent.mkdir(parents=True, exist_ok=True)
+        wants.symlink_to("/" + UNITS + TIMER)
+        return wants
+
+
+def test_install_and_upgrade_reload_systemd_and_enable_nothing(unpacked, tmp_path):
+    host = Host(unpacked, tmp_path / "systemd")
+    for args in (("configure",), ("configure", "0.0.1"), ("abort-upgrade", "0.0.2")):
+        assert host.run("postinst", *args) == [
+            "deb-systemd-helper update-state " + TIMER, "systemctl --system daemon-reload"]
+    host = Host(unpacked, tmp_path / "chroot", systemd=False)
+    assert host.run("postinst", "configure") == ["deb-systemd-helper update-state " + TIMER]
+
+
+def test_remove_disables_the_timer_with_or_without_systemd(unpacked, tmp_path):
+    host = Host(unpacked, tmp_path / "systemd")
+    host.enable()
+    assert host.run("prerm", "upgrade", "0.0.2") == []
+    assert host.run("prerm", "remove") == ["systemctl disable --now " + TIMER]
+    # No systemd running (a chroot): deb-systemd-helper removes the links
+    # postinst recorded, and a link made before that goes too.
+    host = Host(unpacked, tmp_path / "chroot", systemd=False)
+    wants = host.enable()
+    assert host.run("prerm", "remove") == ["deb-systemd-helper disable " + TIMER]
+    assert not os.path.lexists(str(wants))
+    host = Host(unpacked, tmp_path / "bare", systemd=False, helper=False)
+    wants = host.enable()
+    assert host.run("prerm", "remove") == [] and not os.path.lexists(str(wants))
+    assert os.path.isdir(str(wants.parent))  # the administrator's other timers
+
+
+def test_remove_reloads_systemd_and_purge_forgets_the_timer(unpacked, tmp_path):
+    host = Host(unpacked, tmp_path / "systemd")
+    stamp = host.path("/var/lib/systemd/timers/stamp-" + TIMER)
+    stamp.parent.mkdir(parents=True)
+    stamp.write_text("")
+    other = stamp.parent / "stamp-apt-daily.timer"
+    other.write_text("")
+    assert host.run("postrm", "remove") == ["systemctl --system daemon-reload"]
+    assert stamp.exists()  # a reinstall keeps the timer's schedule
+    assert host.run("postrm", "purge") == ["deb-systemd-helper purge " + TIMER]
+    assert not stamp.exists() and other.exists()
+    host = Host(unpacked, tmp_path / "chroot", systemd=False, helper=False)
+    assert host.run("postrm", "remove") == [] and host.run("postrm", "purge") == []
