@@ -185,13 +185,36 @@ def test_an_unknown_line_by_the_guidelines(make_config, made, tmp_path):  # noqa
 
 def test_a_staged_key_s_age_is_performance_data_in_seconds(make_config, made):  # noqa: F811
     directory = configure(make_config, made, cert="fresh.pem")
-    stage(directory, made, days=3)
+    stage(directory, made, days=1)
     code, output, _ = run_status(directory)
     state, text, performance = plugin_line(output)
     assert (state, code) == ("OK", 0)
     value, uom, warn, crit = performance["rsa_staged_age"]
-    assert uom == "s" and 3 * 86400 <= value < 3 * 86400 + 120 and warn is None
+    assert uom == "s" and 86400 <= value < 86400 + 120
+    assert (warn, crit) == ("172800", None) and not alerts(value, warn)
     assert "acme-rsa.staged.pem is staged (waiting for its TLSA record)" in output
+
+
+def test_a_key_staged_for_more_than_two_days_is_a_warning(make_config, made):  # noqa: F811
+    """The timer runs every 6 hours and a TLSA TTL is rarely over a day: a
+    key still staged after two days is not getting in (exit 75 is a
+    success for the unit, so only status says so), and the performance
+    data alerts where status does."""
+    directory = configure(make_config, made, cert="fresh.pem")
+    stage(directory, made, days=3)
+    code, output, _ = run_status(directory)
+    state, text, performance = plugin_line(output)
+    assert (state, code) == ("WARNING", 1)
+    assert "acme-rsa.staged.pem has been staged" in text and "(3 days)" in text
+    assert "journalctl -u postfix-tls-acme" in text and "-K" in text and "lock" in text
+    value, uom, warn, crit = performance["rsa_staged_age"]
+    assert alerts(value, warn)
+    sni = stage(directory, made, days=4, name="acme-sni-shop.example.org-rsa.staged.pem")
+    os.unlink(os.path.join(directory, "acme-rsa.staged.pem"))
+    code, output, _ = run_status(directory)
+    state, text, performance = plugin_line(output)
+    assert (state, code) == ("WARNING", 1) and sni in text and "(SNI shop.example.org)" in text
+    assert alerts(performance["sni_staged_age"][0], performance["sni_staged_age"][2])
 
 
 # ----- Prometheus: promtool check metrics
@@ -284,11 +307,11 @@ def test_metrics_of_chains_in_and_out_of_order(make_config, made):  # noqa: F811
 
 def test_metrics_of_a_staged_key(make_config, made):  # noqa: F811
     directory = configure(make_config, made, cert="fresh.pem")
-    path = stage(directory, made, days=2)
+    path = stage(directory, made, days=3)
     code, found, _ = check_metrics(directory)
-    assert code == 0
+    assert code == 1  # staged for more than two days: a warning
     age = value_of(found, "postfix_tls_staged_key_age_seconds", algorithm="rsa", file=path)
-    assert 2 * 86400 <= age < 2 * 86400 + 120
+    assert 3 * 86400 <= age < 3 * 86400 + 120
     assert value_of(found, "postfix_tls_staged_key_timestamp_seconds",
                     algorithm="rsa") == int(os.stat(path).st_mtime)
 

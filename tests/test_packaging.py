@@ -5,6 +5,7 @@ The releases themselves (install, upgrade, remove, purge on Debian 11 and
 """
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -152,13 +153,172 @@ def test_deb_ships_the_timer_disabled_and_its_options_as_a_conffile(deb, tmp_pat
     run("dpkg-deb", "-e", deb, str(control))
     assert (control / "conffiles").read_text() == "/etc/default/postfix-tls-acme\n"
     assert "etc/default" not in (control / "md5sums").read_text()
-    scripts = "".join((control / name).read_text() for name in ("preinst", "postinst"))
-    assert "systemctl" not in scripts and "deb-systemd" not in scripts
-    assert "systemctl disable --now postfix-tls-acme.timer" in (control / "prerm").read_text()
+    preinst = (control / "preinst").read_text()
+    assert "systemctl" not in preinst and "deb-systemd" not in preinst
+    # postinst, prerm and postrm: the tests after this one, by what they run.
     unpacked = tmp_path / "tree"
     run("dpkg-deb", "-x", deb, str(unpacked))
     service = (unpacked / "usr/lib/systemd/system/postfix-tls-acme.service").read_text()
     assert "ExecStart=/usr/bin/postfix-tls deploy-acme-cert $DEPLOY_ACME_CERT_OPTIONS" in service
     assert "SuccessExitStatus=75" in service
-    defaults = (unpacked / "etc/default/postfix-tls-acme").read_text()
-    assert 'DEPLOY_ACME_CERT_OPTIONS="-p 25"' in defaults
+    assert "DEPLOY_ACME_CERT_OPTIONS=-p 25" in service
+
+
+# ----- the timer's units and maintainer scripts, as the .deb ships them
+
+TIMER = "postfix-tls-acme.timer"
+UNITS = "usr/lib/systemd/system/"
+
+
+@pytest.fixture(scope="module")
+def unpacked(deb, tmp_path_factory):
+    """The .deb's files and, under DEBIAN/, its control files."""
+    root = tmp_path_factory.mktemp("unpacked")
+    run("dpkg-deb", "-x", deb, str(root))
+    run("dpkg-deb", "-e", deb, str(root / "DEBIAN"))
+    return root
+
+
+def service_settings(unpacked):
+    """The [Service] section's settings of postfix-tls-acme.service, as
+    (key, value) in order (a key may repeat)."""
+    settings, section = [], None
+    for line in (unpacked / UNITS / "postfix-tls-acme.service").read_text().splitlines():
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+            settings.append(tuple(line.split("=", 1)))
+    return settings
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze")
+def test_units_pass_systemd_analyze_verify(unpacked, tmp_path):
+    """Not a word from systemd-analyze verify (an Environment= that it
+    would split and ignore in part, too); /usr/bin/postfix-tls is not
+    installed here: the service runs /bin/true instead."""
+    for name in ("postfix-tls-acme.service", TIMER):
+        text = (unpacked / UNITS / name).read_text()
+        (tmp_path / name).write_text(text.replace("/usr/bin/postfix-tls ", "/bin/true "))
+    result = run("systemd-analyze", "verify", "--man=no", str(tmp_path / TIMER),
+                 str(tmp_path / "postfix-tls-acme.service"), cwd=str(tmp_path))
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_the_service_reads_acme_sh_s_home(unpacked):
+    """acme.sh keeps a key made ahead under /root/.acme.sh, announced in
+    acme-ALGORITHM.next: ProtectHome=true would hide it from the runs."""
+    assert ("ProtectHome", "read-only") in service_settings(unpacked)
+    assert ("ProtectHome", "true") not in service_settings(unpacked)
+
+
+def test_a_hung_run_ends(unpacked):
+    """A oneshot has no start timeout by default: a hung run would keep
+    the unit active, and the timer would skip every later run."""
+    assert ("TimeoutStartSec", "1h") in service_settings(unpacked)
+
+
+def test_no_umask_the_command_overrides(unpacked):
+    """The command sets its own umask (022, upstream's file modes) first:
+    a UMask= would only mislead a reader."""
+    assert not [key for key, _ in service_settings(unpacked) if key == "UMask"]
+
+
+def test_the_default_options_are_the_unit_s_and_a_drop_in_can_change_them(unpacked):
+    """EnvironmentFile= wins over Environment=: a default set in
+    /etc/default/postfix-tls-acme would silently override a drop-in's
+    Environment=.  The unit sets the default; the file only shows how."""
+    settings = service_settings(unpacked)
+    assert ("Environment", '"DEPLOY_ACME_CERT_OPTIONS=-p 25"') in settings
+    assert settings.index(("EnvironmentFile", "-/etc/default/postfix-tls-acme")) > \
+        settings.index(("Environment", '"DEPLOY_ACME_CERT_OPTIONS=-p 25"'))
+    defaults = (unpacked / "etc/default/postfix-tls-acme").read_text().splitlines()
+    assert not [line for line in defaults if line.strip() and not line.startswith("#")]
+    assert '#DEPLOY_ACME_CERT_OPTIONS="-p 25,465,587 -K /etc/postfix/tlsa-update.key"' \
+        in defaults
+    assert (unpacked / "DEBIAN/conffiles").read_text() == "/etc/default/postfix-tls-acme\n"
+
+
+class Host(object):
+    """A maintainer script run against a scratch directory standing for
+    /run, /etc and /var (the script's absolute names rewritten), with
+    systemctl, deb-systemd-helper, py3compile, py3clean and dpkg-divert
+    stubs that log their arguments; only rm, mv, find and grep are real."""
+
+    PATHS = ("/run/systemd/system", "/etc/systemd/system", "/var/lib/systemd")
+
+    def __init__(self, unpacked, root, systemd=True, helper=True):
+        self.control, self.root, self.log = unpacked / "DEBIAN", root, root / "calls"
+        self.bin = root / "bin"
+        self.bin.mkdir(parents=True)
+        stubs = ["systemctl", "py3compile", "py3clean", "dpkg-divert"]
+        stubs += ["deb-systemd-helper"] if helper else []
+        for name in stubs:
+            (self.bin / name).write_text('#!/bin/sh\necho "%s $*" >>%s\n' % (name, self.log))
+            (self.bin / name).chmod(0o755)
+        for name in ("rm", "mv", "find", "grep"):
+            (self.bin / name).symlink_to(shutil.which(name))
+        if systemd:
+            self.path("/run/systemd/system").mkdir(parents=True)
+
+    def path(self, name):
+        return self.root / name.lstrip("/")
+
+    def run(self, script, *args):
+        text = (self.control / script).read_text()
+        for name in self.PATHS:
+            text = text.replace(name, str(self.path(name)))
+        result = subprocess.run(["/bin/sh", "-c", text, script] + list(args),
+                                env={"PATH": str(self.bin)}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True)
+        assert result.returncode == 0, result.stdout
+        calls = self.log.read_text().splitlines() if self.log.exists() else []
+        self.log.write_text("")
+        return [call for call in calls if call.split()[0] in ("systemctl", "deb-systemd-helper")]
+
+    def enable(self):
+        """The link systemctl enable makes (the timer's WantedBy=)."""
+        wants = self.path("/etc/systemd/system/timers.target.wants/" + TIMER)
+        wants.parent.mkdir(parents=True, exist_ok=True)
+        wants.symlink_to("/" + UNITS + TIMER)
+        return wants
+
+
+def test_install_and_upgrade_reload_systemd_and_enable_nothing(unpacked, tmp_path):
+    host = Host(unpacked, tmp_path / "systemd")
+    for args in (("configure",), ("configure", "0.0.1"), ("abort-upgrade", "0.0.2")):
+        assert host.run("postinst", *args) == [
+            "deb-systemd-helper update-state " + TIMER, "systemctl --system daemon-reload"]
+    host = Host(unpacked, tmp_path / "chroot", systemd=False)
+    assert host.run("postinst", "configure") == ["deb-systemd-helper update-state " + TIMER]
+
+
+def test_remove_disables_the_timer_with_or_without_systemd(unpacked, tmp_path):
+    host = Host(unpacked, tmp_path / "systemd")
+    host.enable()
+    assert host.run("prerm", "upgrade", "0.0.2") == []
+    assert host.run("prerm", "remove") == ["systemctl disable --now " + TIMER]
+    # No systemd running (a chroot): deb-systemd-helper removes the links
+    # postinst recorded, and a link made before that goes too.
+    host = Host(unpacked, tmp_path / "chroot", systemd=False)
+    wants = host.enable()
+    assert host.run("prerm", "remove") == ["deb-systemd-helper disable " + TIMER]
+    assert not os.path.lexists(str(wants))
+    host = Host(unpacked, tmp_path / "bare", systemd=False, helper=False)
+    wants = host.enable()
+    assert host.run("prerm", "remove") == [] and not os.path.lexists(str(wants))
+    assert os.path.isdir(str(wants.parent))  # the administrator's other timers
+
+
+def test_remove_reloads_systemd_and_purge_forgets_the_timer(unpacked, tmp_path):
+    host = Host(unpacked, tmp_path / "systemd")
+    stamp = host.path("/var/lib/systemd/timers/stamp-" + TIMER)
+    stamp.parent.mkdir(parents=True)
+    stamp.write_text("")
+    other = stamp.parent / "stamp-apt-daily.timer"
+    other.write_text("")
+    assert host.run("postrm", "remove") == ["systemctl --system daemon-reload"]
+    assert stamp.exists()  # a reinstall keeps the timer's schedule
+    assert host.run("postrm", "purge") == ["deb-systemd-helper purge " + TIMER]
+    assert not stamp.exists() and other.exists()
+    host = Host(unpacked, tmp_path / "chroot", systemd=False, helper=False)
+    assert host.run("postrm", "remove") == [] and host.run("postrm", "purge") == []

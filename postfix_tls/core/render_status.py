@@ -63,13 +63,16 @@ def _performance_data(report):
     if sni_dated:  # one value for all names: a table may have thousands
         values.append(("sni_days_left", "%d;%s" % (
             min(entry.days_left for entry in sni_dated), thresholds)))
-    # How long a staged key has waited for its TLSA record, in seconds.
+    # How long a staged key has waited for its TLSA record, in seconds,
+    # alerting above status's threshold.
+    staged_warning = report.thresholds["staged_warning_seconds"]
     for staged in report.staged:
         if staged.sni_label is None:
-            values.append(("%s_staged_age" % staged.algorithm, "%ds" % staged.age_seconds))
+            values.append(("%s_staged_age" % staged.algorithm,
+                           "%ds;%d" % (staged.age_seconds, staged_warning)))
     sni_staged = [staged.age_seconds for staged in report.staged if staged.sni_label]
     if sni_staged:
-        values.append(("sni_staged_age", "%ds" % max(sni_staged)))
+        values.append(("sni_staged_age", "%ds;%d" % (max(sni_staged), staged_warning)))
     labels, shown = set(), []
     for label, value in values:
         # Labels are unique (two chain files of one algorithm: _2, _3...).

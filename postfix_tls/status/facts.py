@@ -27,6 +27,9 @@ SETTINGS = tuple(name for row in SERVER_FILES + CLIENT_FILES for name in row[1:]
 )
 WARNING_DAYS = "30"
 CRITICAL_DAYS = "7"
+# A staged key older than this is a WARNING: the timer runs every 6 hours
+# and a TLSA TTL is rarely over a day, so two days means the runs fail.
+STAGED_WARNING_SECONDS = 2 * 86400
 
 OK, WARNING, CRITICAL, UNKNOWN = "OK", "WARNING", "CRITICAL", "UNKNOWN"
 EXIT_STATUS = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
@@ -118,7 +121,8 @@ class Report(object):
 
     def __init__(self, config_directory, warning_days, critical_days):
         self.config_directory = config_directory
-        self.thresholds = {"warning_days": warning_days, "critical_days": critical_days}
+        self.thresholds = {"warning_days": warning_days, "critical_days": critical_days,
+                           "staged_warning_seconds": STAGED_WARNING_SECONDS}
         self.server = []  # a ServerEntry per configured key and certificate (or chain file)
         self.sni = []  # an SniName per name of tls_server_sni_maps' tables (sni.py)
         self.client = ClientFacts()

@@ -1,7 +1,8 @@
 """What ``status`` says of the keys deploy-acme-cert staged: one waits in
 ``acme-ALGORITHM.staged.pem`` (or ``acme-sni-LABEL-ALGORITHM.staged.pem``
 for an SNI lineage) until its TLSA record is published; its age says how
-long the rollover has been waiting.  Read-only: which staged file can be
+long the rollover has been waiting, a WARNING past two days (the runs
+are not getting it in).  Read-only: which staged file can be
 deployed is deploy-acme-cert's to judge (dane/staged.py)."""
 
 import glob
@@ -10,7 +11,7 @@ import os
 from postfix_tls.core import messages
 from postfix_tls.core.certificates import iso
 from postfix_tls.core.keys import ACME_STAGED_FILE
-from postfix_tls.status.facts import OK, StagedKey
+from postfix_tls.status.facts import OK, WARNING, StagedKey
 
 # sni/deploy.py's SNI_STAGED, written out: status does not load the deploy.
 SNI_STAGED = "acme-sni-{label}-{algorithm}.staged.pem"
@@ -43,5 +44,7 @@ def check_staged(tls, report, now):
                 report.problem(OK, messages.STATUS_STAGED_FUTURE.format(
                     algorithm=what, path=path, when=iso(modified)))
                 continue
-            report.problem(OK, messages.STATUS_STAGED.format(
-                algorithm=what, path=path, when=iso(modified), days=age // DAY))
+            stuck = now - modified > report.thresholds["staged_warning_seconds"]
+            report.problem(WARNING if stuck else OK, (
+                messages.STATUS_STAGED_STUCK if stuck else messages.STATUS_STAGED).format(
+                    algorithm=what, path=path, when=iso(modified), days=age // DAY))

@@ -11,6 +11,13 @@ STATUS_TEXTFILE_RELATIVE = ("invalid -f value: {}: expected an absolute file nam
 STATUS_TEXTFILE_LINE_BREAK = "invalid -f value: {}: a file name with a line break is refused"
 STATUS_STAGED = ("{algorithm} key {path} is staged (waiting for its TLSA record) since {when}"
                  " ({days} days)")
+# Past two days: exit 75 (staged, or the lock busy, or -K's publish
+# failing) is a success for the unit, so only status tells a key is stuck.
+STATUS_STAGED_STUCK = ("{algorithm} key {path} has been staged (waiting for its TLSA record)"
+                       " since {when} ({days} days): the timer's runs are not deploying it;"
+                       " look at journalctl -u postfix-tls-acme (a run holding the lock, -K"
+                       " failing to publish the record, the record not served by every"
+                       " nameserver)")
 STATUS_STAGED_FUTURE = ("{algorithm} key {path} is staged (waiting for its TLSA record), its"
                         " time {when} in the future: this host's clock or the file's time is"
                         " wrong, and its age cannot be told")
