@@ -85,18 +85,20 @@ options:
   ports:
     description:
       - Ports for the TLSA records (C(-p)) of C(output-server-tlsa),
-        C(output-server-tlsa-rollover), C(check-server-tlsa) and C(deploy-acme-cert).
+        C(output-server-tlsa-rollover), C(check-server-tlsa) and C(deploy-acme-cert);
+        for C(status), the ports whose TLSA records it matches with the served keys.
     type: list
     elements: int
   tlsa_hostname:
     description:
       - The host name of the TLSA records (C(-h)) of C(output-server-tlsa),
-        C(output-server-tlsa-rollover), C(check-server-tlsa) and C(deploy-acme-cert).
+        C(output-server-tlsa-rollover), C(check-server-tlsa), C(deploy-acme-cert) and
+        C(status) (with I(ports)).
     type: str
   nameserver:
     description:
-      - The resolver C(check-server-tlsa) and C(deploy-acme-cert) ask (C(-n)), an address
-        with C(:port) if not 53.
+      - The resolver C(check-server-tlsa), C(deploy-acme-cert) and C(status) (with
+        I(ports)) ask (C(-n)), an address with C(:port) if not 53.
     type: str
   address:
     description:
@@ -375,6 +377,13 @@ def build_argv(params, check_mode, trace_file):
         for option, name in (("-w", "warning_days"), ("-c", "critical_days")):
             if params.get(name) is not None:
                 argv += [option, str(params[name])]
+        # The TLSA records of ports matched with the served keys (DNS only:
+        # status -f's metrics file is for a timer on the host, not a play).
+        if params.get("ports"):
+            argv += ["-p", ",".join(str(port) for port in params["ports"])]
+            for option, name in (("-h", "tlsa_hostname"), ("-n", "nameserver")):
+                if params.get(name):
+                    argv += [option, params[name]]
     return argv
 
 

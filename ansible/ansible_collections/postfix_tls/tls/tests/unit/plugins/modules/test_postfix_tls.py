@@ -123,6 +123,16 @@ def test_argv_for_status_thresholds():
                   critical_days=0)
     assert postfix_tls.build_argv(params, False, "/t")[3:] == [
         "--json", "status", "-w", "21", "-c", "0"]
+    # TLSA records per port, from a resolver of the play's choosing; -h and
+    # -n alone ask status for nothing.
+    params = dict(params, ports=[25, 465], tlsa_hostname="mx1.example.com",
+                  nameserver="192.0.2.53")
+    assert postfix_tls.build_argv(params, False, "/t")[3:] == [
+        "--json", "status", "-w", "21", "-c", "0", "-p", "25,465", "-h", "mx1.example.com",
+        "-n", "192.0.2.53"]
+    params = dict(params, ports=None)
+    assert postfix_tls.build_argv(params, False, "/t")[3:] == [
+        "--json", "status", "-w", "21", "-c", "0"]
 
 
 def test_a_dane_check_with_problems_fails_and_says_them():
