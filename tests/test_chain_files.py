@@ -526,6 +526,43 @@ def test_output_server_csr_gives_a_second_key_on_a_pipe_and_never_traces_it(make
     assert status == 0 and csr_spki_digest(out) == spki_digest(made["rsa.crt"])
 
 
+# ----- a key that is not its file's first, on a pipe of its own
+
+def with_second_key(made, tmp_path, key_text):
+    """A chain file: the ECDSA key and its certificate, then key_text
+    (an RSA key) and a certificate (not its own: output-server-csr does not look)."""
+    path = os.path.join(str(tmp_path), "second-key.pem")
+    with open(path, "w") as stream:
+        for name in ("ec.key", "ec.crt"):
+            with open(made[name]) as source:
+                stream.write(source.read())
+        stream.write(key_text)
+        with open(made["rsa.crt"]) as source:
+            stream.write(source.read())
+    return path
+
+
+def test_a_traditionally_encrypted_key_is_refused_as_encrypted(make_config, made, tmp_path):
+    """Its Proc-Type header says so (a PKCS#8 key's label does).  Before:
+    taken for an RSA key; openssl then asked for a pass phrase and failed."""
+    encrypted = subprocess.run([OPENSSL, "rsa", "-in", made["rsa.key"], "-aes256",
+                                "-traditional", "-passout", "pass:x"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if encrypted.returncode:  # OpenSSL 1.1 writes the traditional form unasked
+        encrypted = subprocess.run([OPENSSL, "rsa", "-in", made["rsa.key"], "-aes256",
+                                    "-passout", "pass:x"], stdout=subprocess.PIPE, check=True)
+    assert b"Proc-Type: 4,ENCRYPTED" in encrypted.stdout
+    path = with_second_key(made, tmp_path, encrypted.stdout.decode())
+    with pytest.raises(chainfiles.ChainFileError) as raised:
+        chainfiles.read([path])
+    assert "the private key at %s, object 3, is encrypted" % path in str(raised.value)
+    directory = configure(make_config, path)
+    status, out, err = postfix_tls(directory, "output-server-csr", "-k", "rsa")
+    assert (status, out) == (1, ""), err
+    assert "the private key at %s, object 3, is encrypted: Postfix cannot read it" % path in err
+    assert "pass phrase" not in err
+
+
 def test_deploy_refuses_a_certificate_that_is_not_the_keys(make_config, made, tmp_path):
     # The issuer first (not the server's certificate), or another key's leaf.
     directory = make_config()
