@@ -563,6 +563,21 @@ def test_a_traditionally_encrypted_key_is_refused_as_encrypted(make_config, made
     assert "pass phrase" not in err
 
 
+def test_a_huge_key_is_refused_in_words(make_config, made, tmp_path):
+    """A key object of 94 KB in a chain file.  Before: "ValueError: a key
+    of 94857 bytes cannot go through a pipe", a traceback and "stopped by
+    an unexpected error"."""
+    huge = ("-----BEGIN RSA PRIVATE KEY-----\n" + ("A" * 64 + "\n") * 1458
+            + "-----END RSA PRIVATE KEY-----\n")
+    path = with_second_key(made, tmp_path, huge)
+    directory = configure(make_config, path)
+    status, out, err = postfix_tls(directory, "output-server-csr", "-k", "rsa")
+    assert (status, out) == (1, ""), err
+    assert ("fatal: the private key at %s, object 3, cannot go to openssl on a pipe: it is"
+            " %d bytes" % (path, len(huge))) in err, err
+    assert "Traceback" not in err and "unexpected" not in err
+
+
 def test_deploy_refuses_a_certificate_that_is_not_the_keys(make_config, made, tmp_path):
     # The issuer first (not the server's certificate), or another key's leaf.
     directory = make_config()
