@@ -7,6 +7,7 @@ records postfix-tls prints.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -576,6 +577,86 @@ def test_a_huge_key_is_refused_in_words(make_config, made, tmp_path):
     assert ("fatal: the private key at %s, object 3, cannot go to openssl on a pipe: it is"
             " %d bytes" % (path, len(huge))) in err, err
     assert "Traceback" not in err and "unexpected" not in err
+
+
+# Linux's fcntl F_SETPIPE_SZ (Python 3.6's fcntl has no name for it).
+F_SETPIPE_SZ = 1031
+# As big as an RSA key of 16384 bits in PEM, the largest OpenSSL takes.
+KEY_12K = ("-----BEGIN RSA PRIVATE KEY-----\n" + ("A" * 64 + "\n") * 195
+           + "-----END RSA PRIVATE KEY-----\n")
+
+
+@contextlib.contextmanager
+def at_most(seconds):
+    """A hang becomes a failure (the old runner blocked in os.write)."""
+    def hung(signum, frame):
+        raise AssertionError("still running after %d seconds" % seconds)
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_key_larger_than_its_pipe_goes_through_once_the_pipe_is_enlarged(monkeypatch):
+    """A user over fs.pipe-user-pages-soft gets pipes of a page or two;
+    before, the runner wrote the whole key into one before openssl started,
+    and hung."""
+    from postfix_tls.core.command import KEY_PIPE, Command
+    from postfix_tls.core.runner import Runner
+
+    real_pipe = os.pipe
+
+    def one_page_pipe():
+        read_end, write_end = real_pipe()
+        fcntl.fcntl(write_end, F_SETPIPE_SZ, 4096)
+        return read_end, write_end
+
+    monkeypatch.setattr(os, "pipe", one_page_pipe)
+    with at_most(20):
+        result = Runner(dict(os.environ)).run(Command(["cat", KEY_PIPE], key_pipe=KEY_12K))
+    assert result.returncode == 0 and result.stdout.decode() == KEY_12K
+
+
+# As test_a_key_larger_than_its_pipe... has it, and the kernel refusing a
+# larger pipe as it does an unprivileged user over the soft limit; then our
+# command, as sys.argv[1:] gives it.
+SMALL_PIPES_REFUSED = """
+import errno, fcntl, os, runpy, sys
+real_pipe, real_fcntl = os.pipe, fcntl.fcntl
+def one_page_pipe():
+    read_end, write_end = real_pipe()
+    real_fcntl(write_end, 1031, 4096)
+    return read_end, write_end
+def no_larger_pipe(fd, command, arg=0):
+    if command == 1031:
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+    return real_fcntl(fd, command, arg)
+os.pipe, fcntl.fcntl = one_page_pipe, no_larger_pipe
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_key_its_pipe_cannot_hold_is_refused_in_words(make_config, made, tmp_path):
+    """Before: a hang (see the test above)."""
+    path = with_second_key(made, tmp_path, KEY_12K)
+    directory = configure(make_config, path)
+    argv = ours_argv(["-c", directory, "output-server-csr", "-k", "rsa"])
+    if argv[0] == sys.executable:
+        argv = argv[1:]
+    result = subprocess.run([sys.executable, "-c", SMALL_PIPES_REFUSED] + argv,
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert ("fatal: the private key at %s, object 3, cannot go to openssl on a pipe: the"
+            " pipe holds less than its %d bytes, and a larger one was refused (Operation"
+            " not permitted)" % (path, len(KEY_12K))) in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_deploy_refuses_a_certificate_that_is_not_the_keys(make_config, made, tmp_path):

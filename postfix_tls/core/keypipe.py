@@ -2,9 +2,12 @@
 
 openssl req reads its configuration on stdin, and -key reads a file's
 first key only: a chain file's other keys reach it on a pipe, written
-whole before the command starts (nothing feeds it while the runner waits).
+whole before the command starts (nothing feeds it while the runner waits),
+and never by a write that could block.
 """
 
+import errno
+import fcntl
 import os
 
 from postfix_tls.core import messages
@@ -13,6 +16,8 @@ from postfix_tls.core.command import KEY_PIPE
 # What a pipe holds by default on Linux, and far more than any key OpenSSL
 # can use (RSA of 16384 bits, the largest, is about 12.6 KB of PEM).
 LARGEST_KEY = 65536
+# Linux's F_SETPIPE_SZ (2.6.35), which Python 3.6's fcntl does not name.
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 class KeyPipeError(Exception):
@@ -49,7 +54,35 @@ def _pipe_holding(data):
                                                               largest=LARGEST_KEY))
     read_end, write_end = os.pipe()
     try:
-        os.write(write_end, data)
+        # Nothing reads the pipe before the command starts: a pipe smaller
+        # than the key (a page or two, for a user over the kernel's
+        # fs.pipe-user-pages-soft) would block a blocking write for ever.
+        os.set_blocking(write_end, False)
+        written = _write(write_end, data)
+        if written < len(data):
+            try:
+                fcntl.fcntl(write_end, _F_SETPIPE_SZ, len(data))  # rounded up by the kernel
+            except OSError as error:
+                raise KeyPipeError(messages.KEY_PIPE_TOO_SMALL.format(
+                    size=len(data), error=error.strerror))
+            written += _write(write_end, data[written:])
+        if written < len(data):
+            raise KeyPipeError(messages.KEY_PIPE_TOO_SMALL.format(
+                size=len(data), error=os.strerror(errno.EAGAIN)))
+    except BaseException:
+        os.close(read_end)
+        raise
     finally:
         os.close(write_end)
     return read_end
+
+
+def _write(fd, data):
+    """How much of data the non-blocking fd took."""
+    written = 0
+    while written < len(data):
+        try:
+            written += os.write(fd, data[written:])
+        except BlockingIOError:
+            break
+    return written
