@@ -659,6 +659,33 @@ def test_a_key_its_pipe_cannot_hold_is_refused_in_words(make_config, made, tmp_p
     assert "Traceback" not in result.stderr
 
 
+def run_closing(directory, closing, *args):
+    """postfix_tls with a standard descriptor closed, as sh closes it
+    (closing: "<&-", ">&-" or "2>&-")."""
+    result = subprocess.run(["sh", "-c", 'exec "$@" ' + closing, "sh"]
+                            + ours_argv(["-c", directory] + list(args)),
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=120)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_output_server_csr_with_stdin_stdout_or_stderr_closed(make_config, made):
+    """Before: with stdin closed, the key's pipe was descriptor 0, which
+    the configuration's stdin then replaced ("Could not read private key
+    from /dev/fd/0"); with stdout or stderr closed, Python had no
+    sys.stdout or sys.stderr: an AttributeError."""
+    directory = configure(make_config, made["combo.pem"])
+    status, out, err = run_closing(directory, "<&-", "output-server-csr", "-k", "ecdsa")
+    assert status == 0, err
+    assert csr_spki_digest(out) == spki_digest(made["ec.crt"])
+    status, out, err = run_closing(directory, ">&-", "output-server-csr", "-k", "ecdsa")
+    assert (status, out) == (0, ""), err
+    assert "Error" not in err
+    status, out, err = run_closing(directory, "2>&-", "output-server-csr", "-k", "ecdsa")
+    assert status == 0 and csr_spki_digest(out) == spki_digest(made["ec.crt"])
+
+
 def test_deploy_refuses_a_certificate_that_is_not_the_keys(make_config, made, tmp_path):
     # The issuer first (not the server's certificate), or another key's leaf.
     directory = make_config()
