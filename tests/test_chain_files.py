@@ -7,6 +7,7 @@ records postfix-tls prints.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -524,6 +525,165 @@ def test_output_server_csr_gives_a_second_key_on_a_pipe_and_never_traces_it(make
     assert "/dev/fd/" in text and "PRIVATE KEY" not in text
     status, out, err = postfix_tls(directory, "output-server-csr")
     assert status == 0 and csr_spki_digest(out) == spki_digest(made["rsa.crt"])
+
+
+# ----- a key that is not its file's first, on a pipe of its own
+
+def with_second_key(made, tmp_path, key_text):
+    """A chain file: the ECDSA key and its certificate, then key_text
+    (an RSA key) and a certificate (not its own: output-server-csr does not look)."""
+    path = os.path.join(str(tmp_path), "second-key.pem")
+    with open(path, "w") as stream:
+        for name in ("ec.key", "ec.crt"):
+            with open(made[name]) as source:
+                stream.write(source.read())
+        stream.write(key_text)
+        with open(made["rsa.crt"]) as source:
+            stream.write(source.read())
+    return path
+
+
+def test_a_traditionally_encrypted_key_is_refused_as_encrypted(make_config, made, tmp_path):
+    """Its Proc-Type header says so (a PKCS#8 key's label does).  Before:
+    taken for an RSA key; openssl then asked for a pass phrase and failed."""
+    encrypted = subprocess.run([OPENSSL, "rsa", "-in", made["rsa.key"], "-aes256",
+                                "-traditional", "-passout", "pass:x"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if encrypted.returncode:  # OpenSSL 1.1 writes the traditional form unasked
+        encrypted = subprocess.run([OPENSSL, "rsa", "-in", made["rsa.key"], "-aes256",
+                                    "-passout", "pass:x"], stdout=subprocess.PIPE, check=True)
+    assert b"Proc-Type: 4,ENCRYPTED" in encrypted.stdout
+    path = with_second_key(made, tmp_path, encrypted.stdout.decode())
+    with pytest.raises(chainfiles.ChainFileError) as raised:
+        chainfiles.read([path])
+    assert "the private key at %s, object 3, is encrypted" % path in str(raised.value)
+    directory = configure(make_config, path)
+    status, out, err = postfix_tls(directory, "output-server-csr", "-k", "rsa")
+    assert (status, out) == (1, ""), err
+    assert "the private key at %s, object 3, is encrypted: Postfix cannot read it" % path in err
+    assert "pass phrase" not in err
+
+
+def test_a_huge_key_is_refused_in_words(make_config, made, tmp_path):
+    """A key object of 94 KB in a chain file.  Before: "ValueError: a key
+    of 94857 bytes cannot go through a pipe", a traceback and "stopped by
+    an unexpected error"."""
+    huge = ("-----BEGIN RSA PRIVATE KEY-----\n" + ("A" * 64 + "\n") * 1458
+            + "-----END RSA PRIVATE KEY-----\n")
+    path = with_second_key(made, tmp_path, huge)
+    directory = configure(make_config, path)
+    status, out, err = postfix_tls(directory, "output-server-csr", "-k", "rsa")
+    assert (status, out) == (1, ""), err
+    assert ("fatal: the private key at %s, object 3, cannot go to openssl on a pipe: it is"
+            " %d bytes" % (path, len(huge))) in err, err
+    assert "Traceback" not in err and "unexpected" not in err
+
+
+# Linux's fcntl F_SETPIPE_SZ (Python 3.6's fcntl has no name for it).
+F_SETPIPE_SZ = 1031
+# As big as an RSA key of 16384 bits in PEM, the largest OpenSSL takes.
+KEY_12K = ("-----BEGIN RSA PRIVATE KEY-----\n" + ("A" * 64 + "\n") * 195
+           + "-----END RSA PRIVATE KEY-----\n")
+
+
+@contextlib.contextmanager
+def at_most(seconds):
+    """A hang becomes a failure (the old runner blocked in os.write)."""
+    def hung(signum, frame):
+        raise AssertionError("still running after %d seconds" % seconds)
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_key_larger_than_its_pipe_goes_through_once_the_pipe_is_enlarged(monkeypatch):
+    """A user over fs.pipe-user-pages-soft gets pipes of a page or two;
+    before, the runner wrote the whole key into one before openssl started,
+    and hung."""
+    from postfix_tls.core.command import KEY_PIPE, Command
+    from postfix_tls.core.runner import Runner
+
+    real_pipe = os.pipe
+
+    def one_page_pipe():
+        read_end, write_end = real_pipe()
+        fcntl.fcntl(write_end, F_SETPIPE_SZ, 4096)
+        return read_end, write_end
+
+    monkeypatch.setattr(os, "pipe", one_page_pipe)
+    with at_most(20):
+        result = Runner(dict(os.environ)).run(Command(["cat", KEY_PIPE], key_pipe=KEY_12K))
+    assert result.returncode == 0 and result.stdout.decode() == KEY_12K
+
+
+# As test_a_key_larger_than_its_pipe... has it, and the kernel refusing a
+# larger pipe as it does an unprivileged user over the soft limit; then our
+# command, as sys.argv[1:] gives it.
+SMALL_PIPES_REFUSED = """
+import errno, fcntl, os, runpy, sys
+real_pipe, real_fcntl = os.pipe, fcntl.fcntl
+def one_page_pipe():
+    read_end, write_end = real_pipe()
+    real_fcntl(write_end, 1031, 4096)
+    return read_end, write_end
+def no_larger_pipe(fd, command, arg=0):
+    if command == 1031:
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+    return real_fcntl(fd, command, arg)
+os.pipe, fcntl.fcntl = one_page_pipe, no_larger_pipe
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_key_its_pipe_cannot_hold_is_refused_in_words(make_config, made, tmp_path):
+    """Before: a hang (see the test above)."""
+    path = with_second_key(made, tmp_path, KEY_12K)
+    directory = configure(make_config, path)
+    argv = ours_argv(["-c", directory, "output-server-csr", "-k", "rsa"])
+    if argv[0] == sys.executable:
+        argv = argv[1:]
+    result = subprocess.run([sys.executable, "-c", SMALL_PIPES_REFUSED] + argv,
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert ("fatal: the private key at %s, object 3, cannot go to openssl on a pipe: the"
+            " pipe holds less than its %d bytes, and a larger one was refused (Operation"
+            " not permitted)" % (path, len(KEY_12K))) in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def run_closing(directory, closing, *args):
+    """postfix_tls with a standard descriptor closed, as sh closes it
+    (closing: "<&-", ">&-" or "2>&-")."""
+    result = subprocess.run(["sh", "-c", 'exec "$@" ' + closing, "sh"]
+                            + ours_argv(["-c", directory] + list(args)),
+                            env={"PATH": POSTFIX_PATH, "LANG": "C"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=120)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_output_server_csr_with_stdin_stdout_or_stderr_closed(make_config, made):
+    """Before: with stdin closed, the key's pipe was descriptor 0, which
+    the configuration's stdin then replaced ("Could not read private key
+    from /dev/fd/0"); with stdout or stderr closed, Python had no
+    sys.stdout or sys.stderr: an AttributeError."""
+    directory = configure(make_config, made["combo.pem"])
+    status, out, err = run_closing(directory, "<&-", "output-server-csr", "-k", "ecdsa")
+    assert status == 0, err
+    assert csr_spki_digest(out) == spki_digest(made["ec.crt"])
+    status, out, err = run_closing(directory, ">&-", "output-server-csr", "-k", "ecdsa")
+    assert (status, out) == (0, ""), err
+    assert "Error" not in err
+    status, out, err = run_closing(directory, "2>&-", "output-server-csr", "-k", "ecdsa")
+    assert status == 0 and csr_spki_digest(out) == spki_digest(made["ec.crt"])
 
 
 def test_deploy_refuses_a_certificate_that_is_not_the_keys(make_config, made, tmp_path):

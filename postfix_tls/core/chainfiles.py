@@ -124,6 +124,8 @@ def pem_objects(text, path):
 def key_algorithm(key):
     # type: (PemObject) -> Optional[str]
     """rsa, ecdsa, ed25519, ed448 (or "encrypted", or None: not known)."""
+    if _proc_type_encrypted(key):
+        return "encrypted"
     algorithm = KEY_LABELS[key.label]
     if algorithm is not None:
         return algorithm
@@ -139,6 +141,20 @@ def key_algorithm(key):
         if oid in head:
             return name
     return None
+
+
+def _proc_type_encrypted(key):
+    # type: (PemObject) -> bool
+    """A traditional key's encryption is in its RFC 1421 headers, not its
+    label ("Proc-Type: 4,ENCRYPTED", then DEK-Info, before a blank line),
+    where OpenSSL's PEM reader looks for it."""
+    for line in key.text.splitlines()[1:]:
+        if not line or ":" not in line:
+            return False  # the headers end; base64 has no colon
+        name, _, value = line.partition(":")
+        if name == "Proc-Type" and "ENCRYPTED" in value:
+            return True
+    return False
 
 
 def parse(files):

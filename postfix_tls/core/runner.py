@@ -15,6 +15,7 @@ import time
 
 from postfix_tls.core.changes import FileChanges
 from postfix_tls.core.command import CAPTURE, DEVNULL, INHERIT, TO_STDOUT, Result
+from postfix_tls.core.keypipe import with_key_pipes
 from postfix_tls.core.plan import Plan
 from postfix_tls.core.trace import Tracer
 
@@ -22,33 +23,6 @@ from postfix_tls.core.trace import Tracer
 _CANNOT_RUN = 127
 # A command that ended this recently is still what a signal interrupted.
 _JUST_ENDED = 0.5
-
-
-def _key_pipes(commands):
-    """The commands with each key_pipe made a pipe: the key written into it
-    (far less than a pipe holds: it cannot block) and its write end closed,
-    KEY_PIPE in argv the read end's /dev/fd/N, the text dropped (the trace
-    shows the path, never the key); and the read ends, to close once run."""
-    from postfix_tls.core.command import KEY_PIPE
-
-    made, pipes = [], []
-    for command in commands:
-        if command.key_pipe is None:
-            made.append(command)
-            continue
-        data = command.key_pipe.encode("ascii")
-        if len(data) > 60000:  # a pipe holds 64 KiB; a PEM key is far less
-            raise ValueError("a key of %d bytes cannot go through a pipe" % len(data))
-        read_end, write_end = os.pipe()
-        try:
-            os.write(write_end, data)
-        finally:
-            os.close(write_end)
-        pipes.append(read_end)
-        made.append(command._replace(
-            argv=tuple(argument.replace(KEY_PIPE, "/dev/fd/%d" % read_end)
-                       for argument in command.argv), key_pipe=None, key_fd=read_end))
-    return tuple(made), pipes
 
 
 class Interrupted(BaseException):
@@ -274,7 +248,7 @@ class Runner(FileChanges):
         A pipeline's status and output are its last command's, as in sh.
         """
         sys.stdout.flush()  # keep our output ahead of the child's
-        commands, pipes = _key_pipes(commands)
+        commands, pipes = with_key_pipes(commands)
         try:
             skipped = self.plan.skip(commands)
             self.tracer.started(commands, skipped is not None)

@@ -6,6 +6,7 @@ import os
 import sys
 
 from postfix_tls.core import messages, openssl, validate
+from postfix_tls.core.keypipe import KeyPipeError
 from postfix_tls.core.keys import (
     KEY_FILE_PARAMETERS,
     chain_key_digest,
@@ -160,7 +161,10 @@ def output_server_csr(tls, options, operands):
         names = resolve_hostnames(tls, operands)
         command = openssl.csr(tls.openssl, chain.key_path, names, tls.setup.stdin_path,
                               key_text=chain.key_text)
-        return tls.runner.run(command).returncode and 1
+        try:
+            return tls.runner.run(command).returncode and 1
+        except KeyPipeError as error:
+            tls.fail(messages.KEY_PIPE_FAILED.format(where=chain.where, why=error))
     if chain is not None:
         keyfile = chain.key_path
     elif options.get("k"):

@@ -103,6 +103,13 @@ CHAIN_KEY_ENCRYPTED = ("smtpd_tls_chain_files: the private key at {path}, object
                        " is encrypted: Postfix cannot read it")
 CHAIN_KEY_UNKNOWN = ("smtpd_tls_chain_files: the private key at {path}, object {position}:"
                      " unknown algorithm")
+# output-server-csr: a key that is not its file's first goes to openssl on a pipe.
+KEY_PIPE_FAILED = "the private key at {where}, cannot go to openssl on a pipe: {why}"
+KEY_PIPE_TOO_LARGE = ("it is {size} bytes, more than a pipe holds ({largest}) and far more"
+                      " than any key OpenSSL can use (RSA of 16384 bits is about 12.6 KB)")
+KEY_PIPE_TOO_SMALL = ("the pipe holds less than its {size} bytes, and a larger one was refused"
+                      " ({error}): a user over fs.pipe-user-pages-soft (proc(5)) gets small"
+                      " pipes; run it as root")
 # Ours: in any PEM file of ours to read (a chain file, a full chain, a key).
 PEM_BYTE_ORDER_MARK = ("{path} has a byte-order mark (U+FEFF) before object {position} ({label}):"
                        " OpenSSL before 3.0 (and Postfix built with it) skips that object, and"
