@@ -396,11 +396,26 @@ def test_acme_sh_variables_naming_a_missing_file_are_refused_before_anything(mak
     assert snapshot(directory, but=[LOCK_FILE]) == before
 
 
-def unchanged_cert(directory, certdir):
+def lineage(keys, certdir, name=MYHOSTNAME, roll=None):
+    """A dehydrated lineage's directory: privkey.pem, a fullchain.pem whose
+    leaf names name, and privkey.roll.pem from keys[roll]."""
+    os.makedirs(certdir, exist_ok=True)
+    shutil.copy(keys["rsa.key"], os.path.join(certdir, "privkey.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-new", "-key", keys["rsa.key"], "-subj",
+                    "/CN=" + name, "-addext", "subjectAltName=DNS:" + name, "-days", "30",
+                    "-out", os.path.join(certdir, "fullchain.pem")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if roll:
+        shutil.copy(keys[roll], os.path.join(certdir, "privkey.roll.pem"))
+    return certdir
+
+
+def unchanged_cert(directory, certdir, *options):
     """dehydrated's call for a certificate it did not renew (certdir's
     privkey.pem named): (status, stdout, stderr, seconds)."""
     started = time.time()
-    result = subprocess.run(ours_argv(["-c", directory, "deploy-acme-cert", "unchanged_cert",
+    result = subprocess.run(ours_argv(["-c", directory, "deploy-acme-cert"] + list(options) + [
+                                       "unchanged_cert",
                                        MYHOSTNAME, os.path.join(certdir, "privkey.pem"),
                                        os.path.join(certdir, "cert.pem"),
                                        os.path.join(certdir, "fullchain.pem"),
@@ -417,8 +432,7 @@ def unchanged_cert(directory, certdir):
 def test_a_roll_key_that_cannot_be_announced_is_said_quickly_and_nothing_else(
         make_config, keys, tmp_path, kind, reason):
     directory = make_config()
-    certdir = str(tmp_path / "certs")
-    os.mkdir(certdir)
+    certdir = lineage(keys, str(tmp_path / "certs"))
     roll = os.path.join(certdir, "privkey.roll.pem")
     if kind == "empty":
         open(roll, "w").close()
@@ -479,10 +493,8 @@ def test_a_next_key_of_another_lineage_is_not_replaced_in_silence(make_config, k
     over, and says whose next key it replaced (that renewal now waits one
     TTL, and the two lineages replace each other's certificate)."""
     directory = make_config()
-    first, second = str(tmp_path / "first"), str(tmp_path / "second")
-    for certdir, key in ((first, "rsa.key"), (second, "rsa2.key")):
-        os.mkdir(certdir)
-        shutil.copy(keys[key], os.path.join(certdir, "privkey.roll.pem"))
+    first = lineage(keys, str(tmp_path / "first"), roll="rsa.key")
+    second = lineage(keys, str(tmp_path / "second"), roll="rsa2.key")
     status, out, err, _ = unchanged_cert(directory, first)
     assert status == 0 and "named" not in err, err
     status, out, err, _ = unchanged_cert(directory, first)  # the same lineage again: silent
@@ -530,6 +542,99 @@ def test_an_unchanged_call_announces_an_sni_lineage_key_under_its_label(
         stream.write("garbage\n")
     status, out, err, _ = unchanged_cert(directory, certdir)
     assert status == 0 and not os.path.exists(labelled) and not os.path.exists(default), err
+    assert ("dehydrated's next key %s/privkey.roll.pem is not announced: its lineage's chain"
+            " %s names no host that can be read" % (certdir, chain)) in err, err
     leaf(MYHOSTNAME)  # the default certificate's lineage
     status, out, err, _ = unchanged_cert(directory, certdir)
     assert status == 0 and os.path.isfile(default) and not os.path.exists(labelled), err
+
+
+def test_without_sni_maps_another_names_lineage_announces_nowhere(make_config, keys, tmp_path):
+    """One dehydrated hook for every lineage, no tls_server_sni_maps: a
+    lineage of www's names is not the default certificate's, so its roll
+    key is not announced (before: it took acme-rsa.next over at each run,
+    and -K would have published www's key for the mail host)."""
+    directory = make_config()
+    mail = lineage(keys, str(tmp_path / "mail"), roll="rsa.key")
+    www = lineage(keys, str(tmp_path / "www"), name="www.example.test", roll="rsa2.key")
+    announcement = os.path.join(directory, "acme-rsa.next")
+    status, out, err, _ = unchanged_cert(directory, mail)
+    assert status == 0 and os.path.isfile(announcement), (out, err)
+    with open(announcement) as stream:
+        before = stream.read()
+    status, out, err, _ = unchanged_cert(directory, www)
+    assert status == 0, (out, err)
+    assert ("dehydrated's next key %s/privkey.roll.pem is not announced: its lineage's chain"
+            " %s/fullchain.pem names www.example.test, not %s" % (www, www, MYHOSTNAME)) in err
+    with open(announcement) as stream:
+        assert stream.read() == before
+
+
+def sni_config(make_config):
+    directory = make_config(["tls_server_sni_maps = texthash:$DIR/sni_maps"])
+    open(os.path.join(directory, "sni_maps"), "w").close()
+    return directory
+
+
+def test_the_watch_of_sni_keys_made_ahead_is_bounded(make_config, keys, tmp_path):
+    """Three SNI lineages with keys made ahead, a resolver that does not
+    answer: an unchanged_cert call watches its own lineage's names only,
+    and a timer's run stops at the first lookup that fails (before: every
+    name of every lineage, 10 s each, in every call, holding the lock a
+    renewal's hook waits for).  Announcements whose label is no host name
+    are not looked up."""
+    directory = sni_config(make_config)
+    certdirs = []
+    for number in range(3):
+        certdir = lineage(keys, str(tmp_path / ("l%d" % number)),
+                          name="s%d.example.test" % number, roll="rsa2.key")
+        status, out, err, _ = unchanged_cert(directory, certdir, "-n", "127.0.0.1:1")
+        assert status == 0, (out, err)
+        certdirs.append(certdir)
+    for bogus in ("acme-sni--x-rsa.next", "acme-sni-foo bar-rsa.next"):
+        shutil.copy(os.path.join(directory, "acme-sni-s0.example.test-rsa.next"),
+                    os.path.join(directory, bogus))
+    status, out, err, seconds = unchanged_cert(directory, certdirs[1], "-n", "127.0.0.99",
+                                               "-p", "25")
+    assert status == 0, (out, err)
+    assert out.count("DNS lookup failed") == 1 and "_25._tcp.s1.example.test." in out, out
+    assert seconds < 25, seconds
+    started = time.time()
+    result = subprocess.run(ours_argv(["-c", directory, "deploy-acme-cert", "-n", "127.0.0.99",
+                                       "-p", "25"]), env=standalone_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count("DNS lookup failed") == 1, result.stdout
+    assert "_25._tcp.-x." not in result.stdout and "foo bar" not in result.stdout
+    assert time.time() - started < 25
+
+
+def test_an_sni_names_next_key_is_its_algorithms_lineages(make_config, keys, tmp_path):
+    """A name whose RSA file is one lineage's and ECDSA file another's: the
+    ECDSA key made ahead is the ECDSA lineage's (before: the first label's,
+    and the rollover said "no next key yet")."""
+    directory = sni_config(make_config)
+    rsa = os.path.join(directory, "acme-sni-a.example.test-rsa.pem")
+    ecdsa = os.path.join(directory, "acme-sni-mail2.example.test-ecdsa.pem")
+    for path, key, cert in ((rsa, "rsa.key", "rsa.crt"), (ecdsa, "ec.key", "ec.crt")):
+        with open(path, "w") as stream:  # the key alone (ec.key has its parameters too)
+            stream.write(subprocess.run(["openssl", "pkey", "-in", keys[key]], check=True,
+                                        stdout=subprocess.PIPE,
+                                        universal_newlines=True).stdout)
+            with open(keys[cert]) as source:
+                stream.write(source.read())
+    with open(os.path.join(directory, "sni_maps"), "w") as stream:
+        stream.write("mail2.example.test %s %s\n" % (rsa, ecdsa))
+    ahead = str(tmp_path / "ec-next.key")
+    subprocess.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-out", ahead],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(directory, "acme-sni-mail2.example.test-ecdsa.next"), "w") as stream:
+        stream.write("dehydrated %s\n" % ahead)
+    result = subprocess.run(ours_argv(["-c", directory, "output-server-tlsa-rollover", "-S",
+                                       "mail2.example.test"]), env=standalone_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, timeout=60)
+    assert "; ecdsa: made ahead by the ACME client for its next renewal %s" % ahead in (
+        result.stdout), result.stdout
+    assert "3 1 1 %s" % key_digest(ahead) in result.stdout

@@ -102,7 +102,7 @@ def deploy_acme_cert(tls, options, operands):
     if source is None:
         return messages.EXIT_OK  # a dehydrated call that is not ours
     outcome = Outcome(source)
-    announced_as = ""  # the lineage whose next key this run announces: the default's
+    announced_as = _next_key_lineage(tls, options, source, hostnames)
     sni_deploy = _sni_deploy(tls, options, source)
     if sni_deploy is not None:
         live = sni_deploy.Live(ports, nameserver, address, seconds)
@@ -114,7 +114,7 @@ def deploy_acme_cert(tls, options, operands):
         if not source.pairs:
             sni_deploy.deploy_staged(tls, options, live, outcome)
             tls.runner.next_unit()  # a signal while it finished ends the run here
-            announced_as = _sni_made_ahead(tls, options, source, sni_deploy, live, outcome)
+            _sni_made_ahead(tls, source, announced_as, sni_deploy, live, outcome)
     if publishing_settings:
         ports = publishing.ports_in_step(tls, hostnames[0], ports, outcome)
     setting = chain_deploy.read_setting(tls)
@@ -183,20 +183,34 @@ def _sni_deploy(tls, options, source):
     return sni_deploy
 
 
-def _sni_made_ahead(tls, options, source, sni_deploy, live, outcome):
+def _next_key_lineage(tls, options, source, hostnames):
+    """Where the next key of this call's lineage is announced: "" the
+    default certificate's (a call with material: check_material checks its
+    names), an SNI lineage's label, or None: nowhere (warned)."""
+    if source.pairs or not source.next_keys:
+        return ""
+    from postfix_tls.sni import deploy as sni_deploy
+
+    label, why = sni_deploy.unchanged_lineage(tls, options, source, hostnames)
+    if label is None:
+        tls.log.warn([messages.NEXT_KEY_NOT_ANNOUNCED.format(
+            client=client, keyfile=keyfile, reason=why) for client, keyfile in source.next_keys])
+    return label
+
+
+def _sni_made_ahead(tls, source, label, sni_deploy, live, outcome):
     """A run with no material: the next key of an SNI lineage's
-    unchanged_cert call announced under its label, and every SNI
-    lineage's announced key watched for (sni/made_ahead.py).  Where the
-    call's next key was announced: its label, "" the default's, None
-    nowhere (its lineage cannot be told)."""
+    unchanged_cert call announced under its label; the records of the SNI
+    lineages' keys made ahead watched for (sni/made_ahead.py): that
+    lineage's alone in an unchanged_cert call (dehydrated makes one per
+    lineage), every one in a timer's run."""
     from postfix_tls.sni import made_ahead
 
-    announced_as = sni_deploy.unchanged_lineage(tls, options, source) if (
-        source.next_keys) else ""
-    if announced_as:
-        outcome.notes += next_keys.announce(tls, source, [], announced_as)
-    made_ahead.watch(tls, live, lambda label: sni_deploy.lineage_names(tls, label), outcome)
-    return announced_as
+    if label:
+        outcome.notes += next_keys.announce(tls, source, [], label)
+    only = (label or "-") if source.dehydrated else None  # "-": no label is "-"
+    made_ahead.watch(tls, live, lambda name: sni_deploy.lineage_names(tls, name), outcome,
+                     only)
 
 
 def _publishing(options):

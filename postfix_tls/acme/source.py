@@ -54,7 +54,7 @@ def find_source(tls, operands):
             chainfile = operands[4] if len(operands) > 4 else ""
             return Source("dehydrated", dehydrated=True,
                           next_keys=next_keys.from_dehydrated(keyfile),
-                          lineage_chain=chainfile if os.path.isfile(chainfile) else "")
+                          lineage_chain=chainfile)
         return None
     if len(operands) == 2:
         return Source("given", [tuple(given)])  # check_material says which is missing

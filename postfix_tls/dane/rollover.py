@@ -119,8 +119,8 @@ def known_keys(tls, keyfile_option="", sni_name=""):
                     key.digest for key in keys if key.algorithm == algorithm]:
                 keys.append(next_key)
         # An SNI name's: its lineage's, when deploy-acme-cert deployed it.
-        labels = sni_keys.labels(tls, found) if sni_name else [""]
-        made_ahead = _made_ahead(tls, algorithm, labels[0]) if labels else None
+        label = sni_keys.label_of(tls, found, algorithm) if sni_name else ""
+        made_ahead = _made_ahead(tls, algorithm, label) if label is not None else None
         if made_ahead and made_ahead.digest not in [
                 key.digest for key in keys if key.algorithm == algorithm]:
             keys.append(made_ahead)

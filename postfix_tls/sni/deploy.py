@@ -76,21 +76,27 @@ def wanted(tls, options, chainfile):
     return bool(names) and not any(covers(name, myhostname) for name in names)
 
 
-def unchanged_lineage(tls, options, source):
-    """For a call with no material (dehydrated's unchanged_cert), where the
-    lineage's next key is announced: its SNI label, "" for the default
-    certificate, None when that cannot be told (announced nowhere)."""
+def unchanged_lineage(tls, options, source, hostnames):
+    """For a call with no material (dehydrated's unchanged_cert, which names
+    the lineage's chain), where the lineage's next key is announced: ("",
+    "") for the default certificate (its leaf names every one of
+    hostnames), (LABEL, "") for an SNI lineage, (None, why) when it is
+    neither or cannot be told: announced nowhere, since one lineage's key
+    announced as another's would have its record published for the wrong
+    names (dehydrated calls the one hook for every lineage it has)."""
     given = mode(tls, options)
-    if given == "default" or not given and (options.get("h") or not sni_table.configured(tls)):
-        return ""
-    # As wanted() tells, but a chain that cannot be read says nothing: not
-    # the default's (its key would be announced for the wrong names).
-    names = _leaf_names(tls, source.lineage_chain) if source.lineage_chain else []
+    if given == "default":
+        return "", ""
+    chain = source.lineage_chain
+    names = _leaf_names(tls, chain) if chain else []
     if not names or not all(validate.hostname(name, wildcard=True) for name in names):
-        return None
-    if not given and any(covers(name, set_fqdn(tls, "")) for name in names):
-        return ""
-    return _label(tls, names)
+        return None, messages.NEXT_KEY_CHAIN_UNREAD.format(chain=chain or '""')
+    if given != "sni" and all(any(covers(name, host) for name in names) for host in hostnames):
+        return "", ""
+    if given == "sni" or not options.get("h") and sni_table.configured(tls):
+        return _label(tls, names), ""
+    return None, messages.NEXT_KEY_OTHER_NAMES.format(chain=chain, names=", ".join(names),
+                                                      hostnames=", ".join(hostnames))
 
 
 def _leaf_names(tls, chainfile):

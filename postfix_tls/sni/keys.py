@@ -71,6 +71,17 @@ def labels(tls, chains):
     return found
 
 
+def label_of(tls, chains, algorithm):
+    """The label of the lineage serving algorithm among the name's files,
+    else of the first of deploy-acme-cert's (an algorithm the name is not
+    served yet), else None: whose key made ahead is the name's next key."""
+    for chain in chains:
+        if chain.algorithm == algorithm and labels(tls, [chain]):
+            return labels(tls, [chain])[0]
+    found = labels(tls, chains)
+    return found[0] if found else None
+
+
 def staged_keyfile(tls, chains, algorithm):
     """deploy-acme-cert's staged key of algorithm for the lineage of the
     name's files (its next key, an algorithm it does not serve yet too),

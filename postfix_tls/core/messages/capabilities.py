@@ -31,6 +31,9 @@ NEXT_KEY_REPLACED = ("{path} named {client}'s next key {keyfile}, now {new}: if 
                      " renew, two lineages deploy this certificate, each renewal replacing"
                      " the other's (one for other names belongs in tls_server_sni_maps:"
                      " -m sni)")
+NEXT_KEY_CHAIN_UNREAD = "its lineage's chain {chain} names no host that can be read"
+NEXT_KEY_OTHER_NAMES = ("its lineage's chain {chain} names {names}, not {hostnames} (another"
+                        " name's lineage goes into tls_server_sni_maps)")
 NEXT_KEY_RELATIVE = "a relative name (the hook's directory is not known here)"
 NEXT_KEY_CONTROL_CHARACTER = "a control character or line break in its name"
 NEXT_KEY_MISSING = "no such file"

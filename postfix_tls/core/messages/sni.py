@@ -60,3 +60,5 @@ SNI_FILE_KEPT = ("{path} is kept: no entry read here lists it any more, but {tab
 SNI_KEYS_STALE = ("-S {name}: the built table {table} serves other keys than its files hold"
                   " (built before they changed): run postmap -F {table} (or deploy-acme-cert"
                   " again), then ask again")
+SNI_WATCH_TIME = ("the SNI names' keys made ahead were watched for {seconds} s; from {name}"
+                  " on, the next run's watch notes when their records are served")
