@@ -15,7 +15,6 @@ import time
 
 from postfix_tls.core.changes import FileChanges
 from postfix_tls.core.command import CAPTURE, DEVNULL, INHERIT, TO_STDOUT, Result
-from postfix_tls.core.keypipe import with_key_pipes
 from postfix_tls.core.plan import Plan
 from postfix_tls.core.trace import Tracer
 
@@ -248,7 +247,12 @@ class Runner(FileChanges):
         A pipeline's status and output are its last command's, as in sh.
         """
         sys.stdout.flush()  # keep our output ahead of the child's
-        commands, pipes = with_key_pipes(commands)
+        pipes = []
+        if any(command.key_pipe is not None for command in commands):
+            # Loaded only here: one subcommand, in one case, gives a key so.
+            from postfix_tls.core.keypipe import with_key_pipes
+
+            commands, pipes = with_key_pipes(commands)
         try:
             skipped = self.plan.skip(commands)
             self.tracer.started(commands, skipped is not None)

@@ -6,7 +6,6 @@ import os
 import sys
 
 from postfix_tls.core import messages, openssl, validate
-from postfix_tls.core.keypipe import KeyPipeError
 from postfix_tls.core.keys import (
     KEY_FILE_PARAMETERS,
     chain_key_digest,
@@ -158,6 +157,8 @@ def output_server_csr(tls, options, operands):
     if chain is not None and not chain.first_in_file:
         # openssl req -key reads a file's first key only: this one is
         # given on a pipe of its own (stdin is the configuration's).
+        from postfix_tls.core.keypipe import KeyPipeError
+
         names = resolve_hostnames(tls, operands)
         command = openssl.csr(tls.openssl, chain.key_path, names, tls.setup.stdin_path,
                               key_text=chain.key_text)
