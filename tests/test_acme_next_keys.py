@@ -543,7 +543,7 @@ def test_an_unchanged_call_announces_an_sni_lineage_key_under_its_label(
     status, out, err, _ = unchanged_cert(directory, certdir)
     assert status == 0 and not os.path.exists(labelled) and not os.path.exists(default), err
     assert ("dehydrated's next key %s/privkey.roll.pem is not announced: its lineage's chain"
-            " %s names no host that can be read" % (certdir, chain)) in err, err
+            " %s cannot be read, or names no host" % (certdir, chain)) in err, err
     leaf(MYHOSTNAME)  # the default certificate's lineage
     status, out, err, _ = unchanged_cert(directory, certdir)
     assert status == 0 and os.path.isfile(default) and not os.path.exists(labelled), err
@@ -638,3 +638,18 @@ def test_an_sni_names_next_key_is_its_algorithms_lineages(make_config, keys, tmp
     assert "; ecdsa: made ahead by the ACME client for its next renewal %s" % ahead in (
         result.stdout), result.stdout
     assert "3 1 1 %s" % key_digest(ahead) in result.stdout
+
+
+def test_a_dry_run_says_the_announcement_is_not_written(make_config, keys, tmp_path):
+    directory = make_config()
+    certdir = lineage(keys, str(tmp_path / "mail"), roll="rsa2.key")
+    result = subprocess.run(ours_argv([
+        "-c", directory, "--dry-run", "deploy-acme-cert", "unchanged_cert", MYHOSTNAME,
+        os.path.join(certdir, "privkey.pem"), os.path.join(certdir, "cert.pem"),
+        os.path.join(certdir, "fullchain.pem"), os.path.join(certdir, "chain.pem")]),
+        env=standalone_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        universal_newlines=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+    assert "announced in %s/acme-rsa.next" % directory in result.stdout, result.stdout
+    assert "(dry run: not written)" in result.stdout, result.stdout
+    assert not os.path.exists(os.path.join(directory, "acme-rsa.next"))

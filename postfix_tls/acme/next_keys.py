@@ -76,7 +76,8 @@ def announce(tls, source, renewed, label=""):
                 continue
         # Said each time: the path stays, the key in it is new at each renewal.
         notes.append(messages.NEXT_KEY_ANNOUNCED.format(algorithm=key.algorithm, client=client,
-                                                        keyfile=keyfile, path=path))
+                                                        keyfile=keyfile, path=path)
+                     + (messages.NEXT_KEY_DRY_RUN if tls.runner.dry_run else ""))
         announced.append(key.algorithm)
     for algorithm in renewed:
         path = announcement_path(tls, algorithm, label)
@@ -87,7 +88,8 @@ def announce(tls, source, renewed, label=""):
         except OSError as error:  # a directory, say
             tls.log.warn([messages.NEXT_KEY_NOT_WRITTEN.format(path=path, error=error)])
             continue
-        notes.append(messages.NEXT_KEY_WITHDRAWN.format(algorithm=algorithm, path=path))
+        notes.append(messages.NEXT_KEY_WITHDRAWN.format(algorithm=algorithm, path=path)
+                     + (messages.NEXT_KEY_DRY_RUN if tls.runner.dry_run else ""))
     return notes
 
 

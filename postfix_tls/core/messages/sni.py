@@ -38,7 +38,7 @@ SNI_REMOVE_USAGE = ("remove-sni-name takes the names to take out of tls_server_s
                     " (example.com, *.example.com or .example.com)")
 SNI_STILL_COVERED = ("{name} is still in the SNI table as {key}: it gets that entry's"
                      " certificate, not the default")
-SNI_FILE_REMOVED = "removed {path}: no SNI entry lists it any more"
+SNI_FILE_REMOVED = "removed {path}: its lineage is in no SNI entry any more"
 SNI_NAME_ABSENT = "{name}: in no SNI table: nothing to take out"
 SNI_NAME_NOT_FOUND = ("-S {name}: no table of tls_server_sni_maps ({value}) has {name} or a"
                       " parent domain of it")
