@@ -583,7 +583,7 @@ def test_check_server_tlsa_connects_per_port_then_digests_what_is_presented(host
     for port, starttls in ((25, ["-starttls", "smtp"]), (465, [])):
         argv = ["timeout", "7", OPENSSL, "s_client", "-connect", "192.0.2.1:%d" % port]
         argv += starttls + ["-sigalgs", check.SIGALGS["rsa"]]
-        argv += ["-dane_tlsa_domain", "mail.example.com"]
+        argv += ["-dane_ee_no_namechecks", "-dane_tlsa_domain", "mail.example.com"]
         for record in published:
             argv += ["-dane_tlsa_rrdata", record]
         expected.append(host.register(argv, stdout=PRESENTED))

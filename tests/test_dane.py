@@ -321,7 +321,8 @@ def test_check_traces_its_openssl_commands_and_runs_in_a_dry_run(host):
                                    POSTFIX_ADDRESS)
     assert status == 0, out + err
     assert "+ timeout 30 openssl s_client -connect %s:465 -sigalgs " % POSTFIX_ADDRESS in err
-    assert "-dane_tlsa_domain %s -dane_tlsa_rrdata '3 1 1 " % HOSTNAME in err
+    assert "-dane_ee_no_namechecks -dane_tlsa_domain %s -dane_tlsa_rrdata '3 1 1 " % (
+        HOSTNAME) in err
     assert "+ openssl x509 -pubkey -noout 2>/dev/null <<'EOF' | openssl pkey" in err
     assert "(dry run: not run)" not in err
 
@@ -489,3 +490,23 @@ def test_check_accepts_3_1_2_records_and_leaves_2_1_2_alone(host):
     status, out, err = host.check()
     assert status == 1
     assert "remove stale _25._tcp.%s. IN TLSA %s" % (HOSTNAME, wrong) in out
+
+
+def test_check_passes_a_certificate_that_does_not_name_the_host(host):
+    """RFC 7672 3.1.1: with DANE-EE(3) records an SMTP client checks no
+    names (Postfix's does not), so neither does the check: here the MX
+    host mx2 is served mail's certificate (before: openssl's default name
+    check said "hostname mismatch" and the check failed)."""
+    other = "mx2." + ZONE
+    records = [(port, data) for port, data in everything(host)]
+    host.zone.serve([("_%d._tcp.%s." % (port, other), "TLSA", data)
+                     for port, data in records])
+    status, out, err = host.check("-h", other)
+    assert status == 0, out + err
+    live = [line for line in out.splitlines() if line.startswith("live ")]
+    assert len(live) == 6 and all("DANE verification: OK" in line for line in live), out
+    # A record of no key served still fails: names are all that is skipped.
+    host.zone.serve([("_%d._tcp.%s." % (port, other), "TLSA", "3 1 1 " + "00" * 32)
+                     for port in PORTS])
+    status, out, err = host.check("-h", other)
+    assert status == 1, out + err

@@ -249,7 +249,9 @@ def s_client(openssl, address, port, starttls, hostname, sigalgs, tlsa_records, 
         argv += ["-servername", servername]
     argv += ["-sigalgs", sigalgs]
     if tlsa_records:
-        argv += ["-dane_tlsa_domain", hostname]
+        # As an SMTP client does with DANE-EE(3) records (RFC 7672 3.1.1, as
+        # Postfix's): the key is matched, the certificate's names are not.
+        argv += ["-dane_ee_no_namechecks", "-dane_tlsa_domain", hostname]
         for record in tlsa_records:
             argv += ["-dane_tlsa_rrdata", record]
     return Command(argv, stderr=TO_STDOUT)
