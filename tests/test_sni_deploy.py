@@ -710,3 +710,56 @@ def test_s_refuses_a_stale_table_and_lists_a_staged_algorithm_it_does_not_serve(
     assert status == 1 and "serves other keys than its files hold" in err, err
     os.unlink(os.path.join(site.config, "acme-sni-s.example.test-ecdsa.staged.pem"))
     assert site.run(*rsa)[0] == 0  # in step again
+
+
+def test_a_first_issuance_staged_for_records_is_listed_and_deployed_once_published(site):
+    """A name in no table yet, with records for the default certificate
+    (which Postfix serves it until then): its first lineage is staged, and
+    -S NAME takes the default certificate's keys as deployed and the
+    staged key as the next one, so its records can be published before
+    the name goes into the table (before: "no table ... has" the name)."""
+    work = os.path.join(site.base, "first")
+    os.makedirs(work)
+    name = "first.example.test"
+    if not os.path.exists(site.table):  # run alone (-k): an empty table
+        open(site.table, "w").close()
+        subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
+    site.zone.serve([("_25._tcp.%s." % name, "TLSA", "3 1 1 " + site.default)], ttl=1)
+    try:
+        rsa = signed(work, "rsa", [name])
+        new = key_digest(rsa[0])
+        status, out, err = site.run(*rsa)
+        assert status == EXIT_STAGED, out + err
+        assert served(name, site.default)
+        assert os.path.exists(os.path.join(site.config, "acme-sni-%s-rsa.staged.pem" % name))
+        status, out, err = ours(site, "--json", "output-server-tlsa-rollover", "-S", name,
+                                "-p", "25")
+        assert status == 0, err
+        assert "in no table of tls_server_sni_maps yet" in err, err
+        keys = [(key["algorithm"], key["role"], key["digest"])
+                for key in json.loads(out)["keys"]]
+        assert ("rsa", "deployed", site.default) in keys and ("rsa", "staged", new) in keys
+        status, out, err = ours(site, "check-server-tlsa", "-S", name, "-s", ADDRESS,
+                                "-p", "25", "-n", site.zone.nameserver)
+        # The default certificate matches its records; the next key's is missing.
+        assert status == 1, out + err
+        assert "presents %s; DANE verification: OK" % os.path.join(
+            site.config, "acme-rsa.pem") in out, out
+        assert "publish _25._tcp.%s. IN TLSA 3 1 1 %s for the next key" % (name, new) in out
+        site.zone.serve([("_25._tcp.%s." % name, "TLSA", "3 1 1 " + digest)
+                         for digest in (site.default, new)], ttl=1)
+        status, out, err = site.run()  # the timer's run: first sighting
+        assert status == EXIT_STAGED, out + err
+        time.sleep(TTL_WAIT)
+        status, out, err = site.run()
+        assert status == 0, out + err
+        assert served(name, new)
+        status, out, err = ours(site, "output-server-tlsa", "-S", name, "-p", "25")
+        assert status == 0 and new in out and site.default not in out, out + err
+        assert "in no table" not in err, err
+    finally:
+        site.zone.serve([], ttl=1)
+    status, out, err = ours(site, "remove-sni-name", "-s", ADDRESS, name)
+    assert status == 0, out + err
+    status, out, err = ours(site, "output-server-tlsa", "-S", name)
+    assert status == 1 and "no table of tls_server_sni_maps" in err, err

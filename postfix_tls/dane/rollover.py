@@ -88,16 +88,19 @@ def known_keys(tls, keyfile_option="", sni_name=""):
     sni_name (-S): what the SNI table gives that name, and what
     deploy-acme-cert staged for it."""
     keys = []
+    served = None  # without -S: the default certificate's
     if sni_name:
         from postfix_tls.sni import keys as sni_keys
 
-        found = sni_keys.chains(tls, sni_name)
+        served = sni_keys.served(tls, sni_name)
+        found = served.chains
     else:
         found = deployed_chains(tls)
     chains = dict((chain.algorithm, chain) for chain in found)
     for algorithm in tls.setup.algorithms():
         chain = chains.get(algorithm)
-        deployed = chain.key_path if chain else "" if sni_name else set_keyfile(tls, algorithm)
+        deployed = chain.key_path if chain else "" if served and not served.default else (
+            set_keyfile(tls, algorithm))
         if chain:
             digest = chain_key_digest(tls, chain)
             if not digest:
@@ -107,8 +110,8 @@ def known_keys(tls, keyfile_option="", sni_name=""):
             keys.append(_key(tls, algorithm, "deployed", deployed))
         if keyfile_option:
             continue
-        if sni_name:
-            next_keyfile = sni_keys.staged_keyfile(tls, found, algorithm)
+        if served:
+            next_keyfile = sni_keys.staged_keyfile(tls, served, algorithm)
         else:
             next_keyfile = staged_keyfile(tls, algorithm, deployed)
         if next_keyfile:
@@ -119,7 +122,7 @@ def known_keys(tls, keyfile_option="", sni_name=""):
                     key.digest for key in keys if key.algorithm == algorithm]:
                 keys.append(next_key)
         # An SNI name's: its lineage's, when deploy-acme-cert deployed it.
-        label = sni_keys.label_of(tls, found, algorithm) if sni_name else ""
+        label = sni_keys.label_of(tls, served, algorithm) if served else ""
         made_ahead = _made_ahead(tls, algorithm, label) if label is not None else None
         if made_ahead and made_ahead.digest not in [
                 key.digest for key in keys if key.algorithm == algorithm]:

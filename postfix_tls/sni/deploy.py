@@ -71,7 +71,7 @@ def wanted(tls, options, chainfile):
         return given == "sni"
     if options.get("h") or not chainfile or not sni_table.configured(tls):
         return False
-    names = _leaf_names(tls, chainfile)
+    names = leaf_names(tls, chainfile)
     myhostname = set_fqdn(tls, "")
     return bool(names) and not any(covers(name, myhostname) for name in names)
 
@@ -88,7 +88,7 @@ def unchanged_lineage(tls, options, source, hostnames):
     if given == "default":
         return "", ""
     chain = source.lineage_chain
-    names = _leaf_names(tls, chain) if chain else []
+    names = leaf_names(tls, chain) if chain else []
     if not names or not all(validate.hostname(name, wildcard=True) for name in names):
         return None, messages.NEXT_KEY_CHAIN_UNREAD.format(chain=chain or '""')
     if given != "sni" and all(any(covers(name, host) for name in names) for host in hostnames):
@@ -99,7 +99,7 @@ def unchanged_lineage(tls, options, source, hostnames):
                                                       hostnames=", ".join(hostnames))
 
 
-def _leaf_names(tls, chainfile):
+def leaf_names(tls, chainfile):
     from postfix_tls.acme.facts import pem_certificates
     from postfix_tls.core import openssl
     from postfix_tls.core.certificates import parse_certificate_facts
@@ -149,7 +149,7 @@ def deploy_staged(tls, options, live, outcome):
         return
     value = _value(tls)
     by_label = collections.OrderedDict()
-    for path, label, algorithm in _staged_files(tls):
+    for path, label, algorithm in staged_files(tls):
         try:
             material = check_material(tls, "staged", path, path, [], algorithm=algorithm)
         except Refused as refusal:
@@ -161,7 +161,7 @@ def deploy_staged(tls, options, live, outcome):
         _deploy_lineage(tls, value, label, names, materials, live, outcome)
 
 
-def _staged_files(tls):
+def staged_files(tls):
     """[(path, label, algorithm)] of the SNI keys staged, in name order."""
     found = []
     for algorithm in tls.setup.algorithms():
@@ -181,7 +181,7 @@ def lineage_names(tls, label):
     for template in (SNI_FILE, SNI_STAGED):
         for algorithm in tls.setup.algorithms():
             path = _path(tls, template, label, algorithm)
-            names = _leaf_names(tls, path) if os.path.isfile(path) else []
+            names = leaf_names(tls, path) if os.path.isfile(path) else []
             if names:
                 return names
     return [] if label.startswith("wildcard.") else [label]

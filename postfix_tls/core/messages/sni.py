@@ -42,6 +42,8 @@ SNI_FILE_REMOVED = "removed {path}: its lineage is in no SNI entry any more"
 SNI_NAME_ABSENT = "{name}: in no SNI table: nothing to take out"
 SNI_NAME_NOT_FOUND = ("-S {name}: no table of tls_server_sni_maps ({value}) has {name} or a"
                       " parent domain of it")
+SNI_NAME_NOT_YET = ("-S {name}: in no table of tls_server_sni_maps yet, it gets the default"
+                    " certificate until the key staged for it is deployed: {files}")
 SNI_NOW_DEFAULT = "{address} port {port}: {name} now gets the default {algorithm} certificate"
 SNI_WILDCARD_NO_RECORDS = "a wildcard's names (TLSA records are looked up for each name, not *)"
 SNI_TABLE_ONLY = "its file is as it was; the table is brought in step"
