@@ -388,7 +388,12 @@ def test_refusals_change_nothing(site):
         stream.write("hmac-sha256:tlsa-update:%s\n" % ("QUJD" * 11))
     before = snapshot(site.config)
     for options, said in ((["-m", "bogus"], "invalid -m value: bogus"),
-                          (["-K", tsig], "goes into the SNI table"),
+                          # Its advice: -S, the keys the table gives NAME (before:
+                          # -h NAME, which publishes the default certificate's).
+                          (["-K", tsig], "goes into the SNI table: nothing changed; deploy it"
+                           " without -K (a name with TLSA records gets its key staged until"
+                           " they match), then publish each name's records with"
+                           " publish-server-tlsa -S NAME -K FILE"),
                           ([], "holds the rsa key and the ecdsa key(s)")):
         argv = site.hook_argv(*(options + list(new)))
         result = subprocess.run(argv, env={"PATH": POSTFIX_PATH}, stdin=subprocess.DEVNULL,

@@ -7,8 +7,9 @@ SNI_NEEDS_3_4 = ("{what}: tls_server_sni_maps is new in Postfix 3.4, and this is
 SNI_NOT_SET = ("tls_server_sni_maps is not set: nothing changed; name a table first, e.g."
                " postconf -e tls_server_sni_maps=hash:/etc/postfix/sni_maps")
 SNI_NO_PUBLISHING = ("-K, -P and -L publish the records of the host's own name, and this"
-                     " lineage goes into the SNI table: nothing changed; publish its names'"
-                     " records with publish-server-tlsa -h NAME, then deploy without -K")
+                     " lineage goes into the SNI table: nothing changed; deploy it without -K"
+                     " (a name with TLSA records gets its key staged until they match), then"
+                     " publish each name's records with publish-server-tlsa -S NAME -K FILE")
 SNI_BAD_NAME = "invalid name: {}: expected a DNS host name, or *.domain"
 SNI_PATH_UNUSABLE = ("{path}: a file name with a comma or white space cannot be listed in an"
                      " SNI table: nothing changed")
