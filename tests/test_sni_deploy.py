@@ -717,6 +717,12 @@ def test_s_refuses_a_stale_table_and_lists_a_staged_algorithm_it_does_not_serve(
     assert site.run(*rsa)[0] == 0  # in step again
 
 
+def table_exists(site):
+    if not os.path.exists(site.table):  # a test run alone (-k): an empty table
+        open(site.table, "w").close()
+        subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
+
+
 def test_a_first_issuance_staged_for_records_is_listed_and_deployed_once_published(site):
     """A name in no table yet, with records for the default certificate
     (which Postfix serves it until then): its first lineage is staged, and
@@ -726,9 +732,7 @@ def test_a_first_issuance_staged_for_records_is_listed_and_deployed_once_publish
     work = os.path.join(site.base, "first")
     os.makedirs(work)
     name = "first.example.test"
-    if not os.path.exists(site.table):  # run alone (-k): an empty table
-        open(site.table, "w").close()
-        subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
+    table_exists(site)
     site.zone.serve([("_25._tcp.%s." % name, "TLSA", "3 1 1 " + site.default)], ttl=1)
     try:
         rsa = signed(work, "rsa", [name])
@@ -768,3 +772,103 @@ def test_a_first_issuance_staged_for_records_is_listed_and_deployed_once_publish
     assert status == 0, out + err
     status, out, err = ours(site, "output-server-tlsa", "-S", name)
     assert status == 1 and "no table of tls_server_sni_maps" in err, err
+
+
+def test_s_lists_every_key_that_may_serve_a_name_next(site):
+    """From a break-it round, each shown failing before: -S NAME's next keys
+    are those of every lineage that may serve NAME next, as Postfix looks it
+    up, and only keys deploy-acme-cert would deploy."""
+    work = os.path.join(site.base, "nexts")
+    os.makedirs(work)
+    table_exists(site)
+
+    def stage(name, names, label, algorithm="rsa", file_algorithm=None):
+        keyfile, certfile = signed(work, name, names, algorithm)
+        path = os.path.join(site.config, "acme-sni-%s-%s.staged.pem" % (
+            label, file_algorithm or algorithm))
+        with open(path, "w") as stream:
+            for part in (keyfile, certfile):
+                with open(part) as source:
+                    stream.write(source.read())
+        return path, key_digest(keyfile)
+
+    def rollover(name):
+        status, out, err = ours(site, "--json", "output-server-tlsa-rollover", "-S", name,
+                                "-p", "25")
+        assert status == 0, err
+        return [(key["role"], key["keyfile"]) for key in json.loads(out)["keys"]], err
+
+    staged = []
+    try:
+        # A name on the default certificate until its lineage goes in: the
+        # default certificate's next key may be deployed first (before: only
+        # the lineage's was listed, and its records called complete).
+        default_next, _ = stage("default-next", [HOSTNAME], "unused")
+        os.rename(default_next, os.path.join(site.config, "acme-rsa.staged.pem"))
+        staged.append(os.path.join(site.config, "acme-rsa.staged.pem"))
+        waiting, _ = stage("waiting", ["waiting.example.test"], "waiting.example.test")
+        staged.append(waiting)
+        keys, err = rollover("waiting.example.test")
+        assert ("staged", staged[0]) in keys and ("staged", waiting) in keys, keys
+        # Two lineages staged: the name's own, not a wildcard's (before: the
+        # first by file name, "wildcard." before "zz.").
+        exact, _ = stage("zz", ["zz.sub.example.test"], "zz.sub.example.test")
+        wildcard, _ = stage("wild", ["*.sub.example.test"], "wildcard.sub.example.test")
+        staged += [exact, wildcard]
+        keys, _ = rollover("zz.sub.example.test")
+        assert ("staged", exact) in keys and ("staged", wildcard) not in keys, keys
+        keys, _ = rollover("other.sub.example.test")
+        assert ("staged", wildcard) in keys and ("staged", exact) not in keys, keys
+        # A name in the table by an administrator's own files, with a lineage
+        # staged for it (before: "no next key yet").
+        hand = signed(work, "hand", ["hand.example.test"])
+        with open(site.table, "a") as stream:
+            stream.write("hand.example.test %s %s\n" % hand)
+        subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
+        renewal, _ = stage("hand-new", ["hand.example.test"], "hand.example.test")
+        staged.append(renewal)
+        keys, _ = rollover("hand.example.test")
+        assert keys[0] == ("deployed", hand[0]) and ("staged", renewal) in keys, keys
+        # A staged key deploy-acme-cert would set aside is no next key, and
+        # no reason to take the name as waiting (before: listed as next).
+        wrong, _ = stage("wrong", ["wrong.example.test"], "wrong.example.test", "ecdsa", "rsa")
+        staged.append(wrong)
+        status, out, err = ours(site, "output-server-tlsa-rollover", "-S", "wrong.example.test")
+        assert status == 1 and "is not taken as the next key" in err, err
+        assert "no table of tls_server_sni_maps" in err, err
+    finally:
+        for path in staged:
+            if os.path.exists(path):
+                os.unlink(path)
+        lines = [line for line in site.table_lines() if not line.startswith("hand.")]
+        with open(site.table, "w") as stream:
+            stream.write("".join(line + "\n" for line in lines))
+        subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
+
+
+def test_a_new_default_key_waits_for_the_records_of_names_it_still_serves(site):
+    """A name whose first lineage is staged (in no table yet) gets the
+    default certificate meanwhile: a new default key goes in only once the
+    name's records match it too (from a break-it round; before: the gate
+    asked the host's records only, and DANE broke for the name)."""
+    work = os.path.join(site.base, "await")
+    os.makedirs(work)
+    table_exists(site)
+    name = "await.example.test"
+    site.zone.serve([("_25._tcp.%s." % name, "TLSA", "3 1 1 " + site.default)], ttl=1)
+    staged = [os.path.join(site.config, "acme-sni-%s-rsa.staged.pem" % name),
+              os.path.join(site.config, "acme-rsa.staged.pem")]
+    try:
+        assert site.run(*signed(work, "await", [name]))[0] == EXIT_STAGED
+        default = signed(work, "mail", [HOSTNAME])
+        status, out, err = site.run(*default)
+        assert status == EXIT_STAGED, out + err
+        assert "_25._tcp.%s. IN TLSA 3 1 1 %s" % (name, key_digest(default[0])) in out + err
+        assert "the default certificate also serves %s until" % name in out, out
+        assert served(name, site.default) and served(HOSTNAME, site.default)
+        assert os.path.exists(staged[1])
+    finally:
+        site.zone.serve([], ttl=1)
+        for path in staged:
+            if os.path.exists(path):
+                os.unlink(path)

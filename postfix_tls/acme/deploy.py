@@ -46,7 +46,7 @@ from postfix_tls.acme.facts import (
     UNCHANGED,
     VERIFY_SECONDS,
 )
-from postfix_tls.acme.gate import dane_gate, stage, watch
+from postfix_tls.acme.gate import dane_gate, gate_names, stage, watch
 from postfix_tls.acme.loaded import already_loaded, plan
 from postfix_tls.acme.source import find_source
 from postfix_tls.acme.write import deploy
@@ -154,7 +154,7 @@ def deploy_acme_cert(tls, options, operands):
         publishing.publish_new_keys(tls, publishing_settings, hostnames[0], ports, in_service,
                                     gated, outcome)
         gated = [d for d in gated if d.action == DEPLOY]  # not staged by a failed update
-    records = dane_gate(tls, hostnames[0], ports, nameserver, gated) if gated else {}
+    records = _gate(tls, hostnames[0], ports, nameserver, gated, outcome) if gated else {}
     deploying = [d for d in outcome.deployments if d.action == DEPLOY]
     if deploying:
         deploy(tls, outcome, deploying, ports, hostnames[0], address, seconds, records, setting)
@@ -211,6 +211,22 @@ def _sni_made_ahead(tls, source, label, sni_deploy, live, outcome):
     only = (label or "-") if source.dehydrated else None  # "-": no label is "-"
     made_ahead.watch(tls, live, lambda name: sni_deploy.lineage_names(tls, name), outcome,
                      only)
+
+
+def _gate(tls, hostname, ports, nameserver, gated, outcome):
+    """The DANE gate of the default certificate's new keys: its host's
+    records, and those of the names it serves until the lineage staged
+    for them goes into the SNI table (a key they do not match would break
+    DANE for them meanwhile); {port: records} of the host."""
+    waiting = []
+    if tls.postconf.get("-nx", SNI_MAPS):
+        from postfix_tls.sni.keys import waiting_names
+
+        waiting = [name for name in waiting_names(tls) if name != hostname.lower()]
+    if not waiting:
+        return dane_gate(tls, hostname, ports, nameserver, gated)
+    outcome.notes.append(messages.SNI_DEFAULT_STILL_SERVES.format(names=", ".join(waiting)))
+    return gate_names(tls, [hostname] + waiting, ports, nameserver, gated)[hostname]
 
 
 def _publishing(options):

@@ -7,7 +7,7 @@ import math
 import os
 import time
 
-from postfix_tls.acme.facts import SEEN_FILE, STAGE, STAGED_FILE, config_file
+from postfix_tls.acme.facts import DEPLOY, SEEN_FILE, STAGE, STAGED_FILE, config_file
 from postfix_tls.core import messages
 from postfix_tls.core.certificates import iso
 from postfix_tls.core.keys import (
@@ -117,6 +117,39 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
                 since=iso(since), ttl=ttl, after=iso(since + ttl))]
         else:
             deployment.why = messages.ACME_NEW_KEY_PUBLISHED
+    return records
+
+
+def gate_names(tls, names, ports, nameserver, gated):
+    """The DANE gate for each of names that can have TLSA records (not a
+    wildcard: an SNI lineage's names, the default certificate's host and
+    the names it serves until their lineage goes in); {name: {port:
+    records}}.  A key staged for one name is staged, with every name's
+    reasons."""
+    records = {}
+    reasons = dict((id(d), ([], [])) for d in gated)
+    published = set()  # the deployments some name's records let in
+    asked = [name for name in names if not name.startswith("*.")]
+    for name in asked:
+        records[name] = dane_gate(tls, name, ports, nameserver, gated)
+        for deployment in gated:
+            if deployment.action == STAGE:
+                reasons[id(deployment)][0].extend(deployment.reasons)
+                reasons[id(deployment)][1].extend(deployment.publish)
+            elif deployment.why == messages.ACME_NEW_KEY_PUBLISHED:
+                published.add(id(deployment))
+            deployment.action, deployment.reasons = DEPLOY, []
+    for deployment in gated:
+        staged_because, publish = reasons[id(deployment)]
+        if staged_because:
+            deployment.action = STAGE
+            deployment.reasons, deployment.publish = staged_because, publish
+        elif id(deployment) in published:
+            deployment.why = messages.ACME_NEW_KEY_PUBLISHED
+        else:  # each name's gate said so of its own owners: all of them
+            deployment.why = messages.ACME_NEW_KEY_NO_RECORDS.format(owners=", ".join(
+                "_%d._tcp.%s." % (port, name.lower()) for name in asked
+                for port in ports) or messages.SNI_WILDCARD_NO_RECORDS)
     return records
 
 

@@ -23,7 +23,10 @@ ACME_STAGED_FILE = "acme-{}.staged.pem"
 # Where an ACME client keeps the key of its next renewal, made ahead
 # (acme/next_keys.py): the rollover's next key too.
 ACME_NEXT_FILE = "acme-{}.next"
-# The same for a lineage deployed into tls_server_sni_maps (sni/deploy.py).
+# The same for a lineage deployed into tls_server_sni_maps (sni/deploy.py):
+# its key and chain, staged, and made ahead.
+SNI_FILE = "acme-sni-{label}-{algorithm}.pem"
+SNI_STAGED_FILE = "acme-sni-{label}-{algorithm}.staged.pem"
 SNI_NEXT_FILE = "acme-sni-{label}-{algorithm}.next"
 
 KeyType = collections.namedtuple("KeyType", "command algorithm key_param cert_param")

@@ -48,18 +48,16 @@ def rollover(algorithms, keys, records, as_json, hints):
                           indent=2) + "\n")
         return
     lines = []
+    templates = (("deployed", messages.ROLLOVER_DEPLOYED), ("staged", messages.ROLLOVER_NEXT),
+                 ("next", messages.ROLLOVER_MADE_AHEAD))
     for algorithm in algorithms:
-        roles = dict((key.role, key.keyfile) for key in keys if key.algorithm == algorithm)
-        if "deployed" in roles:
-            lines.append(messages.ROLLOVER_DEPLOYED.format(algorithm=algorithm,
-                                                           keyfile=roles["deployed"]))
-        if "staged" in roles:
-            lines.append(messages.ROLLOVER_NEXT.format(algorithm=algorithm,
-                                                       keyfile=roles["staged"]))
-        if "next" in roles:
-            lines.append(messages.ROLLOVER_MADE_AHEAD.format(algorithm=algorithm,
-                                                             keyfile=roles["next"]))
-        elif "deployed" in roles and "staged" not in roles:
+        roles = set(key.role for key in keys if key.algorithm == algorithm)
+        # An SNI name on the default certificate until its lineage goes in
+        # has a next key of each.
+        for role, template in templates:
+            lines += [template.format(algorithm=algorithm, keyfile=key.keyfile)
+                      for key in keys if key.algorithm == algorithm and key.role == role]
+        if "deployed" in roles and not roles & set(("staged", "next")):
             lines.append(messages.ROLLOVER_NO_NEXT.format(algorithm=algorithm,
                                                           command=hints.tls))
     lines.append(messages.ROLLOVER_PUBLISH)
@@ -96,6 +94,8 @@ def tlsa_check(check, keys, as_json):
         parts = ["%s %s %s" % (role, line[role], "published" if line[role + "_published"]
                                else "NOT published")
                  for role in ("deployed", "staged") if role in line]
+        if not parts:  # a key made ahead only: its note says it
+            continue
         lines.append("port %d %s: %s" % (line["port"], line["algorithm"], "; ".join(parts)))
     for live in check.live:
         lines.append("live %s port %d %s: presents %s; DANE verification: %s" % (

@@ -113,6 +113,9 @@ def judge_dns(check, keys, sha512=None):
             for key in keys:
                 if key.algorithm != algorithm:
                     continue
+                if key.role in line:  # a second next key (-S: see known_keys): a line of its own
+                    check.lines.append(line)
+                    line = collections.OrderedDict((("port", port), ("algorithm", algorithm)))
                 line[key.role] = key.keyfile
                 line[key.role + "_published"] = bool(_key_records(key, sha512) & published)
                 if not line[key.role + "_published"]:

@@ -86,7 +86,8 @@ def known_keys(tls, keyfile_option="", sni_name=""):
     """Deployed and staged keys, per algorithm, with their SPKI digests;
     deployed: what Postfix loads (smtpd_tls_chain_files' keys, where set);
     sni_name (-S): what the SNI table gives that name, and what
-    deploy-acme-cert staged for it."""
+    deploy-acme-cert staged for it (a name no table has yet gets the
+    default certificate, and its next keys too, until its lineage goes in)."""
     keys = []
     served = None  # without -S: the default certificate's
     if sni_name:
@@ -96,11 +97,11 @@ def known_keys(tls, keyfile_option="", sni_name=""):
         found = served.chains
     else:
         found = deployed_chains(tls)
+    default = served is None or served.default
     chains = dict((chain.algorithm, chain) for chain in found)
     for algorithm in tls.setup.algorithms():
         chain = chains.get(algorithm)
-        deployed = chain.key_path if chain else "" if served and not served.default else (
-            set_keyfile(tls, algorithm))
+        deployed = chain.key_path if chain else set_keyfile(tls, algorithm) if default else ""
         if chain:
             digest = chain_key_digest(tls, chain)
             if not digest:
@@ -110,23 +111,21 @@ def known_keys(tls, keyfile_option="", sni_name=""):
             keys.append(_key(tls, algorithm, "deployed", deployed))
         if keyfile_option:
             continue
+        next_keyfiles = [staged_keyfile(tls, algorithm, deployed)] if default else []
         if served:
-            next_keyfile = sni_keys.staged_keyfile(tls, served, algorithm)
-        else:
-            next_keyfile = staged_keyfile(tls, algorithm, deployed)
-        if next_keyfile:
-            next_key = _next_key(tls, algorithm, next_keyfile)
+            next_keyfiles += sni_keys.staged_keyfiles(tls, served, algorithm)
+        # Each lineage's key made ahead: the default certificate's, and
+        # those of an SNI name's lineages, as their hooks announced them.
+        made_ahead = [_made_ahead(tls, algorithm, label) for label in
+                      ([""] if default else []) + (served.labels if served else [])]
+        known = [key.digest for key in keys if key.algorithm == algorithm]
+        for next_key in [_next_key(tls, algorithm, path) for path in next_keyfiles if path] + [
+                key for key in made_ahead if key]:
             # The newest key new-server-key made may be the deployed one
             # under another name (copied into a chain file): not a next key.
-            if next_key and next_key.digest not in [
-                    key.digest for key in keys if key.algorithm == algorithm]:
+            if next_key and next_key.digest not in known:
                 keys.append(next_key)
-        # An SNI name's: its lineage's, when deploy-acme-cert deployed it.
-        label = sni_keys.label_of(tls, served, algorithm) if served else ""
-        made_ahead = _made_ahead(tls, algorithm, label) if label is not None else None
-        if made_ahead and made_ahead.digest not in [
-                key.digest for key in keys if key.algorithm == algorithm]:
-            keys.append(made_ahead)
+                known.append(next_key.digest)
     if keyfile_option:
         keys.append(_key(tls, None, "staged", set_keyfile(tls, keyfile_option)))
     return keys

@@ -29,26 +29,24 @@ stopped before postmap, a file changed behind its back) is built again.
 """
 
 import collections
-import glob
 import os
 import time
 
 from postfix_tls.acme import next_keys
 from postfix_tls.acme.checks import check_material
 from postfix_tls.acme.facts import DEPLOY, STAGE, UNCHANGED, Deployment, Loaded, private_key
-from postfix_tls.acme.gate import dane_gate
+from postfix_tls.acme.gate import gate_names
 from postfix_tls.acme.live import check_and_reload, undo
 from postfix_tls.core import messages, validate
 from postfix_tls.core.certificates import covers
-from postfix_tls.core.keys import key_text_digest, set_fqdn
+from postfix_tls.core.keys import SNI_FILE, SNI_STAGED_FILE, key_text_digest, set_fqdn
 from postfix_tls.dane.check import SECONDS, Check
 from postfix_tls.dane.staged import Refused, set_aside
 from postfix_tls.sni import live as served
 from postfix_tls.sni import plan as sni_plan
 from postfix_tls.sni import table as sni_table
+from postfix_tls.sni.keys import leaf_names, staged_files
 
-SNI_FILE = "acme-sni-{label}-{algorithm}.pem"
-SNI_STAGED = "acme-sni-{label}-{algorithm}.staged.pem"
 MODES = ("sni", "default")
 
 
@@ -99,20 +97,6 @@ def unchanged_lineage(tls, options, source, hostnames):
                                                       hostnames=", ".join(hostnames))
 
 
-def leaf_names(tls, chainfile):
-    from postfix_tls.acme.facts import pem_certificates
-    from postfix_tls.core import openssl
-    from postfix_tls.core.certificates import parse_certificate_facts
-
-    certificates = pem_certificates(chainfile)
-    if not certificates:
-        return []  # check_material says why
-    facts = parse_certificate_facts(tls.runner.run(openssl.certificate_facts(
-        tls.openssl, chainfile, certificates[0])).stdout)
-    # As check_material reads them: the CN when there is no DNS name.
-    return facts["names"] or [facts.get("subject", "").partition("CN=")[2].split(",")[0]]
-
-
 class Live(object):
     """Where the deployed lineage is checked: (nameserver, address, seconds, ports)."""
 
@@ -161,24 +145,10 @@ def deploy_staged(tls, options, live, outcome):
         _deploy_lineage(tls, value, label, names, materials, live, outcome)
 
 
-def staged_files(tls):
-    """[(path, label, algorithm)] of the SNI keys staged, in name order."""
-    found = []
-    for algorithm in tls.setup.algorithms():
-        pattern = SNI_STAGED.format(label="*", algorithm=algorithm)
-        for path in sorted(glob.glob(os.path.join(glob.escape(tls.config_directory),
-                                                  pattern))):
-            label = os.path.basename(path)[len("acme-sni-"):-len(
-                "-%s.staged.pem" % algorithm)]
-            if validate.hostname(label, wildcard=False) and os.path.isfile(path):
-                found.append((path, label, algorithm))
-    return sorted(found)
-
-
 def lineage_names(tls, label):
     """The names of the lineage label: its deployed file's leaf's, else its
     staged file's, else the label's."""
-    for template in (SNI_FILE, SNI_STAGED):
+    for template in (SNI_FILE, SNI_STAGED_FILE):
         for algorithm in tls.setup.algorithms():
             path = _path(tls, template, label, algorithm)
             names = leaf_names(tls, path) if os.path.isfile(path) else []
@@ -224,7 +194,7 @@ def _deploy_lineage(tls, value, label, names, materials, live, outcome):
     if not deploying and sni_plan.in_step(tls, plan):
         return
     gated = [d for d in deploying if d.key_changed]
-    records = _gate(tls, names, live, gated) if gated else {}
+    records = gate_names(tls, names, live.ports, live.nameserver, gated) if gated else {}
     deploying = [d for d in deploying if d.action == DEPLOY]
     staged = [d for d in deployments if d.action == STAGE]
     # A staged key's file and lines wait with it; the rest goes in now.
@@ -281,37 +251,6 @@ def _unique(items):
     return list(collections.OrderedDict((item, None) for item in items))
 
 
-def _gate(tls, names, live, gated):
-    """The DANE gate for each name that can have TLSA records (not a
-    wildcard); {name: {port: records}}.  A key staged for one name is
-    staged, with every name's reasons."""
-    records = {}
-    reasons = dict((id(d), ([], [])) for d in gated)
-    published = set()  # the deployments some name's records let in
-    asked = [name for name in names if not name.startswith("*.")]
-    for name in asked:
-        records[name] = dane_gate(tls, name, live.ports, live.nameserver, gated)
-        for deployment in gated:
-            if deployment.action == STAGE:
-                reasons[id(deployment)][0].extend(deployment.reasons)
-                reasons[id(deployment)][1].extend(deployment.publish)
-            elif deployment.why == messages.ACME_NEW_KEY_PUBLISHED:
-                published.add(id(deployment))
-            deployment.action, deployment.reasons = DEPLOY, []
-    for deployment in gated:
-        staged_because, publish = reasons[id(deployment)]
-        if staged_because:
-            deployment.action = STAGE
-            deployment.reasons, deployment.publish = staged_because, publish
-        elif id(deployment) in published:
-            deployment.why = messages.ACME_NEW_KEY_PUBLISHED
-        else:  # each name's gate said so of its own owners: all of them
-            deployment.why = messages.ACME_NEW_KEY_NO_RECORDS.format(owners=", ".join(
-                "_%d._tcp.%s." % (port, name.lower()) for name in asked
-                for port in live.ports) or messages.SNI_WILDCARD_NO_RECORDS)
-    return records
-
-
 def _write(tls, plan, deploying, outcome):
     for deployment in deploying:
         try:
@@ -339,7 +278,7 @@ def _check_and_reload(tls, deploying, served_keys, names, live, records, outcome
     for deployment in deploying:
         label = os.path.basename(deployment.path)[len("acme-sni-"):-len(
             "-%s.pem" % deployment.algorithm)]
-        staged = _path(tls, SNI_STAGED, label, deployment.algorithm)
+        staged = _path(tls, SNI_STAGED_FILE, label, deployment.algorithm)
         if os.path.isfile(staged):
             tls.runner.remove_file(staged)
     if not tls.runner.dry_run:
@@ -374,7 +313,7 @@ def _verify(tls, outcome, deploying, names, live, records):
 def _stage(tls, label, deployment):
     """Keep the material for a later run, mode 0600."""
     material = deployment.material
-    path = _path(tls, SNI_STAGED, label, deployment.algorithm)
+    path = _path(tls, SNI_STAGED_FILE, label, deployment.algorithm)
     try:
         # The same again (a client's hook retried): nothing written.
         if material.source != "staged" and _bytes(path) != material.text.encode("ascii"):

@@ -5,9 +5,11 @@ itself, then each parent domain with a leading dot, in every table); its
 MX host name's TLSA records come from them, not from the default
 certificate's keys."""
 
+import glob
 import os
 
 from postfix_tls.core import chainfiles, messages, sni, validate
+from postfix_tls.core.keys import SNI_STAGED_FILE
 
 
 class Served(object):
@@ -25,19 +27,25 @@ class Served(object):
 def served(tls, name):
     """The Served of name; fails saying why when no table has it and no
     lineage is staged for it."""
-    found, value = _entry_chains(tls, name)
+    found, key, value = _entry_chains(tls, name)
+    waiting, refused = staged_for(tls, name, exact_only=key == name.lower())
+    staged_labels = _unique(label for _, label, _ in waiting)
     if found is not None:
-        return Served(found, labels(tls, found))
-    waiting = staged_for(tls, name)
+        # A lineage staged for it is its next key too (its entry may list an
+        # administrator's own files, or a parent domain's).
+        return Served(found, _unique(staged_labels + labels(tls, found)))
     if not waiting:
+        for path, algorithm, reason in refused:
+            tls.log.warn([messages.ACME_STAGED_IGNORED.format(algorithm=algorithm, path=path,
+                                                              reason=reason)])
         tls.fail(messages.SNI_NAME_NOT_FOUND.format(name=name, value=value))
     # Its records can be published before the lineage goes in: those of
-    # the default certificate, which it gets until then, and the next key's.
+    # the default certificate, which it gets until then, and the next keys.
     tls.log.warn([messages.SNI_NAME_NOT_YET.format(name=name, files=", ".join(
-        path for path, _ in waiting))])
+        path for path, _, _ in waiting))])
     from postfix_tls.core.keys import deployed_chains
 
-    return Served(deployed_chains(tls), _unique(label for _, label in waiting), default=True)
+    return Served(deployed_chains(tls), staged_labels, default=True)
 
 
 def chains(tls, name):
@@ -46,8 +54,9 @@ def chains(tls, name):
 
 
 def _entry_chains(tls, name):
-    """([Chain] of the files the SNI table gives name, or None when no table
-    has it; the setting's value); fails saying why it cannot tell."""
+    """([Chain] of the files the SNI table gives name and the key it is
+    found by, or None, None when no table has it; the setting's value);
+    fails saying why it cannot tell."""
     if not validate.hostname(name, wildcard=False):
         tls.fail(messages.BAD_HOSTNAME.format(validate.shown(name)))
     if not tls.postconf.knows(sni.PARAMETER):
@@ -57,38 +66,87 @@ def _entry_chains(tls, name):
     if not value:
         tls.fail(messages.SNI_NOT_SET)
     try:
-        tables = [table for table in sni.tables(value) if table.readable]
+        found = _entries(value)
     except sni.SyntaxProblem as problem:
         tls.fail(str(problem))
+    except OSError as error:
+        tls.fail(messages.SNI_SOURCE_CANNOT_READ.format(path=error.filename,
+                                                        error=error.strerror))
+    key = _lookup(found, name)
+    if key is None:
+        return None, None, value
+    _served_as_listed(tls, found[key])
+    try:
+        return chainfiles.read(found[key].files), key, value
+    except chainfiles.ChainFileError as error:
+        tls.fail(str(error))
+
+
+def _entries(value):
+    """{key: the entry Postfix finds it by} of every readable table of
+    tls_server_sni_maps' value; raises sni.SyntaxProblem, OSError."""
     found = {}
-    for table in tables:
-        try:
-            entries, _ = sni.entries(table)
-        except OSError as error:
-            tls.fail(messages.SNI_SOURCE_CANNOT_READ.format(path=table.path,
-                                                            error=error.strerror))
+    for table in [table for table in sni.tables(value) if table.readable]:
+        entries, _ = sni.entries(table)
         for entry in entries:
             found.setdefault(entry.key, entry)
+    return found
+
+
+def _lookup(found, name):
+    """The key Postfix finds name by (itself, then each parent domain with
+    a leading dot), or None."""
     labels = name.lower().split(".")
     for key in [name.lower()] + ["." + ".".join(labels[start:])
                                  for start in range(1, len(labels))]:
         if key in found:
-            _served_as_listed(tls, found[key])
-            try:
-                return chainfiles.read(found[key].files), value
-            except chainfiles.ChainFileError as error:
-                tls.fail(str(error))
-    return None, value
+            return key
+    return None
 
 
-def staged_for(tls, name):
-    """[(path, label)] of the keys deploy-acme-cert staged for lineages
-    whose certificate covers name."""
+def waiting_names(tls):
+    """The names of the lineages staged for the SNI table that no table has
+    yet (a wildcard's have no records): Postfix serves them the default
+    certificate until their lineage goes in, so a new default key must
+    match their records too."""
+    value = tls.postconf.get("-nx", sni.PARAMETER)
+    staged = staged_files(tls) if value else []
+    if not staged:
+        return []
+    try:
+        found = _entries(value)
+    except (sni.SyntaxProblem, OSError):
+        return []  # the SNI deploy says why
+    names = []
+    for path, _, _ in staged:
+        for name in leaf_names(tls, path):
+            name = name.lower()
+            if not name.startswith("*.") and name not in names and _lookup(found, name) is None:
+                names.append(name)
+    return names
+
+
+def staged_for(tls, name, exact_only=False):
+    """([(path, label, algorithm)], refused [(path, algorithm, why)]) of the
+    keys deploy-acme-cert staged for the lineages that will serve name, as
+    Postfix looks it up: those whose certificate has name itself, else
+    (unless exact_only: an entry has name itself) those of a wildcard
+    covering it.  A staged key its next run would set aside is refused."""
     from postfix_tls.core.certificates import covers
-    from postfix_tls.sni import deploy as sni_deploy
+    from postfix_tls.dane.staged import next_key_refusal
 
-    return [(path, label) for path, label, _ in sni_deploy.staged_files(tls)
-            if any(covers(found, name) for found in sni_deploy.leaf_names(tls, path))]
+    exact, wildcard, refused = [], [], []
+    for path, label, algorithm in staged_files(tls):
+        names = [found.lower() for found in leaf_names(tls, path)]
+        if name.lower() not in names and (exact_only or not any(
+                covers(found, name) for found in names)):
+            continue
+        why = next_key_refusal(tls, algorithm, path)
+        if why is not None:
+            refused.append((path, algorithm, why))
+        else:
+            (exact if name.lower() in names else wildcard).append((path, label, algorithm))
+    return exact or wildcard, refused
 
 
 def _unique(items):
@@ -125,24 +183,50 @@ def labels(tls, chains):
     return found
 
 
-def label_of(tls, served, algorithm):
-    """The label of the lineage serving algorithm among the name's files,
-    else of the first of deploy-acme-cert's (an algorithm the name is not
-    served yet, or a lineage staged for it), else None: whose key made
-    ahead is the name's next key."""
-    for chain in [] if served.default else served.chains:
-        if chain.algorithm == algorithm and labels(tls, [chain]):
-            return labels(tls, [chain])[0]
-    return served.labels[0] if served.labels else None
+def staged_keyfiles(tls, served, algorithm):
+    """deploy-acme-cert's staged keys of algorithm for the lineages of the
+    name (its next keys, an algorithm it does not serve yet too); one its
+    next run would set aside is left out, with a warning."""
+    from postfix_tls.dane.staged import next_key_refusal
 
-
-def staged_keyfile(tls, served, algorithm):
-    """deploy-acme-cert's staged key of algorithm for the lineage of the
-    name's files (its next key, an algorithm it does not serve yet too),
-    or ""."""
+    found = []
     for label in served.labels:
         staged = os.path.join(tls.config_directory,
                               "acme-sni-%s-%s.staged.pem" % (label, algorithm))
-        if os.path.isfile(staged):
-            return staged
-    return ""
+        if not os.path.isfile(staged):
+            continue
+        why = next_key_refusal(tls, algorithm, staged)
+        if why is None:
+            found.append(staged)
+        else:
+            tls.log.warn([messages.ACME_STAGED_IGNORED.format(algorithm=algorithm, path=staged,
+                                                              reason=why)])
+    return found
+
+
+def staged_files(tls):
+    """[(path, label, algorithm)] of the SNI keys staged, in name order."""
+    found = []
+    for algorithm in tls.setup.algorithms():
+        pattern = SNI_STAGED_FILE.format(label="*", algorithm=algorithm)
+        for path in sorted(glob.glob(os.path.join(glob.escape(tls.config_directory),
+                                                  pattern))):
+            label = os.path.basename(path)[len("acme-sni-"):-len(
+                "-%s.staged.pem" % algorithm)]
+            if validate.hostname(label, wildcard=False) and os.path.isfile(path):
+                found.append((path, label, algorithm))
+    return sorted(found)
+
+
+def leaf_names(tls, chainfile):
+    from postfix_tls.acme.facts import pem_certificates
+    from postfix_tls.core import openssl
+    from postfix_tls.core.certificates import parse_certificate_facts
+
+    certificates = pem_certificates(chainfile)
+    if not certificates:
+        return []  # check_material says why
+    facts = parse_certificate_facts(tls.runner.run(openssl.certificate_facts(
+        tls.openssl, chainfile, certificates[0])).stdout)
+    # As check_material reads them: the CN when there is no DNS name.
+    return facts["names"] or [facts.get("subject", "").partition("CN=")[2].split(",")[0]]

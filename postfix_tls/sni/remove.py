@@ -76,8 +76,7 @@ def _remove_staged(tls, keys, listed, still_listed, removal):
     """The keys deploy-acme-cert staged for a lineage none of whose files
     is listed any more (a later run would put its names back), and the
     announcement of its key made ahead (its record would be published)."""
-    from postfix_tls.core.keys import SNI_NEXT_FILE
-    from postfix_tls.sni.deploy import SNI_FILE, SNI_STAGED
+    from postfix_tls.core.keys import SNI_FILE, SNI_NEXT_FILE, SNI_STAGED_FILE
 
     labels = set("wildcard" + key if key.startswith(".") else key for key in keys)
     for path in listed:
@@ -92,7 +91,7 @@ def _remove_staged(tls, keys, listed, still_listed, removal):
             continue
         for algorithm in algorithms:
             # Its staged keys, and the announcement of a key made ahead.
-            for template in (SNI_STAGED, SNI_NEXT_FILE):
+            for template in (SNI_STAGED_FILE, SNI_NEXT_FILE):
                 path = os.path.join(tls.config_directory, template.format(
                     label=label, algorithm=algorithm))
                 if os.path.isfile(path):

@@ -10,11 +10,9 @@ import os
 
 from postfix_tls.core import messages
 from postfix_tls.core.certificates import iso
-from postfix_tls.core.keys import ACME_STAGED_FILE
+from postfix_tls.core.keys import ACME_STAGED_FILE, SNI_STAGED_FILE
 from postfix_tls.status.facts import OK, WARNING, StagedKey
 
-# sni/deploy.py's SNI_STAGED, written out: status does not load the deploy.
-SNI_STAGED = "acme-sni-{label}-{algorithm}.staged.pem"
 DAY = 86400
 FUTURE_SLACK = 60  # seconds: a file written as status ran is not from the future
 
@@ -25,7 +23,7 @@ def check_staged(tls, report, now):
     directory = tls.config_directory
     for algorithm in tls.setup.algorithms():
         found = [(os.path.join(directory, ACME_STAGED_FILE.format(algorithm)), None)]
-        pattern = SNI_STAGED.format(label="*", algorithm=algorithm)
+        pattern = SNI_STAGED_FILE.format(label="*", algorithm=algorithm)
         suffix = "-%s.staged.pem" % algorithm
         for path in sorted(glob.glob(os.path.join(glob.escape(directory), pattern))):
             found.append((path, os.path.basename(path)[len("acme-sni-"):-len(suffix)]))

@@ -45,6 +45,9 @@ SNI_NAME_NOT_FOUND = ("-S {name}: no table of tls_server_sni_maps ({value}) has 
                       " parent domain of it")
 SNI_NAME_NOT_YET = ("-S {name}: in no table of tls_server_sni_maps yet, it gets the default"
                     " certificate until the key staged for it is deployed: {files}")
+SNI_DEFAULT_STILL_SERVES = ("the default certificate also serves {names} until the lineage staged"
+                            " for it goes into the SNI table: a new key waits for its records"
+                            " too")
 SNI_NOW_DEFAULT = "{address} port {port}: {name} now gets the default {algorithm} certificate"
 SNI_WILDCARD_NO_RECORDS = "a wildcard's names (TLSA records are looked up for each name, not *)"
 SNI_TABLE_ONLY = "its file is as it was; the table is brought in step"
