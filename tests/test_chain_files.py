@@ -178,6 +178,19 @@ def test_the_rollover_and_its_rrset_have_every_chain_key(make_config, made):
         (spki_digest(made["rsa.crt"]), True), (spki_digest(made["ec.crt"]), True)]
 
 
+def test_the_rollover_leaves_out_legacy_keys_postfix_ignores(make_config, made):
+    """With smtpd_tls_chain_files set, Postfix ignores the legacy key and
+    certificate settings (postconf(5)): an ECDSA key left in
+    smtpd_tls_eckey_file is no deployed key (from a break-it round; before:
+    its record was listed, and check-server-tlsa expected it served)."""
+    directory = configure(make_config, made["rsa.pem"], extra=[
+        "smtpd_tls_eccert_file = " + made["ec.crt"], "smtpd_tls_eckey_file = " + made["ec.key"]])
+    status, out, err = postfix_tls(directory, "--json", "output-server-tlsa-rollover")
+    assert status == 0, err
+    assert [(key["algorithm"], key["role"], key["keyfile"])
+            for key in json.loads(out)["keys"]] == [("rsa", "deployed", made["rsa.pem"])]
+
+
 @pytest.mark.parametrize("algorithm, prefix, certificate", [
     ("rsa", "", "rsa.crt"), ("ecdsa", "ec", "ec.crt")])
 def test_new_server_cert_copies_the_chain_files_key(make_config, made, algorithm, prefix,

@@ -101,7 +101,9 @@ def known_keys(tls, keyfile_option="", sni_name=""):
     chains = dict((chain.algorithm, chain) for chain in found)
     for algorithm in tls.setup.algorithms():
         chain = chains.get(algorithm)
-        deployed = chain.key_path if chain else set_keyfile(tls, algorithm) if default else ""
+        # Where chain files are set, Postfix ignores the legacy key files.
+        deployed = chain.key_path if chain else set_keyfile(tls, algorithm) if (
+            default and not found) else ""
         if chain:
             digest = chain_key_digest(tls, chain)
             if not digest:
