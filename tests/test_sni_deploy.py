@@ -864,9 +864,36 @@ def test_a_new_default_key_waits_for_the_records_of_names_it_still_serves(site):
         status, out, err = site.run(*default)
         assert status == EXIT_STAGED, out + err
         assert "_25._tcp.%s. IN TLSA 3 1 1 %s" % (name, key_digest(default[0])) in out + err
-        assert "the default certificate also serves %s until" % name in out, out
+        assert "the default certificate also serves %s, whose records match it" % name in out, out
         assert served(name, site.default) and served(HOSTNAME, site.default)
         assert os.path.exists(staged[1])
+        # Records that are another's (DANE fails for the name already) hold
+        # nothing up (before: the default's key waited for them for ever).
+        site.zone.serve([("_25._tcp.%s." % name, "TLSA", "3 1 1 " + "00" * 32)], ttl=1)
+        status, out, err = site.run(options=["--dry-run"])
+        assert "rsa: deployed into %s" % os.path.join(site.config, "acme-rsa.pem") in out, out
+        assert "also serves" not in out, out + err
+        # Nor does a lineage staged with a key its run sets aside (another
+        # algorithm's here), though its records match.
+        refused = "refused.example.test"
+        keyfile, certfile = signed(work, "refused", [refused], "ecdsa")
+        staged.append(os.path.join(site.config, "acme-sni-%s-rsa.staged.pem" % refused))
+        with open(staged[-1], "w") as stream:
+            for part in (keyfile, certfile):
+                with open(part) as source:
+                    stream.write(source.read())
+        site.zone.serve([("_25._tcp.%s." % found, "TLSA", "3 1 1 " + site.default)
+                         for found in (name, refused)], ttl=1)
+        status, out, err = site.run(options=["--dry-run"])
+        assert status == EXIT_STAGED and "also serves %s," % name in out, out + err
+        # A lineage given up: remove-sni-name drops its staged key, though
+        # no table has its name (before: it stayed, and held the default's).
+        status, out, err = ours(site, "remove-sni-name", "-s", ADDRESS, name)
+        assert status == 0, out + err
+        assert "%s: in no SNI table: no line to take out" % name in out, out
+        assert not os.path.exists(staged[0]) and "removed %s" % staged[0] in out, out
+        status, out, err = site.run(options=["--dry-run"])
+        assert status == 0 and "also serves" not in out, out + err
     finally:
         site.zone.serve([], ttl=1)
         for path in staged:

@@ -46,7 +46,7 @@ from postfix_tls.acme.facts import (
     UNCHANGED,
     VERIFY_SECONDS,
 )
-from postfix_tls.acme.gate import dane_gate, gate_names, stage, watch
+from postfix_tls.acme.gate import dane_gate, gate_names, relying_names, stage, watch
 from postfix_tls.acme.loaded import already_loaded, plan
 from postfix_tls.acme.source import find_source
 from postfix_tls.acme.write import deploy
@@ -216,13 +216,22 @@ def _sni_made_ahead(tls, source, label, sni_deploy, live, outcome):
 def _gate(tls, hostname, ports, nameserver, gated, outcome):
     """The DANE gate of the default certificate's new keys: its host's
     records, and those of the names it serves until the lineage staged
-    for them goes into the SNI table (a key they do not match would break
-    DANE for them meanwhile); {port: records} of the host."""
+    for them goes into the SNI table, where they match the key in service
+    (a new key they do not match would break DANE for them meanwhile);
+    {port: records} of the host."""
     waiting = []
     if tls.postconf.get("-nx", SNI_MAPS):
         from postfix_tls.sni.keys import waiting_names
 
-        waiting = [name for name in waiting_names(tls) if name != hostname.lower()]
+        # A lineage this run puts in is no longer waiting (a dry run's too).
+        going_in = set(name.lower() for d in outcome.sni if d.action == DEPLOY
+                       for name in d.names)
+        waiting = [name for name in waiting_names(tls)
+                   if name != hostname.lower() and name not in going_in]
+    if waiting:
+        waiting, note = relying_names(tls, waiting, ports, nameserver, gated)
+        if note:
+            outcome.notes.append(note)
     if not waiting:
         return dane_gate(tls, hostname, ports, nameserver, gated)
     outcome.notes.append(messages.SNI_DEFAULT_STILL_SERVES.format(names=", ".join(waiting)))

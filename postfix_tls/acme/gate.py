@@ -120,6 +120,38 @@ def dane_gate(tls, hostname, ports, nameserver, deployments):
     return records
 
 
+def relying_names(tls, names, ports, nameserver, gated):
+    """(those of names whose records match a key gated replaces: DANE works
+    for them now, so a new key must wait for their records too; a note or
+    "").  Names whose records are another's (DANE fails for them already)
+    hold nothing up.  Through the resolver alone, one lookup per owner; the
+    first that fails stops there, with a note: a resolver that does not
+    answer must not add its timeout per name (the host's own gate stages
+    the key then)."""
+    try:
+        from postfix_tls.dane import lookup
+    except ImportError:
+        tls.fail(messages.ACME_NO_DNSPYTHON)
+    resolver = lookup.resolver(*split_nameserver(nameserver))
+    replaced = [d.loaded for d in gated if d.loaded.digest]
+    current = set("3 1 1 " + loaded.digest for loaded in replaced)
+    sha512 = None  # "3 1 2" of the keys in service, computed when a record has one
+    found = []
+    for name in names:
+        for port in ports:
+            entry = lookup.lookup("_%d._tcp.%s." % (port, name), resolver)
+            if entry.error:
+                return found, messages.ACME_WAITING_NAME_UNKNOWN.format(
+                    owner=entry.owner, error=entry.error)
+            if sha512 is None and any(r.startswith("3 1 2 ") for r in entry.records):
+                sha512 = set("3 1 2 " + key_text_digest(tls, loaded.key_text, "sha512")
+                             for loaded in replaced if loaded.key_text)
+            if (current | (sha512 or set())) & set(entry.records):
+                found.append(name)
+                break
+    return found, ""
+
+
 def gate_names(tls, names, ports, nameserver, gated):
     """The DANE gate for each of names that can have TLSA records (not a
     wildcard: an SNI lineage's names, the default certificate's host and
@@ -141,6 +173,7 @@ def gate_names(tls, names, ports, nameserver, gated):
             deployment.action, deployment.reasons = DEPLOY, []
     for deployment in gated:
         staged_because, publish = reasons[id(deployment)]
+        staged_because = _unique(staged_because)  # the same wait, said by each name
         if staged_because:
             deployment.action = STAGE
             deployment.reasons, deployment.publish = staged_because, publish
@@ -151,6 +184,10 @@ def gate_names(tls, names, ports, nameserver, gated):
                 "_%d._tcp.%s." % (port, name.lower()) for name in asked
                 for port in ports) or messages.SNI_WILDCARD_NO_RECORDS)
     return records
+
+
+def _unique(items):
+    return list(collections.OrderedDict((item, None) for item in items))
 
 
 def _matching_records(tls, material, sha512):

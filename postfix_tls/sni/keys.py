@@ -117,8 +117,12 @@ def waiting_names(tls):
         found = _entries(value)
     except (sni.SyntaxProblem, OSError):
         return []  # the SNI deploy says why
+    from postfix_tls.dane.staged import next_key_refusal
+
     names = []
-    for path, _, _ in staged:
+    for path, _, algorithm in staged:
+        if next_key_refusal(tls, algorithm, path) is not None:
+            continue  # the SNI deploy sets it aside, saying why
         for name in leaf_names(tls, path):
             name = name.lower()
             if not name.startswith("*.") and name not in names and _lookup(found, name) is None:

@@ -68,6 +68,10 @@ def remove_sni_name(tls, options, operands):
     removal.absent = [key for key in keys if not any(key in found for _, found in changed)]
     if changed:
         _remove(tls, tables, changed, keys, live, removal)
+    elif removal.absent:
+        # A lineage given up before it went in: its staged keys go (a new
+        # key of the default certificate would wait for its names' records).
+        _remove_staged(tls, removal.absent, set(), set(), removal)
     render.sni_removal(removal, tls.json)
     return messages.EXIT_OK
 

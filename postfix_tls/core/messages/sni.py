@@ -40,14 +40,18 @@ SNI_REMOVE_USAGE = ("remove-sni-name takes the names to take out of tls_server_s
 SNI_STILL_COVERED = ("{name} is still in the SNI table as {key}: it gets that entry's"
                      " certificate, not the default")
 SNI_FILE_REMOVED = "removed {path}: its lineage is in no SNI entry any more"
-SNI_NAME_ABSENT = "{name}: in no SNI table: nothing to take out"
+SNI_NAME_ABSENT = "{name}: in no SNI table: no line to take out"
 SNI_NAME_NOT_FOUND = ("-S {name}: no table of tls_server_sni_maps ({value}) has {name} or a"
                       " parent domain of it")
 SNI_NAME_NOT_YET = ("-S {name}: in no table of tls_server_sni_maps yet, it gets the default"
                     " certificate until the key staged for it is deployed: {files}")
-SNI_DEFAULT_STILL_SERVES = ("the default certificate also serves {names} until the lineage staged"
-                            " for it goes into the SNI table: a new key waits for its records"
-                            " too")
+SNI_DEFAULT_STILL_SERVES = ("the default certificate also serves {names}, whose records match it,"
+                            " until the lineage staged for each goes into the SNI table: a new"
+                            " key waits for their records too (remove-sni-name NAME drops a"
+                            " lineage given up)")
+ACME_WAITING_NAME_UNKNOWN = ("{owner}: {error}: a name the default certificate serves until its"
+                             " staged lineage goes in is not asked further; it holds up no new"
+                             " key this run")
 SNI_NOW_DEFAULT = "{address} port {port}: {name} now gets the default {algorithm} certificate"
 SNI_WILDCARD_NO_RECORDS = "a wildcard's names (TLSA records are looked up for each name, not *)"
 SNI_TABLE_ONLY = "its file is as it was; the table is brought in step"
