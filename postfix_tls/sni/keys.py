@@ -3,7 +3,10 @@ output-server-tlsa-rollover and publish-server-tlsa with -S NAME): the
 chain files its entry lists, found as Postfix looks the name up (the name
 itself, then each parent domain with a leading dot, in every table); its
 MX host name's TLSA records come from them, not from the default
-certificate's keys."""
+certificate's keys.  A name no table has yet, whose first lineage
+deploy-acme-cert staged, gets the default certificate until it goes in:
+its keys, and the next keys of both, are the name's meanwhile; and a new
+default key waits for such a name's records too (waiting_names)."""
 
 import glob
 import os
@@ -196,7 +199,7 @@ def staged_keyfiles(tls, served, algorithm):
     found = []
     for label in served.labels:
         staged = os.path.join(tls.config_directory,
-                              "acme-sni-%s-%s.staged.pem" % (label, algorithm))
+                              SNI_STAGED_FILE.format(label=label, algorithm=algorithm))
         if not os.path.isfile(staged):
             continue
         why = next_key_refusal(tls, algorithm, staged)
@@ -223,6 +226,7 @@ def staged_files(tls):
 
 
 def leaf_names(tls, chainfile):
+    """The names of chainfile's leaf certificate ([]: none to read)."""
     from postfix_tls.acme.facts import pem_certificates
     from postfix_tls.core import openssl
     from postfix_tls.core.certificates import parse_certificate_facts
