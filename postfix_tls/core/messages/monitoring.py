@@ -17,7 +17,8 @@ STATUS_STAGED_STUCK = ("{algorithm} key {path} has been staged (waiting for its 
                        " since {when} ({days} days): the timer's runs are not deploying it;"
                        " look at journalctl -u postfix-tls-acme (a run holding the lock, -K"
                        " failing to publish the record, the record not served by every"
-                       " nameserver)")
+                       " nameserver, a name waiting for its SNI lineage whose records lack"
+                       " it)")
 STATUS_STAGED_FUTURE = ("{algorithm} key {path} is staged (waiting for its TLSA record), its"
                         " time {when} in the future: this host's clock or the file's time is"
                         " wrong, and its age cannot be told")
