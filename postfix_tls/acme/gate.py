@@ -14,6 +14,7 @@ from postfix_tls.core.keys import (
     certificate_digest,
     key_text_digest,
 )
+from postfix_tls.core.ordered import unique
 from postfix_tls.dane import first_seen
 from postfix_tls.dane.check import Check, ask_dns, judge_nameservers, split_nameserver
 
@@ -173,7 +174,7 @@ def gate_names(tls, names, ports, nameserver, gated):
             deployment.action, deployment.reasons = DEPLOY, []
     for deployment in gated:
         staged_because, publish = reasons[id(deployment)]
-        staged_because = _unique(staged_because)  # the same wait, said by each name
+        staged_because = unique(staged_because)  # the same wait, said by each name
         if staged_because:
             deployment.action = STAGE
             deployment.reasons, deployment.publish = staged_because, publish
@@ -184,10 +185,6 @@ def gate_names(tls, names, ports, nameserver, gated):
                 "_%d._tcp.%s." % (port, name.lower()) for name in asked
                 for port in ports) or messages.SNI_WILDCARD_NO_RECORDS)
     return records
-
-
-def _unique(items):
-    return list(collections.OrderedDict((item, None) for item in items))
 
 
 def _matching_records(tls, material, sha512):

@@ -2,7 +2,6 @@
 main.cf edited only when a parameter changes, then the live check; on
 failure the old files and main.cf are put back."""
 
-import collections
 import os
 
 from postfix_tls import chain_deploy
@@ -13,10 +12,11 @@ from postfix_tls.core.keys import (
     CHAIN_FILES,
     KEY_FILE_PARAMETERS,
 )
+from postfix_tls.core.ordered import unique
 
 
 def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records, setting):
-    for path in _unique(d.path for d in deployments):
+    for path in unique(d.path for d in deployments):
         outcome.notes += _write(tls, path, [d for d in deployments if d.path == path], setting)
     outcome.settings = _settings(tls, deployments, setting)
     outcome.notes += setting.notes([d.path for d in deployments if d.chain_file])
@@ -31,10 +31,6 @@ def deploy(tls, outcome, deployments, ports, hostname, address, seconds, records
     if not tls.runner.dry_run:
         tls.log.record([messages.ACME_DEPLOYED.format(
             algorithm=d.algorithm, path=d.path, why=d.why) for d in deployments])
-
-
-def _unique(items):
-    return list(collections.OrderedDict((item, None) for item in items))
 
 
 def _write(tls, path, deployments, setting):

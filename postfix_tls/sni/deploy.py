@@ -40,6 +40,7 @@ from postfix_tls.acme.live import check_and_reload, undo
 from postfix_tls.core import messages, validate
 from postfix_tls.core.certificates import covers
 from postfix_tls.core.keys import SNI_FILE, SNI_STAGED_FILE, key_text_digest, set_fqdn
+from postfix_tls.core.ordered import unique
 from postfix_tls.dane.check import SECONDS, Check
 from postfix_tls.dane.staged import Refused, set_aside
 from postfix_tls.sni import live as served
@@ -181,7 +182,7 @@ def _path(tls, template, label, algorithm):
 
 def _deploy_lineage(tls, value, label, names, materials, live, outcome):
     tls.runner.next_unit()  # a signal while the lineage before finished: stop here
-    keys = _unique(sni_table.key_of(name) for name in names)
+    keys = unique(sni_table.key_of(name) for name in names)
     tables = sni_table.readable(tls, value)
     table = sni_table.choose(tables, keys)
     deployments = [_plan(tls, label, names, material) for material in materials]
@@ -245,10 +246,6 @@ def _loaded(tls, path, material):
 
 def _normal(certificates):
     return ["".join(certificate.split()) for certificate in certificates]
-
-
-def _unique(items):
-    return list(collections.OrderedDict((item, None) for item in items))
 
 
 def _write(tls, plan, deploying, outcome):

@@ -13,6 +13,7 @@ import os
 
 from postfix_tls.core import chainfiles, messages, sni, validate
 from postfix_tls.core.keys import SNI_STAGED_FILE
+from postfix_tls.core.ordered import unique
 
 
 class Served(object):
@@ -32,11 +33,11 @@ def served(tls, name):
     lineage is staged for it."""
     found, key, value = _entry_chains(tls, name)
     waiting, refused = staged_for(tls, name, exact_only=key == name.lower())
-    staged_labels = _unique(label for _, label, _ in waiting)
+    staged_labels = unique(label for _, label, _ in waiting)
     if found is not None:
         # A lineage staged for it is its next key too (its entry may list an
         # administrator's own files, or a parent domain's).
-        return Served(found, _unique(staged_labels + labels(tls, found)))
+        return Served(found, unique(staged_labels + labels(tls, found)))
     if not waiting:
         for path, algorithm, reason in refused:
             tls.log.warn([messages.ACME_STAGED_IGNORED.format(algorithm=algorithm, path=path,
@@ -154,14 +155,6 @@ def staged_for(tls, name, exact_only=False):
         else:
             (exact if name.lower() in names else wildcard).append((path, label, algorithm))
     return exact or wildcard, refused
-
-
-def _unique(items):
-    found = []
-    for item in items:
-        if item not in found:
-            found.append(item)
-    return found
 
 
 def _served_as_listed(tls, entry):

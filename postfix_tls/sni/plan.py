@@ -8,11 +8,8 @@ one of its files must store the files' new contents."""
 import collections
 
 from postfix_tls.core import messages
+from postfix_tls.core.ordered import unique
 from postfix_tls.sni import table as sni_table
-
-
-def _unique(items):
-    return list(collections.OrderedDict((item, None) for item in items))
 
 
 class TablePlan(object):
@@ -37,7 +34,7 @@ def tables_plan(tls, tables, table, keys, ours):
                    if set(entry.files) & set(ours.values())]
         if other is table or listing:
             plans.append(TablePlan(other, _table_changes(tls, other, asked, ours),
-                                   _unique(list(asked) + listing)))
+                                   unique(list(asked) + listing)))
     return plans
 
 
