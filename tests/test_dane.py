@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from support import POSTFIX_PATH, ours_argv
+from support import POSTFIX_PATH, free_port, ours_argv
 from support.liveservers import (
     AUTHORITIES,
     HOSTNAME,
@@ -110,6 +110,16 @@ def host():
 def everything(host, keys=None):
     keys = keys or (host.rsa, host.ecdsa, host.next_rsa)
     return [(port, data) for (port, keyfile), data in host.records().items() if keyfile in keys]
+
+
+def test_the_resolvers_port_is_no_port_a_client_may_hold():
+    """The test resolver's port lies below the kernel's ephemeral range:
+    a port handed out by bind(0) was, in one CI run, a client connection's
+    local port by the time unbound bound it, and unbound exited 1."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as stream:
+        ephemeral = int(stream.read().split()[0])
+    ports = [free_port() for _ in range(50)]
+    assert all(port < ephemeral for port in ports), ports
 
 
 # ----- records for every port

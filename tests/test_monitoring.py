@@ -29,7 +29,7 @@ import pytest
 from test_sni_status import chains, postmap, sni_config  # noqa: F401 (fixtures)
 from test_status import configure, made  # noqa: F401 (fixtures)
 
-from support import POSTFIX_PATH, ours_argv
+from support import POSTFIX_PATH, free_port, ours_argv
 
 pytestmark = pytest.mark.postfix
 
@@ -391,12 +391,6 @@ def test_a_textfile_that_cannot_be_written_is_unknown(make_config, made, tmp_pat
     assert output.startswith("TLS UNKNOWN - cannot write the metrics file %s" % target)
 
 
-def _free_port(address):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((address, 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def node_exporter(tmp_path):
     """A real prometheus-node-exporter with the textfile collector alone,
@@ -405,7 +399,7 @@ def node_exporter(tmp_path):
         pytest.fail("needs %s: apt-get install prometheus-node-exporter" % NODE_EXPORTER)
     textfiles = tmp_path / "textfiles"
     textfiles.mkdir()
-    port = _free_port(EXPORTER_ADDRESS)
+    port = free_port(EXPORTER_ADDRESS)
     process = subprocess.Popen(
         [NODE_EXPORTER, "--web.listen-address=%s:%d" % (EXPORTER_ADDRESS, port),
          "--collector.disable-defaults", "--collector.textfile",

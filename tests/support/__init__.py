@@ -9,9 +9,11 @@ DANE tests' Postfix and DNS), older_release (Postfix 2.10, 2.11, 3.4).
 
 import os
 import pty
+import random
 import re
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +30,44 @@ OURS = INSTALLED_OURS or os.path.join(REPO, "scripts", "postfix-tls-script")
 POSTCONF = "/usr/sbin/postconf"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 MYHOSTNAME = "mail.example.com"
+
+
+def free_port(address="127.0.0.1"):
+    """A port on address that nothing holds for TCP or UDP, below the
+    kernel's ephemeral range.  A port the kernel hands out (bind to 0) may
+    be any client's local port a moment later, and a connection's port makes
+    a server's bind fail (unbound exits 1): the CI run of c03acf4 lost a
+    test that way.  Below the range only our own pickers choose, at random."""
+    low, high = 20000, 32767
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as stream:
+            high = min(high, int(stream.read().split()[0]) - 1)
+    except OSError:
+        pass
+    # SystemRandom: pytest plugins may seed every worker's random alike.
+    choose = random.SystemRandom().randint
+    for _ in range(200):
+        # A kernel whose ephemeral range starts low leaves us its choice.
+        port = choose(low, high) if high - low >= 1000 else _kernels_choice(address)
+        if _bindable(address, port, socket.SOCK_STREAM) and \
+                _bindable(address, port, socket.SOCK_DGRAM):
+            return port
+    raise RuntimeError("no free port on %s between %d and %d" % (address, low, high))
+
+
+def _kernels_choice(address):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
+def _bindable(address, port, kind):
+    with socket.socket(socket.AF_INET, kind) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
 
 
 # The PATH postfix(1) gives the script: the scenarios run with it.

@@ -13,15 +13,9 @@ import socket
 import subprocess
 import time
 
-from . import openssl_in
+from . import free_port, openssl_in
 
 DIRECTORY_PATH = "/dir"
-
-
-def free_tcp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Pebble(object):
@@ -46,8 +40,8 @@ class Pebble(object):
                 "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-extensions",
                 "v3_leaf", "-out", "cert.pem")
         self.ca_file = os.path.join(directory, "ca.pem")
-        self.port = free_tcp_port()
-        self.management_port = free_tcp_port()
+        self.port = free_port()
+        self.management_port = free_port()
         self.url = "https://127.0.0.1:%d%s" % (self.port, DIRECTORY_PATH)
         self.process = None
 
@@ -59,7 +53,7 @@ class Pebble(object):
                 "managementListenAddress": "127.0.0.1:%d" % self.management_port,
                 "certificate": os.path.join(self.directory, "cert.pem"),
                 "privateKey": os.path.join(self.directory, "key.pem"),
-                "httpPort": free_tcp_port(), "tlsPort": free_tcp_port(),
+                "httpPort": free_port(), "tlsPort": free_port(),
                 "ocspResponderURL": "", "externalAccountBindingRequired": False}}, stream)
         env = dict(os.environ, PEBBLE_VA_ALWAYS_VALID="1", PEBBLE_VA_NOSLEEP="1",
                    PEBBLE_WFE_NONCEREJECT="0")

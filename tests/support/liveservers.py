@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 import time
 
+from . import free_port
+
 POSTFIX_ADDRESS = "127.0.0.2"
 PORTS = (25, 465, 587)
 HOSTNAME = "mail.example.test"
@@ -190,12 +192,6 @@ remote-control:
 AUTHORITIES = (("ns1", "127.0.0.4"), ("ns2", "127.0.0.6"))
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class LocalZone(object):
     """ZONE's nameservers ns1 and ns2 (unbound, authoritative, on port 53 of
     127.0.0.4 and 127.0.0.6), and unbound as a resolver on 127.0.0.1:port
@@ -269,13 +265,18 @@ class LocalZone(object):
         with open(config, "w") as stream:
             stream.write(template.format(name=name, address=address, port=port,
                                          directory=self.directory, zone=ZONE, **values))
-        process = subprocess.Popen(["unbound", "-d", "-c", config],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = os.path.join(self.directory, name + ".log")
+        with open(log, "w") as stream:
+            process = subprocess.Popen(["unbound", "-d", "-c", config],
+                                       stdout=subprocess.DEVNULL, stderr=stream)
         self.processes.append(process)
         deadline = time.time() + 20
         while time.time() < deadline:
             if process.poll() is not None:
-                raise RuntimeError("unbound (%s) exited: %s" % (name, process.returncode))
+                with open(log) as stream:
+                    said = stream.read().strip()
+                raise RuntimeError("unbound (%s) exited: %s: %s"
+                                   % (name, process.returncode, said[-400:]))
             if self._answers(address, port):
                 return
             time.sleep(0.1)
