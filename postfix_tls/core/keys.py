@@ -29,6 +29,27 @@ SNI_FILE = "acme-sni-{label}-{algorithm}.pem"
 SNI_STAGED_FILE = "acme-sni-{label}-{algorithm}.staged.pem"
 SNI_NEXT_FILE = "acme-sni-{label}-{algorithm}.next"
 
+
+def sni_label(path, template, algorithm):
+    """The LABEL in the name of path, one of the SNI templates above for
+    algorithm; None when its name has another form."""
+    prefix, _, suffix = template.format(label="\n", algorithm=algorithm).partition("\n")
+    base = os.path.basename(path)
+    if not (base.startswith(prefix) and base.endswith(suffix)):
+        return None
+    return base[len(prefix):-len(suffix)]
+
+
+def sni_files(directory, template, algorithm):
+    """[(path, LABEL)] of the files in directory named by an SNI template
+    for algorithm, in name order: any LABEL (the callers judge it)."""
+    import glob  # only in the runs that look for them
+
+    pattern = os.path.join(glob.escape(directory), template.format(label="*",
+                                                                   algorithm=algorithm))
+    return [(path, sni_label(path, template, algorithm)) for path in sorted(glob.glob(pattern))]
+
+
 KeyType = collections.namedtuple("KeyType", "command algorithm key_param cert_param")
 
 

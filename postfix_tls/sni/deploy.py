@@ -39,7 +39,13 @@ from postfix_tls.acme.gate import gate_names
 from postfix_tls.acme.live import check_and_reload, undo
 from postfix_tls.core import messages, validate
 from postfix_tls.core.certificates import covers
-from postfix_tls.core.keys import SNI_FILE, SNI_STAGED_FILE, key_text_digest, set_fqdn
+from postfix_tls.core.keys import (
+    SNI_FILE,
+    SNI_STAGED_FILE,
+    key_text_digest,
+    set_fqdn,
+    sni_label,
+)
 from postfix_tls.core.ordered import unique
 from postfix_tls.dane.check import SECONDS, Check
 from postfix_tls.dane.staged import Refused, set_aside
@@ -273,8 +279,7 @@ def _check_and_reload(tls, deploying, served_keys, names, live, records, outcome
         _verify(tls, outcome, served_keys, names, live, records)
     tls.runner.finishing()
     for deployment in deploying:
-        label = os.path.basename(deployment.path)[len("acme-sni-"):-len(
-            "-%s.pem" % deployment.algorithm)]
+        label = sni_label(deployment.path, SNI_FILE, deployment.algorithm)
         staged = _path(tls, SNI_STAGED_FILE, label, deployment.algorithm)
         if os.path.isfile(staged):
             tls.runner.remove_file(staged)

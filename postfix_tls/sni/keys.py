@@ -8,11 +8,10 @@ deploy-acme-cert staged, gets the default certificate until it goes in:
 its keys, and the next keys of both, are the name's meanwhile; and a new
 default key waits for such a name's records too (waiting_names)."""
 
-import glob
 import os
 
 from postfix_tls.core import chainfiles, messages, sni, validate
-from postfix_tls.core.keys import SNI_STAGED_FILE
+from postfix_tls.core.keys import SNI_FILE, SNI_STAGED_FILE, sni_files, sni_label
 from postfix_tls.core.ordered import unique
 
 
@@ -175,11 +174,9 @@ def labels(tls, chains):
     (acme-sni-LABEL-ALGORITHM.pem in the configuration directory)."""
     found = []
     for chain in chains:
-        directory, base = os.path.split(chain.key_path)
-        suffix = "-%s.pem" % chain.algorithm
-        if directory == tls.config_directory and base.startswith("acme-sni-") and (
-                base.endswith(suffix)):
-            found.append(base[len("acme-sni-"):-len(suffix)])
+        label = sni_label(chain.key_path, SNI_FILE, chain.algorithm)
+        if os.path.dirname(chain.key_path) == tls.config_directory and label is not None:
+            found.append(label)
     return found
 
 
@@ -208,11 +205,7 @@ def staged_files(tls):
     """[(path, label, algorithm)] of the SNI keys staged, in name order."""
     found = []
     for algorithm in tls.setup.algorithms():
-        pattern = SNI_STAGED_FILE.format(label="*", algorithm=algorithm)
-        for path in sorted(glob.glob(os.path.join(glob.escape(tls.config_directory),
-                                                  pattern))):
-            label = os.path.basename(path)[len("acme-sni-"):-len(
-                "-%s.staged.pem" % algorithm)]
+        for path, label in sni_files(tls.config_directory, SNI_STAGED_FILE, algorithm):
             if validate.hostname(label, wildcard=False) and os.path.isfile(path):
                 found.append((path, label, algorithm))
     return sorted(found)

@@ -9,16 +9,13 @@ every nameserver first serves them, for each name of the lineage: so the
 renewal that takes the key passes every name's gate at once.
 """
 
-import glob
-import os
 import time
 
 from postfix_tls.acme import next_keys
 from postfix_tls.acme.gate import watch as watch_records
 from postfix_tls.core import messages, validate
-from postfix_tls.core.keys import SNI_NEXT_FILE
+from postfix_tls.core.keys import SNI_NEXT_FILE, sni_files
 
-PREFIX = "acme-sni-"
 # The watch's time, all names together: it runs holding the lock, which a
 # renewal's hook waits for (lock.py).  Each name takes milliseconds when
 # DNS answers; a name left for later only waits one TTL at its renewal.
@@ -31,11 +28,7 @@ def announced(tls):
     another making) is left out."""
     found = []
     for algorithm in tls.setup.algorithms():
-        pattern = os.path.join(glob.escape(tls.config_directory),
-                               SNI_NEXT_FILE.format(label="*", algorithm=algorithm))
-        suffix = "-%s.next" % algorithm
-        for path in sorted(glob.glob(pattern)):
-            label = os.path.basename(path)[len(PREFIX):-len(suffix)]
+        for _, label in sni_files(tls.config_directory, SNI_NEXT_FILE, algorithm):
             if validate.hostname(label, wildcard=False):
                 found.append((label, algorithm))
     return found

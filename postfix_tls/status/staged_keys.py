@@ -5,12 +5,11 @@ long the rollover has been waiting, a WARNING past two days (the runs
 are not getting it in).  Read-only: which staged file can be
 deployed is deploy-acme-cert's to judge (dane/staged.py)."""
 
-import glob
 import os
 
 from postfix_tls.core import messages
 from postfix_tls.core.certificates import iso
-from postfix_tls.core.keys import ACME_STAGED_FILE, SNI_STAGED_FILE
+from postfix_tls.core.keys import ACME_STAGED_FILE, SNI_STAGED_FILE, sni_files
 from postfix_tls.status.facts import OK, WARNING, StagedKey
 
 DAY = 86400
@@ -23,11 +22,7 @@ def check_staged(tls, report, now):
     directory = tls.config_directory
     for algorithm in tls.setup.algorithms():
         found = [(os.path.join(directory, ACME_STAGED_FILE.format(algorithm)), None)]
-        pattern = SNI_STAGED_FILE.format(label="*", algorithm=algorithm)
-        suffix = "-%s.staged.pem" % algorithm
-        for path in sorted(glob.glob(os.path.join(glob.escape(directory), pattern))):
-            found.append((path, os.path.basename(path)[len("acme-sni-"):-len(suffix)]))
-        for path, label in found:
+        for path, label in found + sni_files(directory, SNI_STAGED_FILE, algorithm):
             try:
                 modified = os.stat(path).st_mtime
             except OSError:
