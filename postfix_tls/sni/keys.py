@@ -19,12 +19,15 @@ class Served(object):
     """What Postfix serves an SNI name: chains, the labels of
     deploy-acme-cert's lineages among them (or staged for it), and whether
     it is the default certificate (a name in no table yet, whose first
-    lineage is staged until its records are published)."""
+    lineage is staged until its records are published); judged: {staged
+    file: why its run would set it aside, or None}, as served() asked
+    (each file's openssl runs once)."""
 
-    def __init__(self, chains, labels, default=False):
+    def __init__(self, chains, labels, default=False, judged=None):
         self.chains = chains
         self.labels = labels
         self.default = default
+        self.judged = judged or {}
 
 
 def served(tls, name):
@@ -33,10 +36,12 @@ def served(tls, name):
     found, key, value = _entry_chains(tls, name)
     waiting, refused = staged_for(tls, name, exact_only=key == name.lower())
     staged_labels = unique(label for _, label, _ in waiting)
+    judged = dict([(path, None) for path, _, _ in waiting]
+                  + [(path, why) for path, _, why in refused])
     if found is not None:
         # A lineage staged for it is its next key too (its entry may list an
         # administrator's own files, or a parent domain's).
-        return Served(found, unique(staged_labels + labels(tls, found)))
+        return Served(found, unique(staged_labels + labels(tls, found)), judged=judged)
     if not waiting:
         for path, algorithm, reason in refused:
             tls.log.warn([messages.ACME_STAGED_IGNORED.format(algorithm=algorithm, path=path,
@@ -48,7 +53,7 @@ def served(tls, name):
         path for path, _, _ in waiting))])
     from postfix_tls.core.keys import deployed_chains
 
-    return Served(deployed_chains(tls), staged_labels, default=True)
+    return Served(deployed_chains(tls), staged_labels, default=True, judged=judged)
 
 
 def chains(tls, name):
@@ -192,7 +197,8 @@ def staged_keyfiles(tls, served, algorithm):
                               SNI_STAGED_FILE.format(label=label, algorithm=algorithm))
         if not os.path.isfile(staged):
             continue
-        why = next_key_refusal(tls, algorithm, staged)
+        why = served.judged[staged] if staged in served.judged else next_key_refusal(
+            tls, algorithm, staged)
         if why is None:
             found.append(staged)
         else:
