@@ -15,7 +15,7 @@ import time
 import pytest
 from test_acme import self_signed, snapshot
 
-from support import POSTFIX_PATH, openssl_in, ours_argv
+from support import POSTFIX_PATH, no_dnspython, old_dnspython, openssl_in, ours_argv
 from support.liveservers import HOSTNAME, ScratchPostfix, scratch_base
 
 pytestmark = [pytest.mark.postfix, pytest.mark.root]
@@ -79,6 +79,29 @@ def test_a_signal_during_the_dns_step_ends_the_run_at_once_and_deploys_nothing(i
     # which a loaded machine (make test's workers) stretches: 3 s was seen.
     # A run that went on would take the resolver's 10 s lifetime.
     assert seconds < 6, seconds
+    assert snapshot(idle.config) == before
+
+
+@pytest.mark.parametrize("standin, said", [
+    (no_dnspython, "deploy-acme-cert needs dnspython to check the TLSA records of a new key:"
+     " apt-get install python3-dnspython: nothing deployed"),
+    (old_dnspython, "deploy-acme-cert needs dnspython 2.0 or later to check the TLSA records"
+     " of a new key, not 1.16.0: pip install 'dnspython>=2.0' (Debian 11 and later:"
+     " python3-dnspython): nothing deployed")], ids=["none", "1.16"])
+def test_a_new_key_without_dnspython_2_is_refused_in_words(idle, tmp_path, standin, said):
+    """Its gate needs dnspython 2.0 (Resolver.resolve()), as check-server-tlsa
+    does; before, Debian 10's 1.16 gave a traceback."""
+    work = os.path.join(idle.base, "work")
+    os.makedirs(work)
+    material = self_signed(work, "new")
+    before = snapshot(idle.config)
+    result = subprocess.run(ours_argv(["-c", idle.config, "deploy-acme-cert", "-s", ADDRESS]
+                                      + list(material)),
+                            env={"PATH": POSTFIX_PATH, "PYTHONPATH": standin(str(tmp_path))},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert said in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert snapshot(idle.config) == before
 
 

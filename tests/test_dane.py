@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from support import POSTFIX_PATH, free_port, ours_argv
+from support import POSTFIX_PATH, free_port, no_dnspython, old_dnspython, ours_argv
 from support.liveservers import (
     AUTHORITIES,
     HOSTNAME,
@@ -338,10 +338,9 @@ def test_check_traces_its_openssl_commands_and_runs_in_a_dry_run(host):
 
 
 def test_check_without_dnspython_says_what_to_install(host, tmp_path):
-    blocker = tmp_path / "dns.py"
-    blocker.write_text("raise ImportError('blocked for the test')\n")
     result = subprocess.run(ours_argv(["-c", host.config, "check-server-tlsa"]),
-                            env={"PATH": POSTFIX_PATH, "PYTHONPATH": str(tmp_path)},
+                            env={"PATH": POSTFIX_PATH,
+                                 "PYTHONPATH": no_dnspython(str(tmp_path))},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True)
     assert result.returncode == 1
@@ -350,22 +349,35 @@ def test_check_without_dnspython_says_what_to_install(host, tmp_path):
 
 
 def test_check_with_dnspython_before_2_0_says_what_to_install(host, tmp_path):
-    # Debian 10's dnspython 1.16 has every module tlsa_dns imports, but not
-    # Resolver.resolve(): without the version check it would fail half-way.
-    # This stand-in has the modules and 1.16's version numbers.
-    package = tmp_path / "dns"
-    package.mkdir()
-    for name in ("__init__", "exception", "flags", "message", "name", "query", "rcode",
-                 "rdataclass", "rdatatype", "resolver"):
-        (package / (name + ".py")).write_text("")
-    (package / "version.py").write_text("MAJOR = 1\nMINOR = 16\nversion = '1.16.0'\n")
     result = subprocess.run(ours_argv(["-c", host.config, "check-server-tlsa"]),
-                            env={"PATH": POSTFIX_PATH, "PYTHONPATH": str(tmp_path)},
+                            env={"PATH": POSTFIX_PATH,
+                                 "PYTHONPATH": old_dnspython(str(tmp_path))},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True)
     assert result.returncode == 1
     assert "fatal: check-server-tlsa needs dnspython 2.0 or later, not 1.16.0: pip install " \
         "'dnspython>=2.0' (Debian 11 and later: python3-dnspython)" in result.stderr
+
+
+@pytest.mark.parametrize("standin, said", [
+    (no_dnspython, "publishing TLSA records needs dnspython: apt-get install python3-dnspython"
+     " (or pip install dnspython): nothing changed"),
+    (old_dnspython, "publishing TLSA records needs dnspython 2.0 or later, not 1.16.0: pip"
+     " install 'dnspython>=2.0' (Debian 11 and later: python3-dnspython): nothing changed")],
+    ids=["none", "1.16"])
+def test_publish_without_dnspython_2_says_what_to_install(host, tmp_path, standin, said):
+    """As check-server-tlsa (before: 1.16 gave a traceback, and no
+    dnspython was said to be check-server-tlsa's need)."""
+    keyfile = str(tmp_path / "tsig.key")
+    with open(keyfile, "w") as stream:
+        stream.write("hmac-sha256:mx-update:%s\n" % ("QUJD" * 11))
+    result = subprocess.run(ours_argv(["-c", host.config, "publish-server-tlsa", "-K", keyfile,
+                                       "-n", host.zone.nameserver]),
+                            env={"PATH": POSTFIX_PATH, "PYTHONPATH": standin(str(tmp_path))},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert said in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 def test_check_fails_on_a_key_deployed_before_its_record_was_published():

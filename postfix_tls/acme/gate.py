@@ -16,17 +16,14 @@ from postfix_tls.core.keys import (
 )
 from postfix_tls.core.ordered import unique
 from postfix_tls.dane import first_seen
-from postfix_tls.dane.check import Check, ask_dns, judge_nameservers, split_nameserver
+from postfix_tls.dane.check import Check, ask_dns, dns_resolver, judge_nameservers
 
 
 def _ask(tls, hostname, ports, nameserver):
     """(lookup, Check): every port's RRset through the resolver and from
     each of the zone's nameservers."""
-    try:
-        from postfix_tls.dane import lookup
-    except ImportError:
-        tls.fail(messages.ACME_NO_DNSPYTHON)
-    resolver = lookup.resolver(*split_nameserver(nameserver))
+    lookup, resolver = dns_resolver(tls, nameserver, messages.ACME_NO_DNSPYTHON,
+                                    messages.ACME_OLD_DNSPYTHON)
     check = Check(hostname, ports, nameserver)
     for port in ports:
         entry = ask_dns(lookup, resolver, check, "_%d._tcp.%s." % (port, hostname.lower()))
@@ -129,11 +126,8 @@ def relying_names(tls, names, ports, nameserver, gated):
     first that fails stops there, with a note: a resolver that does not
     answer must not add its timeout per name (the host's own gate stages
     the key then)."""
-    try:
-        from postfix_tls.dane import lookup
-    except ImportError:
-        tls.fail(messages.ACME_NO_DNSPYTHON)
-    resolver = lookup.resolver(*split_nameserver(nameserver))
+    lookup, resolver = dns_resolver(tls, nameserver, messages.ACME_NO_DNSPYTHON,
+                                    messages.ACME_OLD_DNSPYTHON)
     replaced = [d.loaded for d in gated if d.loaded.digest]
     current = set("3 1 1 " + loaded.digest for loaded in replaced)
     sha512 = None  # "3 1 2" of the keys in service, computed when a record has one

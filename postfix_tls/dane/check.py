@@ -255,14 +255,21 @@ def live_options(tls, options, hostname, seconds):
 
 def dns_resolver(tls, nameserver, missing, too_old):
     """(lookup module, resolver of -n's nameserver or this host's); fails
-    with missing without dnspython, too_old (its version) before 2.0."""
+    as dnspython() does."""
+    lookup = dnspython(tls, missing, too_old)
+    return lookup, lookup.resolver(*split_nameserver(nameserver))
+
+
+def dnspython(tls, missing, too_old):
+    """The lookup module; fails with missing without dnspython, too_old (its
+    version) before 2.0: Debian 10's 1.16 imports, then fails half-way."""
     try:
         from postfix_tls.dane import lookup
     except ImportError:
         tls.fail(missing)
     if lookup.TOO_OLD:
         tls.fail(too_old.format(lookup.VERSION))
-    return lookup, lookup.resolver(*split_nameserver(nameserver))
+    return lookup
 
 
 def check_server_tlsa(tls, options, operands):

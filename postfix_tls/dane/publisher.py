@@ -56,7 +56,7 @@ class Update(object):
 def from_options(tls, options, key_needed=True, seconds_letter="t"):
     """The Publisher of -K, -P, -L (and -t, -n); tls.fail() on a bad one,
     before anything changes."""
-    from postfix_tls.dane.check import _valid_nameserver
+    from postfix_tls.dane.check import _valid_nameserver, dnspython
 
     for letter, message in (("n", messages.BAD_NAMESERVER), ("P", messages.PUBLISH_BAD_PRIMARY)):
         if options.get(letter) and not _valid_nameserver(options[letter]):
@@ -79,10 +79,8 @@ def from_options(tls, options, key_needed=True, seconds_letter="t"):
             key = tsig.read(path)
         except tsig.TsigKeyError as error:
             tls.fail(str(error))
-    try:
-        import postfix_tls.dane.lookup  # noqa: F401 (dnspython, before anything changes)
-    except ImportError:
-        tls.fail(messages.NO_DNSPYTHON)
+    # Before anything changes.
+    dnspython(tls, messages.PUBLISH_NO_DNSPYTHON, messages.PUBLISH_OLD_DNSPYTHON)
     return Publisher(key, options.get("P", ""), ttl, seconds, options.get("n", ""))
 
 

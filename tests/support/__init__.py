@@ -70,6 +70,28 @@ def _bindable(address, port, kind):
     return True
 
 
+def no_dnspython(directory):
+    """directory, for PYTHONPATH: an import of dns fails there."""
+    with open(os.path.join(directory, "dns.py"), "w") as stream:
+        stream.write("raise ImportError('blocked for the test')\n")
+    return directory
+
+
+def old_dnspython(directory):
+    """directory, for PYTHONPATH: a stand-in of Debian 10's dnspython 1.16.
+    It has every module dane/lookup.py imports, but not Resolver.resolve():
+    without the version check a run would fail half-way.  The stand-in
+    has the modules and 1.16's version numbers."""
+    package = os.path.join(directory, "dns")
+    os.mkdir(package)
+    for name in ("__init__", "exception", "flags", "message", "name", "query", "rcode",
+                 "rdataclass", "rdatatype", "resolver"):
+        open(os.path.join(package, name + ".py"), "w").close()
+    with open(os.path.join(package, "version.py"), "w") as stream:
+        stream.write("MAJOR = 1\nMINOR = 16\nversion = '1.16.0'\n")
+    return directory
+
+
 # The PATH postfix(1) gives the script: the scenarios run with it.
 POSTFIX_PATH = "/bin:/usr/bin:/sbin:/usr/sbin"
 

@@ -176,6 +176,9 @@ ACME_NAME_MISSING = ("the certificate in {chainfile} does not name {hostname} (i
                      " myhostname")
 ACME_NO_DNSPYTHON = ("deploy-acme-cert needs dnspython to check the TLSA records of a new key:"
                      " apt-get install python3-dnspython: nothing deployed")
+ACME_OLD_DNSPYTHON = ("deploy-acme-cert needs dnspython 2.0 or later to check the TLSA records of"
+                      " a new key, not {}: pip install 'dnspython>=2.0' (Debian 11 and later:"
+                      " python3-dnspython): nothing deployed")
 ACME_CHECK_FAILED = ("postfix check failed after the new certificate was written; {undone}:"
                      "\n{output}")
 ACME_RELOAD_FAILED = "{command} failed; {undone}:\n{output}"
@@ -304,6 +307,11 @@ STATUS_ASSUMED = ("Postfix {version} was built with TLS, supporting {algorithms}
 STATUS_CACHE_TYPE = "{parameter} uses map type {type}, which this Postfix does not support"
 
 # Publishing TLSA records (RFC 2136 with TSIG), ours.
+PUBLISH_NO_DNSPYTHON = ("publishing TLSA records needs dnspython: apt-get install"
+                        " python3-dnspython (or pip install dnspython): nothing changed")
+PUBLISH_OLD_DNSPYTHON = ("publishing TLSA records needs dnspython 2.0 or later, not {}: pip"
+                         " install 'dnspython>=2.0' (Debian 11 and later: python3-dnspython):"
+                         " nothing changed")
 TSIG_UNREADABLE = "TSIG key file {path}: {error}"
 TSIG_NO_KEY = ("TSIG key file {path}: no key found (expected tsig-keygen's key \"NAME\" {{ ... }};"
                " or keymgr -t's output)")
