@@ -723,6 +723,20 @@ def table_exists(site):
         subprocess.run(["postmap", "-c", site.config, "-F", "hash:" + site.table], check=True)
 
 
+def stage_by_hand(site, work, name, names, label, algorithm="rsa", file_algorithm=None):
+    """(path, key digest): a new key and certificate for names, written as
+    deploy-acme-cert stages lineage label's (file_algorithm: the file
+    named for another algorithm than its key's)."""
+    keyfile, certfile = signed(work, name, names, algorithm)
+    path = os.path.join(site.config, "acme-sni-%s-%s.staged.pem" % (
+        label, file_algorithm or algorithm))
+    with open(path, "w") as stream:
+        for part in (keyfile, certfile):
+            with open(part) as source:
+                stream.write(source.read())
+    return path, key_digest(keyfile)
+
+
 def test_a_first_issuance_staged_for_records_is_listed_and_deployed_once_published(site):
     """A name in no table yet, with records for the default certificate
     (which Postfix serves it until then): its first lineage is staged, and
@@ -783,14 +797,7 @@ def test_s_lists_every_key_that_may_serve_a_name_next(site):
     table_exists(site)
 
     def stage(name, names, label, algorithm="rsa", file_algorithm=None):
-        keyfile, certfile = signed(work, name, names, algorithm)
-        path = os.path.join(site.config, "acme-sni-%s-%s.staged.pem" % (
-            label, file_algorithm or algorithm))
-        with open(path, "w") as stream:
-            for part in (keyfile, certfile):
-                with open(part) as source:
-                    stream.write(source.read())
-        return path, key_digest(keyfile)
+        return stage_by_hand(site, work, name, names, label, algorithm, file_algorithm)
 
     def rollover(name):
         status, out, err = ours(site, "--json", "output-server-tlsa-rollover", "-S", name,
@@ -876,12 +883,7 @@ def test_a_new_default_key_waits_for_the_records_of_names_it_still_serves(site):
         # Nor does a lineage staged with a key its run sets aside (another
         # algorithm's here), though its records match.
         refused = "refused.example.test"
-        keyfile, certfile = signed(work, "refused", [refused], "ecdsa")
-        staged.append(os.path.join(site.config, "acme-sni-%s-rsa.staged.pem" % refused))
-        with open(staged[-1], "w") as stream:
-            for part in (keyfile, certfile):
-                with open(part) as source:
-                    stream.write(source.read())
+        staged.append(stage_by_hand(site, work, "refused", [refused], refused, "ecdsa", "rsa")[0])
         site.zone.serve([("_25._tcp.%s." % found, "TLSA", "3 1 1 " + site.default)
                          for found in (name, refused)], ttl=1)
         status, out, err = site.run(options=["--dry-run"])
